@@ -1,0 +1,106 @@
+/** `weft serve`: load the configuration, start the server, stop cleanly on SIGTERM/SIGINT. */
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import type { Config } from '../config/schema.js';
+import { defaultConfig } from '../config/defaults.js';
+import { loadConfig, type ConfigFlags } from '../config/load.js';
+import { UsageError, isParseArgsError, type Command } from './command.js';
+import { columns, envVarsHelp } from './help.js';
+import { packageVersion } from './version.js';
+
+const OPTIONS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'data-dir': { type: 'string' },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function serveOptionsHelp(): string {
+  const defaults = defaultConfig();
+  return columns([
+    ['--host <host>', `interface to listen on (default ${defaults.host})`],
+    ['--port <port>', `port to listen on, 0 for any free port (default ${defaults.port})`],
+    ['--data-dir <dir>', `database directory (default ${defaults.dataDir})`],
+    ['--config <file>', 'JSON config file; its paths are relative to the file (default: none)'],
+    ['-h, --help', 'show this help'],
+  ]);
+}
+
+function help(): string {
+  return [
+    'Usage: weft serve [--host H] [--port P] [--data-dir D] [--config FILE]',
+    '',
+    'Starts the WebSocket sync server. Settings come from the defaults, then the config file,',
+    'then the environment, then these flags.',
+    '',
+    'Options:',
+    serveOptionsHelp(),
+    '',
+    envVarsHelp(),
+  ].join('\n');
+}
+
+function parseFlags(args: string[]): { help: boolean; file?: string; flags: Partial<ConfigFlags> } {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    if (isParseArgsError(error)) throw new UsageError(error.message, 'serve');
+    throw error;
+  }
+  const flags: Partial<ConfigFlags> = {};
+  if (values.host !== undefined) flags.host = values.host;
+  if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
+  if (values.port !== undefined) {
+    const port = /^\d+$/.test(values.port) ? Number(values.port) : NaN;
+    if (!(port <= 65535)) throw new UsageError(`--port: expected an integer from 0 to 65535, got "${values.port}"`, 'serve');
+    flags.port = port;
+  }
+  return { help: values.help === true, file: values.config, flags };
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function projectList(config: Config): string {
+  return config.projects.map((p) => `${p.id} ${p.name}`).join(', ');
+}
+
+async function runServe(args: string[]): Promise<number> {
+  const { help: wantsHelp, file, flags } = parseFlags(args);
+  if (wantsHelp) {
+    process.stdout.write(`${help()}\n`);
+    return 0;
+  }
+  const config = await loadConfig({ file, flags });
+  // Loaded lazily so `weft --help` does not pay for the server's dependencies.
+  const { WeftServer } = await import('../server/weft.js');
+  const server = await WeftServer.start(config);
+
+  process.stdout.write(
+    `weft ${packageVersion()} listening on ws://${urlHost(server.host)}:${server.port}\n` +
+      `data: ${resolve(config.dataDir)} (projects: ${projectList(config)})\n`,
+  );
+
+  let stopping = false;
+  const stop = (): void => {
+    // A second signal means the user does not want to wait for the flush.
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stdout.write('shutting down\n');
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`weft: error while shutting down: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return 0;
+}
+
+export const serve: Command = { summary: 'start the sync server', help, run: runServe };

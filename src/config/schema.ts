@@ -1,0 +1,66 @@
+/**
+ * Server configuration: defaults (the demo setup of PROTOCOL.md §2.5 and §13), a JSON config
+ * file over them, environment variables over that, and command-line flags over everything.
+ */
+import { z } from 'zod';
+import { ProjectIdSchema } from '../protocol/schemas.js';
+
+export const ProjectConfigSchema = z.strictObject({
+  id: ProjectIdSchema,
+  name: z.string().min(1),
+  /** JSON file in the demo server's layout; relative paths are resolved from the config file. */
+  seed: z.string().min(1).optional(),
+  /** Type of ids the server gives new records: numbers above every id the project held, or `<store>-<n>` strings. */
+  ids: z.enum(['number', 'prefixed']).default('number'),
+});
+
+export const UserSchema = z.strictObject({ password: z.string(), group: z.string().min(1) });
+
+export const ConfigSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8080),
+  dataDir: z.string().min(1),
+  projects: z.array(ProjectConfigSchema).min(1, 'at least one project is required'),
+  users: z.record(z.string().min(1), UserSchema),
+  groups: z.record(z.string().min(1), z.array(ProjectIdSchema)),
+  anonymous: z.strictObject({ enabled: z.boolean().default(true), projects: z.array(ProjectIdSchema).default([]) }),
+  /** Clients' autosave interval; a grant is repeated after max(1, this - 1) minutes (PROTOCOL.md §9.1). */
+  autoSaveIntervalMins: z.number().positive().default(60),
+  /** Reload every project from its seed after this long without any incoming frame; 0 = never. */
+  inactivityResetSeconds: z.number().min(0).default(0),
+  limits: z
+    .strictObject({
+      /** Larger messages are answered with an error; the connection stays open. */
+      maxMessageBytes: z.number().int().positive().default(16 * 1024 * 1024),
+      /** Frames above this close the connection (1009), as no server can read them first. */
+      maxFrameBytes: z.number().int().positive().default(64 * 1024 * 1024),
+      /** Outgoing bytes a slow client may have queued before it is disconnected to resync. */
+      maxBufferedBytes: z.number().int().positive().default(64 * 1024 * 1024),
+    })
+    .default({ maxMessageBytes: 16 * 1024 * 1024, maxFrameBytes: 64 * 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024 }),
+  storage: z
+    .strictObject({
+      /** Fold the update log into a snapshot after this many updates. */
+      compactAfterUpdates: z.number().int().positive().default(500),
+      /** Unload a project nobody is subscribed to after this many seconds. */
+      unloadAfterSeconds: z.number().min(0).default(60),
+      /** fsync each commit. */
+      sync: z.boolean().default(false),
+    })
+    .default({ compactAfterUpdates: 500, unloadAfterSeconds: 60, sync: false }),
+  revisionLog: z
+    .strictObject({
+      /** Revisions kept per project for catch-up; older ones are pruned (clients behind them reload). */
+      keep: z.number().int().min(0).default(10000),
+    })
+    .default({ keep: 10000 }),
+  /** Same-field edits by different clients within this window count as concurrent (classic senders get the final value). */
+  concurrencyWindowMs: z.number().int().min(0).default(5000),
+  /** Force one protocol generation for every connection, or pick per connection from its login. */
+  generation: z.enum(['auto', 'classic', 'revisions']).default('auto'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ProjectConfig = z.infer<typeof ProjectConfigSchema>;
+/** What a config file may contain: any part of the configuration. */
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,454 @@
+/**
+ * The adapter: one Bryntum change set in, one Yjs transaction and the change to tell clients out.
+ *
+ * It has no sockets and no storage: ids come from an IdSource, known phantoms from a lookup,
+ * and everything the caller must persist or send is returned. The steps follow PROTOCOL.md §7:
+ * assign ids to every added record first, then resolve phantom references everywhere, then
+ * write to the document, checking each entry against the document as it is now, so what is sent
+ * out reflects what the document holds.
+ */
+import * as Y from 'yjs';
+import type { Changes } from '../protocol/schemas.js';
+import {
+  ORDER_FIELD,
+  PARENT_FIELD,
+  PROJECT_MAP,
+  TASKS,
+  TRANSPORT_FIELDS,
+  VERSIONS,
+  projectMap,
+  recordKey,
+  registerStore,
+  storeMap,
+  type FieldMap,
+  type RecordId,
+  type StoreMap,
+} from './layout.js';
+import { keyBetween, keysBetween } from './order.js';
+import { ROOT, TreeIndex } from './tree.js';
+
+export interface IdSource {
+  /** A fresh id for a record of `store`, never handed out before in this project. */
+  next(store: string, taken: (id: RecordId) => boolean): RecordId;
+  /** A client chose this id itself; ids handed out later must stay clear of it. */
+  claim(id: RecordId): void;
+}
+
+export interface ChangeContext {
+  ids: IdSource;
+  /** Phantom ids mapped by earlier changes of this project. */
+  phantoms: (phantom: string) => RecordId | undefined;
+  /** How a re-sent phantom (already mapped) is reported: moved to `updated` (revisions) or kept in `added` with its id. */
+  resentPhantoms: 'to-updated' | 'keep-added';
+  /** Yjs transaction origin, so observers can tell the adapter's own writes apart. */
+  origin: unknown;
+}
+
+export interface AppliedChange {
+  /** The processed change for clients: ids filled in, references resolved, version content removed. */
+  outgoing: Changes;
+  /** At least one record was added (classic clients then get their own change back). */
+  hasAdded: boolean;
+  newPhantoms: Map<string, RecordId>;
+  /** Version content to store outside the document, keyed by version record key. */
+  versionContents: Map<string, unknown>;
+  removedVersions: string[];
+  /** What the sender must be told because the document did not take its change as sent. */
+  corrections: Changes | null;
+  /** `store \0 key \0 field` of every field this change wrote, for concurrency tracking. */
+  touched: string[];
+}
+
+export interface ProjectView {
+  doc: Y.Doc;
+  tree: TreeIndex;
+}
+
+const STORE_ORDER = ['calendars', 'resources', 'tasks', 'dependencies', 'assignments', 'versions', 'changelogs'];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+type Rec = Record<string, unknown>;
+interface StoreEntry {
+  added?: Rec[];
+  updated?: Rec[];
+  removed?: Rec[];
+  $input?: { added?: Rec[]; updated?: Rec[]; removed?: Rec[] };
+  [k: string]: unknown;
+}
+
+export function touchKey(store: string, key: string, field: string): string {
+  return `${store}\u0000${key}\u0000${field}`;
+}
+
+export function applyChange(project: ProjectView, incoming: Changes, ctx: ChangeContext): AppliedChange {
+  const { doc } = project;
+  const change = structuredClone(incoming) as Record<string, unknown>;
+  const stores = orderedStores(change);
+  const newPhantoms = new Map<string, RecordId>();
+  const lookup = (p: string) => newPhantoms.get(p) ?? ctx.phantoms(p);
+  const resent = new Set<Rec>();
+  const usedIds = new Set<string>();
+  const taken = (id: RecordId) => usedIds.has(recordKey(id)) || idExists(doc, recordKey(id));
+
+  // 1. Ids for every added record, across all stores, before any reference is read.
+  let hasAdded = false;
+  for (const store of stores) {
+    const entry = change[store] as StoreEntry;
+    for (const rec of entry.added ?? []) {
+      hasAdded = true;
+      const phantom = typeof rec.$PhantomId === 'string' ? rec.$PhantomId : undefined;
+      const known = phantom === undefined ? undefined : lookup(phantom);
+      if (known !== undefined) {
+        resent.add(rec);
+        rec.id = known;
+        continue;
+      }
+      let id: RecordId;
+      if (phantom === undefined && (typeof rec.id === 'number' || (typeof rec.id === 'string' && rec.id !== '' && !rec.id.startsWith('_generated'))) && !taken(rec.id)) {
+        id = rec.id;
+        ctx.ids.claim(id);
+      } else {
+        id = ctx.ids.next(store, taken);
+      }
+      usedIds.add(recordKey(id));
+      rec.id = id;
+      if (phantom !== undefined) newPhantoms.set(phantom, id);
+    }
+  }
+
+  // 2. Phantom references, wherever they are (this change or earlier ones).
+  for (const store of stores) {
+    const entry = change[store] as StoreEntry;
+    for (const list of [entry.added, entry.updated, entry.removed, entry.$input?.added, entry.$input?.updated, entry.$input?.removed]) {
+      if (list) for (const rec of list) resolveReferences(rec, lookup);
+    }
+    for (const rec of entry.added ?? []) {
+      if (typeof rec.$PhantomParentId === 'string') {
+        const parent = lookup(rec.$PhantomParentId);
+        if (parent !== undefined) rec.parentId = parent;
+      }
+    }
+    for (const rec of entry.$input?.added ?? []) {
+      if (typeof rec.$PhantomId === 'string') {
+        const id = lookup(rec.$PhantomId);
+        if (id !== undefined) rec.id = id;
+      }
+    }
+    if (resent.size && ctx.resentPhantoms === 'to-updated') moveResentToUpdated(entry, resent);
+  }
+  if (isObject(change.project)) resolveReferences(change.project, lookup);
+
+  // 3. Write to the document in one transaction.
+  const result: AppliedChange = {
+    outgoing: change,
+    hasAdded,
+    newPhantoms,
+    versionContents: new Map(),
+    removedVersions: [],
+    corrections: null,
+    touched: [],
+  };
+  doc.transact(() => {
+    for (const store of stores) writeStore(project, store, change[store] as StoreEntry, resent, result);
+    if (isObject(change.project)) writeProjectFields(doc, change.project, result);
+  }, ctx.origin);
+
+  for (const store of stores) stripVersionContent(store, change[store] as StoreEntry);
+  return result;
+}
+
+function orderedStores(change: Record<string, unknown>): string[] {
+  const names = Object.keys(change).filter((k) => k !== PROJECT_MAP && isObject(change[k]));
+  return names.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+const rank = (store: string) => {
+  const i = STORE_ORDER.indexOf(store);
+  return i === -1 ? STORE_ORDER.length : i;
+};
+
+function idExists(doc: Y.Doc, key: string): boolean {
+  for (const name of STORE_ORDER) if (storeMap(doc, name).has(key)) return true;
+  return false;
+}
+
+function resolveReferences(value: Rec | unknown[], lookup: (p: string) => RecordId | undefined): void {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (typeof v === 'string') {
+        const id = lookup(v);
+        if (id !== undefined) value[i] = id;
+      } else if (typeof v === 'object' && v !== null) resolveReferences(v as Rec, lookup);
+    }
+    return;
+  }
+  for (const key in value) {
+    if (key === '$PhantomId' || key === '$PhantomParentId') continue;
+    const v = value[key];
+    if (typeof v === 'string') {
+      const id = lookup(v);
+      if (id !== undefined) value[key] = id;
+    } else if (typeof v === 'object' && v !== null) resolveReferences(v as Rec, lookup);
+  }
+}
+
+/** §7.3: a re-sent phantom becomes an update of the record it already created. */
+function moveResentToUpdated(entry: StoreEntry, resent: Set<Rec>): void {
+  const phantoms = new Set<unknown>();
+  entry.added = entry.added!.filter((rec) => {
+    if (!resent.has(rec)) return true;
+    phantoms.add(rec.$PhantomId);
+    delete rec.$PhantomId;
+    delete rec.$PhantomParentId;
+    (entry.updated ??= []).push(rec);
+    return false;
+  });
+  const input = entry.$input;
+  if (input?.added) {
+    input.added = input.added.filter((rec) => {
+      if (!phantoms.has(rec.$PhantomId)) return true;
+      delete rec.$PhantomId;
+      delete rec.$PhantomParentId;
+      (input.updated ??= []).push(rec);
+      return false;
+    });
+  }
+}
+
+interface Placement {
+  key: string;
+  index: number;
+}
+
+function writeStore(project: ProjectView, store: string, entry: StoreEntry, resent: Set<Rec>, result: AppliedChange): void {
+  const { doc, tree } = project;
+  registerStore(doc, store);
+  const map = storeMap(doc, store);
+  const isTasks = store === TASKS;
+  const placements = new Map<string, Placement[]>();
+  const place = (parentKey: string, key: string, rec: Rec) => {
+    let list = placements.get(parentKey);
+    if (!list) placements.set(parentKey, (list = []));
+    list.push({ key, index: positionOf(rec) });
+  };
+
+  let resentOfRemoved: Set<Rec> | undefined;
+  for (const rec of entry.added ?? []) {
+    const key = recordKey(rec.id as RecordId);
+    if (resent.has(rec)) {
+      // Re-sent phantom kept in `added`: an update of its record, unless that record is gone.
+      if (!map.has(key)) (resentOfRemoved ??= new Set()).add(rec);
+      updateRecord(project, store, map, rec, result, place);
+      continue;
+    }
+    const record = new Y.Map<unknown>();
+    for (const [field, value] of Object.entries(rec)) {
+      if (TRANSPORT_FIELDS.has(field)) continue;
+      if (store === VERSIONS && field === 'content') {
+        result.versionContents.set(key, value);
+        continue;
+      }
+      record.set(field, storedValue(value, undefined));
+    }
+    if (isTasks) record.set(PARENT_FIELD, rec.parentId ?? null);
+    map.set(key, record);
+    if (isTasks) {
+      const parentKey = rec.parentId === null || rec.parentId === undefined ? ROOT : recordKey(rec.parentId as RecordId);
+      tree.attach(key, parentKey);
+      place(parentKey, key, rec);
+    }
+  }
+
+  if (resentOfRemoved) entry.added = entry.added!.filter((rec) => !resentOfRemoved.has(rec));
+  for (const rec of entry.updated ?? []) updateRecord(project, store, map, rec, result, place);
+
+  for (const [parentKey, list] of placements) placeChildren(project, parentKey, list);
+
+  for (const rec of entry.removed ?? []) {
+    const key = recordKey(rec.id as RecordId);
+    if (!map.has(key)) continue;
+    const keys = isTasks ? [key, ...tree.descendants(key)] : [key];
+    for (const k of keys) {
+      map.delete(k);
+      if (isTasks) tree.detach(k);
+      if (store === VERSIONS) result.removedVersions.push(k);
+    }
+  }
+}
+
+function updateRecord(
+  project: ProjectView,
+  store: string,
+  map: StoreMap,
+  rec: Rec,
+  result: AppliedChange,
+  place: (parentKey: string, key: string, rec: Rec) => void,
+): void {
+  const { tree } = project;
+  const key = recordKey(rec.id as RecordId);
+  const record = map.get(key);
+  if (!record) {
+    // Removed meanwhile (or never existed): the sender still shows it, so tell it to drop it.
+    correction(result, store, 'removed').push({ id: rec.id });
+    return;
+  }
+  const isTasks = store === TASKS;
+  for (const [field, value] of Object.entries(rec)) {
+    if (field === 'id' || TRANSPORT_FIELDS.has(field) || field === PARENT_FIELD && isTasks) continue;
+    if (store === VERSIONS && field === 'content') {
+      result.versionContents.set(key, value);
+      continue;
+    }
+    const next = storedValue(value, record.get(field));
+    if (!sameValue(record.get(field), next)) record.set(field, next);
+    result.touched.push(touchKey(store, key, field));
+  }
+  if (!isTasks) return;
+  const currentParent = tree.parentKey(key) ?? ROOT;
+  if ('parentId' in rec) {
+    const parentKey = rec.parentId === null || rec.parentId === undefined ? ROOT : recordKey(rec.parentId as RecordId);
+    if (parentKey !== currentParent) {
+      if (parentKey !== ROOT && tree.isSelfOrAncestor(key, parentKey)) {
+        // A task cannot move below itself: keep it where it is and put the sender back in step.
+        refuseMove(result, rec, record, tree, currentParent);
+        return;
+      }
+      record.set(PARENT_FIELD, rec.parentId ?? null);
+      tree.attach(key, parentKey);
+      result.touched.push(touchKey(store, key, PARENT_FIELD));
+      place(parentKey, key, rec);
+      return;
+    }
+  }
+  if (positionOf(rec) !== Infinity) place(currentParent, key, rec);
+}
+
+function refuseMove(result: AppliedChange, rec: Rec, record: FieldMap, tree: TreeIndex, currentParent: string): void {
+  const outgoingCopy = rec;
+  delete outgoingCopy.parentId;
+  delete outgoingCopy.parentIndex;
+  delete outgoingCopy.orderedParentIndex;
+  const siblings = tree.childrenOf(currentParent);
+  const index = siblings.indexOf(recordKey(rec.id as RecordId));
+  correction(result, TASKS, 'updated').push({ id: rec.id, parentId: record.get(PARENT_FIELD) ?? null, parentIndex: index, orderedParentIndex: index });
+}
+
+function correction(result: AppliedChange, store: string, kind: 'updated' | 'removed'): Rec[] {
+  const corrections = (result.corrections ??= {});
+  const entry = (corrections[store] ??= {}) as StoreEntry;
+  return (entry[kind] ??= []);
+}
+
+function positionOf(rec: Rec): number {
+  const index = typeof rec.orderedParentIndex === 'number' ? rec.orderedParentIndex : rec.parentIndex;
+  return typeof index === 'number' && Number.isInteger(index) && index >= 0 ? index : Infinity;
+}
+
+/**
+ * Give the placed children of one parent order keys so that each lands at the index the client
+ * asked for; children already in a fitting place keep their key (no write).
+ */
+function placeChildren(project: ProjectView, parentKey: string, placements: Placement[]): void {
+  const { doc, tree } = project;
+  const tasks = storeMap(doc, TASKS);
+  const placed = new Set(placements.map((p) => p.key));
+  const final = tree.childrenOf(parentKey).filter((k) => !placed.has(k));
+  const sorted = [...placements].sort((a, b) => a.index - b.index);
+  for (const { key, index } of sorted) final.splice(Math.min(index, final.length), 0, key);
+
+  const orderOf = (k: string) => {
+    const v = tasks.get(k)?.get(ORDER_FIELD);
+    return typeof v === 'string' && v !== '' ? v : null;
+  };
+  // Key of the nearest fixed (not placed) sibling to the right of each position.
+  const rightBound: (string | null)[] = new Array(final.length);
+  let bound: string | null = null;
+  for (let i = final.length - 1; i >= 0; i--) {
+    rightBound[i] = bound;
+    if (!placed.has(final[i])) bound = orderOf(final[i]);
+  }
+  let left: string | null = null;
+  for (let i = 0; i < final.length; i++) {
+    const key = final[i];
+    const current = orderOf(key);
+    if (!placed.has(key)) {
+      if (current === null || (left !== null && current <= left)) return rekeyAll(tasks, final, tree, parentKey);
+      left = current;
+      continue;
+    }
+    const right = rightBound[i];
+    if (current !== null && (left === null || current > left) && (right === null || current < right)) {
+      left = current;
+      continue;
+    }
+    if (left !== null && right !== null && left >= right) return rekeyAll(tasks, final, tree, parentKey);
+    left = keyBetween(left, right);
+    tasks.get(key)!.set(ORDER_FIELD, left);
+  }
+  tree.touch(parentKey);
+}
+
+/** Equal keys (concurrent inserts) leave no room between them: renumber this parent's children. */
+function rekeyAll(tasks: StoreMap, final: string[], tree: TreeIndex, parentKey: string): void {
+  const keys = keysBetween(null, null, final.length);
+  final.forEach((k, i) => {
+    const record = tasks.get(k);
+    if (record && record.get(ORDER_FIELD) !== keys[i]) record.set(ORDER_FIELD, keys[i]);
+  });
+  tree.touch(parentKey);
+}
+
+function writeProjectFields(doc: Y.Doc, fields: Rec, result: AppliedChange): void {
+  const map = projectMap(doc);
+  for (const [field, value] of Object.entries(fields)) {
+    // `id` is the client's own (phantom) project record id, never data.
+    if (field === '$input' || field === 'id') continue;
+    if (!sameValue(map.get(field), value)) map.set(field, value);
+    result.touched.push(touchKey(PROJECT_MAP, '', field));
+  }
+}
+
+/**
+ * A nested change set inside a record (a calendar's `intervals: {added: [...]}`) becomes the plain
+ * array it describes, applied to the value already stored.
+ */
+function storedValue(value: unknown, existing: unknown): unknown {
+  if (!isObject(value) || !isNestedChangeSet(value)) return value;
+  let rows = Array.isArray(existing) ? [...(existing as Rec[])] : [];
+  const idOf = (r: unknown) => (isObject(r) ? r.id : undefined);
+  if (Array.isArray(value.removed)) {
+    const gone = new Set<unknown>(value.removed.map(idOf).filter((id) => id !== undefined));
+    rows = rows.filter((r) => !gone.has(idOf(r)));
+  }
+  if (Array.isArray(value.updated)) {
+    for (const update of value.updated as Rec[]) {
+      const i = rows.findIndex((r) => idOf(r) !== undefined && idOf(r) === update.id);
+      if (i !== -1) rows[i] = { ...rows[i], ...update };
+    }
+  }
+  if (Array.isArray(value.added)) {
+    for (const added of value.added as Rec[]) {
+      const { $PhantomId: _p, ...fields } = added;
+      rows.push(fields);
+    }
+  }
+  return rows;
+}
+
+function isNestedChangeSet(value: Rec): boolean {
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((k) => (k === 'added' || k === 'updated' || k === 'removed') && Array.isArray(value[k]));
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** §7.7 / §9.2: version content never travels in change broadcasts. */
+function stripVersionContent(store: string, entry: StoreEntry): void {
+  if (store !== VERSIONS) return;
+  for (const list of [entry.added, entry.updated, entry.$input?.added, entry.$input?.updated]) {
+    if (list) for (const rec of list) delete rec.content;
+  }
+}

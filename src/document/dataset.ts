@@ -1,0 +1,143 @@
+/**
+ * The dataset a client loads, projected from the document. Each store is serialized to JSON text
+ * on its own and kept until the store changes, so a dataset request after a one-task edit only
+ * re-serializes the tasks. Large stores are serialized in slices, handing the event loop back
+ * between slices so other projects' traffic is not held up.
+ */
+import * as Y from 'yjs';
+import { HIDDEN_TASK_FIELDS, KNOWN_STORES, TASKS, VERSIONS, projectMap, storeMap, type FieldMap } from './layout.js';
+import { ROOT, type TreeIndex } from './tree.js';
+
+/** Records serialized between two turns of the event loop. */
+const SLICE = 2000;
+
+export const DATASET_KEYS: Record<string, string> = {
+  tasks: 'tasksData',
+  resources: 'resourcesData',
+  dependencies: 'dependenciesData',
+  assignments: 'assignmentsData',
+  calendars: 'calendarsData',
+  versions: 'versionsData',
+  changelogs: 'changelogsData',
+};
+
+export interface DatasetTexts {
+  /** JSON text of each known store's array, by store name. */
+  stores: Map<string, string>;
+  /** JSON text of the project fields. */
+  project: string;
+}
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+class Slicer {
+  private count = 0;
+  constructor(private readonly yielding: boolean) {}
+  async tick(): Promise<void> {
+    if (this.yielding && ++this.count % SLICE === 0) await yieldToLoop();
+  }
+}
+
+export function recordJson(record: FieldMap, hidden?: Set<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of record.entries()) {
+    if (hidden?.has(field)) continue;
+    out[field] = value instanceof Y.AbstractType ? value.toJSON() : value;
+  }
+  return out;
+}
+
+async function flatStoreJson(doc: Y.Doc, store: string, slicer: Slicer): Promise<string> {
+  const parts: string[] = [];
+  for (const record of storeMap(doc, store).values()) {
+    const json = recordJson(record);
+    if (store === VERSIONS) delete json.content;
+    parts.push(JSON.stringify(json));
+    await slicer.tick();
+  }
+  return `[${parts.join(',')}]`;
+}
+
+/** Tasks as a nested tree in sibling order; tasks whose parent is missing are served at the top. */
+async function taskTreeJson(doc: Y.Doc, tree: TreeIndex, slicer: Slicer): Promise<string> {
+  const tasks = storeMap(doc, TASKS);
+  const visit = async (parentKey: string): Promise<string[]> => {
+    const parts: string[] = [];
+    for (const key of tree.childrenOf(parentKey)) {
+      const record = tasks.get(key);
+      if (!record) continue;
+      let text = JSON.stringify(recordJson(record, HIDDEN_TASK_FIELDS));
+      await slicer.tick();
+      if (tree.childrenOf(key).length) {
+        const children = await visit(key);
+        text = `${text.length > 2 ? text.slice(0, -1) + ',' : '{'}"children":[${children.join(',')}]}`;
+      }
+      parts.push(text);
+    }
+    return parts;
+  };
+  const top = [ROOT, ...tree.topLevelParents().filter((p) => p !== ROOT).sort()];
+  const parts: string[] = [];
+  for (const parentKey of top) parts.push(...(await visit(parentKey)));
+  return `[${parts.join(',')}]`;
+}
+
+export class DatasetCache {
+  private readonly texts = new Map<string, string>();
+  private projectText: string | null = null;
+
+  constructor(private readonly doc: Y.Doc, private readonly owner: { tree: TreeIndex }) {
+    doc.on('afterTransaction', (tr: Y.Transaction) => {
+      for (const type of tr.changedParentTypes.keys()) this.invalidate(type);
+      for (const type of tr.changed.keys()) this.invalidate(type);
+    });
+  }
+
+  private invalidate(type: Y.AbstractType<any>): void {
+    // Walk up to the top-level map the change happened in.
+    let t: Y.AbstractType<any> = type;
+    while (t._item && t._item.parent) t = t._item.parent as Y.AbstractType<any>;
+    for (const [name, top] of this.doc.share) {
+      if (top === t) {
+        if (name === 'project') this.projectText = null;
+        else this.texts.delete(name);
+        return;
+      }
+    }
+  }
+
+  clear(): void {
+    this.texts.clear();
+    this.projectText = null;
+  }
+
+  /**
+   * Every known store's JSON text. `yielding` slices large stores across event-loop turns; the
+   * caller must keep the document unchanged until the promise settles.
+   */
+  async texts_(yielding: boolean): Promise<DatasetTexts> {
+    const slicer = new Slicer(yielding);
+    for (const store of KNOWN_STORES) {
+      if (this.texts.has(store)) continue;
+      const text = store === TASKS ? await taskTreeJson(this.doc, this.owner.tree, slicer) : await flatStoreJson(this.doc, store, slicer);
+      this.texts.set(store, text);
+    }
+    this.projectText ??= JSON.stringify(projectMap(this.doc).toJSON());
+    return { stores: new Map(this.texts), project: this.projectText };
+  }
+}
+
+/** The 7 store keys (classic `dataset` reply), as JSON text. */
+export function storesJson(texts: DatasetTexts): string {
+  return `{${KNOWN_STORES.map((s) => `"${DATASET_KEYS[s]}":${texts.stores.get(s)}`).join(',')}}`;
+}
+
+/** The 8-key dataset (revisions generation, and every reset broadcast), as JSON text. */
+export function datasetJson(texts: DatasetTexts): string {
+  return `{${KNOWN_STORES.map((s) => `"${DATASET_KEYS[s]}":${texts.stores.get(s)}`).join(',')},"project":${texts.project}}`;
+}
+
+/** The dataset as plain objects (CLI, history, tests). */
+export async function datasetObject(cache: DatasetCache): Promise<Record<string, unknown>> {
+  return JSON.parse(datasetJson(await cache.texts_(false)));
+}

@@ -1,0 +1,64 @@
+/**
+ * How a project lives in its Y.Doc (documented for Yjs clients in the README):
+ *
+ *   doc.getMap(<store>)      one top-level map per store ('tasks', 'resources', 'dependencies',
+ *                            'assignments', 'calendars', 'versions', 'changelogs', and any other
+ *                            store a client sent), keyed by String(record id);
+ *     record: Y.Map           one key per field, including `id` with its original JSON type;
+ *                            tasks also hold `parentId` (null at the root) and `$order`, a
+ *                            fractional key giving the position among siblings.
+ *   doc.getMap('project')    project fields (startDate, calendar, ...).
+ *   doc.getMap('$stores')    names of stores beyond the known ones, so they are found again.
+ *
+ * Version `content` is not in the document; it lives in LevelDB beside it.
+ */
+import * as Y from 'yjs';
+
+export const KNOWN_STORES = ['tasks', 'resources', 'dependencies', 'assignments', 'calendars', 'versions', 'changelogs'] as const;
+export type KnownStore = (typeof KNOWN_STORES)[number];
+export const TASKS = 'tasks';
+export const VERSIONS = 'versions';
+export const PROJECT_MAP = 'project';
+export const EXTRA_STORES_MAP = '$stores';
+export const ORDER_FIELD = '$order';
+export const PARENT_FIELD = 'parentId';
+
+/** Fields that describe a record's place or identity on the wire and are never stored as data. */
+export const TRANSPORT_FIELDS = new Set(['$PhantomId', '$PhantomParentId', 'parentIndex', 'orderedParentIndex', 'children']);
+/** Fields kept in the document but not served in datasets (the tree nesting conveys them). */
+export const HIDDEN_TASK_FIELDS = new Set([ORDER_FIELD, PARENT_FIELD]);
+
+export type RecordId = string | number;
+export type FieldMap = Y.Map<unknown>;
+export type StoreMap = Y.Map<FieldMap>;
+
+/** Store names are used as top-level map names: keep them plain so they cannot collide with internal maps. */
+export const STORE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+export function isKnownStore(name: string): name is KnownStore {
+  return (KNOWN_STORES as readonly string[]).includes(name);
+}
+
+export function storeMap(doc: Y.Doc, name: string): StoreMap {
+  return doc.getMap(name) as StoreMap;
+}
+
+export function projectMap(doc: Y.Doc): Y.Map<unknown> {
+  return doc.getMap(PROJECT_MAP);
+}
+
+export function extraStoreNames(doc: Y.Doc): string[] {
+  return [...doc.getMap(EXTRA_STORES_MAP).keys()].filter((n) => STORE_NAME.test(n) && !isKnownStore(n) && n !== PROJECT_MAP).sort();
+}
+
+export function registerStore(doc: Y.Doc, name: string): void {
+  if (isKnownStore(name)) return;
+  const extras = doc.getMap(EXTRA_STORES_MAP);
+  if (!extras.has(name)) extras.set(name, true);
+}
+
+export function allStoreNames(doc: Y.Doc): string[] {
+  return [...KNOWN_STORES, ...extraStoreNames(doc)];
+}
+
+export const recordKey = (id: RecordId): string => String(id);

@@ -1,0 +1,95 @@
+/**
+ * One project's Y.Doc with what is derived from it: the task tree index and the dataset cache.
+ * Every write goes through here (the adapter for Bryntum changes, `replaceWith` for resets,
+ * `applyUpdate` for Yjs updates), so the derived state cannot drift from the document.
+ */
+import * as Y from 'yjs';
+import { applyChange, type AppliedChange, type ChangeContext } from './adapter.js';
+import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
+import { allStoreNames, projectMap, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
+import { writeSeed, type SeedData } from './seed.js';
+import { TreeIndex } from './tree.js';
+
+/** Origin of the adapter's own transactions: the tree index is already current after them. */
+export const ADAPTER_ORIGIN = Symbol('weft.adapter');
+
+export class ProjectDocument {
+  readonly doc: Y.Doc;
+  tree: TreeIndex;
+  private readonly cache: DatasetCache;
+
+  constructor(doc: Y.Doc = new Y.Doc({ gc: true })) {
+    this.doc = doc;
+    this.tree = new TreeIndex(storeMap(doc, TASKS));
+    this.cache = new DatasetCache(doc, this);
+    storeMap(doc, TASKS).observeDeep((events, tr) => {
+      if (tr.origin !== ADAPTER_ORIGIN) this.tree.applyEvents(events);
+    });
+  }
+
+  /** Build from a stored state (a Yjs V2 update), without running observers on a half-built index. */
+  static fromUpdate(update: Uint8Array | null, more: Uint8Array[] = []): ProjectDocument {
+    const doc = new Y.Doc({ gc: true });
+    if (update) Y.applyUpdateV2(doc, update);
+    for (const u of more) Y.applyUpdateV2(doc, u);
+    return new ProjectDocument(doc);
+  }
+
+  applyChange(change: Record<string, unknown>, ctx: Omit<ChangeContext, 'origin'>): AppliedChange {
+    return applyChange(this, change, { ...ctx, origin: ADAPTER_ORIGIN });
+  }
+
+  /** Replace all content with the seed, as one forward transaction (Yjs peers see a normal change). */
+  replaceWith(seed: SeedData): void {
+    this.doc.transact(() => {
+      for (const name of allStoreNames(this.doc)) {
+        const map = storeMap(this.doc, name);
+        for (const key of [...map.keys()]) map.delete(key);
+      }
+      const project = projectMap(this.doc);
+      for (const key of [...project.keys()]) project.delete(key);
+      writeSeed(this.doc, seed);
+    }, ADAPTER_ORIGIN);
+    this.tree = new TreeIndex(storeMap(this.doc, TASKS));
+    this.cache.clear();
+  }
+
+  datasetTexts(yielding = true): Promise<DatasetTexts> {
+    return this.cache.texts_(yielding);
+  }
+
+  dataset(): Promise<Record<string, unknown>> {
+    return datasetObject(this.cache);
+  }
+
+  has(store: string, id: RecordId): boolean {
+    return storeMap(this.doc, store).has(recordKey(id));
+  }
+
+  /** Current values of some fields of a record (`project` store = project fields). */
+  readFields(store: string, key: string, fields: string[]): Record<string, unknown> | null {
+    const source = store === 'project' ? projectMap(this.doc) : storeMap(this.doc, store).get(key);
+    if (!source) return null;
+    const out: Record<string, unknown> = {};
+    for (const f of fields) out[f] = source.has(f) ? source.get(f) : null;
+    return out;
+  }
+
+  /** Every record id in the project, for id counters. */
+  *ids(): Generator<RecordId> {
+    for (const name of allStoreNames(this.doc)) {
+      for (const record of storeMap(this.doc, name).values()) {
+        const id = record.get('id');
+        if (typeof id === 'number' || typeof id === 'string') yield id;
+      }
+    }
+  }
+
+  encodeState(): Uint8Array {
+    return Y.encodeStateAsUpdateV2(this.doc);
+  }
+
+  destroy(): void {
+    this.doc.destroy();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * In-memory index of the task tree: children per parent, sorted by order key on demand.
+ * Built once when a project loads and kept current by whoever changes the tree, so finding a
+ * task's siblings or subtree never scans the whole project.
+ */
+import * as Y from 'yjs';
+import { ORDER_FIELD, PARENT_FIELD, recordKey, type FieldMap, type StoreMap } from './layout.js';
+
+export const ROOT = '\u0000root';
+
+export function parentKeyOf(record: FieldMap): string {
+  const parent = record.get(PARENT_FIELD);
+  return parent === null || parent === undefined ? ROOT : recordKey(parent as string | number);
+}
+
+export class TreeIndex {
+  private readonly children = new Map<string, Set<string>>();
+  private readonly sorted = new Map<string, string[]>();
+  private readonly parentOf = new Map<string, string>();
+
+  constructor(private readonly tasks: StoreMap) {
+    for (const [key, record] of tasks) this.attach(key, parentKeyOf(record));
+  }
+
+  attach(key: string, parentKey: string): void {
+    const previous = this.parentOf.get(key);
+    if (previous === parentKey) return this.touch(parentKey);
+    if (previous !== undefined) this.detach(key);
+    this.parentOf.set(key, parentKey);
+    let set = this.children.get(parentKey);
+    if (!set) this.children.set(parentKey, (set = new Set()));
+    set.add(key);
+    this.sorted.delete(parentKey);
+  }
+
+  detach(key: string): void {
+    const parentKey = this.parentOf.get(key);
+    if (parentKey === undefined) return;
+    this.parentOf.delete(key);
+    const set = this.children.get(parentKey);
+    set?.delete(key);
+    if (set && set.size === 0) this.children.delete(parentKey);
+    this.sorted.delete(parentKey);
+  }
+
+  /** The order of a parent's children changed (an order key was written). */
+  touch(parentKey: string): void {
+    this.sorted.delete(parentKey);
+  }
+
+  parentKey(key: string): string | undefined {
+    return this.parentOf.get(key);
+  }
+
+  /** Children of a parent in sibling order: by order key, ties broken by record key. */
+  childrenOf(parentKey: string): readonly string[] {
+    let list = this.sorted.get(parentKey);
+    if (list) return list;
+    const set = this.children.get(parentKey);
+    if (!set) return [];
+    const keyed = [...set].map((key) => [this.orderOf(key), key] as const);
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
+    list = keyed.map((k) => k[1]);
+    this.sorted.set(parentKey, list);
+    return list;
+  }
+
+  orderOf(key: string): string {
+    const value = this.tasks.get(key)?.get(ORDER_FIELD);
+    return typeof value === 'string' ? value : '';
+  }
+
+  /** Every key below `key`, depth first (not including `key`). */
+  descendants(key: string): string[] {
+    const out: string[] = [];
+    const stack = [key];
+    while (stack.length) {
+      const set = this.children.get(stack.pop()!);
+      if (!set) continue;
+      for (const child of set) {
+        out.push(child);
+        stack.push(child);
+      }
+    }
+    return out;
+  }
+
+  /** True when `ancestor` is `key` itself or lies on the path from `key` to the root. */
+  isSelfOrAncestor(ancestor: string, key: string): boolean {
+    const seen = new Set<string>();
+    for (let k: string | undefined = key; k !== undefined && k !== ROOT && !seen.has(k); k = this.parentOf.get(k)) {
+      if (k === ancestor) return true;
+      seen.add(k);
+    }
+    return false;
+  }
+
+  /** Parents whose key is not a task (the root, and parents that do not exist). */
+  topLevelParents(): string[] {
+    return [...this.children.keys()].filter((p) => p === ROOT || !this.tasks.has(p));
+  }
+
+  /** Keep the index current for transactions that did not go through the adapter (Yjs peers, repairs). */
+  applyEvents(events: Y.YEvent<Y.AbstractType<any>>[]): void {
+    for (const event of events) {
+      if (event.target === this.tasks) {
+        for (const [key, change] of event.changes.keys) {
+          if (change.action === 'delete') this.detach(key);
+          else {
+            const record = this.tasks.get(key);
+            if (record) this.attach(key, parentKeyOf(record));
+          }
+        }
+      } else if (event.target.parent === this.tasks) {
+        const record = event.target as FieldMap;
+        const key = event.path.length ? String(event.path[0]) : findKey(this.tasks, record);
+        if (key === undefined || this.tasks.get(key) !== record) continue;
+        if (event.changes.keys.has(PARENT_FIELD)) this.attach(key, parentKeyOf(record));
+        else if (event.changes.keys.has(ORDER_FIELD)) this.touch(this.parentOf.get(key) ?? ROOT);
+      }
+    }
+  }
+}
+
+function findKey(map: StoreMap, value: FieldMap): string | undefined {
+  // Y.Map items know their key; reading it avoids scanning the map.
+  const item = (value as unknown as { _item?: { parentSub?: string | null } })._item;
+  return item?.parentSub ?? undefined;
+}

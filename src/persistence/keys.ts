@@ -1,0 +1,46 @@
+/**
+ * LevelDB key layout. Every key of a project starts with `p:<project>:`, so one project's data is
+ * one contiguous range. Numbers are zero-padded so keys sort in numeric order.
+ *
+ *   p:<project>:meta               JSON  counters (next id, next revision, phantom epoch, ...)
+ *   p:<project>:snap               bytes Yjs V2 state covering updates up to `snapseq`
+ *   p:<project>:snapseq            JSON  last update sequence folded into `snap`
+ *   p:<project>:u:<seq>            bytes one accepted change as a Yjs V2 update
+ *   p:<project>:ph:<epoch>:<id>    JSON  phantom id -> real id (epoch changes on reset)
+ *   p:<project>:vc:<version>       JSON  content of a Bryntum version record (kept out of the doc)
+ *   p:<project>:rv:<n>             JSON  outgoing revision server-<n> (the revision log)
+ *   p:<project>:ver:<n>            JSON  server-side version n: metadata
+ *   p:<project>:vs:<n>             bytes server-side version n: Yjs V2 state
+ */
+import type { ProjectId } from '../protocol/schemas.js';
+
+const pad = (n: number) => n.toString().padStart(12, '0');
+
+export function projectKey(id: ProjectId): string {
+  return typeof id === 'number' ? `n${id}` : `s${encodeURIComponent(id)}`;
+}
+
+export function projectIdFromKey(key: string): ProjectId {
+  return key[0] === 'n' ? Number(key.slice(1)) : decodeURIComponent(key.slice(1));
+}
+
+export class ProjectKeys {
+  readonly prefix: string;
+  constructor(id: ProjectId) {
+    this.prefix = `p:${projectKey(id)}:`;
+  }
+  meta = () => `${this.prefix}meta`;
+  snap = () => `${this.prefix}snap`;
+  snapSeq = () => `${this.prefix}snapseq`;
+  update = (seq: number) => `${this.prefix}u:${pad(seq)}`;
+  phantom = (epoch: number, phantom: string) => `${this.prefix}ph:${epoch}:${phantom}`;
+  versionContent = (version: string) => `${this.prefix}vc:${version}`;
+  revision = (n: number) => `${this.prefix}rv:${pad(n)}`;
+  version = (n: number) => `${this.prefix}ver:${pad(n)}`;
+  versionState = (n: number) => `${this.prefix}vs:${pad(n)}`;
+  /** Bounds of one section, for range reads: gte/lt. */
+  range = (section: string) => ({ gte: `${this.prefix}${section}:`, lt: `${this.prefix}${section};` });
+  all = () => ({ gte: this.prefix, lt: this.prefix.slice(0, -1) + ';' });
+}
+
+export const seqOf = (key: string): number => Number(key.slice(key.lastIndexOf(':') + 1));

@@ -1,0 +1,174 @@
+/**
+ * LevelDB storage for all projects. One process owns a data directory (LevelDB's own lock).
+ * Each accepted change is written as one atomic batch — the Yjs update, the counters, the new
+ * phantom mappings, version content and the revision log entry — before anyone is told of it.
+ */
+import { Level } from 'level';
+import type { ProjectId } from '../protocol/schemas.js';
+import { ProjectKeys, projectIdFromKey, seqOf } from './keys.js';
+
+export type RecordId = string | number;
+
+export interface ProjectMeta {
+  /** Next value of the project's id counter; ids handed out are never below it again. */
+  nextId: number;
+  /** Next server revision number (revision ids are `server-<n>`). */
+  nextRevision: number;
+  /** Changes on every reset; phantom mappings of older epochs are forgotten. */
+  phantomEpoch: number;
+  /** Oldest revision still in the log; catch-up from before it needs a reload. */
+  firstLoggedRevision: number;
+  createdAt: string;
+}
+
+export interface StoredProject {
+  meta: ProjectMeta;
+  snapshot: Uint8Array | null;
+  updates: Uint8Array[];
+  lastSeq: number;
+  snapshotSeq: number;
+  phantoms: Map<string, RecordId>;
+}
+
+export interface Commit {
+  seq: number;
+  update: Uint8Array | null;
+  meta: ProjectMeta;
+  phantoms?: Iterable<[string, RecordId]>;
+  versionContents?: Iterable<[string, unknown]>;
+  removedVersions?: Iterable<string>;
+  revisions?: { n: number; json: unknown }[];
+}
+
+type Op =
+  | { type: 'put'; key: string; value: unknown; valueEncoding?: string }
+  | { type: 'del'; key: string };
+
+export interface StorageOptions {
+  /** fsync every commit (survives power loss, not only process crashes). */
+  sync?: boolean;
+}
+
+export class Storage {
+  private constructor(readonly db: Level<string, Uint8Array>, private readonly options: StorageOptions) {}
+
+  static async open(dir: string, options: StorageOptions = {}): Promise<Storage> {
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause;
+      throw new Error(`cannot open data directory ${dir}: ${cause?.message ?? (e as Error).message}`);
+    }
+    return new Storage(db, options);
+  }
+
+  project(id: ProjectId): ProjectStorage {
+    return new ProjectStorage(this.db, new ProjectKeys(id), this.options);
+  }
+
+  async projectIds(): Promise<ProjectId[]> {
+    const ids: ProjectId[] = [];
+    for await (const key of this.db.keys({ gte: 'p:', lt: 'p;' })) {
+      if (key.endsWith(':meta')) ids.push(projectIdFromKey(key.slice(2, -5)));
+    }
+    return ids;
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+export class ProjectStorage {
+  constructor(
+    private readonly db: Level<string, Uint8Array>,
+    readonly keys: ProjectKeys,
+    private readonly options: StorageOptions,
+  ) {}
+
+  async getJson<T>(key: string): Promise<T | undefined> {
+    const value = await this.db.get<string, T>(key, { valueEncoding: 'json' });
+    return value ?? undefined;
+  }
+
+  async load(): Promise<StoredProject | null> {
+    const meta = await this.getJson<ProjectMeta>(this.keys.meta());
+    if (!meta) return null;
+    const snapshot = (await this.db.get(this.keys.snap())) ?? null;
+    const snapshotSeq = (await this.getJson<number>(this.keys.snapSeq())) ?? 0;
+    const updates: Uint8Array[] = [];
+    let lastSeq = snapshotSeq;
+    for await (const [key, value] of this.db.iterator(this.keys.range('u'))) {
+      const seq = seqOf(key);
+      if (seq <= snapshotSeq) continue;
+      updates.push(value);
+      lastSeq = seq;
+    }
+    const phantoms = new Map<string, RecordId>();
+    const phantomRange = this.keys.range(`ph:${meta.phantomEpoch}`);
+    for await (const [key, value] of this.db.iterator<string, RecordId>({ ...phantomRange, valueEncoding: 'json' })) {
+      phantoms.set(key.slice(phantomRange.gte.length), value);
+    }
+    return { meta, snapshot, updates, lastSeq, snapshotSeq, phantoms };
+  }
+
+  async commit(c: Commit): Promise<void> {
+    const ops: Op[] = [{ type: 'put', key: this.keys.meta(), value: c.meta, valueEncoding: 'json' }];
+    if (c.update) ops.push({ type: 'put', key: this.keys.update(c.seq), value: c.update });
+    for (const [phantom, id] of c.phantoms ?? []) ops.push({ type: 'put', key: this.keys.phantom(c.meta.phantomEpoch, phantom), value: id, valueEncoding: 'json' });
+    for (const [version, content] of c.versionContents ?? []) {
+      ops.push({ type: 'put', key: this.keys.versionContent(version), value: content === undefined ? null : content, valueEncoding: 'json' });
+    }
+    for (const version of c.removedVersions ?? []) ops.push({ type: 'del', key: this.keys.versionContent(version) });
+    for (const r of c.revisions ?? []) ops.push({ type: 'put', key: this.keys.revision(r.n), value: r.json, valueEncoding: 'json' });
+    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+  }
+
+  /** Fold updates up to `seq` into a snapshot of the whole state, in one batch. */
+  async compact(state: Uint8Array, seq: number, previousSnapshotSeq: number): Promise<void> {
+    const ops: Op[] = [
+      { type: 'put', key: this.keys.snap(), value: state },
+      { type: 'put', key: this.keys.snapSeq(), value: seq, valueEncoding: 'json' },
+    ];
+    for (let s = previousSnapshotSeq + 1; s <= seq; s++) ops.push({ type: 'del', key: this.keys.update(s) });
+    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+  }
+
+  async versionContent(version: string): Promise<{ found: boolean; content?: unknown }> {
+    const value = await this.db.get<string, unknown>(this.keys.versionContent(version), { valueEncoding: 'json' });
+    return value === undefined ? { found: false } : { found: true, content: value === null ? undefined : value };
+  }
+
+  async revisions(from: number, to = Number.MAX_SAFE_INTEGER): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for await (const value of this.db.values<string, unknown>({ gte: this.keys.revision(from), lte: this.keys.revision(Math.min(to, 999999999999)), valueEncoding: 'json' })) {
+      out.push(value);
+    }
+    return out;
+  }
+
+  /** Drop revision log entries below `before`. */
+  async pruneRevisions(before: number): Promise<void> {
+    await this.db.clear({ gte: this.keys.range('rv').gte, lt: this.keys.revision(before) });
+  }
+
+  /** Forget phantom mappings of epochs other than `keep`. */
+  async dropPhantomsExcept(keep: number): Promise<void> {
+    const range = this.keys.range('ph');
+    const keepPrefix = `${range.gte}${keep}:`;
+    await this.db.clear({ gte: range.gte, lt: keepPrefix });
+    await this.db.clear({ gt: `${keepPrefix}\uffff`, lt: range.lt });
+  }
+
+  async sizeOf(section?: string): Promise<{ keys: number; bytes: number }> {
+    const range = section ? this.keys.range(section) : this.keys.all();
+    let keys = 0;
+    let bytes = 0;
+    for await (const [key, value] of this.db.iterator(range)) {
+      keys++;
+      bytes += key.length + value.byteLength;
+    }
+    return { keys, bytes };
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * The two wire generations. Incoming frames are unwrapped into (command, payload); outgoing
+ * messages are built by the recipient's encoder, so the rest of the server never deals with framing.
+ */
+import type { Changes, ProjectId } from './schemas.js';
+
+export type Generation = 'classic' | 'revisions';
+export type Message = Record<string, unknown> & { command: string };
+
+/** Commands only the revisions generation uses; before login they decide the reply shape. */
+const REVISIONS_ONLY = new Set(['project_change', 'request_version_autosave', 'load_version_content', 'version']);
+
+export interface Frame {
+  command: string;
+  payload: Record<string, unknown>;
+  /** The generation the frame itself looks like (used before login fixes it). */
+  looksLike: Generation;
+}
+
+export type DecodeResult = { ok: true; frame: Frame } | { ok: false; message: string };
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function decodeFrame(text: string): DecodeResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, message: `Invalid JSON: ${(e as Error).message}` };
+  }
+  if (!isObject(parsed)) return { ok: false, message: 'Invalid message: expected a JSON object' };
+  const { command } = parsed;
+  if (typeof command !== 'string') return { ok: false, message: 'Invalid message: "command" must be a string' };
+  const enveloped = isObject(parsed.data);
+  const payload = enveloped ? (parsed.data as Record<string, unknown>) : withoutCommand(parsed);
+  return { ok: true, frame: { command, payload, looksLike: enveloped || REVISIONS_ONLY.has(command) ? 'revisions' : 'classic' } };
+}
+
+function withoutCommand(msg: Record<string, unknown>): Record<string, unknown> {
+  const { command: _command, ...rest } = msg;
+  return rest;
+}
+
+/** An outgoing server revision (revisions generation; also the unit of Weft's revision log). */
+export interface OutgoingRevision {
+  revision: string;
+  localRevision?: unknown;
+  client: string;
+  changes: Changes;
+  conflictResolutionFor?: unknown;
+}
+
+export interface Encoder {
+  readonly generation: Generation;
+  loginOk(client: string, userName: string): Message;
+  joined(userName: string): Message;
+  users(users: string[]): Message;
+  logoutOwn(): Message;
+  loggedOut(userName: string): Message;
+  projects(list: { id: ProjectId; name: string }[]): Message;
+  /** Reset broadcast dataset; `dataset` holds the store arrays and `project` as one JSON text. */
+  resetDataset(project: ProjectId, datasetJson: string): string;
+  reset(userName: string, project?: ProjectId): Message;
+  /** Frames that carry these revisions (classic takes one change set per frame). */
+  changes(project: ProjectId, revisions: OutgoingRevision[]): string[];
+  autoSaveOk(project: ProjectId): Message;
+  versionContent(command: string, project: ProjectId | undefined, versionId: unknown, content: unknown): Message;
+  version(version: string): Message;
+  commandError(command: string, error: string, project?: ProjectId): Message;
+}
+
+export const classicEncoder: Encoder = {
+  generation: 'classic',
+  loginOk: () => ({ command: 'login' }),
+  joined: (userName) => ({ command: 'login', userName }),
+  users: (users) => ({ command: 'users', users }),
+  logoutOwn: () => ({ command: 'logout' }),
+  loggedOut: (userName) => ({ command: 'logout', userName }),
+  projects: (projects) => ({ command: 'projects', projects }),
+  resetDataset: (project, datasetJson) => `{"command":"dataset","project":${JSON.stringify(project)},"dataset":${datasetJson}}`,
+  reset: (userName, project) => (project === undefined ? { command: 'reset', userName } : { command: 'reset', userName, project }),
+  changes: (project, revisions) =>
+    // A classic client takes one change set per message; a batch becomes consecutive messages.
+    revisions.map((r) => JSON.stringify({ command: 'projectChange', project, changes: withoutInput(r.changes) })),
+  autoSaveOk: (project) => ({ command: 'versionAutoSaveOK', project }),
+  versionContent: (command, project, versionId, content) =>
+    content === undefined ? { command, project, versionId } : { command, project, versionId, content },
+  version: (version) => ({ command: 'version', version }),
+  commandError: (command, error, project) => (project === undefined ? { command, error } : { command, project, error }),
+};
+
+export const revisionsEncoder: Encoder = {
+  generation: 'revisions',
+  loginOk: (client, userName) => ({ command: 'login', data: { client, userName } }),
+  joined: (userName) => ({ command: 'join', data: { userName } }),
+  users: (users) => ({ command: 'users', data: { users } }),
+  logoutOwn: () => ({ command: 'logout', data: {} }),
+  loggedOut: (userName) => ({ command: 'logout', data: { userName } }),
+  projects: (projects) => ({ command: 'projects', data: { projects } }),
+  resetDataset: (project, datasetJson) => `{"command":"dataset","data":{"project":${JSON.stringify(project)},"dataset":${datasetJson}}}`,
+  reset: (userName, project) => ({ command: 'reset', data: project === undefined ? { userName } : { userName, project } }),
+  changes: (project, revisions) => [JSON.stringify({ command: 'project_change', data: { revisions, project } })],
+  autoSaveOk: (project) => ({ command: 'versionAutoSaveOK', data: { project } }),
+  versionContent: (command, project, versionId, content) => ({
+    command,
+    data: content === undefined ? { project, versionId } : { project, versionId, content },
+  }),
+  version: (version) => ({ command: 'version', data: { version } }),
+  commandError: (command, error, project) => (project === undefined ? { command, error } : { command, data: { project }, error }),
+};
+
+export const encoderFor = (generation: Generation): Encoder => (generation === 'classic' ? classicEncoder : revisionsEncoder);
+
+/** Classic clients know nothing of `$input`; strip it from every store entry and project fields. */
+export function withoutInput(changes: Changes): Changes {
+  let copy: Changes | undefined;
+  for (const [key, entry] of Object.entries(changes)) {
+    if (entry && typeof entry === 'object' && '$input' in entry) {
+      copy ??= { ...changes };
+      const { $input: _input, ...rest } = entry as Record<string, unknown>;
+      copy[key] = rest;
+    }
+  }
+  return copy ?? changes;
+}

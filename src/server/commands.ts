@@ -1,0 +1,243 @@
+/**
+ * The commands clients send, with their preconditions (PROTOCOL.md §11) and handlers. Framing is
+ * already removed; replies go through the connection's encoder.
+ */
+import { z } from 'zod';
+import {
+  CatchUpSchema,
+  DatasetSchema,
+  LoadVersionContentSchema,
+  LoginSchema,
+  ProjectChangeSchema,
+  ProjectIdSchema,
+  RevisionsChangeSchema,
+  describeIssues,
+  type ProjectId,
+} from '../protocol/schemas.js';
+import type { Frame, Generation } from '../protocol/codec.js';
+import type { AccessPolicy } from './access.js';
+import type { AutoSaveGrants } from './autosave.js';
+import type { Connection } from './connection.js';
+import type { ProjectRegistry } from './projects.js';
+import { classicDatasetReply, revisionsDatasetReply, type ProjectRoom } from './room.js';
+
+export interface ServerContext {
+  access: AccessPolicy;
+  projects: ProjectRegistry;
+  autosave: AutoSaveGrants;
+  version: string;
+  forcedGeneration: Generation | null;
+  /** Logged-in, open connections (for login/logout announcements). */
+  loggedIn(): Iterable<Connection>;
+}
+
+interface Request {
+  server: ServerContext;
+  connection: Connection;
+  frame: Frame;
+  /** The project id, validated when the command needs one. */
+  project: ProjectId;
+  room: ProjectRoom | null;
+}
+
+interface Command {
+  login: boolean;
+  project: boolean;
+  access: boolean;
+  subscription: boolean;
+  run(request: Request): Promise<void> | void;
+}
+
+export const AUTHENTICATION_REQUIRED = 'Authentication required';
+export const PROJECT_REQUIRED = 'Project id is required';
+export const AUTHORIZATION_REQUIRED = 'Authorization required';
+export const SUBSCRIPTION_REQUIRED = 'Subscription to project is required. Load project first';
+export const WRONG_CREDENTIALS = 'Wrong username/password';
+
+const needs = (login: boolean, project: boolean, access: boolean, subscription: boolean) => ({ login, project, access, subscription });
+
+const login: Command = {
+  ...needs(false, false, false, false),
+  run({ server, connection, frame }) {
+    const parsed = LoginSchema.safeParse(frame.payload);
+    const generation = server.forcedGeneration ?? frame.looksLike;
+    if (!parsed.success) {
+      connection.send(connection.encoder.commandError('login', `Invalid login: ${describeIssues(parsed.error)}`));
+      return;
+    }
+    const user = server.access.authenticate(parsed.data.login, parsed.data.password);
+    if (!user) {
+      connection.send(connection.encoder.commandError('login', WRONG_CREDENTIALS));
+      return;
+    }
+    connection.generation = generation;
+    connection.user = user;
+    connection.send(connection.encoder.loginOk(connection.id, user.name));
+    for (const other of server.loggedIn()) if (other !== connection) other.send(other.encoder.joined(user.name));
+    announceUsers(server);
+  },
+};
+
+export function announceUsers(server: ServerContext): void {
+  const names = [...new Set([...server.loggedIn()].map((c) => c.user!.name))];
+  for (const c of server.loggedIn()) c.send(c.encoder.users(names));
+}
+
+const logout: Command = {
+  ...needs(true, false, false, false),
+  run({ connection }) {
+    connection.unsubscribe();
+    connection.send(connection.encoder.logoutOwn());
+    // Everyone else hears of it when the socket closes.
+    connection.close(1000, 'logged out');
+  },
+};
+
+const projects: Command = {
+  ...needs(true, false, false, false),
+  run({ server, connection }) {
+    connection.send(connection.encoder.projects(server.access.projectsFor(connection.user!)));
+  },
+};
+
+const dataset: Command = {
+  ...needs(true, true, true, false),
+  async run({ server, connection, frame, project }) {
+    const room = await server.projects.open(project);
+    if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
+    await room.subscribe(connection, (texts, revision) =>
+      connection.generation === 'classic' ? classicDatasetReply(frame.payload, texts) : revisionsDatasetReply(frame.payload, texts, revision),
+    );
+  },
+};
+
+const projectChange: Command = {
+  ...needs(true, true, true, true),
+  async run({ connection, frame, project, room }) {
+    const parsed = ProjectChangeSchema.safeParse(frame.payload);
+    if (!parsed.success) return invalid(connection, frame, project, parsed.error);
+    const failure = await room!.submit({ connection, generation: connection.generation }, [{ changes: parsed.data.changes }]);
+    if (failure) refused(connection, frame, failure);
+  },
+};
+
+const revisionsChange: Command = {
+  ...needs(true, true, true, true),
+  async run({ connection, frame, project, room }) {
+    const parsed = RevisionsChangeSchema.safeParse(frame.payload);
+    if (!parsed.success) return invalid(connection, frame, project, parsed.error);
+    const requests = parsed.data.revisions.map((r) => ({
+      changes: r.changes,
+      // Clients have named the local id differently over time (PROTOCOL.md §3.4).
+      localRevision: r.revision ?? r.localRevisionId ?? r.revisionId,
+      conflictResolutionFor: r.conflictResolutionFor,
+    }));
+    const failure = await room!.submit({ connection, generation: connection.generation }, requests);
+    if (!failure) return;
+    refused(connection, frame, failure);
+    // A revisions client never re-sends a refused revision: bring it back in step (§12.2).
+    if (connection.generation === 'revisions') {
+      await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, texts, revision));
+    }
+  },
+};
+
+const reset: Command = {
+  ...needs(true, true, true, true),
+  async run({ connection, room }) {
+    await room!.reset(connection.user!.name, true);
+  },
+};
+
+const autoSave: Command = {
+  ...needs(true, false, false, true),
+  run({ server, connection, project }) {
+    if (server.autosave.request(project)) connection.send(connection.encoder.autoSaveOk(project));
+  },
+};
+
+const loadVersionContent: Command = {
+  ...needs(true, false, false, true),
+  async run({ connection, frame, project, room }) {
+    const parsed = LoadVersionContentSchema.safeParse(frame.payload);
+    if (!parsed.success) return invalid(connection, frame, project, parsed.error);
+    const { content } = await room!.versionContent(parsed.data.versionId);
+    connection.send(connection.encoder.versionContent(frame.command, project, parsed.data.versionId, content));
+  },
+};
+
+const version: Command = {
+  ...needs(false, false, false, false),
+  run({ server, connection }) {
+    connection.send(connection.encoder.version(server.version));
+  },
+};
+
+/** Weft's own: the revisions after `since`, or `reload: true` when the log does not reach back. */
+const catchUp: Command = {
+  ...needs(true, true, true, false),
+  async run({ server, connection, frame, project }) {
+    const parsed = CatchUpSchema.safeParse(frame.payload);
+    if (!parsed.success) return invalid(connection, frame, project, parsed.error);
+    const room = await server.projects.open(project);
+    if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
+    const since = Number(parsed.data.since.slice('server-'.length));
+    const { revisions, revision } = await room.catchUp(connection, since);
+    const data = revisions ? { project, revision, revisions } : { project, revision, reload: true };
+    connection.send(connection.generation === 'classic' ? { command: frame.command, ...data } : { command: frame.command, data });
+  },
+};
+
+export const COMMANDS: Record<string, Command> = {
+  login,
+  logout,
+  projects,
+  dataset,
+  projectChange,
+  project_change: revisionsChange,
+  reset,
+  requestVersionAutoSave: autoSave,
+  request_version_autosave: autoSave,
+  loadVersionContent,
+  load_version_content: loadVersionContent,
+  version,
+  catch_up: catchUp,
+};
+
+function invalid(connection: Connection, frame: Frame, project: ProjectId, error: z.ZodError): void {
+  connection.send(connection.encoder.commandError(frame.command, `Invalid ${frame.command}: ${describeIssues(error)}`, project));
+}
+
+function refused(connection: Connection, frame: Frame, message: string): void {
+  connection.send({ command: 'error', message: `${frame.command} refused: ${message}` });
+}
+
+/**
+ * Run one frame: checks in the order of PROTOCOL.md §11, then the handler. Unknown commands are
+ * ignored (§1.5).
+ */
+export async function dispatch(server: ServerContext, connection: Connection, frame: Frame): Promise<void> {
+  const command = Object.hasOwn(COMMANDS, frame.command) ? COMMANDS[frame.command] : undefined;
+  if (!command) return;
+  // Before login each frame's own look decides the reply shape (§2.4); login fixes it.
+  if (!connection.user) connection.generation = server.forcedGeneration ?? frame.looksLike;
+  const reply = (error: string, project?: ProjectId) => connection.send(connection.encoder.commandError(frame.command, error, project));
+
+  if (command.login && !connection.user) return reply(AUTHENTICATION_REQUIRED);
+  const rawProject = frame.payload.project;
+  let project = rawProject as ProjectId;
+  if (command.project) {
+    if (rawProject === undefined || rawProject === null) return reply(PROJECT_REQUIRED);
+    const parsed = ProjectIdSchema.safeParse(rawProject);
+    if (!parsed.success) return reply(`Invalid project id: ${describeIssues(parsed.error)}`);
+    if (command.access && !server.access.canAccess(connection.user!, parsed.data)) return reply(AUTHORIZATION_REQUIRED);
+  }
+  const room = connection.room;
+  if (command.subscription) {
+    const echo = ProjectIdSchema.safeParse(rawProject).success ? project : undefined;
+    if (!room || room.id !== rawProject) return reply(SUBSCRIPTION_REQUIRED, echo);
+    project = room.id;
+  }
+  await command.run({ server, connection, frame, project, room });
+}
+

@@ -1,0 +1,365 @@
+/**
+ * A loaded project: its document, its subscribers and its sequencer. Every change, dataset
+ * snapshot and reset of the project runs through one serial queue, which gives the project one
+ * total order of revisions and makes "snapshot + subscribe" atomic with respect to them.
+ *
+ * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
+ */
+import * as Y from 'yjs';
+import type { Config, ProjectConfig } from '../config/schema.js';
+import { datasetJson, storesJson, type DatasetTexts } from '../document/dataset.js';
+import { CounterIds, counterAbove } from '../document/ids.js';
+import { recordKey, type RecordId } from '../document/layout.js';
+import { ProjectDocument } from '../document/project-document.js';
+import { seedIds, type SeedData } from '../document/seed.js';
+import { encoderFor, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import type { Changes, ProjectId } from '../protocol/schemas.js';
+import type { ProjectMeta, ProjectStorage } from '../persistence/storage.js';
+import type { Connection } from './connection.js';
+import { SerialQueue } from './serial-queue.js';
+import { withInput } from '../protocol/changes.js';
+
+export interface ChangeRequest {
+  changes: Changes;
+  /** The client's own revision id (revisions generation), returned as `localRevision`. */
+  localRevision?: unknown;
+  conflictResolutionFor?: unknown;
+}
+
+export interface Sender {
+  connection: Connection;
+  generation: Generation;
+}
+
+/** Client id used on revisions the server itself makes (repairs, corrections). */
+export const SERVER_CLIENT = 'weft-server';
+
+export interface RoomOptions {
+  project: ProjectConfig;
+  config: Config;
+  storage: ProjectStorage;
+  loadSeed: () => Promise<SeedData>;
+  log: (message: string) => void;
+}
+
+export class ProjectRoom {
+  readonly id: ProjectId;
+  readonly subscribers = new Set<Connection>();
+  readonly queue = new SerialQueue();
+  lastActive = Date.now();
+  private document!: ProjectDocument;
+  private meta!: ProjectMeta;
+  private phantoms!: Map<string, RecordId>;
+  private seq = 0;
+  private snapshotSeq = 0;
+  private pendingUpdates: Uint8Array[] = [];
+  /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
+  private readonly recentWrites = new Map<string, { writer: string; at: number }>();
+  private closed = false;
+
+  private constructor(private readonly options: RoomOptions) {
+    this.id = options.project.id;
+  }
+
+  static async open(options: RoomOptions): Promise<ProjectRoom> {
+    const room = new ProjectRoom(options);
+    await room.load();
+    return room;
+  }
+
+  private async load(): Promise<void> {
+    const stored = await this.options.storage.load();
+    if (stored) {
+      this.attach(ProjectDocument.fromUpdate(stored.snapshot, stored.updates));
+      this.meta = stored.meta;
+      this.phantoms = stored.phantoms;
+      this.seq = stored.lastSeq;
+      this.snapshotSeq = stored.snapshotSeq;
+      return;
+    }
+    // First start: the seed becomes the first state of the document.
+    const seed = await this.options.loadSeed();
+    this.attach(new ProjectDocument());
+    this.document.replaceWith(seed);
+    this.phantoms = new Map();
+    this.meta = {
+      nextId: counterAbove(seedIds(seed)),
+      nextRevision: 1,
+      phantomEpoch: 0,
+      firstLoggedRevision: 1,
+      createdAt: new Date().toISOString(),
+    };
+    await this.options.storage.commit({ seq: ++this.seq, update: this.takeUpdate(), meta: this.meta, versionContents: seed.versionContents });
+    this.options.log(`project ${JSON.stringify(this.id)} seeded`);
+  }
+
+  private attach(document: ProjectDocument): void {
+    this.document = document;
+    document.doc.on('updateV2', (update: Uint8Array) => this.pendingUpdates.push(update));
+  }
+
+  /** The Yjs update of the transactions since the last call (null when nothing changed). */
+  private takeUpdate(): Uint8Array | null {
+    const updates = this.pendingUpdates;
+    this.pendingUpdates = [];
+    if (updates.length === 0) return null;
+    return updates.length === 1 ? updates[0] : Y.mergeUpdatesV2(updates);
+  }
+
+  get lastRevision(): string | null {
+    return this.meta.nextRevision > 1 ? `server-${this.meta.nextRevision - 1}` : null;
+  }
+
+  // ---- subscription --------------------------------------------------------------------------
+
+  /**
+   * Snapshot the dataset and subscribe `connection`, with no revision in between; `reply` turns
+   * the snapshot into the message the connection gets.
+   */
+  subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string): Promise<void> {
+    return this.queue.run(async () => {
+      const texts = await this.document.datasetTexts(true);
+      connection.subscribeTo(this);
+      this.subscribers.add(connection);
+      this.lastActive = Date.now();
+      connection.send(reply(texts, this.lastRevision));
+    });
+  }
+
+  unsubscribe(connection: Connection): void {
+    this.subscribers.delete(connection);
+    this.lastActive = Date.now();
+  }
+
+  // ---- changes (the hot path) ----------------------------------------------------------------
+
+  /**
+   * Apply a batch of changes from one sender, each as one revision, and tell everyone.
+   * Resolves with an error message when a revision was refused (the ones before it stand).
+   */
+  submit(sender: Sender, requests: ChangeRequest[]): Promise<string | null> {
+    return this.queue.run(async () => {
+      this.lastActive = Date.now();
+      const outgoing: OutgoingRevision[] = [];
+      const corrections: Changes[] = [];
+      let failure: string | null = null;
+      let added = false;
+      for (const request of requests) {
+        try {
+          const result = await this.commit(sender, request);
+          outgoing.push(...result.revisions);
+          added ||= result.hasAdded;
+          if (result.correction) corrections.push(result.correction);
+        } catch (e) {
+          failure = (e as Error).message;
+          await this.recover(e as Error);
+          break;
+        }
+      }
+      // Classic senders learn new ids from their own change; without added records they get no echo.
+      this.broadcast(outgoing, sender.generation === 'classic' && !added ? sender.connection : null);
+      if (sender.generation === 'classic') {
+        const encoder = encoderFor('classic');
+        for (const changes of corrections) for (const frame of encoder.changes(this.id, [{ revision: '', client: SERVER_CLIENT, changes }])) sender.connection.send(frame);
+      }
+      return failure;
+    });
+  }
+
+  private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; correction: Changes | null; hasAdded: boolean }> {
+    const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
+    const applied = this.document.applyChange(request.changes, {
+      ids,
+      phantoms: (p) => this.phantoms.get(p),
+      resentPhantoms: sender.generation === 'revisions' ? 'to-updated' : 'keep-added',
+    });
+    const update = this.takeUpdate();
+    const correction = this.withConcurrentWrites(sender, applied.touched, applied.corrections);
+
+    let n = this.meta.nextRevision;
+    const revision: OutgoingRevision = {
+      revision: `server-${n++}`,
+      ...(request.localRevision !== undefined ? { localRevision: request.localRevision } : {}),
+      client: sender.connection.id,
+      changes: sender.generation === 'revisions' ? applied.outgoing : withInput(applied.outgoing),
+      ...(request.conflictResolutionFor ? { conflictResolutionFor: request.conflictResolutionFor } : {}),
+    };
+    const revisions = [revision];
+    // Revisions clients replay what they are sent, so a correction travels as a revision of its own.
+    if (correction && sender.generation === 'revisions') revisions.push({ revision: `server-${n++}`, client: SERVER_CLIENT, changes: withInput(correction) });
+
+    const meta: ProjectMeta = { ...this.meta, nextId: ids.nextValue, nextRevision: n };
+    await this.options.storage.commit({
+      seq: update ? this.seq + 1 : this.seq,
+      update,
+      meta,
+      phantoms: applied.newPhantoms,
+      versionContents: applied.versionContents,
+      removedVersions: applied.removedVersions,
+      revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })),
+    });
+    if (update) this.seq++;
+    this.meta = meta;
+    for (const [p, id] of applied.newPhantoms) this.phantoms.set(p, id);
+    this.afterCommit();
+    return { revisions, correction: sender.generation === 'classic' ? correction : null, hasAdded: applied.hasAdded };
+  }
+
+  /**
+   * Classic clients are not echoed their own updates, so when another writer changed the same
+   * field moments before, the sender may hold that writer's value: send it the final one.
+   */
+  private withConcurrentWrites(sender: Sender, touched: string[], corrections: Changes | null): Changes | null {
+    const window = this.options.config.concurrencyWindowMs;
+    const now = Date.now();
+    const writer = sender.connection.id;
+    const concurrent: string[] = [];
+    for (const key of touched) {
+      const last = this.recentWrites.get(key);
+      if (last && last.writer !== writer && now - last.at <= window) concurrent.push(key);
+      this.recentWrites.set(key, { writer, at: now });
+    }
+    if (this.recentWrites.size > 50_000) {
+      for (const [key, w] of this.recentWrites) if (now - w.at > window) this.recentWrites.delete(key);
+    }
+    if (concurrent.length === 0 || sender.generation === 'revisions') return corrections;
+    const out: Record<string, Record<string, unknown>> = (corrections ?? {}) as never;
+    const fieldsByRecord = new Map<string, string[]>();
+    for (const key of concurrent) {
+      const [store, record, field] = key.split('\u0000');
+      const k = `${store}\u0000${record}`;
+      fieldsByRecord.set(k, [...(fieldsByRecord.get(k) ?? []), field]);
+    }
+    for (const [k, fields] of fieldsByRecord) {
+      const [store, record] = k.split('\u0000');
+      const values = this.document.readFields(store, record, store === 'project' ? fields : [...fields, 'id']);
+      if (!values) continue;
+      if (store === 'project') out.project = { ...(out.project ?? {}), ...values };
+      else {
+        const entry = (out[store] ??= {}) as { updated?: unknown[] };
+        (entry.updated ??= []).push(values);
+      }
+    }
+    return out;
+  }
+
+  /** A revision failed half-way: rebuild the document from storage so memory matches disk. */
+  private async recover(error: Error): Promise<void> {
+    this.options.log(`project ${JSON.stringify(this.id)}: change refused (${error.message}); reloading from storage`);
+    this.pendingUpdates = [];
+    this.document.destroy();
+    await this.load();
+  }
+
+  private afterCommit(): void {
+    const { storage, revisionLog } = this.options.config;
+    if (this.seq - this.snapshotSeq >= storage.compactAfterUpdates) void this.queue.run(() => this.compact());
+    const logged = this.meta.nextRevision - this.meta.firstLoggedRevision;
+    // Prune in steps rather than on every commit.
+    if (logged > revisionLog.keep + Math.max(100, revisionLog.keep / 10)) void this.queue.run(() => this.pruneLog());
+  }
+
+  private async pruneLog(): Promise<void> {
+    const first = this.meta.nextRevision - this.options.config.revisionLog.keep;
+    if (first <= this.meta.firstLoggedRevision) return;
+    this.meta = { ...this.meta, firstLoggedRevision: first };
+    await this.options.storage.commit({ seq: this.seq, update: null, meta: this.meta });
+    await this.options.storage.pruneRevisions(first);
+  }
+
+  private async compact(): Promise<void> {
+    if (this.closed || this.seq === this.snapshotSeq) return;
+    await this.options.storage.compact(this.document.encodeState(), this.seq, this.snapshotSeq);
+    this.snapshotSeq = this.seq;
+  }
+
+  /** Send revisions to every subscriber in its own framing; `skip` gets nothing (classic no-echo rule). */
+  private broadcast(revisions: OutgoingRevision[], skip: Connection | null): void {
+    if (revisions.length === 0 && skip !== null) return;
+    const frames: Partial<Record<Generation, string[]>> = {};
+    for (const connection of this.subscribers) {
+      if (connection === skip) continue;
+      const generation: Generation = connection.generation;
+      const list = (frames[generation] ??= encoderFor(generation).changes(this.id, revisions));
+      for (const frame of list) connection.send(frame);
+    }
+  }
+
+  // ---- reset, versions, catch-up --------------------------------------------------------------
+
+  /** Bring back the seed as a new state of the document; ids and revision numbers keep counting. */
+  reset(userName: string, announceProject: boolean): Promise<void> {
+    return this.queue.run(async () => {
+      const seed = await this.options.loadSeed();
+      this.document.replaceWith(seed);
+      const update = this.takeUpdate();
+      const meta: ProjectMeta = {
+        ...this.meta,
+        nextId: counterAbove(seedIds(seed), this.meta.nextId),
+        phantomEpoch: this.meta.phantomEpoch + 1,
+        // Catch-up cannot reach across a reset: clients behind it reload.
+        firstLoggedRevision: this.meta.nextRevision,
+      };
+      await this.options.storage.commit({ seq: update ? this.seq + 1 : this.seq, update, meta, versionContents: seed.versionContents });
+      if (update) this.seq++;
+      this.meta = meta;
+      this.phantoms = new Map();
+      this.recentWrites.clear();
+      void this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
+      void this.options.storage.pruneRevisions(meta.firstLoggedRevision);
+      const json = datasetJson(await this.document.datasetTexts(true));
+      for (const connection of this.subscribers) {
+        const encoder = encoderFor(connection.generation);
+        connection.send(encoder.resetDataset(this.id, json));
+        connection.send(encoder.reset(userName, announceProject ? this.id : undefined));
+      }
+    });
+  }
+
+  versionContent(versionId: RecordId): Promise<{ found: boolean; content?: unknown }> {
+    return this.queue.run(() => this.options.storage.versionContent(recordKey(versionId)));
+  }
+
+  /**
+   * Weft's catch-up: subscribe and return the revisions after `since`, or null when the log no
+   * longer reaches back that far (the client must load the dataset).
+   */
+  catchUp(connection: Connection, since: number): Promise<{ revisions: OutgoingRevision[] | null; revision: string | null }> {
+    return this.queue.run(async () => {
+      const next = this.meta.nextRevision;
+      if (since + 1 < this.meta.firstLoggedRevision || since >= next) return { revisions: null, revision: this.lastRevision };
+      const revisions = (await this.options.storage.revisions(since + 1, next - 1)) as OutgoingRevision[];
+      connection.subscribeTo(this);
+      this.subscribers.add(connection);
+      return { revisions, revision: this.lastRevision };
+    });
+  }
+
+  /** Dataset as plain objects (tests, CLI). */
+  dataset(): Promise<Record<string, unknown>> {
+    return this.queue.run(() => this.document.dataset());
+  }
+
+  /** Flush: fold the log into a snapshot and free the document. */
+  close(): Promise<void> {
+    return this.queue.run(async () => {
+      await this.compact();
+      this.closed = true;
+      this.document.destroy();
+    });
+  }
+}
+
+/** The classic `dataset` reply: the request echoed, with the project fields and the 7 stores. */
+export function classicDatasetReply(request: Record<string, unknown>, texts: DatasetTexts): string {
+  const { projectMeta: _m, dataset: _d, ...echo } = request;
+  const head = JSON.stringify({ ...echo, command: 'dataset' });
+  return `${head.slice(0, -1)},"projectMeta":${texts.project},"dataset":${storesJson(texts)}}`;
+}
+
+/** The revisions `dataset` reply: the request data echoed, with the 8-key dataset and the last revision. */
+export function revisionsDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, revision: string | null): string {
+  const { dataset: _d, revision: _r, ...echo } = request;
+  const head = JSON.stringify({ ...echo, revision });
+  return `{"command":"dataset","data":${head.slice(0, -1)},"dataset":${datasetJson(texts)}}}`;
+}

@@ -1,0 +1,154 @@
+/**
+ * The Weft server: an HTTP server carrying the WebSocket endpoint, the loaded projects and the
+ * connections. Each connection's frames are handled one after another, in arrival order.
+ */
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Config } from '../config/schema.js';
+import { PACKAGE_ROOT } from '../config/defaults.js';
+import { decodeFrame } from '../protocol/codec.js';
+import { Storage } from '../persistence/storage.js';
+import { AccessPolicy } from './access.js';
+import { AutoSaveGrants } from './autosave.js';
+import { announceUsers, dispatch, type ServerContext } from './commands.js';
+import { Connection } from './connection.js';
+import { ProjectRegistry } from './projects.js';
+import { SerialQueue } from './serial-queue.js';
+
+export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
+
+export interface StartOptions {
+  /** Where log lines go; defaults to stderr. Pass `() => {}` to silence. */
+  log?: (message: string) => void;
+}
+
+export class WeftServer {
+  readonly connections = new Set<Connection>();
+  readonly context: ServerContext;
+  private readonly instance = randomBytes(4).toString('hex');
+  private connectionCount = 0;
+  private lastFrameAt = Date.now();
+  private readonly inactivityTimer: NodeJS.Timeout | null;
+
+  private constructor(
+    readonly config: Config,
+    readonly storage: Storage,
+    readonly projects: ProjectRegistry,
+    private readonly http: HttpServer,
+    private readonly wss: WebSocketServer,
+    private readonly log: (message: string) => void,
+  ) {
+    this.context = {
+      access: new AccessPolicy(config),
+      projects,
+      autosave: new AutoSaveGrants(config.autoSaveIntervalMins),
+      version: VERSION,
+      forcedGeneration: config.generation === 'auto' ? null : config.generation,
+      loggedIn: () => [...this.connections].filter((c) => c.user && c.open),
+    };
+    wss.on('connection', (socket) => this.accept(socket));
+    this.inactivityTimer = config.inactivityResetSeconds > 0 ? setInterval(() => void this.checkInactivity(), 1000) : null;
+    this.inactivityTimer?.unref();
+  }
+
+  static async start(config: Config, options: StartOptions = {}): Promise<WeftServer> {
+    const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+    const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
+    const projects = new ProjectRegistry(config, storage, log);
+    const http = createServer((req, res) => handleHttp(req, res));
+    const wss = new WebSocketServer({ server: http, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        http.once('error', reject);
+        http.listen(config.port, config.host, () => resolve());
+      });
+    } catch (e) {
+      await storage.close();
+      throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+    }
+    return new WeftServer(config, storage, projects, http, wss, log);
+  }
+
+  get port(): number {
+    const address = this.http.address();
+    return typeof address === 'object' && address ? address.port : this.config.port;
+  }
+
+  get host(): string {
+    return this.config.host;
+  }
+
+  private accept(socket: WebSocket): void {
+    const connection = new Connection(`client-${this.instance}-${++this.connectionCount}`, socket, this.config.limits.maxBufferedBytes);
+    this.connections.add(connection);
+    const frames = new SerialQueue();
+    socket.on('message', (data, isBinary) => {
+      this.lastFrameAt = Date.now();
+      const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+      void frames.run(() => this.handle(connection, data as Buffer, bytes, isBinary));
+    });
+    socket.on('close', () => void frames.run(() => this.closed(connection)));
+    socket.on('error', (e) => this.log(`${connection.id}: socket error: ${e.message}`));
+  }
+
+  private async handle(connection: Connection, data: Buffer | Buffer[], bytes: number, isBinary: boolean): Promise<void> {
+    const limit = this.config.limits.maxMessageBytes;
+    if (bytes > limit) {
+      return connection.send({ command: 'error', message: `Message too large: ${bytes} bytes (limit ${limit})` });
+    }
+    if (isBinary) return connection.send({ command: 'error', message: 'Binary frames are not supported: send JSON text' });
+    const decoded = decodeFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8'));
+    if (!decoded.ok) return connection.send({ command: 'error', message: decoded.message });
+    try {
+      await dispatch(this.context, connection, decoded.frame);
+    } catch (e) {
+      this.log(`${connection.id}: ${decoded.frame.command} failed: ${(e as Error).stack ?? e}`);
+      connection.send({ command: 'error', message: `${decoded.frame.command} failed: ${(e as Error).message}` });
+    }
+  }
+
+  private closed(connection: Connection): void {
+    connection.unsubscribe();
+    this.connections.delete(connection);
+    const user = connection.user;
+    if (!user) return;
+    connection.user = null;
+    for (const other of this.context.loggedIn()) other.send(other.encoder.loggedOut(user.name));
+    announceUsers(this.context);
+  }
+
+  private async checkInactivity(): Promise<void> {
+    if (Date.now() - this.lastFrameAt < this.config.inactivityResetSeconds * 1000) return;
+    this.lastFrameAt = Date.now();
+    await this.resetAll('Server');
+  }
+
+  /** Server-initiated reset of every project (PROTOCOL.md §10.2). */
+  async resetAll(userName: string): Promise<void> {
+    for (const project of this.config.projects) {
+      const room = await this.projects.open(project.id);
+      await room?.reset(userName, false);
+    }
+  }
+
+  /** Close every connection, flush every project and release the data directory. */
+  async close(): Promise<void> {
+    if (this.inactivityTimer) clearInterval(this.inactivityTimer);
+    for (const client of this.wss.clients) client.close(1001, 'server shutting down');
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.projects.closeAll();
+    await this.storage.close();
+  }
+}
+
+function handleHttp(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url === '/health') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: VERSION }));
+    return;
+  }
+  res.writeHead(426, { 'content-type': 'text/plain' }).end('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');
+}

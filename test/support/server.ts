@@ -1,0 +1,52 @@
+/**
+ * Start a real Weft server on 127.0.0.1 (ephemeral port) over a LevelDB in a temp directory.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+import { WeftServer } from '../../src/server/weft.js';
+
+export interface TestServer {
+  server: WeftServer;
+  port: number;
+  dataDir: string;
+  /** Close the server (data kept). */
+  stop(): Promise<void>;
+  /** Start again on the same data directory. */
+  restart(): Promise<TestServer>;
+  /** Close and remove the data directory. */
+  dispose(): Promise<void>;
+}
+
+export async function tempDir(prefix = 'weft-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function startServer(overrides: Partial<Config> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? (await tempDir());
+  const base = await loadConfig({ flags: { port: 0, host: '127.0.0.1', dataDir: join(dir, 'db') }, env: {} });
+  const config = { ...base, ...overrides } as Config;
+  const server = await WeftServer.start(config, { log: () => {} });
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await server.close();
+  };
+  return {
+    server,
+    port: server.port,
+    dataDir: dir,
+    stop,
+    restart: async () => {
+      await stop();
+      return startServer(overrides, dir);
+    },
+    dispose: async () => {
+      await stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
