@@ -1,5 +1,4 @@
 /** Entry point of the `weft` executable: dispatches to one module per command. */
-import { ConfigError } from '../config/load.js';
 import { UsageError, type Command } from './command.js';
 import { columns, envVarsHelp } from './help.js';
 import { serve, serveOptionsHelp } from './serve.js';
@@ -67,12 +66,9 @@ function report(error: unknown): number {
     process.stderr.write(`weft: ${error.message}\n${hint}\n`);
     return 2;
   }
-  // Configuration and system errors (EADDRINUSE, EACCES, ...) are the user's to fix; a stack trace would not help.
-  if (error instanceof ConfigError || (error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string')) {
-    process.stderr.write(`weft: ${error.message}\n`);
-    return 1;
-  }
-  process.stderr.write(`weft: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  // Startup failures (bad configuration, port in use, unreadable data directory) are the user's
+  // to fix from the message; a stack trace would only bury it.
+  process.stderr.write(`weft: ${error instanceof Error ? error.message : String(error)}\n`);
   return 1;
 }
 

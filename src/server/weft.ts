@@ -59,7 +59,6 @@ export class WeftServer {
     const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
     const projects = new ProjectRegistry(config, storage, log);
     const http = createServer((req, res) => handleHttp(req, res));
-    const wss = new WebSocketServer({ server: http, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -69,6 +68,8 @@ export class WeftServer {
       await storage.close();
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
     }
+    // Created once listening, so a listen error is reported above rather than re-emitted unhandled.
+    const wss = new WebSocketServer({ server: http, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
     return new WeftServer(config, storage, projects, http, wss, log);
   }
 
