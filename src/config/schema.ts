@@ -23,7 +23,14 @@ export const ConfigSchema = z.strictObject({
   projects: z.array(ProjectConfigSchema).min(1, 'at least one project is required'),
   users: z.record(z.string().min(1), UserSchema),
   groups: z.record(z.string().min(1), z.array(ProjectIdSchema)),
-  anonymous: z.strictObject({ enabled: z.boolean().default(true), projects: z.array(ProjectIdSchema).default([]) }),
+  anonymous: z.strictObject({
+    enabled: z.boolean().default(true),
+    projects: z.array(ProjectIdSchema).default([]),
+    /** Anonymous users may look but not change anything. */
+    readOnly: z.boolean().default(false),
+  }),
+  /** Groups whose users may look at their projects but not change them. */
+  readOnlyGroups: z.array(z.string().min(1)).default([]),
   /** Clients' autosave interval; a grant is repeated after max(1, this - 1) minutes (PROTOCOL.md §9.1). */
   autoSaveIntervalMins: z.number().positive().default(60),
   /** Reload every project from its seed after this long without any incoming frame; 0 = never. */

@@ -5,10 +5,14 @@
  */
 import * as Y from 'yjs';
 import { applyChange, type AppliedChange, type ChangeContext } from './adapter.js';
+import { changesOfTransaction } from './doc-changes.js';
+import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
 import { allStoreNames, projectMap, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
 import { writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
+
+type Changes = Record<string, unknown>;
 
 /** Origin of the adapter's own transactions: the tree index is already current after them. */
 export const ADAPTER_ORIGIN = Symbol('weft.adapter');
@@ -22,9 +26,6 @@ export class ProjectDocument {
     this.doc = doc;
     this.tree = new TreeIndex(storeMap(doc, TASKS));
     this.cache = new DatasetCache(doc, this);
-    storeMap(doc, TASKS).observeDeep((events, tr) => {
-      if (tr.origin !== ADAPTER_ORIGIN) this.tree.applyEvents(events);
-    });
   }
 
   /** Build from a stored state (a Yjs V2 update), without running observers on a half-built index. */
@@ -35,8 +36,31 @@ export class ProjectDocument {
     return new ProjectDocument(doc);
   }
 
-  applyChange(change: Record<string, unknown>, ctx: Omit<ChangeContext, 'origin'>): AppliedChange {
-    return applyChange(this, change, { ...ctx, origin: ADAPTER_ORIGIN });
+  /** A Bryntum change set, with the integrity repairs it made necessary, in one transaction. */
+  applyChange(change: Record<string, unknown>, ctx: Omit<ChangeContext, 'origin'>): AppliedChange & { repairs: Changes | null } {
+    let applied!: AppliedChange;
+    let repairs: Changes | null = null;
+    this.doc.transact((tr) => {
+      applied = applyChange(this, change, { ...ctx, origin: ADAPTER_ORIGIN });
+      repairs = repair(this, scopeOf(tr));
+    }, ADAPTER_ORIGIN);
+    return { ...applied, repairs };
+  }
+
+  /**
+   * A Yjs update from elsewhere (a peer, another node), repaired in the same transaction.
+   * Returns what changed as a Bryntum change set (null when the update changed nothing).
+   */
+  applyUpdate(update: Uint8Array, origin: unknown, v2 = false): Changes | null {
+    let changes: Changes | null = null;
+    this.doc.transact((tr) => {
+      if (v2) Y.applyUpdateV2(this.doc, update, origin);
+      else Y.applyUpdate(this.doc, update, origin);
+      syncTree(tr, this.tree);
+      repair(this, scopeOf(tr));
+      changes = changesOfTransaction(tr, this.tree);
+    }, origin);
+    return changes;
   }
 
   /** Replace all content with the seed, as one forward transaction (Yjs peers see a normal change). */

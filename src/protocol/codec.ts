@@ -67,6 +67,8 @@ export interface Encoder {
   versionContent(command: string, project: ProjectId | undefined, versionId: unknown, content: unknown): Message;
   version(version: string): Message;
   commandError(command: string, error: string, project?: ProjectId): Message;
+  /** Weft's own: who is in a project (Bryntum users and Yjs peers). */
+  presence(project: ProjectId, users: string[]): Message;
 }
 
 export const classicEncoder: Encoder = {
@@ -87,6 +89,7 @@ export const classicEncoder: Encoder = {
     content === undefined ? { command, project, versionId } : { command, project, versionId, content },
   version: (version) => ({ command: 'version', version }),
   commandError: (command, error, project) => (project === undefined ? { command, error } : { command, project, error }),
+  presence: (project, users) => ({ command: 'presence', project, users }),
 };
 
 export const revisionsEncoder: Encoder = {
@@ -107,6 +110,7 @@ export const revisionsEncoder: Encoder = {
   }),
   version: (version) => ({ command: 'version', data: { version } }),
   commandError: (command, error, project) => (project === undefined ? { command, error } : { command, data: { project }, error }),
+  presence: (project, users) => ({ command: 'presence', data: { project, users } }),
 };
 
 export const encoderFor = (generation: Generation): Encoder => (generation === 'classic' ? classicEncoder : revisionsEncoder);

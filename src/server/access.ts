@@ -16,7 +16,7 @@ export class AccessPolicy {
   private readonly accounts: Map<string, { password: string; group: string }>;
   private readonly groups: Map<string, ProjectId[]>;
 
-  constructor(private readonly config: Pick<Config, 'users' | 'groups' | 'anonymous' | 'projects'>) {
+  constructor(private readonly config: Pick<Config, 'users' | 'groups' | 'anonymous' | 'projects' | 'readOnlyGroups'>) {
     this.accounts = new Map(Object.entries(config.users));
     this.groups = new Map(Object.entries(config.groups));
   }
@@ -29,6 +29,11 @@ export class AccessPolicy {
 
   private allowed(user: User): ProjectId[] {
     return user.group === null ? this.config.anonymous.projects : (this.groups.get(user.group) ?? []);
+  }
+
+  /** May the user change the projects it can see? */
+  canWrite(user: User): boolean {
+    return user.group === null ? !this.config.anonymous.readOnly : !this.config.readOnlyGroups.includes(user.group);
   }
 
   canAccess(user: User, project: ProjectId): boolean {

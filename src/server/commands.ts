@@ -142,6 +142,14 @@ const revisionsChange: Command = {
   },
 };
 
+/** Weft's own: be told who is in the subscribed project, now and whenever it changes. */
+const presence: Command = {
+  ...needs(true, false, false, true),
+  run({ connection, project, room }) {
+    connection.send(connection.encoder.presence(project, room!.watchPresence(connection)));
+  },
+};
+
 const reset: Command = {
   ...needs(true, true, true, true),
   async run({ connection, room }) {
@@ -202,7 +210,12 @@ export const COMMANDS: Record<string, Command> = {
   load_version_content: loadVersionContent,
   version,
   catch_up: catchUp,
+  presence,
 };
+
+/** Commands that change a project, refused to read-only users. */
+const WRITES = new Set(['projectChange', 'project_change', 'reset']);
+export const READ_ONLY = 'Read-only access: changes are not accepted';
 
 function invalid(connection: Connection, frame: Frame, project: ProjectId, error: z.ZodError): void {
   connection.send(connection.encoder.commandError(frame.command, `Invalid ${frame.command}: ${describeIssues(error)}`, project));
@@ -231,6 +244,7 @@ export async function dispatch(server: ServerContext, connection: Connection, fr
     const parsed = ProjectIdSchema.safeParse(rawProject);
     if (!parsed.success) return reply(`Invalid project id: ${describeIssues(parsed.error)}`);
     if (command.access && !server.access.canAccess(connection.user!, parsed.data)) return reply(AUTHORIZATION_REQUIRED);
+    if (WRITES.has(frame.command) && !server.access.canWrite(connection.user!)) return reply(READ_ONLY, parsed.data);
   }
   const room = connection.room;
   if (command.subscription) {

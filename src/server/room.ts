@@ -9,7 +9,7 @@ import * as Y from 'yjs';
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetJson, storesJson, type DatasetTexts } from '../document/dataset.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
-import { recordKey, type RecordId } from '../document/layout.js';
+import { VERSIONS, recordKey, storeMap, type RecordId } from '../document/layout.js';
 import { ProjectDocument } from '../document/project-document.js';
 import { seedIds, type SeedData } from '../document/seed.js';
 import { encoderFor, type Generation, type OutgoingRevision } from '../protocol/codec.js';
@@ -17,6 +17,25 @@ import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import type { Connection } from './connection.js';
 import { SerialQueue } from './serial-queue.js';
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
+import { YjsPeer } from './yjs-peer.js';
+
+interface AwarenessChange {
+  added: number[];
+  updated: number[];
+  removed: number[];
+}
+
+/** Ids of records a change added, so the id counter stays above ids chosen elsewhere. */
+function addedIds(changes: Changes | null): RecordId[] {
+  const ids: RecordId[] = [];
+  for (const entry of Object.values(changes ?? {})) {
+    const added = (entry as { added?: { id?: unknown }[] })?.added;
+    for (const rec of added ?? []) if (typeof rec.id === 'number' || typeof rec.id === 'string') ids.push(rec.id);
+  }
+  return ids;
+}
 import { withInput } from '../protocol/changes.js';
 
 export interface ChangeRequest {
@@ -53,6 +72,13 @@ export class ProjectRoom {
   private seq = 0;
   private snapshotSeq = 0;
   private pendingUpdates: Uint8Array[] = [];
+  /** The same updates in the V1 encoding y-websocket peers speak. */
+  private pendingPeerUpdates: Uint8Array[] = [];
+  readonly peers = new Set<YjsPeer>();
+  /** Yjs awareness of the project: peers' states plus the server's own (the Bryntum users present). */
+  awareness!: Awareness;
+  /** Connections that asked to be told who is in the project. */
+  private readonly presenceWatchers = new Set<Connection>();
   /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
   private readonly recentWrites = new Map<string, { writer: string; at: number }>();
   private closed = false;
@@ -96,6 +122,18 @@ export class ProjectRoom {
   private attach(document: ProjectDocument): void {
     this.document = document;
     document.doc.on('updateV2', (update: Uint8Array) => this.pendingUpdates.push(update));
+    document.doc.on('update', (update: Uint8Array) => this.pendingPeerUpdates.push(update));
+    this.awareness?.destroy();
+    this.awareness = new Awareness(document.doc);
+    this.awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
+      if (origin instanceof YjsPeer) {
+        for (const id of added) origin.awarenessClients.add(id);
+        for (const id of removed) origin.awarenessClients.delete(id);
+      }
+      const frame = awarenessFrame(encodeAwarenessUpdate(this.awareness, [...added, ...updated, ...removed]));
+      for (const peer of this.peers) peer.send(frame);
+    });
+    this.publishPresence();
   }
 
   /** The Yjs update of the transactions since the last call (null when nothing changed). */
@@ -104,6 +142,15 @@ export class ProjectRoom {
     this.pendingUpdates = [];
     if (updates.length === 0) return null;
     return updates.length === 1 ? updates[0] : Y.mergeUpdatesV2(updates);
+  }
+
+  /** Pass the committed transactions on to the Yjs peers. */
+  private flushToPeers(): void {
+    const updates = this.pendingPeerUpdates;
+    this.pendingPeerUpdates = [];
+    if (updates.length === 0 || this.peers.size === 0) return;
+    const frame = updateFrame(updates.length === 1 ? updates[0] : Y.mergeUpdates(updates));
+    for (const peer of this.peers) peer.send(frame);
   }
 
   get lastRevision(): string | null {
@@ -123,12 +170,104 @@ export class ProjectRoom {
       this.subscribers.add(connection);
       this.lastActive = Date.now();
       connection.send(reply(texts, this.lastRevision));
+      this.publishPresence();
     });
   }
 
   unsubscribe(connection: Connection): void {
     this.subscribers.delete(connection);
+    this.presenceWatchers.delete(connection);
     this.lastActive = Date.now();
+    this.publishPresence();
+  }
+
+  // ---- presence ------------------------------------------------------------------------------
+
+  /** Names of everyone in the project: Bryntum subscribers and Yjs peers. */
+  presence(): string[] {
+    const names = new Set<string>();
+    for (const c of this.subscribers) if (c.user) names.add(c.user.name);
+    for (const p of this.peers) names.add(p.user.name);
+    return [...names];
+  }
+
+  watchPresence(connection: Connection): string[] {
+    this.presenceWatchers.add(connection);
+    return this.presence();
+  }
+
+  private publishPresence(): void {
+    if (!this.awareness) return;
+    const users = this.presence();
+    const current = this.awareness.getLocalState() as { weft?: { users?: string[] } } | null;
+    if (JSON.stringify(current?.weft?.users) === JSON.stringify(users)) return;
+    this.awareness.setLocalState({ weft: { users } });
+    for (const c of this.presenceWatchers) c.send(c.encoder.presence(this.id, users));
+  }
+
+  // ---- Yjs peers -----------------------------------------------------------------------------
+
+  addPeer(peer: YjsPeer): Promise<void> {
+    return this.queue.run(() => {
+      this.peers.add(peer);
+      this.lastActive = Date.now();
+      peer.send(syncStep1Frame(Y.encodeStateVector(this.document.doc)));
+      const states = [...this.awareness.getStates().keys()];
+      if (states.length) peer.send(awarenessFrame(encodeAwarenessUpdate(this.awareness, states)));
+      this.publishPresence();
+    });
+  }
+
+  removePeer(peer: YjsPeer): void {
+    this.peers.delete(peer);
+    removeAwarenessStates(this.awareness, [...peer.awarenessClients], 'peer closed');
+    this.lastActive = Date.now();
+    this.publishPresence();
+  }
+
+  /** A peer's sync step 1: what it lacks, taken in the queue so it holds only committed state. */
+  answerSyncStep1(peer: YjsPeer, stateVector: Uint8Array): Promise<void> {
+    return this.queue.run(() => peer.send(syncStep2Frame(Y.encodeStateAsUpdate(this.document.doc, stateVector))));
+  }
+
+  applyAwareness(peer: YjsPeer, update: Uint8Array): void {
+    applyAwarenessUpdate(this.awareness, update, peer);
+  }
+
+  /**
+   * A Yjs update from a peer: merged and repaired in one transaction, persisted, then passed on —
+   * to Bryntum clients as a revision (with `$input`), to every peer as a Yjs update.
+   */
+  applyPeerUpdate(peer: YjsPeer, update: Uint8Array): Promise<void> {
+    return this.queue.run(async () => {
+      this.lastActive = Date.now();
+      let changes: Changes | null;
+      try {
+        changes = this.document.applyUpdate(update, peer);
+      } catch (e) {
+        await this.recover(e as Error);
+        throw e;
+      }
+      const v2 = this.takeUpdate();
+      if (!v2) {
+        this.pendingPeerUpdates = [];
+        return;
+      }
+      let n = this.meta.nextRevision;
+      const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${n++}`, client: peer.id, changes: withInput(changes) }] : [];
+      const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
+      await this.options.storage.commit({
+        seq: this.seq + 1,
+        update: v2,
+        meta,
+        revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })),
+      });
+      this.seq++;
+      this.meta = meta;
+      this.afterCommit();
+      this.broadcast(revisions, null);
+      this.flushToPeers();
+    });
   }
 
   // ---- changes (the hot path) ----------------------------------------------------------------
@@ -141,7 +280,6 @@ export class ProjectRoom {
     return this.queue.run(async () => {
       this.lastActive = Date.now();
       const outgoing: OutgoingRevision[] = [];
-      const corrections: Changes[] = [];
       let failure: string | null = null;
       let added = false;
       for (const request of requests) {
@@ -149,24 +287,21 @@ export class ProjectRoom {
           const result = await this.commit(sender, request);
           outgoing.push(...result.revisions);
           added ||= result.hasAdded;
-          if (result.correction) corrections.push(result.correction);
         } catch (e) {
           failure = (e as Error).message;
           await this.recover(e as Error);
           break;
         }
       }
-      // Classic senders learn new ids from their own change; without added records they get no echo.
-      this.broadcast(outgoing, sender.generation === 'classic' && !added ? sender.connection : null);
-      if (sender.generation === 'classic') {
-        const encoder = encoderFor('classic');
-        for (const changes of corrections) for (const frame of encoder.changes(this.id, [{ revision: '', client: SERVER_CLIENT, changes }])) sender.connection.send(frame);
-      }
+      // Classic senders learn new ids from their own change; without added records they get no echo
+      // of it (server revisions that follow, such as corrections, they do get).
+      const noEcho = sender.generation === 'classic' && !added ? { connection: sender.connection, client: sender.connection.id } : null;
+      this.broadcast(outgoing, noEcho);
       return failure;
     });
   }
 
-  private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; correction: Changes | null; hasAdded: boolean }> {
+  private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; hasAdded: boolean }> {
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
     const applied = this.document.applyChange(request.changes, {
       ids,
@@ -174,7 +309,7 @@ export class ProjectRoom {
       resentPhantoms: sender.generation === 'revisions' ? 'to-updated' : 'keep-added',
     });
     const update = this.takeUpdate();
-    const correction = this.withConcurrentWrites(sender, applied.touched, applied.corrections);
+    const fixes = mergeChanges(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs);
 
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
@@ -185,8 +320,9 @@ export class ProjectRoom {
       ...(request.conflictResolutionFor ? { conflictResolutionFor: request.conflictResolutionFor } : {}),
     };
     const revisions = [revision];
-    // Revisions clients replay what they are sent, so a correction travels as a revision of its own.
-    if (correction && sender.generation === 'revisions') revisions.push({ revision: `server-${n++}`, client: SERVER_CLIENT, changes: withInput(correction) });
+    // What the document did beyond the change as sent (repairs, refused parts, concurrent writes)
+    // travels as a server revision of its own, to every client.
+    if (fixes) revisions.push({ revision: `server-${n++}`, client: SERVER_CLIENT, changes: withInput(fixes) });
 
     const meta: ProjectMeta = { ...this.meta, nextId: ids.nextValue, nextRevision: n };
     await this.options.storage.commit({
@@ -201,15 +337,16 @@ export class ProjectRoom {
     if (update) this.seq++;
     this.meta = meta;
     for (const [p, id] of applied.newPhantoms) this.phantoms.set(p, id);
+    this.flushToPeers();
     this.afterCommit();
-    return { revisions, correction: sender.generation === 'classic' ? correction : null, hasAdded: applied.hasAdded };
+    return { revisions, hasAdded: applied.hasAdded };
   }
 
   /**
    * Classic clients are not echoed their own updates, so when another writer changed the same
    * field moments before, the sender may hold that writer's value: send it the final one.
    */
-  private withConcurrentWrites(sender: Sender, touched: string[], corrections: Changes | null): Changes | null {
+  private concurrentWrites(sender: Sender, touched: string[], corrections: Changes | null): Changes | null {
     const window = this.options.config.concurrencyWindowMs;
     const now = Date.now();
     const writer = sender.connection.id;
@@ -247,8 +384,11 @@ export class ProjectRoom {
   private async recover(error: Error): Promise<void> {
     this.options.log(`project ${JSON.stringify(this.id)}: change refused (${error.message}); reloading from storage`);
     this.pendingUpdates = [];
+    this.pendingPeerUpdates = [];
     this.document.destroy();
     await this.load();
+    // Peers may hold state the document no longer has: they reconnect and sync again.
+    for (const peer of this.peers) peer.close(1011, 'project reloaded: sync again');
   }
 
   private afterCommit(): void {
@@ -273,13 +413,20 @@ export class ProjectRoom {
     this.snapshotSeq = this.seq;
   }
 
-  /** Send revisions to every subscriber in its own framing; `skip` gets nothing (classic no-echo rule). */
-  private broadcast(revisions: OutgoingRevision[], skip: Connection | null): void {
-    if (revisions.length === 0 && skip !== null) return;
+  /**
+   * Send revisions to every subscriber in its own framing, serialized once per generation.
+   * `noEcho` names a sender that must not get its own revision back (classic rule).
+   */
+  private broadcast(revisions: OutgoingRevision[], noEcho: { connection: Connection; client: string } | null): void {
     const frames: Partial<Record<Generation, string[]>> = {};
+    let echoless: string[] | undefined;
     for (const connection of this.subscribers) {
-      if (connection === skip) continue;
       const generation: Generation = connection.generation;
+      if (connection === noEcho?.connection) {
+        echoless ??= encoderFor(generation).changes(this.id, revisions.filter((r) => r.client !== noEcho.client));
+        for (const frame of echoless) connection.send(frame);
+        continue;
+      }
       const list = (frames[generation] ??= encoderFor(generation).changes(this.id, revisions));
       for (const frame of list) connection.send(frame);
     }
@@ -291,17 +438,22 @@ export class ProjectRoom {
   reset(userName: string, announceProject: boolean): Promise<void> {
     return this.queue.run(async () => {
       const seed = await this.options.loadSeed();
+      // Stored content of the versions the reset removes goes with them.
+      const removedVersions = [...storeMap(this.document.doc, VERSIONS).keys()].filter((key) => !seed.versionContents.has(key));
       this.document.replaceWith(seed);
       const update = this.takeUpdate();
       const meta: ProjectMeta = {
         ...this.meta,
         nextId: counterAbove(seedIds(seed), this.meta.nextId),
         phantomEpoch: this.meta.phantomEpoch + 1,
-        // Catch-up cannot reach across a reset: clients behind it reload.
-        firstLoggedRevision: this.meta.nextRevision,
+        // The reset takes a revision number of its own, kept out of the log: catch-up cannot reach
+        // across it, so a client that saw the last revision before it reloads too.
+        nextRevision: this.meta.nextRevision + 1,
+        firstLoggedRevision: this.meta.nextRevision + 1,
       };
-      await this.options.storage.commit({ seq: update ? this.seq + 1 : this.seq, update, meta, versionContents: seed.versionContents });
+      await this.options.storage.commit({ seq: update ? this.seq + 1 : this.seq, update, meta, versionContents: seed.versionContents, removedVersions });
       if (update) this.seq++;
+      this.flushToPeers();
       this.meta = meta;
       this.phantoms = new Map();
       this.recentWrites.clear();
@@ -345,9 +497,26 @@ export class ProjectRoom {
     return this.queue.run(async () => {
       await this.compact();
       this.closed = true;
+      for (const peer of this.peers) peer.close(1001, 'project unloaded');
+      this.awareness.destroy();
       this.document.destroy();
     });
   }
+}
+
+/** Two change sets as one (fixes to send together). */
+export function mergeChanges(a: Changes | null, b: Changes | null): Changes | null {
+  if (!a || !b) return a ?? b;
+  const out: Record<string, any> = structuredClone(a);
+  for (const [store, entry] of Object.entries(b) as [string, any][]) {
+    if (store === 'project') {
+      out.project = { ...(out.project ?? {}), ...entry };
+      continue;
+    }
+    const target = (out[store] ??= {});
+    for (const kind of ['added', 'updated', 'removed']) if (entry[kind]) target[kind] = [...(target[kind] ?? []), ...entry[kind]];
+  }
+  return out;
 }
 
 /** The classic `dataset` reply: the request echoed, with the project fields and the 7 stores. */

@@ -17,6 +17,9 @@ import { announceUsers, dispatch, type ServerContext } from './commands.js';
 import { Connection } from './connection.js';
 import { ProjectRegistry } from './projects.js';
 import { SerialQueue } from './serial-queue.js';
+import { YjsPeer } from './yjs-peer.js';
+import type { Socket } from 'node:net';
+import type { ProjectId } from '../protocol/schemas.js';
 
 export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
 
@@ -49,7 +52,7 @@ export class WeftServer {
       forcedGeneration: config.generation === 'auto' ? null : config.generation,
       loggedIn: () => [...this.connections].filter((c) => c.user && c.open),
     };
-    wss.on('connection', (socket) => this.accept(socket));
+    http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
     this.inactivityTimer = config.inactivityResetSeconds > 0 ? setInterval(() => void this.checkInactivity(), 1000) : null;
     this.inactivityTimer?.unref();
   }
@@ -68,8 +71,7 @@ export class WeftServer {
       await storage.close();
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
     }
-    // Created once listening, so a listen error is reported above rather than re-emitted unhandled.
-    const wss = new WebSocketServer({ server: http, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
+    const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
     return new WeftServer(config, storage, projects, http, wss, log);
   }
 
@@ -80,6 +82,33 @@ export class WeftServer {
 
   get host(): string {
     return this.config.host;
+  }
+
+  /** Bryntum clients connect on any path; Yjs peers on /yjs/<project>. */
+  private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://weft');
+    const match = /^\/yjs\/([^/]+)\/?$/.exec(url.pathname);
+    if (!match) return this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    const refuse = (status: number, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${text}\n`);
+    };
+    const project = this.projectFromPath(decodeURIComponent(match[1]));
+    const login = url.searchParams.get('login') ?? '';
+    const user = login ? this.context.access.authenticate(login, url.searchParams.get('password')) : null;
+    if (!user) return refuse(401, 'Unauthorized: pass ?login=<name>&password=<password>');
+    if (project === undefined || !this.context.access.canAccess(user, project)) return refuse(403, 'Forbidden');
+    const room = await this.projects.open(project);
+    if (!room) return refuse(404, 'Not Found');
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const peer = new YjsPeer(`yjs-${this.instance}-${++this.connectionCount}`, ws, user, !this.context.access.canWrite(user), room, this.log);
+      void peer.start();
+    });
+  }
+
+  /** A path segment names a project by its id as text; numeric ids match their digits. */
+  private projectFromPath(segment: string): ProjectId | undefined {
+    const projects = this.config.projects;
+    return (projects.find((p) => p.id === segment) ?? projects.find((p) => typeof p.id === 'number' && String(p.id) === segment))?.id;
   }
 
   private accept(socket: WebSocket): void {

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
-import type { Config } from '../../src/config/schema.js';
+import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
 import { WeftServer } from '../../src/server/weft.js';
 
 export interface TestServer {
@@ -24,10 +24,11 @@ export async function tempDir(prefix = 'weft-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-export async function startServer(overrides: Partial<Config> = {}, dataDir?: string): Promise<TestServer> {
+export async function startServer(overrides: Partial<ConfigInput> = {}, dataDir?: string): Promise<TestServer> {
   const dir = dataDir ?? (await tempDir());
   const base = await loadConfig({ flags: { port: 0, host: '127.0.0.1', dataDir: join(dir, 'db') }, env: {} });
-  const config = { ...base, ...overrides } as Config;
+  // Overrides go through the schema, so their own defaults apply.
+  const config = ConfigSchema.parse({ ...base, ...overrides });
   const server = await WeftServer.start(config, { log: () => {} });
   let stopped = false;
   const stop = async () => {

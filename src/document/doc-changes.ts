@@ -1,0 +1,114 @@
+/**
+ * The reverse of the adapter: what a transaction did to the document, as a Bryntum change set.
+ * Used for writes that did not come from a Bryntum change (Yjs peers, restores), so Bryntum
+ * clients receive them like any other change. Read from Yjs's own record of the transaction
+ * (`tr.changed`), so it works for any writer.
+ */
+import type * as Y from 'yjs';
+import { recordJson } from './dataset.js';
+import { HIDDEN_TASK_FIELDS, ORDER_FIELD, PARENT_FIELD, PROJECT_MAP, TASKS, VERSIONS, allStoreNames, projectMap, storeMap, type FieldMap, type RecordId } from './layout.js';
+import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
+
+type Rec = Record<string, unknown>;
+interface Entry {
+  added?: Rec[];
+  updated?: Rec[];
+  removed?: Rec[];
+}
+
+/** True when the record map was created by this transaction. */
+function createdIn(tr: Y.Transaction, record: FieldMap): boolean {
+  const item = record._item;
+  if (!item) return false;
+  return item.id.clock >= (tr.beforeState.get(item.id.client) ?? 0);
+}
+
+/**
+ * The id of a record removed in this transaction. Its map is deleted, but until the transaction
+ * ends its items still hold their content.
+ */
+function removedId(map: Y.Map<FieldMap>, key: string): RecordId {
+  const item = (map as unknown as { _map: Map<string, Y.Item> })._map.get(key);
+  const record = item?.content.getContent()[0] as FieldMap | undefined;
+  const idItem = (record as unknown as { _map?: Map<string, Y.Item> } | undefined)?._map?.get('id');
+  const id = idItem?.content.getContent()[0];
+  return typeof id === 'number' || typeof id === 'string' ? id : key;
+}
+
+export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex): Record<string, unknown> | null {
+  const doc = tr.doc;
+  const out: Record<string, unknown> = {};
+  const stores = new Map(allStoreNames(doc).map((name) => [storeMap(doc, name) as unknown, name]));
+  const entries = new Map<string, Entry>();
+  const entry = (store: string) => {
+    let e = entries.get(store);
+    if (!e) entries.set(store, (e = {}));
+    return e;
+  };
+  const updates = new Map<string, Map<string, Rec>>();
+  const update = (store: string, key: string, id: RecordId) => {
+    let byKey = updates.get(store);
+    if (!byKey) updates.set(store, (byKey = new Map()));
+    let rec = byKey.get(key);
+    if (!rec) byKey.set(key, (rec = { id }));
+    return rec;
+  };
+  const position = (key: string, rec: Rec) => {
+    const index = tree.childrenOf(tree.parentKey(key) ?? ROOT).indexOf(key);
+    rec.parentIndex = index;
+    rec.orderedParentIndex = index;
+  };
+
+  for (const [type, subs] of tr.changed) {
+    const store = stores.get(type);
+    if (store !== undefined) {
+      const map = type as unknown as Y.Map<FieldMap>;
+      for (const key of subs) {
+        if (key === null) continue;
+        const record = map.get(key);
+        if (!record) {
+          (entry(store).removed ??= []).push({ id: removedId(map, key) });
+        } else if (createdIn(tr, record)) {
+          const rec = recordJson(record, store === TASKS ? HIDDEN_TASK_FIELDS : undefined);
+          if (store === VERSIONS) delete rec.content;
+          if (store === TASKS) {
+            rec.parentId = record.get(PARENT_FIELD) ?? null;
+            position(key, rec);
+          }
+          (entry(store).added ??= []).push(rec);
+        } else {
+          // The whole record was replaced: send all its fields.
+          Object.assign(update(store, key, record.get('id') as RecordId), recordJson(record, store === TASKS ? HIDDEN_TASK_FIELDS : undefined));
+        }
+      }
+      continue;
+    }
+    const parent = type._item?.parent;
+    const parentStore = parent ? stores.get(parent) : undefined;
+    if (parentStore !== undefined && type._item?.parentSub) {
+      const key = type._item.parentSub;
+      const record = type as unknown as FieldMap;
+      const map = parent as Y.Map<FieldMap>;
+      if (map.get(key) !== record || createdIn(tr, record)) continue;
+      const rec = update(parentStore, key, record.get('id') as RecordId);
+      for (const field of subs) {
+        if (field === null || field === ORDER_FIELD) continue;
+        if (field === PARENT_FIELD && parentStore === TASKS) rec.parentId = parentKeyOf(record) === ROOT ? null : record.get(PARENT_FIELD);
+        else rec[field] = record.has(field) ? record.get(field) : null;
+      }
+      if (parentStore === TASKS && (subs.has(ORDER_FIELD) || subs.has(PARENT_FIELD))) {
+        if (!('parentId' in rec)) rec.parentId = record.get(PARENT_FIELD) ?? null;
+        position(key, rec);
+      }
+      continue;
+    }
+    if ((type as unknown) === projectMap(doc)) {
+      const fields: Rec = {};
+      for (const field of subs) if (field !== null) fields[field] = projectMap(doc).get(field) ?? null;
+      out[PROJECT_MAP] = fields;
+    }
+  }
+  for (const [store, byKey] of updates) entry(store).updated = [...byKey.values()];
+  for (const [store, e] of entries) out[store] = e;
+  return Object.keys(out).length ? out : null;
+}

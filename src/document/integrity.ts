@@ -1,0 +1,192 @@
+/**
+ * Integrity rules, run at the end of every transaction that changes a project (whoever made it:
+ * a Bryntum client, a Yjs peer, a replayed offline batch), inside that same transaction. They
+ * depend only on the document's state, so the outcome is the same whatever order edits arrived in:
+ *
+ * 1. A task whose parent does not exist (added under a parent removed meanwhile) moves to the
+ *    top level, last among the top-level tasks. Nothing is lost.
+ * 2. Tasks whose parent links form a cycle (two concurrent moves): the cycle member with the
+ *    smallest record key moves to the top level, which breaks the cycle.
+ * 3. A dependency whose `from`/`to` task (any of fromTask/fromEvent/from, toTask/toEvent/to) no
+ *    longer exists is removed.
+ * 4. An assignment whose task (event/eventId) or resource (resource/resourceId) no longer exists
+ *    is removed.
+ *
+ * The repairs are returned as a change set, so clients are told of them like of any change.
+ */
+import type * as Y from 'yjs';
+import { ORDER_FIELD, PARENT_FIELD, TASKS, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
+import { keyBetween } from './order.js';
+import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
+
+export interface ProjectState {
+  doc: Y.Doc;
+  tree: TreeIndex;
+}
+
+const DEPENDENCY_ENDS = [
+  ['fromTask', 'fromEvent', 'from'],
+  ['toTask', 'toEvent', 'to'],
+];
+const ASSIGNMENT_REFS: [string[], string][] = [
+  [['event', 'eventId'], TASKS],
+  [['resource', 'resourceId'], 'resources'],
+];
+
+/** What a transaction touched, read from Yjs's own record of it. */
+export interface Scope {
+  /** Tasks added, removed, or whose parent changed. */
+  tasks: Set<string>;
+  removedTasks: boolean;
+  removedResources: boolean;
+  dependencies: Set<string>;
+  assignments: Set<string>;
+}
+
+/** Keys of records of `store` touched by the transaction, and whether any was removed. */
+function touched(tr: Y.Transaction, map: StoreMap, fields?: string): { keys: Set<string>; removed: boolean } {
+  const keys = new Set<string>();
+  let removed = false;
+  for (const [type, subs] of tr.changed) {
+    if ((type as unknown) === map) {
+      for (const key of subs) {
+        if (key === null) continue;
+        keys.add(key);
+        if (!map.has(key)) removed = true;
+      }
+    } else if (type._item?.parent === map && type._item.parentSub) {
+      if (fields === undefined || subs.has(fields)) keys.add(type._item.parentSub);
+    }
+  }
+  return { keys, removed };
+}
+
+export function scopeOf(tr: Y.Transaction): Scope {
+  const doc = tr.doc;
+  const tasks = touched(tr, storeMap(doc, TASKS), PARENT_FIELD);
+  return {
+    tasks: tasks.keys,
+    removedTasks: tasks.removed,
+    removedResources: touched(tr, storeMap(doc, 'resources')).removed,
+    dependencies: touched(tr, storeMap(doc, 'dependencies')).keys,
+    assignments: touched(tr, storeMap(doc, 'assignments')).keys,
+  };
+}
+
+/** Bring the tree index in line with task writes it did not see (Yjs updates). */
+export function syncTree(tr: Y.Transaction, tree: TreeIndex): void {
+  const tasks = storeMap(tr.doc, TASKS);
+  for (const [type, subs] of tr.changed) {
+    if ((type as unknown) === tasks) {
+      for (const key of subs) {
+        if (key === null) continue;
+        const record = tasks.get(key);
+        if (record) tree.attach(key, parentKeyOf(record));
+        else tree.detach(key);
+      }
+    } else if (type._item?.parent === tasks && type._item.parentSub) {
+      const key = type._item.parentSub;
+      const record = tasks.get(key);
+      if (!record || (record as unknown) !== type) continue;
+      if (subs.has(PARENT_FIELD)) tree.attach(key, parentKeyOf(record));
+      else if (subs.has(ORDER_FIELD)) tree.touch(tree.parentKey(key) ?? ROOT);
+    }
+  }
+}
+
+type Rec = Record<string, unknown>;
+
+export function repair(project: ProjectState, scope: Scope): Record<string, { updated?: Rec[]; removed?: Rec[] }> | null {
+  const { doc, tree } = project;
+  const tasks = storeMap(doc, TASKS);
+  const out: Record<string, { updated?: Rec[]; removed?: Rec[] }> = {};
+  const moved = new Set<string>();
+
+  const moveToTop = (key: string) => {
+    const record = tasks.get(key)!;
+    const top = tree.childrenOf(ROOT).filter((k) => k !== key);
+    const last = top.length ? tree.orderOf(top[top.length - 1]) || null : null;
+    record.set(PARENT_FIELD, null);
+    record.set(ORDER_FIELD, keyBetween(last, null));
+    tree.attach(key, ROOT);
+    moved.add(key);
+  };
+
+  // Orphans first: a detached task cannot be part of a cycle.
+  const candidates = [...scope.tasks];
+  if (scope.removedTasks) {
+    // Children of a task removed without its subtree (a Yjs peer may do that).
+    for (const key of scope.tasks) if (!tasks.has(key)) candidates.push(...tree.childrenOf(key));
+  }
+  for (const key of candidates.sort()) {
+    const record = tasks.get(key);
+    if (!record) continue;
+    const parent = parentKeyOf(record);
+    if (parent !== ROOT && !tasks.has(parent)) moveToTop(key);
+  }
+  for (const key of [...scope.tasks].sort()) {
+    const cycle = cycleThrough(tasks, key);
+    if (cycle) moveToTop(cycle.sort()[0]);
+  }
+  if (moved.size) {
+    out.tasks = {
+      updated: [...moved].sort().map((key) => {
+        const index = tree.childrenOf(ROOT).indexOf(key);
+        return { id: tasks.get(key)!.get('id') as RecordId, parentId: null, parentIndex: index, orderedParentIndex: index };
+      }),
+    };
+  }
+
+  const dependencies = storeMap(doc, 'dependencies');
+  const depKeys = scope.removedTasks ? [...dependencies.keys()] : [...scope.dependencies];
+  const deadDeps = depKeys.filter((key) => {
+    const record = dependencies.get(key);
+    return record !== undefined && DEPENDENCY_ENDS.some((names) => pointsNowhere(record, names, tasks));
+  });
+  removeAll(dependencies, deadDeps, 'dependencies', out);
+
+  const assignments = storeMap(doc, 'assignments');
+  const resources = storeMap(doc, 'resources');
+  const assignmentKeys = scope.removedTasks || scope.removedResources ? [...assignments.keys()] : [...scope.assignments];
+  const deadAssignments = assignmentKeys.filter((key) => {
+    const record = assignments.get(key);
+    return record !== undefined && ASSIGNMENT_REFS.some(([names, store]) => pointsNowhere(record, names, store === TASKS ? tasks : resources));
+  });
+  removeAll(assignments, deadAssignments, 'assignments', out);
+
+  return Object.keys(out).length ? out : null;
+}
+
+/** The record names a target (in the first of `names` it has) that is not in `target`. */
+function pointsNowhere(record: FieldMap, names: string[], target: StoreMap): boolean {
+  for (const name of names) {
+    const value = record.get(name);
+    if (value === undefined) continue;
+    if (value === null || value === '') return false;
+    return !target.has(recordKey(value as RecordId));
+  }
+  return false;
+}
+
+function removeAll(map: StoreMap, keys: string[], store: string, out: Record<string, { removed?: Rec[] }>): void {
+  if (!keys.length) return;
+  const removed = keys.sort().map((key) => ({ id: map.get(key)!.get('id') as RecordId }));
+  for (const key of keys) map.delete(key);
+  out[store] = { removed };
+}
+
+/** The keys of the cycle reached from `key` by following parent links, if there is one. */
+function cycleThrough(tasks: StoreMap, key: string): string[] | null {
+  const path: string[] = [];
+  const index = new Map<string, number>();
+  for (let k: string = key; ; ) {
+    if (index.has(k)) return path.slice(index.get(k));
+    const record = tasks.get(k);
+    if (!record) return null;
+    index.set(k, path.length);
+    path.push(k);
+    const parent = parentKeyOf(record);
+    if (parent === ROOT) return null;
+    k = parent;
+  }
+}
