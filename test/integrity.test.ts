@@ -1,0 +1,215 @@
+/**
+ * One scenario per integrity rule (README "Conflicts and integrity"): concurrent edits from Yjs
+ * replicas and Bryntum changes merge into a valid project, the same whatever the merge order.
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { ORDER_FIELD, storeMap, type RecordId } from '../src/document/layout.js';
+import { keyBetween } from '../src/document/order.js';
+import { ProjectDocument } from '../src/document/project-document.js';
+import { seededProject, type TestProject } from './support/document.js';
+
+type Rec = Record<string, any>;
+
+/** A Yjs replica of the server's document, as a peer that went its own way for a while. */
+function replicaOf(project: ProjectDocument): Y.Doc {
+  const doc = new Y.Doc();
+  Y.applyUpdateV2(doc, project.encodeState());
+  return doc;
+}
+
+/** What the replica has that the server lacks, applied on the server; returns what clients are told. */
+function push(replica: Y.Doc, project: ProjectDocument): Rec | null {
+  return project.applyUpdate(Y.encodeStateAsUpdate(replica, Y.encodeStateVector(project.doc)), 'peer') as Rec | null;
+}
+
+const tasksOf = (doc: Y.Doc) => storeMap(doc, 'tasks');
+
+async function twoServers(): Promise<[TestProject, TestProject]> {
+  return [await seededProject('saas', 'number'), await seededProject('saas', 'number')];
+}
+
+function validity(project: ProjectDocument): string[] {
+  const problems: string[] = [];
+  const tasks = storeMap(project.doc, 'tasks');
+  for (const [key, record] of tasks) {
+    const seen = new Set<string>([key]);
+    for (let parent = record.get('parentId') as RecordId | null; parent !== null && parent !== undefined; ) {
+      const p = tasks.get(String(parent));
+      if (!p) {
+        problems.push(`task ${key} has missing ancestor ${parent}`);
+        break;
+      }
+      if (seen.has(String(parent))) {
+        problems.push(`task ${key} is in a cycle`);
+        break;
+      }
+      seen.add(String(parent));
+      parent = p.get('parentId') as RecordId | null;
+    }
+  }
+  for (const [key, dep] of storeMap(project.doc, 'dependencies')) {
+    for (const end of ['fromTask', 'toTask']) if (dep.has(end) && !tasks.has(String(dep.get(end)))) problems.push(`dependency ${key} points at missing ${dep.get(end)}`);
+  }
+  for (const [key, a] of storeMap(project.doc, 'assignments')) {
+    if (!tasks.has(String(a.get('event')))) problems.push(`assignment ${key} points at missing task`);
+    if (!storeMap(project.doc, 'resources').has(String(a.get('resource')))) problems.push(`assignment ${key} points at missing resource`);
+  }
+  return problems;
+}
+
+describe('integrity rules', () => {
+  it('rule 1: a task added under a parent removed meanwhile moves to the top level, and clients are told', async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    const child = new Y.Map<unknown>();
+    child.set('id', 9001);
+    child.set('name', 'added offline');
+    child.set('parentId', 11);
+    child.set(ORDER_FIELD, 'a0');
+    tasksOf(replica).set('9001', child);
+
+    t.apply({ tasks: { removed: [{ id: 11 }] } });
+    const told = push(replica, t.project)!;
+
+    expect(t.record('tasks', 9001)).toMatchObject({ name: 'added offline', parentId: null });
+    expect(t.children(null)).toContain(9001);
+    expect(t.children(null).at(-1)).toBe(9001);
+    expect(told.tasks.added[0]).toMatchObject({ id: 9001, parentId: null });
+    expect(validity(t.project)).toEqual([]);
+  });
+
+  it('rule 1: a Bryntum client adding a task under a parent that no longer exists gets it at the top level', async () => {
+    const t = await seededProject('saas', 'number');
+    t.apply({ tasks: { removed: [{ id: 2 }] } });
+    const applied = t.apply({ tasks: { added: [{ $PhantomId: '_generatedTaskModel_x', name: 'late', parentId: 2 }] } }, 'keep-added');
+    const id = (applied.outgoing.tasks as Rec).added[0].id;
+    expect(t.record('tasks', id)).toMatchObject({ parentId: null });
+    expect((applied as Rec).repairs.tasks.updated).toEqual([expect.objectContaining({ id, parentId: null })]);
+  });
+
+  it('rule 2: concurrent moves that form a cycle end in the same tree whichever merges first', async () => {
+    const [a, b] = await twoServers();
+    const results: unknown[] = [];
+    for (const [t, order] of [
+      [a, 'ann first'],
+      [b, 'ben first'],
+    ] as const) {
+      const ann = replicaOf(t.project);
+      const ben = replicaOf(t.project);
+      // Ann moves 12 under 15, Ben moves 15 under 12 (siblings under 1).
+      tasksOf(ann).get('12')!.set('parentId', 15);
+      tasksOf(ben).get('15')!.set('parentId', 12);
+      if (order === 'ann first') {
+        push(ann, t.project);
+        push(ben, t.project);
+      } else {
+        push(ben, t.project);
+        push(ann, t.project);
+      }
+      expect(validity(t.project)).toEqual([]);
+      results.push(await t.project.dataset());
+    }
+    expect(results[0]).toEqual(results[1]);
+    // The cycle member with the smallest key ("12") went to the top level.
+    expect(a.record('tasks', 12)).toMatchObject({ parentId: null });
+    expect(a.record('tasks', 15)).toMatchObject({ parentId: 12 });
+  });
+
+  it('rule 2: a move of a task below its own descendant from a Bryntum client is refused and the sender corrected', async () => {
+    const t = await seededProject('saas', 'number');
+    const applied = t.apply({ tasks: { updated: [{ id: 1, parentId: 11, parentIndex: 0 }] } });
+    expect(t.record('tasks', 1)).toMatchObject({ parentId: 1000 });
+    expect((applied.corrections as Rec).tasks.updated[0]).toMatchObject({ id: 1, parentId: 1000 });
+    expect((applied.outgoing.tasks as Rec).updated[0]).toEqual({ id: 1 });
+  });
+
+  it('rule 3: a dependency added concurrently with the removal of its task is removed', async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    const dep = new Y.Map<unknown>();
+    dep.set('id', 7001);
+    dep.set('fromTask', 13);
+    dep.set('toTask', 14);
+    storeMap(replica, 'dependencies').set('7001', dep);
+
+    t.apply({ tasks: { removed: [{ id: 14 }] } });
+    const told = push(replica, t.project)!;
+
+    expect(t.record('dependencies', 7001)).toBeUndefined();
+    expect(validity(t.project)).toEqual([]);
+    // The peer's add and the repair cancel out within one transaction: nothing to add for clients.
+    expect(told?.dependencies?.added ?? []).toEqual([]);
+  });
+
+  it('rule 3: removing a task without its dependencies removes them and says so', async () => {
+    const t = await seededProject('saas', 'number');
+    const before = [...storeMap(t.project.doc, 'dependencies').values()].filter((d) => d.get('fromTask') === 11 || d.get('toTask') === 11).map((d) => d.get('id'));
+    expect(before.length).toBeGreaterThan(0);
+    const applied = t.apply({ tasks: { removed: [{ id: 11 }] } }) as Rec;
+    expect(applied.repairs.dependencies.removed.map((r: Rec) => r.id).sort()).toEqual([...before].sort());
+    expect(validity(t.project)).toEqual([]);
+  });
+
+  it('rule 4: assignments to a removed resource are removed', async () => {
+    const t = await seededProject('saas', 'number');
+    const assigned = [...storeMap(t.project.doc, 'assignments').values()].filter((a) => a.get('resource') === 1).map((a) => a.get('id'));
+    expect(assigned.length).toBeGreaterThan(0);
+    const applied = t.apply({ resources: { removed: [{ id: 1 }] } }) as Rec;
+    expect(applied.repairs.assignments.removed.map((r: Rec) => r.id).sort()).toEqual([...assigned].sort());
+    expect(validity(t.project)).toEqual([]);
+  });
+
+  it('rule 5: an update of a record removed meanwhile is not applied and the sender is told it is gone', async () => {
+    const t = await seededProject('saas', 'number');
+    t.apply({ tasks: { removed: [{ id: 4036 }] } });
+    const applied = t.apply({ tasks: { updated: [{ id: 4036, name: 'too late' }] } });
+    expect(t.record('tasks', 4036)).toBeUndefined();
+    expect(applied.corrections).toEqual({ tasks: { removed: [{ id: 4036 }] } });
+  });
+
+  it('rule 5: a Yjs edit inside a record removed concurrently is lost, the record stays removed', async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    tasksOf(replica).get('4035')!.set('name', 'edited offline');
+    t.apply({ tasks: { removed: [{ id: 4035 }] } });
+    push(replica, t.project);
+    expect(t.record('tasks', 4035)).toBeUndefined();
+  });
+
+  it('rule 6: concurrent edits of one field by two Yjs replicas converge on every replica', async () => {
+    const t = await seededProject('saas', 'number');
+    const ann = replicaOf(t.project);
+    const ben = replicaOf(t.project);
+    tasksOf(ann).get('13')!.set('name', 'Ann');
+    tasksOf(ben).get('13')!.set('name', 'Ben');
+    push(ann, t.project);
+    push(ben, t.project);
+    Y.applyUpdateV2(ann, t.project.encodeState());
+    Y.applyUpdateV2(ben, t.project.encodeState());
+    const server = t.record('tasks', 13)!.name;
+    expect(['Ann', 'Ben']).toContain(server);
+    expect(tasksOf(ann).get('13')!.get('name')).toBe(server);
+    expect(tasksOf(ben).get('13')!.get('name')).toBe(server);
+  });
+
+  it('rule 7: siblings with equal order keys sort by id, and inserting between them renumbers that parent', async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    const kids = t.children(1);
+    const tied = tasksOf(replica).get(String(kids[0]))!.get(ORDER_FIELD) as string;
+    // A peer gives the second child the first child's key: a tie.
+    tasksOf(replica).get(String(kids[1]))!.set(ORDER_FIELD, tied);
+    push(replica, t.project);
+    const sorted = [kids[0], kids[1]].sort((x, y) => (String(x) < String(y) ? -1 : 1));
+    expect(t.children(1).slice(0, 2)).toEqual(sorted);
+
+    const applied = t.apply({ tasks: { added: [{ $PhantomId: '_generatedTaskModel_mid', name: 'between', parentId: 1, parentIndex: 1 }] } }, 'keep-added');
+    const id = (applied.outgoing.tasks as Rec).added[0].id;
+    expect(t.children(1).slice(0, 3)).toEqual([sorted[0], id, sorted[1]]);
+    const keys = t.children(1).map((k) => t.record('tasks', k)![ORDER_FIELD] as string);
+    expect(new Set(keys).size).toBe(keys.length);
+    expect([...keys].sort()).toEqual(keys);
+    expect(keyBetween(keys[0], keys[1]) > keys[0]).toBe(true);
+  });
+});
