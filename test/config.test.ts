@@ -51,7 +51,7 @@ describe('loadConfig defaults', () => {
     }
     expect(config.host).toBe('127.0.0.1');
     expect(config.port).toBe(8080);
-    expect(config.anonymous).toEqual({ enabled: true, projects: [1] });
+    expect(config.anonymous).toEqual({ enabled: true, projects: [1], readOnly: false });
     expect(config.groups).toEqual({ admin: [1, 2, 3], user: [1, 2] });
   });
 
@@ -75,13 +75,13 @@ describe('loadConfig with a config file', () => {
     expect(config.projects).toEqual([{ id: 'alpha', name: 'Alpha', ids: 'number' }]);
     expect(config.users).toEqual({ carol: { password: 'secret', group: 'team' } });
     expect(config.groups).toEqual({ team: ['alpha'] });
-    expect(config.anonymous).toEqual({ enabled: false, projects: [] });
+    expect(config.anonymous).toEqual({ enabled: false, projects: [], readOnly: false });
   });
 
   it('merges nested sections key by key so unspecified settings keep their defaults', async () => {
     const file = await configFile({ anonymous: { enabled: false }, limits: { maxMessageBytes: 1000 } });
     const config = await loadConfig({ file, env: {} });
-    expect(config.anonymous).toEqual({ enabled: false, projects: [1] });
+    expect(config.anonymous).toEqual({ enabled: false, projects: [1], readOnly: false });
     expect(config.limits.maxMessageBytes).toBe(1000);
     expect(config.limits.maxFrameBytes).toBe(64 * 1024 * 1024);
     expect(config.projects).toHaveLength(3);

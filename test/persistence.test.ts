@@ -1,0 +1,497 @@
+/**
+ * Persistence: what the server accepted is there again after a restart, a crash (SIGKILL of the
+ * real executable), compaction, unloading and a reset — with the id counter, the phantom map, the
+ * revision log and version content — and storage problems are reported, not hidden.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { Storage } from '../src/persistence/storage.js';
+import { classicLogin, revisionsLogin, TestClient, type Msg } from './support/client.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'weft.js');
+
+type Task = Record<string, any>;
+
+/** Every task of a nested `tasksData`, with the id of its parent (null at the root) and its index there. */
+function taskIndex(tasksData: Task[]): Map<unknown, { task: Task; parentId: unknown; index: number }> {
+  const out = new Map<unknown, { task: Task; parentId: unknown; index: number }>();
+  const walk = (list: Task[], parentId: unknown) =>
+    list.forEach((task, index) => {
+      out.set(task.id, { task, parentId, index });
+      if (Array.isArray(task.children)) walk(task.children, task.id);
+    });
+  walk(tasksData, null);
+  return out;
+}
+
+/** Log in (classic), load a project and return the client with its `dataset` reply. */
+async function loadClassic(port: number, project: number | string = 1, login = 'admin'): Promise<{ client: TestClient; ds: Msg }> {
+  const client = await classicLogin(port, login);
+  client.send({ command: 'dataset', project });
+  const ds = await client.nextOf('dataset', 5000);
+  expect(ds.error).toBeUndefined();
+  return { client, ds };
+}
+
+/** Load a project, take its dataset and disconnect. */
+async function datasetOf(port: number, project: number | string = 1): Promise<Msg> {
+  const { client, ds } = await loadClassic(port, project);
+  await client.close();
+  return ds;
+}
+
+/**
+ * A classic change whose sender gets no echo (nothing added): wait until an observer subscribed
+ * to the same project has it, which happens only after it was stored.
+ */
+async function changeSeenBy(sender: TestClient, observer: TestClient, project: number | string, changes: Msg): Promise<Msg> {
+  sender.send({ command: 'projectChange', project, changes });
+  const got = await observer.nextOf('projectChange', 5000);
+  return got.changes;
+}
+
+/**
+ * A classic change that adds records: the sender's own echo carries the ids. Corrections the
+ * sender was sent for earlier changes are skipped.
+ */
+async function added(sender: TestClient, project: number | string, changes: Msg): Promise<Msg> {
+  const phantoms = (c: Msg) => Object.values(c).flatMap((entry: any) => (entry?.added ?? []).map((r: Msg) => r.$PhantomId));
+  const sent = phantoms(changes);
+  sender.send({ command: 'projectChange', project, changes });
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const echo = await sender.nextOf('projectChange', Math.max(1, deadline - Date.now()));
+    if (phantoms(echo.changes).some((p) => sent.includes(p))) return echo.changes;
+  }
+}
+
+const newTask = (phantom: string, name: string, parentId: unknown, parentIndex = 0) => ({
+  tasks: { added: [{ $PhantomId: phantom, name, parentId, parentIndex, duration: 2, durationUnit: 'day' }] },
+});
+
+describe('persistence across a restart', () => {
+  let s: TestServer;
+  afterEach(async () => s?.dispose());
+
+  it('brings back every project with its added, moved, updated and removed records, project fields, versions, revisions, id counter and phantom map', async () => {
+    s = await startServer();
+    const { client: a, ds: before1 } = await loadClassic(s.port, 1);
+    const { client: watcher } = await loadClassic(s.port, 1, 'alex');
+    const tasks1 = taskIndex(before1.dataset.tasksData);
+    expect(tasks1.get(11)!.parentId).toBe(1);
+    expect(tasks1.has(13)).toBe(true);
+
+    // Project 1 (classic): one change of each kind.
+    const addedTask = (await added(a, 1, newTask('_generatedT1', 'Persisted task', 1, 0))).tasks.added[0];
+    const taskId = addedTask.id;
+    expect(typeof taskId).toBe('number');
+    await watcher.nextOf('projectChange');
+    await changeSeenBy(a, watcher, 1, { tasks: { updated: [{ id: 11, parentId: 2, parentIndex: 0 }] } });
+    await changeSeenBy(a, watcher, 1, { tasks: { updated: [{ id: 12, name: 'Configure the firewall', percentDone: 42 }] } });
+    await changeSeenBy(a, watcher, 1, { tasks: { removed: [{ id: 13 }] } });
+    await changeSeenBy(a, watcher, 1, { project: { startDate: '2019-02-04' } });
+    const content = { project: { startDate: '2019-01-14' }, tasks: [{ id: 1, name: 'Snapshot of a task' }], note: 'ünïcödé ✓' };
+    const version = (
+      await added(a, 1, { versions: { added: [{ $PhantomId: '_generatedV1', name: 'Before restart', savedAt: '2024-05-01T10:00:00.000Z', isAutosave: false, content }] } })
+    ).versions.added[0];
+    expect(version.content).toBeUndefined();
+    await watcher.nextOf('projectChange');
+    // The highest id so far belongs to a record that is gone: only the stored counter remembers it.
+    const doomed = (await added(a, 1, newTask('_generatedT2', 'Short-lived', 1, 0))).tasks.added[0].id;
+    await watcher.nextOf('projectChange');
+    await changeSeenBy(a, watcher, 1, { tasks: { removed: [{ id: doomed }] } });
+    const handedOut = [taskId, version.id, doomed];
+
+    // Project 2 (revisions).
+    const r = await revisionsLogin(s.port, 'ben');
+    r.send({ command: 'dataset', data: { project: 2 } });
+    await r.nextOf('dataset', 5000);
+    r.send({
+      command: 'project_change',
+      data: {
+        project: 2,
+        revisions: [
+          { revision: 'local-1', clientId: r.clientId, changes: { tasks: { added: [{ $PhantomId: '_generatedW1', name: 'Website task', parentId: null, parentIndex: 0 }] } } },
+          { revision: 'local-2', clientId: r.clientId, changes: { tasks: { updated: [{ id: 12, name: 'Create the markup' }] }, project: { hoursPerDay: 8 } } },
+        ],
+      },
+    });
+    const echo2 = await r.nextOf('project_change', 5000);
+    expect(echo2.data.revisions).toHaveLength(2);
+    const websiteTaskId = echo2.data.revisions[0].changes.tasks.added[0].id;
+    const lastRevision2 = echo2.data.revisions[1].revision;
+
+    const full1 = (await datasetOf(s.port, 1)).dataset;
+    await Promise.all([a.close(), watcher.close(), r.close()]);
+
+    s = await s.restart();
+
+    // Project 1 as it was.
+    const { client: b, ds: after1 } = await loadClassic(s.port, 1);
+    expect(after1.dataset).toEqual(full1);
+    const tasks = taskIndex(after1.dataset.tasksData);
+    expect(tasks.get(taskId)).toMatchObject({ parentId: 1, index: 0, task: { name: 'Persisted task', duration: 2 } });
+    expect(tasks.get(11)).toMatchObject({ parentId: 2, index: 0 });
+    expect(tasks.get(12)!.task).toMatchObject({ name: 'Configure the firewall', percentDone: 42 });
+    expect(tasks.has(13)).toBe(false);
+    expect(tasks.has(doomed)).toBe(false);
+    expect(after1.projectMeta.startDate).toBe('2019-02-04');
+    expect(after1.dataset.versionsData.find((v: Msg) => v.id === version.id)).toMatchObject({ name: 'Before restart', isAutosave: false });
+    expect(after1.dataset.versionsData.find((v: Msg) => v.id === version.id).content).toBeUndefined();
+
+    b.send({ command: 'loadVersionContent', project: 1, versionId: version.id });
+    const loaded = await b.nextOf('loadVersionContent');
+    expect(loaded).toEqual({ command: 'loadVersionContent', project: 1, versionId: version.id, content });
+
+    // The phantom map: a phantom mapped before the restart is still known.
+    const dependency = (await added(b, 1, { dependencies: { added: [{ $PhantomId: '_generatedD1', fromTask: '_generatedT1', toTask: 12, lag: 0 }] } })).dependencies.added[0];
+    expect(dependency.fromTask).toBe(taskId);
+    expect(dependency.toTask).toBe(12);
+    // The id counter: never an id handed out before.
+    const fresh = (await added(b, 1, newTask('_generatedT3', 'After restart', null, 0))).tasks.added[0].id;
+    for (const id of [...handedOut, dependency.id]) expect(fresh).toBeGreaterThan(id);
+    const reloaded = (await datasetOf(s.port, 1)).dataset;
+    expect(reloaded.dependenciesData.find((d: Msg) => d.id === dependency.id)).toMatchObject({ fromTask: taskId, toTask: 12 });
+    await b.close();
+
+    // Project 2 as it was, with its revision numbering and log.
+    const r2 = await revisionsLogin(s.port, 'ben');
+    r2.send({ command: 'dataset', data: { project: 2 } });
+    const after2 = await r2.nextOf('dataset', 5000);
+    expect(after2.data.revision).toBe(lastRevision2);
+    const tasks2 = taskIndex(after2.data.dataset.tasksData);
+    expect(tasks2.get(websiteTaskId)).toMatchObject({ parentId: null, index: 0, task: { name: 'Website task' } });
+    expect(tasks2.get(12)!.task.name).toBe('Create the markup');
+    expect(after2.data.dataset.project.hoursPerDay).toBe(8);
+    const n = Number(lastRevision2.slice('server-'.length));
+    r2.send({ command: 'catch_up', data: { project: 2, since: `server-${n - 2}` } });
+    const caught = await r2.nextOf('catch_up');
+    expect(caught.data.revisions.map((x: Msg) => x.revision)).toEqual([`server-${n - 1}`, lastRevision2]);
+    expect(caught.data.revisions[0].changes.tasks.added[0].id).toBe(websiteTaskId);
+    r2.send({ command: 'project_change', data: { project: 2, revisions: [{ revision: 'local-3', clientId: r2.clientId, changes: { tasks: { updated: [{ id: 13, name: 'SSL' }] } } }] } });
+    expect((await r2.nextOf('project_change')).data.revisions[0].revision).toBe(`server-${n + 1}`);
+    await r2.close();
+  });
+});
+
+// ---- the real executable --------------------------------------------------------------------
+
+interface Child {
+  process: ChildProcess;
+  port: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output(): { stdout: string; stderr: string };
+}
+
+/** The caller's WEFT_* settings must not leak into the runs. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('WEFT_')));
+}
+
+function spawnWeft(dataDir: string): { process: ChildProcess; exited: Child['exited']; output: Child['output']; firstLine: Promise<string> } {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const firstLine = new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.once('line', (line) => {
+      lines.close();
+      resolve(line);
+    });
+    void exited.then(({ code, signal }) => reject(new Error(`weft exited (${code ?? signal}) before listening: ${stderr}`)));
+  });
+  return { process: child, exited, output: () => ({ stdout, stderr }), firstLine };
+}
+
+const children = new Set<ChildProcess>();
+
+async function startWeft(dataDir: string): Promise<Child> {
+  const started = spawnWeft(dataDir);
+  children.add(started.process);
+  void started.exited.then(() => children.delete(started.process));
+  const line = await started.firstLine;
+  const match = /^weft \S+ listening on ws:\/\/([^\s]+):(\d+)$/.exec(line);
+  if (!match) throw new Error(`unexpected first line: ${line}`);
+  return { process: started.process, port: Number(match[2]), exited: started.exited, output: started.output };
+}
+
+describe('the executable', () => {
+  const dirs: string[] = [];
+
+  beforeAll(() => {
+    try {
+      execSync('npx tsc -p tsconfig.build.json', { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
+    } catch (e) {
+      // tsc still emits on type errors (the typecheck is its own step); anything else is fatal.
+      const out = e as { stdout?: Buffer; stderr?: Buffer; message: string; status?: number | null };
+      const text = `${out.stdout?.toString() ?? ''}${out.stderr?.toString() ?? ''}`;
+      const typeErrorsOnly = out.status === 2 && text.trim().split('\n').every((line) => /error TS\d+|^\s/.test(line));
+      if (!typeErrorsOnly || !existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error(`build failed: ${text}${out.message}`);
+      console.warn(`build reported type errors; running the emitted output:\n${text}`);
+    }
+  }, 180_000);
+
+  afterEach(async () => {
+    for (const child of children) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exit = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exit;
+      }
+      children.delete(child);
+    }
+  });
+  afterAll(async () => {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('keeps a change whose broadcast went out when the process is killed with SIGKILL right after', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const dataDir = join(dir, 'db');
+    const first = await startWeft(dataDir);
+    const { client } = await loadClassic(first.port, 1);
+    client.send({ command: 'projectChange', project: 1, changes: newTask('_generatedK1', 'Survives SIGKILL', 1000, 0) });
+    const echo = await client.nextOf('projectChange', 5000);
+    first.process.kill('SIGKILL');
+    const id = echo.changes.tasks.added[0].id;
+    expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    await client.close();
+
+    const second = await startWeft(dataDir);
+    const { client: again, ds } = await loadClassic(second.port, 1);
+    expect(taskIndex(ds.dataset.tasksData).get(id)).toMatchObject({ parentId: 1000, index: 0, task: { name: 'Survives SIGKILL' } });
+    // The counter survived as well.
+    const next = (await added(again, 1, newTask('_generatedK2', 'Next', 1000, 0))).tasks.added[0].id;
+    expect(next).toBeGreaterThan(id);
+    await again.close();
+  }, 30_000);
+
+  it('exits with code 0 on SIGTERM and leaves data that loads again', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const dataDir = join(dir, 'db');
+    const first = await startWeft(dataDir);
+    const { client } = await loadClassic(first.port, 1);
+    const { client: watcher } = await loadClassic(first.port, 1, 'alex');
+    const id = (await added(client, 1, newTask('_generatedS1', 'Survives SIGTERM', 1, 0))).tasks.added[0].id;
+    await watcher.nextOf('projectChange');
+    await changeSeenBy(client, watcher, 1, { tasks: { updated: [{ id: 12, name: 'Renamed before SIGTERM' }] } });
+    first.process.kill('SIGTERM');
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    expect(first.output().stdout).toContain('shutting down');
+    await Promise.all([client.close(), watcher.close()]);
+
+    const second = await startWeft(dataDir);
+    const tasks = taskIndex((await datasetOf(second.port, 1)).dataset.tasksData);
+    expect(tasks.get(id)).toMatchObject({ parentId: 1, index: 0, task: { name: 'Survives SIGTERM' } });
+    expect(tasks.get(12)!.task.name).toBe('Renamed before SIGTERM');
+    second.process.kill('SIGTERM');
+    expect(await second.exited).toEqual({ code: 0, signal: null });
+  }, 30_000);
+
+  it('refuses to start on a data directory another process holds, naming the directory', async () => {
+    const dir = await tempDir();
+    dirs.push(dir);
+    const dataDir = join(dir, 'db');
+    const holder = await startWeft(dataDir);
+    // An in-process server...
+    await expect(startServer({}, dir)).rejects.toThrow(dataDir);
+    // ...and a second executable.
+    const second = spawnWeft(dataDir);
+    children.add(second.process);
+    second.firstLine.catch(() => {});
+    const { code } = await second.exited;
+    expect(code).toBe(1);
+    expect(second.output().stderr).toContain(`cannot open data directory ${dataDir}`);
+    expect(second.output().stdout).toBe('');
+    // The holder is unharmed.
+    const { ds } = await loadClassic(holder.port, 1).then(async (x) => (await x.client.close(), x));
+    expect(ds.dataset.tasksData.length).toBeGreaterThan(0);
+  }, 30_000);
+});
+
+// ---- compaction, unloading, reset, errors ---------------------------------------------------
+
+describe('compaction', () => {
+  let s: TestServer;
+  afterEach(async () => s?.dispose());
+
+  it('folds the update log into a snapshot after compactAfterUpdates updates and still serves every change after a restart', async () => {
+    const overrides = { storage: { compactAfterUpdates: 5, unloadAfterSeconds: 60, sync: false } };
+    s = await startServer(overrides);
+    const { client: a } = await loadClassic(s.port, 1);
+    const { client: watcher } = await loadClassic(s.port, 1, 'alex');
+    const ids: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      if (i % 2 === 0) {
+        ids.push((await added(a, 1, newTask(`_generatedC${i}`, `Compacted ${i}`, 2, i))).tasks.added[0].id);
+        await watcher.nextOf('projectChange');
+      } else {
+        await changeSeenBy(a, watcher, 1, { tasks: { updated: [{ id: 21, name: `Contact designers ${i}` }] } });
+      }
+    }
+    // Anything the last change queued (its compaction) runs before this dataset is taken.
+    const before = (await datasetOf(s.port, 1)).dataset;
+
+    // While running: a snapshot, and only the updates since it.
+    const live = (await s.server.storage.project(1).load())!;
+    expect(live.snapshot).not.toBeNull();
+    expect(live.snapshotSeq).toBeGreaterThanOrEqual(10);
+    expect(live.updates.length).toBeLessThan(5);
+    expect((await s.server.storage.project(1).sizeOf('u')).keys).toBe(live.updates.length);
+
+    await Promise.all([a.close(), watcher.close()]);
+    await s.stop();
+    const storage = await Storage.open(join(s.dataDir, 'db'));
+    try {
+      const stored = (await storage.project(1).load())!;
+      expect(stored.snapshot).not.toBeNull();
+      expect(stored.updates.length).toBeLessThan(5);
+      expect((await storage.project(1).sizeOf('u')).keys).toBe(stored.updates.length);
+      expect(stored.meta.nextRevision).toBe(13);
+    } finally {
+      await storage.close();
+    }
+
+    s = await startServer(overrides, s.dataDir);
+    const after = (await datasetOf(s.port, 1)).dataset;
+    expect(after).toEqual(before);
+    const tasks = taskIndex(after.tasksData);
+    ids.forEach((id, k) => expect(tasks.get(id)).toMatchObject({ parentId: 2, task: { name: `Compacted ${k * 2}` } }));
+    expect(tasks.get(21)!.task.name).toBe('Contact designers 11');
+  });
+});
+
+describe('unloading', () => {
+  let s: TestServer;
+  afterEach(async () => s?.dispose());
+
+  it('unloads a project nobody is subscribed to and loads it again with all its changes', async () => {
+    s = await startServer({ storage: { compactAfterUpdates: 500, unloadAfterSeconds: 0, sync: false } });
+    const { client: a } = await loadClassic(s.port, 1);
+    const { client: watcher } = await loadClassic(s.port, 1, 'alex');
+    const { client: other } = await loadClassic(s.port, 2);
+    const id = (await added(a, 1, newTask('_generatedU1', 'Before unload', 3, 0))).tasks.added[0].id;
+    await watcher.nextOf('projectChange');
+    await changeSeenBy(a, watcher, 1, { tasks: { updated: [{ id: 31, name: 'Hire more QA staff' }], removed: [{ id: 33 }] } });
+    await changeSeenBy(a, watcher, 1, { project: { startDate: '2019-03-04' } });
+    const before = (await datasetOf(s.port, 1)).dataset;
+    expect(s.server.projects.loaded()).toContain(1);
+    await Promise.all([a.close(), watcher.close()]);
+
+    const deadline = Date.now() + 5000;
+    while (s.server.projects.loaded().includes(1) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(s.server.projects.loaded()).not.toContain(1);
+    // A project someone is subscribed to stays.
+    expect(s.server.projects.loaded()).toContain(2);
+
+    const { client: b, ds } = await loadClassic(s.port, 1);
+    expect(ds.dataset).toEqual(before);
+    const tasks = taskIndex(ds.dataset.tasksData);
+    expect(tasks.get(id)).toMatchObject({ parentId: 3, index: 0, task: { name: 'Before unload' } });
+    expect(tasks.get(31)!.task.name).toBe('Hire more QA staff');
+    expect(tasks.has(33)).toBe(false);
+    expect(tasks.has(331)).toBe(false);
+    expect(ds.projectMeta.startDate).toBe('2019-03-04');
+    // The phantom map and the counter came back with it.
+    const dependency = (await added(b, 1, { dependencies: { added: [{ $PhantomId: '_generatedUD', fromTask: '_generatedU1', toTask: 31 }] } })).dependencies.added[0];
+    expect(dependency.fromTask).toBe(id);
+    expect(dependency.id).toBeGreaterThan(id);
+    await Promise.all([b.close(), other.close()]);
+  }, 15_000);
+});
+
+describe('reset', () => {
+  let s: TestServer;
+  afterEach(async () => s?.dispose());
+
+  it('brings back the seed, forgets what was added, never hands out an old id again and keeps that over a restart', async () => {
+    s = await startServer();
+    const { client: a, ds: seed } = await loadClassic(s.port, 1);
+    const { client: watcher } = await loadClassic(s.port, 1, 'alex');
+    const handedOut: unknown[] = [];
+    const first = (await added(a, 1, newTask('_generatedR1', 'Gone after reset', 1, 0))).tasks.added[0].id;
+    await watcher.nextOf('projectChange');
+    handedOut.push(first);
+    const more = await added(a, 1, {
+      tasks: { added: [{ $PhantomId: '_generatedR2', name: 'Also gone', parentId: 2, parentIndex: 0 }] },
+      resources: { added: [{ $PhantomId: '_generatedR3', name: 'Temp' }] },
+      versions: { added: [{ $PhantomId: '_generatedR4', name: 'Gone version', content: { x: 1 } }] },
+    });
+    await watcher.nextOf('projectChange');
+    handedOut.push(more.tasks.added[0].id, more.resources.added[0].id, more.versions.added[0].id);
+    await changeSeenBy(a, watcher, 1, { tasks: { updated: [{ id: 11, name: 'Renamed before reset' }], removed: [{ id: 12 }] } });
+    expect(new Set(handedOut).size).toBe(4);
+
+    a.send({ command: 'reset', project: 1 });
+    const pushed = await watcher.nextOf('dataset', 5000);
+    expect(await watcher.nextOf('reset')).toMatchObject({ command: 'reset', project: 1 });
+    const { project: pushedProject, ...pushedStores } = pushed.dataset;
+    expect(pushedStores).toEqual(seed.dataset);
+    expect(pushedProject).toEqual(seed.projectMeta);
+    await a.nextOf('reset');
+
+    const afterReset = await datasetOf(s.port, 1);
+    expect(afterReset.dataset).toEqual(seed.dataset);
+    expect(afterReset.projectMeta).toEqual(seed.projectMeta);
+    a.send({ command: 'loadVersionContent', project: 1, versionId: more.versions.added[0].id });
+    expect(await a.nextOf('loadVersionContent')).toEqual({ command: 'loadVersionContent', project: 1, versionId: more.versions.added[0].id });
+    a.send({ command: 'loadVersionContent', project: 1, versionId: 'version-1' });
+    expect((await a.nextOf('loadVersionContent')).content).toBeTruthy();
+
+    // Same phantom id as before the reset: the old mapping is forgotten, so this is a new record.
+    const fresh = (await added(a, 1, newTask('_generatedR1', 'After reset', 1, 0))).tasks.added[0].id;
+    await watcher.nextOf('projectChange');
+    expect(handedOut).not.toContain(fresh);
+    for (const id of handedOut) expect(fresh).toBeGreaterThan(id as number);
+    const withFresh = (await datasetOf(s.port, 1)).dataset;
+    const tasks = taskIndex(withFresh.tasksData);
+    expect(tasks.get(fresh)).toMatchObject({ parentId: 1, index: 0, task: { name: 'After reset' } });
+    expect(tasks.size).toBe(taskIndex(seed.dataset.tasksData).size + 1);
+    await Promise.all([a.close(), watcher.close()]);
+
+    s = await s.restart();
+    const { client: b, ds } = await loadClassic(s.port, 1);
+    expect(ds.dataset).toEqual(withFresh);
+    expect(ds.projectMeta).toEqual(seed.projectMeta);
+    // The counter and the new phantom epoch survived the restart.
+    const dependency = (await added(b, 1, { dependencies: { added: [{ $PhantomId: '_generatedRD', fromTask: '_generatedR1', toTask: 11 }] } })).dependencies.added[0];
+    expect(dependency.fromTask).toBe(fresh);
+    const later = (await added(b, 1, newTask('_generatedR5', 'Later', 1, 0))).tasks.added[0].id;
+    expect([...handedOut, fresh, dependency.id]).not.toContain(later);
+    expect(later).toBeGreaterThan(dependency.id);
+    expect(dependency.id).toBeGreaterThan(fresh);
+    await b.close();
+  });
+});
+
+describe('storage errors', () => {
+  let s: TestServer;
+  afterEach(async () => s?.dispose());
+
+  it('rejects a second server on a data directory that is already open, naming the directory', async () => {
+    s = await startServer();
+    const dataDir = join(s.dataDir, 'db');
+    const error = await startServer({}, s.dataDir).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toContain(`cannot open data directory ${dataDir}`);
+    // The first server still works.
+    const { client, ds } = await loadClassic(s.port, 1);
+    expect(ds.dataset.tasksData.length).toBeGreaterThan(0);
+    await client.close();
+  });
+});
