@@ -16,6 +16,7 @@ import {
   TASKS,
   TRANSPORT_FIELDS,
   VERSIONS,
+  allStoreNames,
   projectMap,
   recordKey,
   registerStore,
@@ -24,7 +25,7 @@ import {
   type RecordId,
   type StoreMap,
 } from './layout.js';
-import { keyBetween, keysBetween } from './order.js';
+import { isOrderKey, keyBetween, keysBetween } from './order.js';
 import { ROOT, TreeIndex } from './tree.js';
 
 export interface IdSource {
@@ -82,12 +83,15 @@ export function touchKey(store: string, key: string, field: string): string {
 export function applyChange(project: ProjectView, incoming: Changes, ctx: ChangeContext): AppliedChange {
   const { doc } = project;
   const change = structuredClone(incoming) as Record<string, unknown>;
+  // §7.7: no store entry of the outgoing change may be null.
+  for (const key of Object.keys(change)) if (change[key] === null || change[key] === undefined) delete change[key];
   const stores = orderedStores(change);
   const newPhantoms = new Map<string, RecordId>();
   const lookup = (p: string) => newPhantoms.get(p) ?? ctx.phantoms(p);
   const resent = new Set<Rec>();
   const usedIds = new Set<string>();
-  const taken = (id: RecordId) => usedIds.has(recordKey(id)) || idExists(doc, recordKey(id));
+  const existingStores = allStoreNames(doc);
+  const taken = (id: RecordId) => usedIds.has(recordKey(id)) || existingStores.some((name) => storeMap(doc, name).has(recordKey(id)));
 
   // 1. Ids for every added record, across all stores, before any reference is read.
   let hasAdded = false;
@@ -165,11 +169,6 @@ const rank = (store: string) => {
   return i === -1 ? STORE_ORDER.length : i;
 };
 
-function idExists(doc: Y.Doc, key: string): boolean {
-  for (const name of STORE_ORDER) if (storeMap(doc, name).has(key)) return true;
-  return false;
-}
-
 function resolveReferences(value: Rec | unknown[], lookup: (p: string) => RecordId | undefined): void {
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -193,8 +192,9 @@ function resolveReferences(value: Rec | unknown[], lookup: (p: string) => Record
 
 /** §7.3: a re-sent phantom becomes an update of the record it already created. */
 function moveResentToUpdated(entry: StoreEntry, resent: Set<Rec>): void {
+  if (!entry.added?.some((rec) => resent.has(rec))) return;
   const phantoms = new Set<unknown>();
-  entry.added = entry.added!.filter((rec) => {
+  entry.added = entry.added.filter((rec) => {
     if (!resent.has(rec)) return true;
     phantoms.add(rec.$PhantomId);
     delete rec.$PhantomId;
@@ -231,13 +231,18 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
     list.push({ key, index: positionOf(rec) });
   };
 
+  const refusedMoves = new Set<string>();
+  const update = (rec: Rec) => {
+    if (updateRecord(project, store, map, rec, result, place) === 'move-refused') refusedMoves.add(recordKey(rec.id as RecordId));
+  };
+
   let resentOfRemoved: Set<Rec> | undefined;
   for (const rec of entry.added ?? []) {
     const key = recordKey(rec.id as RecordId);
     if (resent.has(rec)) {
       // Re-sent phantom kept in `added`: an update of its record, unless that record is gone.
       if (!map.has(key)) (resentOfRemoved ??= new Set()).add(rec);
-      updateRecord(project, store, map, rec, result, place);
+      update(rec);
       continue;
     }
     const record = new Y.Map<unknown>();
@@ -259,7 +264,13 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
   }
 
   if (resentOfRemoved) entry.added = entry.added!.filter((rec) => !resentOfRemoved.has(rec));
-  for (const rec of entry.updated ?? []) updateRecord(project, store, map, rec, result, place);
+  for (const rec of entry.updated ?? []) update(rec);
+  // Receivers replay `$input`: a refused move must not reach them through it either.
+  if (refusedMoves.size) {
+    for (const rec of [...(entry.$input?.added ?? []), ...(entry.$input?.updated ?? [])]) {
+      if (rec.id !== undefined && refusedMoves.has(recordKey(rec.id as RecordId))) dropPlacement(rec);
+    }
+  }
 
   for (const [parentKey, list] of placements) placeChildren(project, parentKey, list);
 
@@ -282,7 +293,7 @@ function updateRecord(
   rec: Rec,
   result: AppliedChange,
   place: (parentKey: string, key: string, rec: Rec) => void,
-): void {
+): 'move-refused' | undefined {
   const { tree } = project;
   const key = recordKey(rec.id as RecordId);
   const record = map.get(key);
@@ -310,7 +321,7 @@ function updateRecord(
       if (parentKey !== ROOT && tree.isSelfOrAncestor(key, parentKey)) {
         // A task cannot move below itself: keep it where it is and put the sender back in step.
         refuseMove(result, rec, record, tree, currentParent);
-        return;
+        return 'move-refused';
       }
       record.set(PARENT_FIELD, rec.parentId ?? null);
       tree.attach(key, parentKey);
@@ -323,13 +334,18 @@ function updateRecord(
 }
 
 function refuseMove(result: AppliedChange, rec: Rec, record: FieldMap, tree: TreeIndex, currentParent: string): void {
-  const outgoingCopy = rec;
-  delete outgoingCopy.parentId;
-  delete outgoingCopy.parentIndex;
-  delete outgoingCopy.orderedParentIndex;
+  dropPlacement(rec);
   const siblings = tree.childrenOf(currentParent);
   const index = siblings.indexOf(recordKey(rec.id as RecordId));
   correction(result, TASKS, 'updated').push({ id: rec.id, parentId: record.get(PARENT_FIELD) ?? null, parentIndex: index, orderedParentIndex: index });
+}
+
+/** Remove a record's place in the tree from an outgoing copy. */
+function dropPlacement(rec: Rec): void {
+  delete rec.parentId;
+  delete rec.$PhantomParentId;
+  delete rec.parentIndex;
+  delete rec.orderedParentIndex;
 }
 
 function correction(result: AppliedChange, store: string, kind: 'updated' | 'removed'): Rec[] {
@@ -357,7 +373,7 @@ function placeChildren(project: ProjectView, parentKey: string, placements: Plac
 
   const orderOf = (k: string) => {
     const v = tasks.get(k)?.get(ORDER_FIELD);
-    return typeof v === 'string' && v !== '' ? v : null;
+    return isOrderKey(v) ? v : null;
   };
   // Key of the nearest fixed (not placed) sibling to the right of each position.
   const rightBound: (string | null)[] = new Array(final.length);

@@ -16,7 +16,7 @@
  */
 import type * as Y from 'yjs';
 import { ORDER_FIELD, PARENT_FIELD, TASKS, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
-import { keyBetween } from './order.js';
+import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
 
 export interface ProjectState {
@@ -104,8 +104,9 @@ export function repair(project: ProjectState, scope: Scope): Record<string, { up
 
   const moveToTop = (key: string) => {
     const record = tasks.get(key)!;
-    const top = tree.childrenOf(ROOT).filter((k) => k !== key);
-    const last = top.length ? tree.orderOf(top[top.length - 1]) || null : null;
+    // Keys a peer wrote in another format cannot be bounds; the last well-formed one can.
+    const keys = tree.childrenOf(ROOT).filter((k) => k !== key).map((k) => tree.orderOf(k)).filter(isOrderKey);
+    const last = keys.length ? keys[keys.length - 1] : null;
     record.set(PARENT_FIELD, null);
     record.set(ORDER_FIELD, keyBetween(last, null));
     tree.attach(key, ROOT);

@@ -22,6 +22,20 @@ function integerPart(key: string): string {
   return key.slice(0, length);
 }
 
+/**
+ * Whether `key` has the form this module hands out (Yjs peers may write anything). Only such keys
+ * can bound keyBetween: a fraction ending in '0' leaves no key between it and its prefix.
+ */
+export function isOrderKey(key: unknown): key is string {
+  if (typeof key !== 'string' || key === '' || key === SMALLEST_INTEGER) return false;
+  const head = key[0];
+  if (!((head >= 'a' && head <= 'z') || (head >= 'A' && head <= 'Z'))) return false;
+  const length = integerLength(head);
+  if (key.length < length || (key.length > length && key.endsWith('0'))) return false;
+  for (let i = 1; i < key.length; i++) if (!DIGITS.includes(key[i])) return false;
+  return true;
+}
+
 /** A digit string strictly between fractions a and b (b null = 1). Never ends in '0'. */
 function midpoint(a: string, b: string | null): string {
   let result = '';

@@ -56,6 +56,9 @@ export class ProjectDocument {
     this.doc.transact((tr) => {
       if (v2) Y.applyUpdateV2(this.doc, update, origin);
       else Y.applyUpdate(this.doc, update, origin);
+      // Applying an update marks the transaction remote; the repairs below are this replica's own
+      // writes, and Yjs would otherwise take them for another client using our client id.
+      tr.local = true;
       syncTree(tr, this.tree);
       repair(this, scopeOf(tr));
       changes = changesOfTransaction(tr, this.tree);
@@ -84,6 +87,10 @@ export class ProjectDocument {
 
   dataset(): Promise<Record<string, unknown>> {
     return datasetObject(this.cache);
+  }
+
+  recordKeys(store: string): string[] {
+    return [...storeMap(this.doc, store).keys()];
   }
 
   has(store: string, id: RecordId): boolean {

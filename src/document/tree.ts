@@ -99,31 +99,4 @@ export class TreeIndex {
   topLevelParents(): string[] {
     return [...this.children.keys()].filter((p) => p === ROOT || !this.tasks.has(p));
   }
-
-  /** Keep the index current for transactions that did not go through the adapter (Yjs peers, repairs). */
-  applyEvents(events: Y.YEvent<Y.AbstractType<any>>[]): void {
-    for (const event of events) {
-      if (event.target === this.tasks) {
-        for (const [key, change] of event.changes.keys) {
-          if (change.action === 'delete') this.detach(key);
-          else {
-            const record = this.tasks.get(key);
-            if (record) this.attach(key, parentKeyOf(record));
-          }
-        }
-      } else if (event.target.parent === this.tasks) {
-        const record = event.target as FieldMap;
-        const key = event.path.length ? String(event.path[0]) : findKey(this.tasks, record);
-        if (key === undefined || this.tasks.get(key) !== record) continue;
-        if (event.changes.keys.has(PARENT_FIELD)) this.attach(key, parentKeyOf(record));
-        else if (event.changes.keys.has(ORDER_FIELD)) this.touch(this.parentOf.get(key) ?? ROOT);
-      }
-    }
-  }
-}
-
-function findKey(map: StoreMap, value: FieldMap): string | undefined {
-  // Y.Map items know their key; reading it avoids scanning the map.
-  const item = (value as unknown as { _item?: { parentSub?: string | null } })._item;
-  return item?.parentSub ?? undefined;
 }

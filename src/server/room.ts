@@ -9,8 +9,9 @@ import * as Y from 'yjs';
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetJson, storesJson, type DatasetTexts } from '../document/dataset.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
-import { VERSIONS, recordKey, storeMap, type RecordId } from '../document/layout.js';
+import { recordKey, type RecordId } from '../document/layout.js';
 import { ProjectDocument } from '../document/project-document.js';
+import { VERSIONS } from '../document/layout.js';
 import { seedIds, type SeedData } from '../document/seed.js';
 import { encoderFor, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
@@ -439,7 +440,7 @@ export class ProjectRoom {
     return this.queue.run(async () => {
       const seed = await this.options.loadSeed();
       // Stored content of the versions the reset removes goes with them.
-      const removedVersions = [...storeMap(this.document.doc, VERSIONS).keys()].filter((key) => !seed.versionContents.has(key));
+      const removedVersions = this.document.recordKeys(VERSIONS).filter((key) => !seed.versionContents.has(key));
       this.document.replaceWith(seed);
       const update = this.takeUpdate();
       const meta: ProjectMeta = {

@@ -1,0 +1,206 @@
+import { readFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as Y from 'yjs';
+import { datasetJson, storesJson } from '../src/document/dataset.js';
+import { readSeedFile } from '../src/document/seed.js';
+import { idTree, projectOf, seededProject, seedPath, walkTasks, type SeedName, type ServedTask } from './support/document.js';
+
+type Rec = Record<string, any>;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+/** The id tree of seed rows, nested through `children` or flat with `parentId`, in row order. */
+function seedTree(rows: Rec[]): unknown[] {
+  const flat: { id: unknown; parent: unknown }[] = [];
+  const walk = (list: Rec[], parent: unknown) => {
+    for (const row of list) {
+      flat.push({ id: row.id, parent: parent !== undefined ? parent : (row.parentId ?? null) });
+      if (Array.isArray(row.children)) walk(row.children, row.id);
+    }
+  };
+  walk(rows, undefined);
+  const build = (parent: unknown): unknown[] =>
+    flat
+      .filter((r) => r.parent === parent)
+      .map((r) => {
+        const children = build(r.id);
+        return children.length ? [r.id, children] : r.id;
+      });
+  return build(null);
+}
+
+async function tasksOf(t: { project: { dataset(): Promise<Record<string, unknown>> } }): Promise<ServedTask[]> {
+  return (await t.project.dataset()).tasksData as ServedTask[];
+}
+
+describe('served tasks', () => {
+  it.each(['saas', 'website', 'backend'] as SeedName[])('serves the %s seed tasks nested in their sibling order', async (name) => {
+    const raw = JSON.parse(await readFile(seedPath(name), 'utf8'));
+    const t = await seededProject(name);
+    expect(idTree(await tasksOf(t))).toEqual(seedTree(raw.tasks.rows));
+  });
+
+  it('serves tasks in the order changes gave them', async () => {
+    const t = await seededProject();
+    const { newPhantoms } = t.apply({
+      tasks: {
+        added: [{ $PhantomId: '_generatedTaskModel_x', name: 'x', parentId: 1, parentIndex: 0 }],
+        updated: [{ id: 25, parentId: 1, parentIndex: 3 }],
+      },
+    });
+    const x = newPhantoms.get('_generatedTaskModel_x');
+    const served = (await tasksOf(t))[0].children!;
+    expect(idTree(served.filter((s) => s.id === 1))).toEqual([[1, [x, 11, 12, 25, 13, 14, 15]]]);
+    expect(idTree(served.filter((s) => s.id === 2))).toEqual([[2, [21, 22, 23, 24]]]);
+  });
+
+  it('serves no parentId or $order on tasks, and children only on parents', async () => {
+    const t = await seededProject();
+    t.apply({ tasks: { added: [{ $PhantomId: '_generatedTaskModel_x', name: 'x', parentId: 1, parentIndex: 0 }], updated: [{ id: 25, parentId: 1 }] } });
+    const all = [...walkTasks(await tasksOf(t))];
+    expect(all.length).toBe(t.count('tasks'));
+    for (const task of all) {
+      expect(task).not.toHaveProperty('parentId');
+      expect(task).not.toHaveProperty('$order');
+      if ('children' in task) expect(task.children!.length).toBeGreaterThan(0);
+    }
+    expect(all.find((task) => task.id === 11)).not.toHaveProperty('children');
+  });
+
+  it('keeps the other fields of a task as stored', async () => {
+    const raw = JSON.parse(await readFile(seedPath('saas'), 'utf8'));
+    const t = await seededProject();
+    const { children: _children, ...root } = raw.tasks.rows[0];
+    const { children: _served, ...servedRoot } = (await tasksOf(t))[0];
+    expect(servedRoot).toEqual(root);
+  });
+
+  it('serves tasks whose parent is missing at the top level, after the tasks at the root', async () => {
+    const t = projectOf({
+      tasks: {
+        rows: [
+          { id: 1, name: 'root' },
+          { id: 2, parentId: 1 },
+          { id: 3, parentId: 99 },
+          { id: 4, parentId: 3 },
+          { id: 5, parentId: 98 },
+        ],
+      },
+    });
+    expect(idTree(await tasksOf(t))).toEqual([[1, [2]], 5, [3, [4]]]);
+  });
+
+  it('serves a task with no fields but its id and children', async () => {
+    const t = projectOf({ tasks: { rows: [{ id: 1, children: [{ id: 2 }] }] } });
+    expect(await tasksOf(t)).toEqual([{ id: 1, children: [{ id: 2 }] }]);
+  });
+});
+
+describe('the dataset object', () => {
+  it('has the seven store keys and project fields, and versions without content', async () => {
+    const seed = await readSeedFile(seedPath('saas'));
+    expect(seed.versionContents.has('version-1')).toBe(true);
+    const t = await seededProject();
+    const dataset = await t.project.dataset();
+    expect(Object.keys(dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData', 'project']);
+    expect(dataset.versionsData).toEqual([{ id: 'version-1', name: 'Version 1', savedAt: '2019-03-20', isAutosave: false }]);
+    expect(dataset.project).toEqual({ calendar: 'general', startDate: '2019-01-14', hoursPerDay: 24, daysPerWeek: 5, daysPerMonth: 20 });
+    expect((dataset.resourcesData as Rec[]).length).toBe(10);
+    expect(dataset).not.toHaveProperty('timeRangesData');
+  });
+
+  it('serves versions added with content without their content', async () => {
+    const t = await seededProject();
+    t.apply({ versions: { added: [{ $PhantomId: '_generatedVersionModel_1', name: 'v2', content: { big: true } }] } });
+    const versions = (await t.project.dataset()).versionsData as Rec[];
+    expect(versions).toHaveLength(2);
+    for (const v of versions) expect(v).not.toHaveProperty('content');
+  });
+
+  it('gives the same JSON text whether or not serialization yields to the event loop', async () => {
+    const rows = Array.from({ length: 4500 }, (_, i) => ({ id: i + 1, name: `t${i}`, ...(i % 3 ? { parentId: i - (i % 3) + 1 } : {}) }));
+    const data = { tasks: { rows }, resources: { rows: rows.map((r) => ({ id: `r${r.id}`, name: r.name })) }, project: { a: 1 } };
+    const yielding = await projectOf(data).project.datasetTexts(true);
+    const direct = await projectOf(data).project.datasetTexts(false);
+    expect(datasetJson(yielding)).toBe(datasetJson(direct));
+    const parsed = JSON.parse(datasetJson(yielding));
+    expect(parsed.tasksData).toHaveLength(1500);
+    expect(parsed.resourcesData).toHaveLength(4500);
+    expect(Object.keys(JSON.parse(storesJson(direct)))).toHaveLength(7);
+  });
+});
+
+describe('the dataset cache', () => {
+  it('serves a changed task after the change', async () => {
+    const t = await seededProject();
+    const before = [...walkTasks(await tasksOf(t))].find((task) => task.id === 12)!;
+    expect(before.name).toBe('Configure firewall');
+    t.apply({ tasks: { updated: [{ id: 12, name: 'renamed' }] } });
+    expect([...walkTasks(await tasksOf(t))].find((task) => task.id === 12)!.name).toBe('renamed');
+  });
+
+  it('serves changed project fields and removed records after the change', async () => {
+    const t = await seededProject();
+    await t.project.dataset();
+    t.apply({ project: { hoursPerDay: 8 }, resources: { removed: [{ id: 1 }] } });
+    const dataset = await t.project.dataset();
+    expect((dataset.project as Rec).hoursPerDay).toBe(8);
+    expect((dataset.resourcesData as Rec[]).map((r) => r.id)).not.toContain(1);
+  });
+
+  it('serves what a Yjs update changed', async () => {
+    const t = await seededProject();
+    await t.project.dataset();
+    const peer = new Y.Doc();
+    Y.applyUpdateV2(peer, t.project.encodeState());
+    (peer.getMap('resources') as Y.Map<Y.Map<unknown>>).get('2')!.set('name', 'Lee (peer)');
+    (peer.getMap('tasks') as Y.Map<Y.Map<unknown>>).get('13')!.set('parentId', 2);
+    t.project.applyUpdate(Y.encodeStateAsUpdateV2(peer, Y.encodeStateVector(t.project.doc)), 'peer', true);
+    const dataset = await t.project.dataset();
+    expect((dataset.resourcesData as Rec[]).find((r) => r.id === 2)!.name).toBe('Lee (peer)');
+    const top = (dataset.tasksData as ServedTask[])[0].children!;
+    const ids = (id: number) => top.find((s) => s.id === id)!.children!.map((c) => c.id);
+    expect(ids(2)).toEqual(expect.arrayContaining([21, 22, 23, 24, 25, 13]));
+    expect(ids(1)).toEqual([11, 12, 14, 15]);
+  });
+
+  it('serializes only the changed store again and reuses the text of the others', async () => {
+    const t = await seededProject();
+    const first = await t.project.datasetTexts(false);
+    t.apply({ tasks: { updated: [{ id: 12, name: 'renamed' }] } });
+
+    const stringify = vi.spyOn(JSON, 'stringify');
+    const second = await t.project.datasetTexts(false);
+    const serialized = stringify.mock.calls.map((c) => c[0]).filter((v): v is Rec => typeof v === 'object' && v !== null);
+    stringify.mockRestore();
+
+    expect(serialized.length).toBe(t.count('tasks'));
+    expect(serialized.some((r) => r.id === 12 && r.name === 'renamed')).toBe(true);
+    for (const r of serialized) {
+      // Task rows only: no resource, dependency, assignment, calendar, version or project fields.
+      for (const field of ['city', 'fromTask', 'resource', 'intervals', 'savedAt', 'hoursPerDay']) expect(r).not.toHaveProperty(field);
+    }
+    for (const store of ['resources', 'dependencies', 'assignments', 'calendars', 'versions', 'changelogs']) expect(second.stores.get(store)).toBe(first.stores.get(store));
+    expect(second.project).toBe(first.project);
+    expect(second.stores.get('tasks')).not.toBe(first.stores.get('tasks'));
+  });
+
+  it('serializes nothing again when nothing changed', async () => {
+    const t = await seededProject();
+    await t.project.datasetTexts(false);
+    t.apply({ tasks: { updated: [{ id: 12, name: 'Configure firewall' }] } });
+    const stringify = vi.spyOn(JSON, 'stringify');
+    await t.project.datasetTexts(false);
+    expect(stringify).not.toHaveBeenCalled();
+  });
+
+  it('serves the new content after the project is replaced', async () => {
+    const t = await seededProject();
+    await t.project.dataset();
+    t.project.replaceWith(await readSeedFile(seedPath('website')));
+    const raw = JSON.parse(await readFile(seedPath('website'), 'utf8'));
+    expect(idTree(await tasksOf(t))).toEqual(seedTree(raw.tasks.rows));
+  });
+});
