@@ -212,4 +212,42 @@ describe('integrity rules', () => {
     expect([...keys].sort()).toEqual(keys);
     expect(keyBetween(keys[0], keys[1]) > keys[0]).toBe(true);
   });
+
+  it('rule 2: new tasks that name each other (or themselves) as parent are broken out of the cycle and can be removed', async () => {
+    const t = await seededProject('saas', 'number');
+    const a = '_generatedTaskModel_a';
+    const b = '_generatedTaskModel_b';
+    const c = '_generatedTaskModel_c';
+    const applied = t.apply(
+      {
+        tasks: {
+          added: [
+            { $PhantomId: a, name: 'a', parentId: b, $PhantomParentId: b },
+            { $PhantomId: b, name: 'b', parentId: a, $PhantomParentId: a },
+            { $PhantomId: c, name: 'c', parentId: c, $PhantomParentId: c },
+          ],
+        },
+      },
+      'keep-added',
+    );
+    expect(validity(t.project)).toEqual([]);
+    const [ida, idb, idc] = (applied.outgoing.tasks as Rec).added.map((r: Rec) => r.id);
+    const served = JSON.stringify(await t.project.dataset());
+    for (const id of [ida, idb, idc]) expect(served).toContain(`"id":${id}`);
+    t.apply({ tasks: { removed: [{ id: ida }, { id: idc }] } });
+    expect(t.record('tasks', ida)).toBeUndefined();
+    expect(t.record('tasks', idc)).toBeUndefined();
+    expect(validity(t.project)).toEqual([]);
+  });
+
+  it('ignores order keys sent by clients: positions come from parentIndex only', async () => {
+    const t = await seededProject('saas', 'number');
+    const applied = t.apply({ tasks: { added: [{ $PhantomId: '_generatedTaskModel_o', name: 'o', parentId: 1, parentIndex: 0, $order: '!' }] } }, 'keep-added');
+    const id = (applied.outgoing.tasks as Rec).added[0].id;
+    expect(t.children(1)[0]).toBe(id);
+    t.apply({ tasks: { updated: [{ id: 12, $order: '!' }] } });
+    expect(t.record('tasks', 12)![ORDER_FIELD]).not.toBe('!');
+    t.apply({ tasks: { added: [{ $PhantomId: '_generatedTaskModel_p', name: 'p', parentId: 1, parentIndex: 1 }] } }, 'keep-added');
+    expect(t.children(1)).toHaveLength(7);
+  });
 });

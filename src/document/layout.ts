@@ -23,8 +23,11 @@ export const EXTRA_STORES_MAP = '$stores';
 export const ORDER_FIELD = '$order';
 export const PARENT_FIELD = 'parentId';
 
-/** Fields that describe a record's place or identity on the wire and are never stored as data. */
-export const TRANSPORT_FIELDS = new Set(['$PhantomId', '$PhantomParentId', 'parentIndex', 'orderedParentIndex', 'children']);
+/**
+ * Fields a client may send that are never stored as data: they describe a record's place or
+ * identity on the wire, or are the server's own (`$order` is derived from the positions clients send).
+ */
+export const TRANSPORT_FIELDS = new Set(['$PhantomId', '$PhantomParentId', 'parentIndex', 'orderedParentIndex', 'children', '$order']);
 /** Fields kept in the document but not served in datasets (the tree nesting conveys them). */
 export const HIDDEN_TASK_FIELDS = new Set([ORDER_FIELD, PARENT_FIELD]);
 

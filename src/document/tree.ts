@@ -73,11 +73,15 @@ export class TreeIndex {
   /** Every key below `key`, depth first (not including `key`). */
   descendants(key: string): string[] {
     const out: string[] = [];
+    // A cycle (before repair gets to it) must not make this loop forever.
+    const seen = new Set<string>([key]);
     const stack = [key];
     while (stack.length) {
       const set = this.children.get(stack.pop()!);
       if (!set) continue;
       for (const child of set) {
+        if (seen.has(child)) continue;
+        seen.add(child);
         out.push(child);
         stack.push(child);
       }
