@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { storeMap, TASKS, type RecordId } from '../src/document/layout.js';
+import { readField, storeMap, TASKS, type RecordId } from '../src/document/layout.js';
 import { keyBetween } from '../src/document/order.js';
 import { ProjectDocument } from '../src/document/project-document.js';
 import { idTree, projectOf, seededProject, type ServedTask } from './support/document.js';
@@ -470,7 +470,7 @@ describe('sibling order', () => {
     const order = t.children(1);
     expect(order).toEqual([newPhantoms.get(P('a')), 25, 11, newPhantoms.get(P('b')), 12, 13, 14, 15]);
     const copy = ProjectDocument.fromUpdate(t.project.encodeState());
-    const copyChildren = copy.tree.childrenOf('1').map((k) => storeMap(copy.doc, TASKS).get(k)!.get('id'));
+    const copyChildren = copy.tree.childrenOf('1').map((k) => readField(storeMap(copy.doc, TASKS).get(k)!, 'id'));
     expect(copyChildren).toEqual(order);
     expect(idTree((await copy.dataset()).tasksData as ServedTask[])).toEqual(idTree((await t.project.dataset()).tasksData as ServedTask[]));
   });
@@ -685,7 +685,7 @@ describe('tree index and Yjs peers', () => {
     const t = await seededProject();
     const { peer, send } = peerOf(t.project);
     const tasks = peer.getMap(TASKS) as Y.Map<Y.Map<unknown>>;
-    const after = tasks.get('25')!.get('$order') as string;
+    const after = readField(tasks.get('25')!, '$order') as string;
     tasks.get('15')!.set('parentId', 2);
     tasks.get('15')!.set('$order', after + 'V');
     send();
@@ -699,7 +699,7 @@ describe('tree index and Yjs peers', () => {
     const t = await seededProject();
     const { peer, send } = peerOf(t.project);
     const tasks = peer.getMap(TASKS) as Y.Map<Y.Map<unknown>>;
-    const orderOf = (key: string) => tasks.get(key)!.get('$order') as string;
+    const orderOf = (key: string) => readField(tasks.get(key)!, '$order') as string;
     peer.transact(() => {
       const fresh = new Y.Map<unknown>();
       fresh.set('id', 'peer-1');

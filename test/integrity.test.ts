@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { ORDER_FIELD, storeMap, type RecordId } from '../src/document/layout.js';
+import { ORDER_FIELD, readField, storeMap, type FieldMap, type RecordId } from '../src/document/layout.js';
 import { keyBetween } from '../src/document/order.js';
 import { ProjectDocument } from '../src/document/project-document.js';
 import { seededProject, type TestProject } from './support/document.js';
@@ -34,7 +34,7 @@ function validity(project: ProjectDocument): string[] {
   const tasks = storeMap(project.doc, 'tasks');
   for (const [key, record] of tasks) {
     const seen = new Set<string>([key]);
-    for (let parent = record.get('parentId') as RecordId | null; parent !== null && parent !== undefined; ) {
+    for (let parent = readField(record, 'parentId') as RecordId | null; parent !== null && parent !== undefined; ) {
       const p = tasks.get(String(parent));
       if (!p) {
         problems.push(`task ${key} has missing ancestor ${parent}`);
@@ -45,15 +45,18 @@ function validity(project: ProjectDocument): string[] {
         break;
       }
       seen.add(String(parent));
-      parent = p.get('parentId') as RecordId | null;
+      parent = readField(p, 'parentId') as RecordId | null;
     }
   }
   for (const [key, dep] of storeMap(project.doc, 'dependencies')) {
-    for (const end of ['fromTask', 'toTask']) if (dep.has(end) && !tasks.has(String(dep.get(end)))) problems.push(`dependency ${key} points at missing ${dep.get(end)}`);
+    for (const end of ['fromTask', 'toTask']) {
+      const to = readField(dep, end);
+      if (to !== undefined && !tasks.has(String(to))) problems.push(`dependency ${key} points at missing ${to}`);
+    }
   }
   for (const [key, a] of storeMap(project.doc, 'assignments')) {
-    if (!tasks.has(String(a.get('event')))) problems.push(`assignment ${key} points at missing task`);
-    if (!storeMap(project.doc, 'resources').has(String(a.get('resource')))) problems.push(`assignment ${key} points at missing resource`);
+    if (!tasks.has(String(readField(a, 'event')))) problems.push(`assignment ${key} points at missing task`);
+    if (!storeMap(project.doc, 'resources').has(String(readField(a, 'resource')))) problems.push(`assignment ${key} points at missing resource`);
   }
   return problems;
 }
@@ -144,7 +147,7 @@ describe('integrity rules', () => {
 
   it('rule 3: removing a task without its dependencies removes them and says so', async () => {
     const t = await seededProject('saas', 'number');
-    const before = [...storeMap(t.project.doc, 'dependencies').values()].filter((d) => d.get('fromTask') === 11 || d.get('toTask') === 11).map((d) => d.get('id'));
+    const before = [...storeMap(t.project.doc, 'dependencies').values()].filter((d) => readField(d, 'fromTask') === 11 || readField(d, 'toTask') === 11).map((d) => readField(d, 'id'));
     expect(before.length).toBeGreaterThan(0);
     const applied = t.apply({ tasks: { removed: [{ id: 11 }] } }) as Rec;
     expect(applied.repairs.dependencies.removed.map((r: Rec) => r.id).sort()).toEqual([...before].sort());
@@ -153,7 +156,7 @@ describe('integrity rules', () => {
 
   it('rule 4: assignments to a removed resource are removed', async () => {
     const t = await seededProject('saas', 'number');
-    const assigned = [...storeMap(t.project.doc, 'assignments').values()].filter((a) => a.get('resource') === 1).map((a) => a.get('id'));
+    const assigned = [...storeMap(t.project.doc, 'assignments').values()].filter((a) => readField(a, 'resource') === 1).map((a) => readField(a, 'id'));
     expect(assigned.length).toBeGreaterThan(0);
     const applied = t.apply({ resources: { removed: [{ id: 1 }] } }) as Rec;
     expect(applied.repairs.assignments.removed.map((r: Rec) => r.id).sort()).toEqual([...assigned].sort());
@@ -189,15 +192,15 @@ describe('integrity rules', () => {
     Y.applyUpdateV2(ben, t.project.encodeState());
     const server = t.record('tasks', 13)!.name;
     expect(['Ann', 'Ben']).toContain(server);
-    expect(tasksOf(ann).get('13')!.get('name')).toBe(server);
-    expect(tasksOf(ben).get('13')!.get('name')).toBe(server);
+    expect(readField(tasksOf(ann).get('13')!, 'name')).toBe(server);
+    expect(readField(tasksOf(ben).get('13')!, 'name')).toBe(server);
   });
 
   it('rule 7: siblings with equal order keys sort by id, and inserting between them renumbers that parent', async () => {
     const t = await seededProject('saas', 'number');
     const replica = replicaOf(t.project);
     const kids = t.children(1);
-    const tied = tasksOf(replica).get(String(kids[0]))!.get(ORDER_FIELD) as string;
+    const tied = readField(tasksOf(replica).get(String(kids[0]))!, ORDER_FIELD) as string;
     // A peer gives the second child the first child's key: a tie.
     tasksOf(replica).get(String(kids[1]))!.set(ORDER_FIELD, tied);
     push(replica, t.project);

@@ -18,6 +18,8 @@ import {
   VERSIONS,
   allStoreNames,
   projectMap,
+  newRecord,
+  readField,
   recordKey,
   registerStore,
   storeMap,
@@ -245,17 +247,17 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
       update(rec);
       continue;
     }
-    const record = new Y.Map<unknown>();
+    const fields: Rec = {};
     for (const [field, value] of Object.entries(rec)) {
       if (TRANSPORT_FIELDS.has(field)) continue;
       if (store === VERSIONS && field === 'content') {
         result.versionContents.set(key, value);
         continue;
       }
-      record.set(field, storedValue(value, undefined));
+      fields[field] = storedValue(value, undefined);
     }
-    if (isTasks) record.set(PARENT_FIELD, rec.parentId ?? null);
-    map.set(key, record);
+    if (isTasks) fields[PARENT_FIELD] = rec.parentId ?? null;
+    map.set(key, newRecord(fields));
     if (isTasks) {
       const parentKey = rec.parentId === null || rec.parentId === undefined ? ROOT : recordKey(rec.parentId as RecordId);
       tree.attach(key, parentKey);
@@ -309,8 +311,9 @@ function updateRecord(
       result.versionContents.set(key, value);
       continue;
     }
-    const next = storedValue(value, record.get(field));
-    if (!sameValue(record.get(field), next)) record.set(field, next);
+    const current = readField(record, field);
+    const next = storedValue(value, current);
+    if (!sameValue(current, next)) record.set(field, next);
     result.touched.push(touchKey(store, key, field));
   }
   if (!isTasks) return;
@@ -337,7 +340,7 @@ function refuseMove(result: AppliedChange, rec: Rec, record: FieldMap, tree: Tre
   dropPlacement(rec);
   const siblings = tree.childrenOf(currentParent);
   const index = siblings.indexOf(recordKey(rec.id as RecordId));
-  correction(result, TASKS, 'updated').push({ id: rec.id, parentId: record.get(PARENT_FIELD) ?? null, parentIndex: index, orderedParentIndex: index });
+  correction(result, TASKS, 'updated').push({ id: rec.id, parentId: readField(record, PARENT_FIELD) ?? null, parentIndex: index, orderedParentIndex: index });
 }
 
 /** Remove a record's place in the tree from an outgoing copy. */
@@ -372,7 +375,8 @@ function placeChildren(project: ProjectView, parentKey: string, placements: Plac
   for (const { key, index } of sorted) final.splice(Math.min(index, final.length), 0, key);
 
   const orderOf = (k: string) => {
-    const v = tasks.get(k)?.get(ORDER_FIELD);
+    const record = tasks.get(k);
+    const v = record ? readField(record, ORDER_FIELD) : undefined;
     return isOrderKey(v) ? v : null;
   };
   // Key of the nearest fixed (not placed) sibling to the right of each position.
@@ -408,7 +412,7 @@ function rekeyAll(tasks: StoreMap, final: string[], tree: TreeIndex, parentKey: 
   const keys = keysBetween(null, null, final.length);
   final.forEach((k, i) => {
     const record = tasks.get(k);
-    if (record && record.get(ORDER_FIELD) !== keys[i]) record.set(ORDER_FIELD, keys[i]);
+    if (record && readField(record, ORDER_FIELD) !== keys[i]) record.set(ORDER_FIELD, keys[i]);
   });
   tree.touch(parentKey);
 }

@@ -5,7 +5,7 @@
  * between slices so other projects' traffic is not held up.
  */
 import * as Y from 'yjs';
-import { HIDDEN_TASK_FIELDS, KNOWN_STORES, TASKS, VERSIONS, projectMap, storeMap, type FieldMap } from './layout.js';
+import { HIDDEN_TASK_FIELDS, KNOWN_STORES, TASKS, VERSIONS, projectMap, recordFields, storeMap, type FieldMap } from './layout.js';
 import { ROOT, type TreeIndex } from './tree.js';
 
 /** Records serialized between two turns of the event loop. */
@@ -39,12 +39,7 @@ class Slicer {
 }
 
 export function recordJson(record: FieldMap, hidden?: Set<string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [field, value] of record.entries()) {
-    if (hidden?.has(field)) continue;
-    out[field] = value instanceof Y.AbstractType ? value.toJSON() : value;
-  }
-  return out;
+  return recordFields(record, hidden);
 }
 
 async function flatStoreJson(doc: Y.Doc, store: string, slicer: Slicer): Promise<string> {

@@ -6,7 +6,22 @@
  */
 import type * as Y from 'yjs';
 import { recordJson } from './dataset.js';
-import { HIDDEN_TASK_FIELDS, ORDER_FIELD, PARENT_FIELD, PROJECT_MAP, TASKS, VERSIONS, allStoreNames, projectMap, storeMap, type FieldMap, type RecordId } from './layout.js';
+import {
+  BASE_FIELD,
+  HIDDEN_TASK_FIELDS,
+  ORDER_FIELD,
+  PARENT_FIELD,
+  PROJECT_MAP,
+  TASKS,
+  VERSIONS,
+  allStoreNames,
+  idOf,
+  projectMap,
+  readField,
+  storeMap,
+  type FieldMap,
+  type RecordId,
+} from './layout.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
 
 type Rec = Record<string, unknown>;
@@ -30,8 +45,10 @@ function createdIn(tr: Y.Transaction, record: FieldMap): boolean {
 function removedId(map: Y.Map<FieldMap>, key: string): RecordId {
   const item = (map as unknown as { _map: Map<string, Y.Item> })._map.get(key);
   const record = item?.content.getContent()[0] as FieldMap | undefined;
-  const idItem = (record as unknown as { _map?: Map<string, Y.Item> } | undefined)?._map?.get('id');
-  const id = idItem?.content.getContent()[0];
+  const fields = (record as unknown as { _map?: Map<string, Y.Item> } | undefined)?._map;
+  const own = fields?.get('id')?.content.getContent()[0];
+  const base = fields?.get(BASE_FIELD)?.content.getContent()[0] as { id?: unknown } | undefined;
+  const id = own ?? base?.id;
   return typeof id === 'number' || typeof id === 'string' ? id : key;
 }
 
@@ -72,13 +89,13 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex): Record
           const rec = recordJson(record, store === TASKS ? HIDDEN_TASK_FIELDS : undefined);
           if (store === VERSIONS) delete rec.content;
           if (store === TASKS) {
-            rec.parentId = record.get(PARENT_FIELD) ?? null;
+            rec.parentId = readField(record, PARENT_FIELD) ?? null;
             position(key, rec);
           }
           (entry(store).added ??= []).push(rec);
         } else {
           // The whole record was replaced: send all its fields.
-          Object.assign(update(store, key, record.get('id') as RecordId), recordJson(record, store === TASKS ? HIDDEN_TASK_FIELDS : undefined));
+          Object.assign(update(store, key, idOf(record, key)), recordJson(record, store === TASKS ? HIDDEN_TASK_FIELDS : undefined));
         }
       }
       continue;
@@ -90,14 +107,18 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex): Record
       const record = type as unknown as FieldMap;
       const map = parent as Y.Map<FieldMap>;
       if (map.get(key) !== record || createdIn(tr, record)) continue;
-      const rec = update(parentStore, key, record.get('id') as RecordId);
+      const rec = update(parentStore, key, idOf(record, key));
+      const hidden = parentStore === TASKS ? HIDDEN_TASK_FIELDS : undefined;
+      // A new base (a peer rewrote the record) may change any field.
+      if (subs.has(BASE_FIELD)) Object.assign(rec, recordJson(record, hidden));
       for (const field of subs) {
-        if (field === null || field === ORDER_FIELD) continue;
-        if (field === PARENT_FIELD && parentStore === TASKS) rec.parentId = parentKeyOf(record) === ROOT ? null : record.get(PARENT_FIELD);
-        else rec[field] = record.has(field) ? record.get(field) : null;
+        if (field === null || field === ORDER_FIELD || field === BASE_FIELD) continue;
+        if (field === PARENT_FIELD && parentStore === TASKS) rec.parentId = parentKeyOf(record) === ROOT ? null : readField(record, PARENT_FIELD);
+        else rec[field] = readField(record, field) ?? null;
       }
-      if (parentStore === TASKS && (subs.has(ORDER_FIELD) || subs.has(PARENT_FIELD))) {
-        if (!('parentId' in rec)) rec.parentId = record.get(PARENT_FIELD) ?? null;
+      const moved = subs.has(ORDER_FIELD) || subs.has(PARENT_FIELD) || subs.has(BASE_FIELD);
+      if (parentStore === TASKS && moved) {
+        if (!('parentId' in rec)) rec.parentId = readField(record, PARENT_FIELD) ?? null;
         position(key, rec);
       }
       continue;

@@ -15,7 +15,7 @@
  * The repairs are returned as a change set, so clients are told of them like of any change.
  */
 import type * as Y from 'yjs';
-import { ORDER_FIELD, PARENT_FIELD, TASKS, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
+import { BASE_FIELD, ORDER_FIELD, PARENT_FIELD, TASKS, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
 import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
 
@@ -44,7 +44,7 @@ export interface Scope {
 }
 
 /** Keys of records of `store` touched by the transaction, and whether any was removed. */
-function touched(tr: Y.Transaction, map: StoreMap, fields?: string): { keys: Set<string>; removed: boolean } {
+function touched(tr: Y.Transaction, map: StoreMap, field?: string): { keys: Set<string>; removed: boolean } {
   const keys = new Set<string>();
   let removed = false;
   for (const [type, subs] of tr.changed) {
@@ -55,7 +55,7 @@ function touched(tr: Y.Transaction, map: StoreMap, fields?: string): { keys: Set
         if (!map.has(key)) removed = true;
       }
     } else if (type._item?.parent === map && type._item.parentSub) {
-      if (fields === undefined || subs.has(fields)) keys.add(type._item.parentSub);
+      if (field === undefined || subs.has(field) || subs.has(BASE_FIELD)) keys.add(type._item.parentSub);
     }
   }
   return { keys, removed };
@@ -88,7 +88,7 @@ export function syncTree(tr: Y.Transaction, tree: TreeIndex): void {
       const key = type._item.parentSub;
       const record = tasks.get(key);
       if (!record || (record as unknown) !== type) continue;
-      if (subs.has(PARENT_FIELD)) tree.attach(key, parentKeyOf(record));
+      if (subs.has(PARENT_FIELD) || subs.has(BASE_FIELD)) tree.attach(key, parentKeyOf(record));
       else if (subs.has(ORDER_FIELD)) tree.touch(tree.parentKey(key) ?? ROOT);
     }
   }
@@ -133,7 +133,7 @@ export function repair(project: ProjectState, scope: Scope): Record<string, { up
     out.tasks = {
       updated: [...moved].sort().map((key) => {
         const index = tree.childrenOf(ROOT).indexOf(key);
-        return { id: tasks.get(key)!.get('id') as RecordId, parentId: null, parentIndex: index, orderedParentIndex: index };
+        return { id: idOf(tasks.get(key)!, key), parentId: null, parentIndex: index, orderedParentIndex: index };
       }),
     };
   }
@@ -161,7 +161,7 @@ export function repair(project: ProjectState, scope: Scope): Record<string, { up
 /** The record names a target (in the first of `names` it has) that is not in `target`. */
 function pointsNowhere(record: FieldMap, names: string[], target: StoreMap): boolean {
   for (const name of names) {
-    const value = record.get(name);
+    const value = readField(record, name);
     if (value === undefined) continue;
     if (value === null || value === '') return false;
     return !target.has(recordKey(value as RecordId));
@@ -171,7 +171,7 @@ function pointsNowhere(record: FieldMap, names: string[], target: StoreMap): boo
 
 function removeAll(map: StoreMap, keys: string[], store: string, out: Record<string, { removed?: Rec[] }>): void {
   if (!keys.length) return;
-  const removed = keys.sort().map((key) => ({ id: map.get(key)!.get('id') as RecordId }));
+  const removed = keys.sort().map((key) => ({ id: idOf(map.get(key)!, key) }));
   for (const key of keys) map.delete(key);
   out[store] = { removed };
 }

@@ -4,9 +4,13 @@
  *   doc.getMap(<store>)      one top-level map per store ('tasks', 'resources', 'dependencies',
  *                            'assignments', 'calendars', 'versions', 'changelogs', and any other
  *                            store a client sent), keyed by String(record id);
- *     record: Y.Map           one key per field, including `id` with its original JSON type;
- *                            tasks also hold `parentId` (null at the root) and `$order`, a
- *                            fractional key giving the position among siblings.
+ *     record: Y.Map           `$base`: the fields the record was created with, as one JSON object
+ *                            (`id` with its JSON type; tasks also `parentId`, null at the root, and
+ *                            `$order`, a fractional key giving the position among siblings);
+ *                            every field written after that is a key of its own, which wins over
+ *                            `$base`. So an edit writes one key and concurrent edits of different
+ *                            fields merge, while a record nobody edited costs one Yjs item instead
+ *                            of one per field (a 100k-task project would otherwise need gigabytes).
  *   doc.getMap('project')    project fields (startDate, calendar, ...).
  *   doc.getMap('$stores')    names of stores beyond the known ones, so they are found again.
  *
@@ -21,13 +25,14 @@ export const VERSIONS = 'versions';
 export const PROJECT_MAP = 'project';
 export const EXTRA_STORES_MAP = '$stores';
 export const ORDER_FIELD = '$order';
+export const BASE_FIELD = '$base';
 export const PARENT_FIELD = 'parentId';
 
 /**
  * Fields a client may send that are never stored as data: they describe a record's place or
  * identity on the wire, or are the server's own (`$order` is derived from the positions clients send).
  */
-export const TRANSPORT_FIELDS = new Set(['$PhantomId', '$PhantomParentId', 'parentIndex', 'orderedParentIndex', 'children', '$order']);
+export const TRANSPORT_FIELDS = new Set(['$PhantomId', '$PhantomParentId', 'parentIndex', 'orderedParentIndex', 'children', '$order', '$base']);
 /** Fields kept in the document but not served in datasets (the tree nesting conveys them). */
 export const HIDDEN_TASK_FIELDS = new Set([ORDER_FIELD, PARENT_FIELD]);
 
@@ -65,3 +70,46 @@ export function allStoreNames(doc: Y.Doc): string[] {
 }
 
 export const recordKey = (id: RecordId): string => String(id);
+
+type Fields = Record<string, unknown>;
+
+const baseOf = (record: FieldMap): Fields | undefined => {
+  const base = record.get(BASE_FIELD);
+  return typeof base === 'object' && base !== null && !Array.isArray(base) ? (base as Fields) : undefined;
+};
+
+/** A field's value: its own key when it was written after the record was created, else `$base`. */
+export function readField(record: FieldMap, field: string): unknown {
+  const own = record.get(field);
+  if (own !== undefined || record.has(field)) return own;
+  return baseOf(record)?.[field];
+}
+
+export function hasField(record: FieldMap, field: string): boolean {
+  return record.has(field) || (baseOf(record) !== undefined && field in baseOf(record)!);
+}
+
+/** Every field of a record as plain values, own keys over `$base`; `hidden` fields left out. */
+export function recordFields(record: FieldMap, hidden?: Set<string>): Fields {
+  const out: Fields = {};
+  const base = baseOf(record);
+  if (base) for (const field in base) if (!hidden?.has(field)) out[field] = base[field];
+  for (const [field, value] of record.entries()) {
+    if (field === BASE_FIELD || hidden?.has(field)) continue;
+    out[field] = value instanceof Y.AbstractType ? value.toJSON() : value;
+  }
+  return out;
+}
+
+/** A new record holding `fields` as its base (one Yjs item, however many fields). */
+export function newRecord(fields: Fields): FieldMap {
+  const record = new Y.Map<unknown>();
+  record.set(BASE_FIELD, fields);
+  return record;
+}
+
+/** The record's id: `id` field, else its map key. */
+export function idOf(record: FieldMap, key: string): RecordId {
+  const id = readField(record, 'id');
+  return typeof id === 'number' || typeof id === 'string' ? id : key;
+}

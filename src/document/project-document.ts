@@ -8,7 +8,7 @@ import { applyChange, type AppliedChange, type ChangeContext } from './adapter.j
 import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
-import { allStoreNames, projectMap, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
+import { allStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
 import { writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
 
@@ -102,7 +102,7 @@ export class ProjectDocument {
     const source = store === 'project' ? projectMap(this.doc) : storeMap(this.doc, store).get(key);
     if (!source) return null;
     const out: Record<string, unknown> = {};
-    for (const f of fields) out[f] = source.has(f) ? source.get(f) : null;
+    for (const f of fields) out[f] = (store === 'project' ? source.get(f) : readField(source as Y.Map<unknown>, f)) ?? null;
     return out;
   }
 
@@ -110,7 +110,7 @@ export class ProjectDocument {
   *ids(): Generator<RecordId> {
     for (const name of allStoreNames(this.doc)) {
       for (const record of storeMap(this.doc, name).values()) {
-        const id = record.get('id');
+        const id = readField(record, 'id');
         if (typeof id === 'number' || typeof id === 'string') yield id;
       }
     }

@@ -5,7 +5,7 @@
  */
 import * as Y from 'yjs';
 import { readFile } from 'node:fs/promises';
-import { PARENT_FIELD, ORDER_FIELD, STORE_NAME, TASKS, TRANSPORT_FIELDS, VERSIONS, projectMap, recordKey, registerStore, storeMap, type RecordId } from './layout.js';
+import { PARENT_FIELD, ORDER_FIELD, STORE_NAME, TASKS, TRANSPORT_FIELDS, VERSIONS, newRecord, projectMap, recordKey, registerStore, storeMap, type RecordId } from './layout.js';
 import { keysBetween } from './order.js';
 
 export interface SeedData {
@@ -72,10 +72,10 @@ export function writeSeed(doc: Y.Doc, seed: SeedData): void {
     const orderKeys = name === TASKS ? siblingKeys(rows) : null;
     for (const row of rows) {
       if (row.id === undefined || row.id === null) continue;
-      const record = new Y.Map<unknown>();
-      for (const [field, value] of Object.entries(row)) if (!TRANSPORT_FIELDS.has(field)) record.set(field, value);
-      if (orderKeys) record.set(ORDER_FIELD, orderKeys.get(row)!);
-      map.set(recordKey(row.id as RecordId), record);
+      const fields: Record<string, unknown> = {};
+      for (const [field, value] of Object.entries(row)) if (!TRANSPORT_FIELDS.has(field)) fields[field] = value;
+      if (orderKeys) fields[ORDER_FIELD] = orderKeys.get(row)!;
+      map.set(recordKey(row.id as RecordId), newRecord(fields));
     }
   }
 }

@@ -4,12 +4,12 @@
  * task's siblings or subtree never scans the whole project.
  */
 import * as Y from 'yjs';
-import { ORDER_FIELD, PARENT_FIELD, recordKey, type FieldMap, type StoreMap } from './layout.js';
+import { ORDER_FIELD, PARENT_FIELD, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
 
 export const ROOT = '\u0000root';
 
 export function parentKeyOf(record: FieldMap): string {
-  const parent = record.get(PARENT_FIELD);
+  const parent = readField(record, PARENT_FIELD);
   return parent === null || parent === undefined ? ROOT : recordKey(parent as string | number);
 }
 
@@ -66,7 +66,8 @@ export class TreeIndex {
   }
 
   orderOf(key: string): string {
-    const value = this.tasks.get(key)?.get(ORDER_FIELD);
+    const record = this.tasks.get(key);
+    const value = record ? readField(record, ORDER_FIELD) : undefined;
     return typeof value === 'string' ? value : '';
   }
 

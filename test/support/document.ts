@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { AppliedChange, ChangeContext } from '../../src/document/adapter.js';
 import { recordJson } from '../../src/document/dataset.js';
 import { CounterIds, counterAbove, type IdStyle } from '../../src/document/ids.js';
-import { recordKey, storeMap, TASKS, type RecordId } from '../../src/document/layout.js';
+import { idOf, recordKey, storeMap, TASKS, type RecordId } from '../../src/document/layout.js';
 import { ProjectDocument } from '../../src/document/project-document.js';
 import { parseSeed, readSeedFile, seedIds, type SeedData } from '../../src/document/seed.js';
 import { ROOT } from '../../src/document/tree.js';
@@ -47,7 +47,7 @@ export function projectFrom(seed: SeedData, style: IdStyle = 'prefixed'): TestPr
     },
     children(parent) {
       const keys = project.tree.childrenOf(parent === null ? ROOT : recordKey(parent));
-      return keys.map((k) => tasks().get(k)?.get('id') as RecordId);
+      return keys.map((k) => idOf(tasks().get(k)!, k));
     },
     record(store, id) {
       const record = storeMap(project.doc, store).get(recordKey(id));
