@@ -2,10 +2,13 @@
 import { UsageError, type Command } from './command.js';
 import { columns, envVarsHelp } from './help.js';
 import { serve, serveOptionsHelp } from './serve.js';
+import { simulate } from './simulate.js';
+import { storage } from './storage.js';
+import { versions } from './versions.js';
 import { packageVersion } from './version.js';
 
 /** Each command lives in its own module; add new ones here. */
-const COMMANDS: Record<string, Command> = { serve };
+const COMMANDS: Record<string, Command> = { serve, versions, storage, simulate };
 
 function usage(): string {
   return [

@@ -16,6 +16,23 @@ export const ProjectConfigSchema = z.strictObject({
 
 export const UserSchema = z.strictObject({ password: z.string(), group: z.string().min(1) });
 
+const HISTORY_DEFAULTS = { autoEveryChanges: 500, autoEveryMinutes: 10, keepLast: 50, keepDaily: 30 };
+
+/** Server-side versions of each project (src/history). */
+export const HistoryConfigSchema = z.strictObject({
+  /**
+   * Take a version after this many changes since the previous one; 0 = never on count. A backstop
+   * for bursts (imports, scripts): ordinary editing is covered by `autoEveryMinutes`.
+   */
+  autoEveryChanges: z.number().int().min(0).default(HISTORY_DEFAULTS.autoEveryChanges),
+  /** Take a version this many minutes after the first change not in a version yet; 0 = never on time. */
+  autoEveryMinutes: z.number().min(0).default(HISTORY_DEFAULTS.autoEveryMinutes),
+  /** Versions always kept, newest first. */
+  keepLast: z.number().int().min(1).default(HISTORY_DEFAULTS.keepLast),
+  /** Beyond those, one version per day is kept for this many days; older ones are deleted. */
+  keepDaily: z.number().int().min(0).default(HISTORY_DEFAULTS.keepDaily),
+});
+
 export const ConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
@@ -31,6 +48,8 @@ export const ConfigSchema = z.strictObject({
   }),
   /** Groups whose users may look at their projects but not change them. */
   readOnlyGroups: z.array(z.string().min(1)).default([]),
+  /** Groups whose users may read every project's history over HTTP (Basic auth). */
+  adminGroups: z.array(z.string().min(1)).default(['admin']),
   /** Clients' autosave interval; a grant is repeated after max(1, this - 1) minutes (PROTOCOL.md §9.1). */
   autoSaveIntervalMins: z.number().positive().default(60),
   /** Reload every project from its seed after this long without any incoming frame; 0 = never. */
@@ -61,6 +80,7 @@ export const ConfigSchema = z.strictObject({
       keep: z.number().int().min(0).default(10000),
     })
     .default({ keep: 10000 }),
+  history: HistoryConfigSchema.default(HISTORY_DEFAULTS),
   /** Same-field edits by different clients within this window count as concurrent (classic senders get the final value). */
   concurrencyWindowMs: z.number().int().min(0).default(5000),
   /** Force one protocol generation for every connection, or pick per connection from its login. */
@@ -69,5 +89,6 @@ export const ConfigSchema = z.strictObject({
 
 export type Config = z.infer<typeof ConfigSchema>;
 export type ProjectConfig = z.infer<typeof ProjectConfigSchema>;
+export type HistoryConfig = z.infer<typeof HistoryConfigSchema>;
 /** What a config file may contain: any part of the configuration. */
 export type ConfigInput = z.input<typeof ConfigSchema>;

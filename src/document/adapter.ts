@@ -274,8 +274,6 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
     }
   }
 
-  for (const [parentKey, list] of placements) placeChildren(project, parentKey, list);
-
   for (const rec of entry.removed ?? []) {
     const key = recordKey(rec.id as RecordId);
     if (!map.has(key)) continue;
@@ -286,6 +284,10 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
       if (store === VERSIONS) result.removedVersions.push(k);
     }
   }
+
+  // Indices a client sends are positions in its final view, where the records it removed are
+  // gone already: place after the removals.
+  for (const [parentKey, list] of placements) placeChildren(project, parentKey, list);
 }
 
 function updateRecord(
@@ -369,6 +371,12 @@ function positionOf(rec: Rec): number {
 function placeChildren(project: ProjectView, parentKey: string, placements: Placement[]): void {
   const { doc, tree } = project;
   const tasks = storeMap(doc, TASKS);
+  // Only records still under this parent (not removed or moved on by the same change); the last
+  // placement of a record wins.
+  const byKey = new Map<string, Placement>();
+  for (const p of placements) if (tree.parentKey(p.key) === parentKey && tasks.has(p.key)) byKey.set(p.key, p);
+  placements = [...byKey.values()];
+  if (placements.length === 0) return;
   const placed = new Set(placements.map((p) => p.key));
   const final = tree.childrenOf(parentKey).filter((k) => !placed.has(k));
   const sorted = [...placements].sort((a, b) => a.index - b.index);

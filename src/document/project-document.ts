@@ -9,13 +9,16 @@ import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
 import { allStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
-import { writeSeed, type SeedData } from './seed.js';
+import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
 
 type Changes = Record<string, unknown>;
 
 /** Origin of the adapter's own transactions: the tree index is already current after them. */
 export const ADAPTER_ORIGIN = Symbol('weft.adapter');
+
+/** Longest stretch of loading work between two turns of the event loop. */
+const SLICE_MS = 15;
 
 export class ProjectDocument {
   readonly doc: Y.Doc;
@@ -34,6 +37,37 @@ export class ProjectDocument {
     if (update) Y.applyUpdateV2(doc, update);
     for (const u of more) Y.applyUpdateV2(doc, u);
     return new ProjectDocument(doc);
+  }
+
+  /**
+   * Build from stored parts (snapshot chunks, then updates), handing the event loop back between
+   * parts so loading a large project does not hold up other projects' traffic.
+   */
+  static async load(parts: Uint8Array[]): Promise<ProjectDocument> {
+    const doc = new Y.Doc({ gc: true });
+    let since = performance.now();
+    for (const part of parts) {
+      Y.applyUpdateV2(doc, part);
+      if (performance.now() - since > SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        since = performance.now();
+      }
+    }
+    return new ProjectDocument(doc);
+  }
+
+  /**
+   * Write a seed into this (empty) document in parts of `batch` records, one transaction each,
+   * yielding after each so the caller can persist it and other work can run in between.
+   */
+  async *importSeed(seed: SeedData, batch = 2000): AsyncGenerator<void> {
+    const parts = seedParts(seed, batch);
+    for (const part of parts) {
+      this.doc.transact(() => writeSeed(this.doc, part), ADAPTER_ORIGIN);
+      yield;
+    }
+    this.tree = new TreeIndex(storeMap(this.doc, TASKS));
+    this.cache.clear();
   }
 
   /** A Bryntum change set, with the integrity repairs it made necessary, in one transaction. */

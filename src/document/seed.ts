@@ -14,6 +14,8 @@ export interface SeedData {
   stores: Map<string, Record<string, unknown>[]>;
   /** Version content by version record key. */
   versionContents: Map<string, unknown>;
+  /** Task rows already carry their sibling order key (parts of a larger seed). */
+  ordered?: boolean;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -69,12 +71,13 @@ export function writeSeed(doc: Y.Doc, seed: SeedData): void {
   for (const [name, rows] of seed.stores) {
     registerStore(doc, name);
     const map = storeMap(doc, name);
-    const orderKeys = name === TASKS ? siblingKeys(rows) : null;
+    const orderKeys = name === TASKS && !seed.ordered ? siblingKeys(rows) : null;
     for (const row of rows) {
       if (row.id === undefined || row.id === null) continue;
       const fields: Record<string, unknown> = {};
       for (const [field, value] of Object.entries(row)) if (!TRANSPORT_FIELDS.has(field)) fields[field] = value;
       if (orderKeys) fields[ORDER_FIELD] = orderKeys.get(row)!;
+      else if (seed.ordered && typeof row[ORDER_FIELD] === 'string') fields[ORDER_FIELD] = row[ORDER_FIELD];
       map.set(recordKey(row.id as RecordId), newRecord(fields));
     }
   }
@@ -94,6 +97,27 @@ function siblingKeys(rows: Record<string, unknown>[]): Map<Record<string, unknow
     list.forEach((row, i) => keys.set(row, k[i]));
   }
   return keys;
+}
+
+/**
+ * The seed cut into parts of at most `batch` records (the project fields and store names go with
+ * the first part). Sibling order keys are computed over the whole seed, so parts can be written
+ * one after another.
+ */
+export function seedParts(seed: SeedData, batch: number): SeedData[] {
+  const orderKeys = seed.stores.has(TASKS) ? siblingKeys(seed.stores.get(TASKS)!) : new Map();
+  const rows: [string, Record<string, unknown>][] = [];
+  for (const [name, list] of seed.stores) for (const row of list) rows.push([name, name === TASKS ? { ...row, [ORDER_FIELD]: orderKeys.get(row) } : row]);
+  const parts: SeedData[] = [];
+  for (let i = 0; i === 0 || i < rows.length; i += batch) {
+    const stores = new Map<string, Record<string, unknown>[]>(i === 0 ? [...seed.stores.keys()].map((n) => [n, []]) : []);
+    for (const [name, row] of rows.slice(i, i + batch)) {
+      if (!stores.has(name)) stores.set(name, []);
+      stores.get(name)!.push(row);
+    }
+    parts.push({ project: i === 0 ? seed.project : {}, stores, versionContents: new Map(), ordered: true });
+  }
+  return parts;
 }
 
 /** Every id in the seed, for starting a project's id counter above them. */

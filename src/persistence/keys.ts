@@ -3,14 +3,17 @@
  * one contiguous range. Numbers are zero-padded so keys sort in numeric order.
  *
  *   p:<project>:meta               JSON  counters (next id, next revision, phantom epoch, ...)
- *   p:<project>:snap               bytes Yjs V2 state covering updates up to `snapseq`
- *   p:<project>:snapseq            JSON  last update sequence folded into `snap`
+ *   p:<project>:snap:<i>           bytes snapshot chunks: Yjs V2 updates which, applied in order,
+ *                                        give the state up to `snapseq` (each at most ~1 MB, so a
+ *                                        load applies them one at a time between other work)
+ *   p:<project>:snapseq            JSON  last update sequence folded into the chunks
  *   p:<project>:u:<seq>            bytes one accepted change as a Yjs V2 update
  *   p:<project>:ph:<epoch>:<id>    JSON  phantom id -> real id (epoch changes on reset)
  *   p:<project>:vc:<version>       JSON  content of a Bryntum version record (kept out of the doc)
  *   p:<project>:rv:<n>             JSON  outgoing revision server-<n> (the revision log)
  *   p:<project>:ver:<n>            JSON  server-side version n: metadata
  *   p:<project>:vs:<n>             bytes server-side version n: Yjs V2 state
+ *   p:<project>:verpending         JSON  changes and authors since the newest server-side version
  */
 import type { ProjectId } from '../protocol/schemas.js';
 
@@ -30,7 +33,7 @@ export class ProjectKeys {
     this.prefix = `p:${projectKey(id)}:`;
   }
   meta = () => `${this.prefix}meta`;
-  snap = () => `${this.prefix}snap`;
+  snapChunk = (index: number) => `${this.prefix}snap:${pad(index)}`;
   snapSeq = () => `${this.prefix}snapseq`;
   update = (seq: number) => `${this.prefix}u:${pad(seq)}`;
   phantom = (epoch: number, phantom: string) => `${this.prefix}ph:${epoch}:${phantom}`;
@@ -38,6 +41,7 @@ export class ProjectKeys {
   revision = (n: number) => `${this.prefix}rv:${pad(n)}`;
   version = (n: number) => `${this.prefix}ver:${pad(n)}`;
   versionState = (n: number) => `${this.prefix}vs:${pad(n)}`;
+  versionPending = () => `${this.prefix}verpending`;
   /** Bounds of one section, for range reads: gte/lt. */
   range = (section: string) => ({ gte: `${this.prefix}${section}:`, lt: `${this.prefix}${section};` });
   all = () => ({ gte: this.prefix, lt: this.prefix.slice(0, -1) + ';' });

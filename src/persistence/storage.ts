@@ -23,7 +23,8 @@ export interface ProjectMeta {
 
 export interface StoredProject {
   meta: ProjectMeta;
-  snapshot: Uint8Array | null;
+  /** Snapshot chunks in order (apply all, then `updates`). */
+  chunks: Uint8Array[];
   updates: Uint8Array[];
   lastSeq: number;
   snapshotSeq: number;
@@ -33,7 +34,8 @@ export interface StoredProject {
 export interface Commit {
   seq: number;
   update: Uint8Array | null;
-  meta: ProjectMeta;
+  /** Counters; left out only while a first import is still writing its parts. */
+  meta?: ProjectMeta;
   phantoms?: Iterable<[string, RecordId]>;
   versionContents?: Iterable<[string, unknown]>;
   removedVersions?: Iterable<string>;
@@ -95,7 +97,8 @@ export class ProjectStorage {
   async load(): Promise<StoredProject | null> {
     const meta = await this.getJson<ProjectMeta>(this.keys.meta());
     if (!meta) return null;
-    const snapshot = (await this.db.get(this.keys.snap())) ?? null;
+    const chunks: Uint8Array[] = [];
+    for await (const value of this.db.values(this.keys.range('snap'))) chunks.push(value);
     const snapshotSeq = (await this.getJson<number>(this.keys.snapSeq())) ?? 0;
     const updates: Uint8Array[] = [];
     let lastSeq = snapshotSeq;
@@ -110,13 +113,13 @@ export class ProjectStorage {
     for await (const [key, value] of this.db.iterator<string, RecordId>({ ...phantomRange, valueEncoding: 'json' })) {
       phantoms.set(key.slice(phantomRange.gte.length), value);
     }
-    return { meta, snapshot, updates, lastSeq, snapshotSeq, phantoms };
+    return { meta, chunks, updates, lastSeq, snapshotSeq, phantoms };
   }
 
   async commit(c: Commit): Promise<void> {
-    const ops: Op[] = [{ type: 'put', key: this.keys.meta(), value: c.meta, valueEncoding: 'json' }];
+    const ops: Op[] = c.meta ? [{ type: 'put', key: this.keys.meta(), value: c.meta, valueEncoding: 'json' }] : [];
     if (c.update) ops.push({ type: 'put', key: this.keys.update(c.seq), value: c.update });
-    for (const [phantom, id] of c.phantoms ?? []) ops.push({ type: 'put', key: this.keys.phantom(c.meta.phantomEpoch, phantom), value: id, valueEncoding: 'json' });
+    for (const [phantom, id] of c.phantoms ?? []) ops.push({ type: 'put', key: this.keys.phantom(c.meta!.phantomEpoch, phantom), value: id, valueEncoding: 'json' });
     for (const [version, content] of c.versionContents ?? []) {
       ops.push({ type: 'put', key: this.keys.versionContent(version), value: content === undefined ? null : content, valueEncoding: 'json' });
     }
@@ -125,10 +128,13 @@ export class ProjectStorage {
     await this.db.batch(ops as never, { sync: this.options.sync ?? false });
   }
 
-  /** Fold updates up to `seq` into a snapshot of the whole state, in one batch. */
-  async compact(state: Uint8Array, seq: number, previousSnapshotSeq: number): Promise<void> {
+  /**
+   * Replace the updates after `previousSnapshotSeq` up to `seq` by snapshot chunks that already
+   * hold them (merged by the caller), in one batch.
+   */
+  async compact(chunks: { index: number; bytes: Uint8Array }[], seq: number, previousSnapshotSeq: number): Promise<void> {
     const ops: Op[] = [
-      { type: 'put', key: this.keys.snap(), value: state },
+      ...chunks.map((chunk): Op => ({ type: 'put', key: this.keys.snapChunk(chunk.index), value: chunk.bytes })),
       { type: 'put', key: this.keys.snapSeq(), value: seq, valueEncoding: 'json' },
     ];
     for (let s = previousSnapshotSeq + 1; s <= seq; s++) ops.push({ type: 'del', key: this.keys.update(s) });
@@ -159,6 +165,41 @@ export class ProjectStorage {
     const keepPrefix = `${range.gte}${keep}:`;
     await this.db.clear({ gte: range.gte, lt: keepPrefix });
     await this.db.clear({ gt: `${keepPrefix}\uffff`, lt: range.lt });
+  }
+
+  // ---- small generic access for server-side versions (src/history) ----------------------------
+
+  async getBytes(key: string): Promise<Uint8Array | undefined> {
+    return (await this.db.get(key)) ?? undefined;
+  }
+
+  /** The JSON values of one key section, in key order. */
+  async jsonSection<T>(section: string): Promise<T[]> {
+    const out: T[] = [];
+    for await (const value of this.db.values<string, T>({ ...this.keys.range(section), valueEncoding: 'json' })) out.push(value);
+    return out;
+  }
+
+  /** Puts (JSON, or bytes for Uint8Array values) and deletes in one atomic batch. */
+  async write(puts: { key: string; value: unknown }[], dels: string[] = []): Promise<void> {
+    const ops: Op[] = puts.map(({ key, value }) => (value instanceof Uint8Array ? { type: 'put', key, value } : { type: 'put', key, value, valueEncoding: 'json' }));
+    for (const key of dels) ops.push({ type: 'del', key });
+    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+  }
+
+  /** Keys and bytes per key section (the name after the project prefix, up to the next ':'). */
+  async usageBySection(): Promise<Map<string, { keys: number; bytes: number }>> {
+    const out = new Map<string, { keys: number; bytes: number }>();
+    const start = this.keys.prefix.length;
+    for await (const [key, value] of this.db.iterator(this.keys.all())) {
+      const end = key.indexOf(':', start);
+      const section = end === -1 ? key.slice(start) : key.slice(start, end);
+      const usage = out.get(section) ?? { keys: 0, bytes: 0 };
+      usage.keys++;
+      usage.bytes += Buffer.byteLength(key) + value.byteLength;
+      out.set(section, usage);
+    }
+    return out;
   }
 
   async sizeOf(section?: string): Promise<{ keys: number; bytes: number }> {

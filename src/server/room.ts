@@ -15,12 +15,20 @@ import { VERSIONS } from '../document/layout.js';
 import { seedIds, type SeedData } from '../document/seed.js';
 import { encoderFor, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
-import type { ProjectMeta, ProjectStorage } from '../persistence/storage.js';
+import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import type { Connection } from './connection.js';
 import { SerialQueue } from './serial-queue.js';
+import { mergeUpdates } from '../persistence/merger.js';
+
+/** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
+const CHUNK_BYTES = 1024 * 1024;
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
 import { YjsPeer } from './yjs-peer.js';
+import { ProjectHistory } from '../history/project-history.js';
+import { restoreState } from '../history/restore.js';
+import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
+import type { VersionMeta, VersionReason } from '../history/versions.js';
 
 interface AwarenessChange {
   added: number[];
@@ -72,6 +80,10 @@ export class ProjectRoom {
   private phantoms!: Map<string, RecordId>;
   private seq = 0;
   private snapshotSeq = 0;
+  /** Committed updates not yet folded into the snapshot chunks, in sequence order. */
+  private unfolded: Uint8Array[] = [];
+  private lastChunk: { index: number; bytes: Uint8Array } | null = null;
+  private compacting: Promise<void> | null = null;
   private pendingUpdates: Uint8Array[] = [];
   /** The same updates in the V1 encoding y-websocket peers speak. */
   private pendingPeerUpdates: Uint8Array[] = [];
@@ -83,6 +95,8 @@ export class ProjectRoom {
   /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
   private readonly recentWrites = new Map<string, { writer: string; at: number }>();
   private closed = false;
+  /** Server-side versions of the project (src/history). */
+  private history!: ProjectHistory;
 
   private constructor(private readonly options: RoomOptions) {
     this.id = options.project.id;
@@ -95,28 +109,46 @@ export class ProjectRoom {
   }
 
   private async load(): Promise<void> {
+    this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => void this.queue.run(() => this.takeVersion('auto')));
     const stored = await this.options.storage.load();
+    this.pendingUpdates = [];
+    this.pendingPeerUpdates = [];
     if (stored) {
-      this.attach(ProjectDocument.fromUpdate(stored.snapshot, stored.updates));
+      this.attach(await ProjectDocument.load([...stored.chunks, ...stored.updates]));
       this.meta = stored.meta;
       this.phantoms = stored.phantoms;
       this.seq = stored.lastSeq;
       this.snapshotSeq = stored.snapshotSeq;
+      this.unfolded = stored.updates;
+      const last = stored.chunks.length - 1;
+      this.lastChunk = last >= 0 ? { index: last, bytes: stored.chunks[last] } : null;
       return;
     }
-    // First start: the seed becomes the first state of the document.
+    // First start: the seed becomes the first state of the document, written in parts so a large
+    // seed neither builds one huge update nor holds up other projects. The counters go with the
+    // last part: until they are stored the project does not exist and would be seeded again.
     const seed = await this.options.loadSeed();
     this.attach(new ProjectDocument());
-    this.document.replaceWith(seed);
     this.phantoms = new Map();
-    this.meta = {
+    this.seq = 0;
+    this.snapshotSeq = 0;
+    this.unfolded = [];
+    this.lastChunk = null;
+    const meta: ProjectMeta = {
       nextId: counterAbove(seedIds(seed)),
       nextRevision: 1,
       phantomEpoch: 0,
       firstLoggedRevision: 1,
       createdAt: new Date().toISOString(),
     };
-    await this.options.storage.commit({ seq: ++this.seq, update: this.takeUpdate(), meta: this.meta, versionContents: seed.versionContents });
+    const parts = this.document.importSeed(seed);
+    for (let part = await parts.next(); !part.done; ) {
+      const update = this.takeUpdate();
+      const next = await parts.next();
+      await this.persist(next.done ? { update, meta, versionContents: seed.versionContents } : { update });
+      part = next;
+    }
+    this.meta = meta;
     this.options.log(`project ${JSON.stringify(this.id)} seeded`);
   }
 
@@ -166,7 +198,7 @@ export class ProjectRoom {
    */
   subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string): Promise<void> {
     return this.queue.run(async () => {
-      const texts = await this.document.datasetTexts(true);
+      const texts = this.history.withVersions(await this.document.datasetTexts(true));
       connection.subscribeTo(this);
       this.subscribers.add(connection);
       this.lastActive = Date.now();
@@ -257,15 +289,10 @@ export class ProjectRoom {
       let n = this.meta.nextRevision;
       const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${n++}`, client: peer.id, changes: withInput(changes) }] : [];
       const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
-      await this.options.storage.commit({
-        seq: this.seq + 1,
-        update: v2,
-        meta,
-        revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })),
-      });
-      this.seq++;
+      await this.persist({ update: v2, meta, revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })) });
       this.meta = meta;
       this.afterCommit();
+      this.noteChange(peer.user.name);
       this.broadcast(revisions, null);
       this.flushToPeers();
     });
@@ -326,8 +353,7 @@ export class ProjectRoom {
     if (fixes) revisions.push({ revision: `server-${n++}`, client: SERVER_CLIENT, changes: withInput(fixes) });
 
     const meta: ProjectMeta = { ...this.meta, nextId: ids.nextValue, nextRevision: n };
-    await this.options.storage.commit({
-      seq: update ? this.seq + 1 : this.seq,
+    await this.persist({
       update,
       meta,
       phantoms: applied.newPhantoms,
@@ -335,11 +361,11 @@ export class ProjectRoom {
       removedVersions: applied.removedVersions,
       revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })),
     });
-    if (update) this.seq++;
     this.meta = meta;
     for (const [p, id] of applied.newPhantoms) this.phantoms.set(p, id);
     this.flushToPeers();
     this.afterCommit();
+    this.noteChange(sender.connection.user?.name ?? sender.connection.id);
     return { revisions, hasAdded: applied.hasAdded };
   }
 
@@ -394,7 +420,9 @@ export class ProjectRoom {
 
   private afterCommit(): void {
     const { storage, revisionLog } = this.options.config;
-    if (this.seq - this.snapshotSeq >= storage.compactAfterUpdates) void this.queue.run(() => this.compact());
+    if (this.seq - this.snapshotSeq >= storage.compactAfterUpdates) {
+      this.compact().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
+    }
     const logged = this.meta.nextRevision - this.meta.firstLoggedRevision;
     // Prune in steps rather than on every commit.
     if (logged > revisionLog.keep + Math.max(100, revisionLog.keep / 10)) void this.queue.run(() => this.pruneLog());
@@ -404,14 +432,54 @@ export class ProjectRoom {
     const first = this.meta.nextRevision - this.options.config.revisionLog.keep;
     if (first <= this.meta.firstLoggedRevision) return;
     this.meta = { ...this.meta, firstLoggedRevision: first };
-    await this.options.storage.commit({ seq: this.seq, update: null, meta: this.meta });
+    await this.persist({ update: null, meta: this.meta });
     await this.options.storage.pruneRevisions(first);
   }
 
-  private async compact(): Promise<void> {
-    if (this.closed || this.seq === this.snapshotSeq) return;
-    await this.options.storage.compact(this.document.encodeState(), this.seq, this.snapshotSeq);
-    this.snapshotSeq = this.seq;
+  /** Write a commit; an update gets the next sequence number and joins the log to fold. */
+  private async persist(commit: Omit<Commit, 'seq'>): Promise<void> {
+    const seq = commit.update ? this.seq + 1 : this.seq;
+    await this.options.storage.commit({ ...commit, seq });
+    if (commit.update) {
+      this.seq = seq;
+      this.unfolded.push(commit.update);
+    }
+  }
+
+  /** Fold the update log into snapshot chunks (at most one fold at a time, outside the queue). */
+  private compact(): Promise<void> {
+    return (this.compacting ??= this.foldLog().finally(() => (this.compacting = null)));
+  }
+
+  /**
+   * Merge the updates since the last fold into chunks of about CHUNK_BYTES, the first one
+   * continuing the last chunk while it is small. The merge runs in a worker thread and works
+   * on stored bytes only, so neither this project's queue nor the event loop waits for it.
+   */
+  private async foldLog(): Promise<void> {
+    const seq = this.seq;
+    const previous = this.snapshotSeq;
+    const updates = this.unfolded.slice(0, seq - previous);
+    if (updates.length === 0) return;
+    const groups: Uint8Array[][] = [[]];
+    let size = this.lastChunk && this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.bytes.byteLength : CHUNK_BYTES;
+    if (size < CHUNK_BYTES) groups[0].push(this.lastChunk!.bytes);
+    else groups.pop();
+    for (const update of updates) {
+      if (size >= CHUNK_BYTES) {
+        groups.push([]);
+        size = 0;
+      }
+      groups[groups.length - 1].push(update);
+      size += update.byteLength;
+    }
+    let index = this.lastChunk ? (this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.index : this.lastChunk.index + 1) : 0;
+    const chunks: { index: number; bytes: Uint8Array }[] = [];
+    for (const group of groups) chunks.push({ index: index++, bytes: await mergeUpdates(group) });
+    await this.options.storage.compact(chunks, seq, previous);
+    this.lastChunk = chunks[chunks.length - 1];
+    this.unfolded.splice(0, updates.length);
+    this.snapshotSeq = seq;
   }
 
   /**
@@ -438,6 +506,7 @@ export class ProjectRoom {
   /** Bring back the seed as a new state of the document; ids and revision numbers keep counting. */
   reset(userName: string, announceProject: boolean): Promise<void> {
     return this.queue.run(async () => {
+      await this.takeVersion('before-reset', `Before reset by ${userName}`);
       const seed = await this.options.loadSeed();
       // Stored content of the versions the reset removes goes with them.
       const removedVersions = this.document.recordKeys(VERSIONS).filter((key) => !seed.versionContents.has(key));
@@ -452,15 +521,14 @@ export class ProjectRoom {
         nextRevision: this.meta.nextRevision + 1,
         firstLoggedRevision: this.meta.nextRevision + 1,
       };
-      await this.options.storage.commit({ seq: update ? this.seq + 1 : this.seq, update, meta, versionContents: seed.versionContents, removedVersions });
-      if (update) this.seq++;
+      await this.persist({ update, meta, versionContents: seed.versionContents, removedVersions });
       this.flushToPeers();
       this.meta = meta;
       this.phantoms = new Map();
       this.recentWrites.clear();
       void this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
       void this.options.storage.pruneRevisions(meta.firstLoggedRevision);
-      const json = datasetJson(await this.document.datasetTexts(true));
+      const json = datasetJson(this.history.withVersions(await this.document.datasetTexts(true)));
       for (const connection of this.subscribers) {
         const encoder = encoderFor(connection.generation);
         connection.send(encoder.resetDataset(this.id, json));
@@ -470,6 +538,9 @@ export class ProjectRoom {
   }
 
   versionContent(versionId: RecordId): Promise<{ found: boolean; content?: unknown }> {
+    const n = serverVersionNumber(versionId);
+    // A server version's content is built from its stored state, which no change touches.
+    if (n !== null && !this.document.has(VERSIONS, versionId)) return this.history.content(n);
     return this.queue.run(() => this.options.storage.versionContent(recordKey(versionId)));
   }
 
@@ -488,6 +559,74 @@ export class ProjectRoom {
     });
   }
 
+  // ---- server-side versions (src/history) -----------------------------------------------------
+
+  private noteChange(author: string): void {
+    if (this.history.noteChange(author)) void this.queue.run(() => this.takeVersion('auto'));
+  }
+
+  /** Record a version of the current state (run inside the queue) and show it to Bryntum clients. */
+  private async takeVersion(reason: VersionReason, label?: string): Promise<VersionMeta | null> {
+    // An automatic version may have been taken already by another trigger.
+    if (this.closed || (reason === 'auto' && !this.history.due())) return null;
+    const n = this.meta.nextRevision;
+    const state = this.document.encodeState();
+    const announced = shownToClients({ reason });
+    const { version, removed } = await this.history.record({ reason, label, state, lastRevision: this.lastRevision, nextRevision: announced ? n + 1 : n });
+    const change = versionsChange(version, removed);
+    if (!change) return version;
+    const revision: OutgoingRevision = { revision: `server-${n}`, client: SERVER_CLIENT, changes: withInput(change) };
+    const meta: ProjectMeta = { ...this.meta, nextRevision: n + 1 };
+    await this.persist({ update: null, meta, revisions: [{ n, json: revision }] });
+    this.meta = meta;
+    this.afterCommit();
+    this.broadcast([revision], null);
+    return version;
+  }
+
+  /** A version on request (CLI, admin API). */
+  createVersion(label?: string): Promise<VersionMeta> {
+    return this.queue.run(async () => {
+      const version = await this.takeVersion('manual', label);
+      if (!version) throw new Error('project is closing');
+      return version;
+    });
+  }
+
+  /**
+   * Bring version `n` back as one forward change, after keeping the current state as a version.
+   * Resolves with that version and the revision clients received (null when nothing differed).
+   */
+  restore(n: number, userName: string): Promise<{ restored: VersionMeta; before: VersionMeta; revision: string | null }> {
+    return this.queue.run(async () => {
+      const { version: restored, state } = await this.history.get(n);
+      const before = await this.takeVersion('before-restore', `Before restore of version ${n}`);
+      if (!before) throw new Error('project is closing');
+      let changes: Changes | null;
+      try {
+        changes = restoreState(this.document, state);
+      } catch (e) {
+        await this.recover(e as Error);
+        throw e;
+      }
+      const update = this.takeUpdate();
+      if (!update) {
+        this.pendingPeerUpdates = [];
+        return { restored, before, revision: null };
+      }
+      let r = this.meta.nextRevision;
+      const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${r++}`, client: SERVER_CLIENT, changes: withInput(changes) }] : [];
+      const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: r };
+      await this.persist({ update, meta, revisions: revisions.map((x) => ({ n: Number(x.revision.slice(7)), json: x })) });
+      this.meta = meta;
+      this.afterCommit();
+      this.noteChange(userName);
+      this.broadcast(revisions, null);
+      this.flushToPeers();
+      return { restored, before, revision: revisions.length ? this.lastRevision : null };
+    });
+  }
+
   /** Dataset as plain objects (tests, CLI). */
   dataset(): Promise<Record<string, unknown>> {
     return this.queue.run(() => this.document.dataset());
@@ -496,7 +635,9 @@ export class ProjectRoom {
   /** Flush: fold the log into a snapshot and free the document. */
   close(): Promise<void> {
     return this.queue.run(async () => {
+      await this.compacting;
       await this.compact();
+      await this.history.close(this.meta.nextRevision);
       this.closed = true;
       for (const peer of this.peers) peer.close(1001, 'project unloaded');
       this.awareness.destroy();

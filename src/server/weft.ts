@@ -18,6 +18,9 @@ import { Connection } from './connection.js';
 import { ProjectRegistry } from './projects.js';
 import { SerialQueue } from './serial-queue.js';
 import { YjsPeer } from './yjs-peer.js';
+import { AdminHttp } from './admin-http.js';
+import { localUrl, removeSidecar, writeSidecar } from './sidecar.js';
+import { HistoryService } from '../history/service.js';
 import type { Socket } from 'node:net';
 import type { ProjectId } from '../protocol/schemas.js';
 
@@ -61,7 +64,8 @@ export class WeftServer {
     const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
     const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
     const projects = new ProjectRegistry(config, storage, log);
-    const http = createServer((req, res) => handleHttp(req, res));
+    const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'));
+    const http = createServer((req, res) => handleHttp(req, res, admin));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -72,7 +76,12 @@ export class WeftServer {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
-    return new WeftServer(config, storage, projects, http, wss, log);
+    const server = new WeftServer(config, storage, projects, http, wss, log);
+    // Lets the CLI reach this server while it holds the data directory.
+    await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
+      log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`),
+    );
+    return server;
   }
 
   get port(): number {
@@ -167,6 +176,7 @@ export class WeftServer {
   /** Close every connection, flush every project and release the data directory. */
   async close(): Promise<void> {
     if (this.inactivityTimer) clearInterval(this.inactivityTimer);
+    await removeSidecar(this.config.dataDir);
     for (const client of this.wss.clients) client.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
@@ -175,7 +185,8 @@ export class WeftServer {
   }
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse): void {
+function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp): void {
+  if (admin.handles(req)) return void admin.handle(req, res);
   if (req.url === '/health') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: VERSION }));
     return;

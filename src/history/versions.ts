@@ -1,0 +1,77 @@
+/**
+ * Storage of a project's server-side versions in LevelDB, beside the project's other keys:
+ * `ver:<n>` holds the metadata, `vs:<n>` the full Yjs V2 state. Both are written in one batch,
+ * so a version is either complete or absent.
+ */
+import { z } from 'zod';
+import type { ProjectStorage } from '../persistence/storage.js';
+
+export const VERSION_REASONS = ['manual', 'auto', 'before-reset', 'before-restore'] as const;
+export type VersionReason = (typeof VERSION_REASONS)[number];
+
+export const VersionMetaSchema = z.object({
+  n: z.number().int().positive(),
+  /** ISO time the version was taken. */
+  time: z.string(),
+  label: z.string(),
+  reason: z.enum(VERSION_REASONS),
+  /** Users who changed the project since the previous version. */
+  authors: z.array(z.string()),
+  /** Changes since the previous version. */
+  changes: z.number().int().min(0),
+  /** The last server revision the version includes (null before the first). */
+  lastRevision: z.string().nullable(),
+  /** Size of the stored state. */
+  bytes: z.number().int().min(0),
+});
+export type VersionMeta = z.infer<typeof VersionMetaSchema>;
+
+/** Counts since the newest version, kept so an auto version after a restart still knows them. */
+export const PendingSchema = z.object({
+  changes: z.number().int().min(0),
+  authors: z.array(z.string()),
+  /** Epoch ms of the first change not in a version yet; null when there is none. */
+  since: z.number().nullable(),
+  /** The project's next revision number when this was saved (changes after it were not counted). */
+  nextRevision: z.number().int().min(0),
+});
+export type Pending = z.infer<typeof PendingSchema>;
+
+export class VersionStore {
+  constructor(private readonly storage: ProjectStorage) {}
+
+  /** Every version, oldest first. Entries that do not parse are skipped rather than failing the list. */
+  async list(): Promise<VersionMeta[]> {
+    const raw = await this.storage.jsonSection<unknown>('ver');
+    return raw.flatMap((value) => {
+      const parsed = VersionMetaSchema.safeParse(value);
+      return parsed.success ? [parsed.data] : [];
+    });
+  }
+
+  async state(n: number): Promise<Uint8Array | undefined> {
+    return this.storage.getBytes(this.storage.keys.versionState(n));
+  }
+
+  /** Write a version and the pending counts that follow it, deleting `remove` in the same batch. */
+  async add(meta: VersionMeta, state: Uint8Array, pending: Pending, remove: number[] = []): Promise<void> {
+    const keys = this.storage.keys;
+    await this.storage.write(
+      [
+        { key: keys.version(meta.n), value: meta },
+        { key: keys.versionState(meta.n), value: state },
+        { key: keys.versionPending(), value: pending },
+      ],
+      remove.flatMap((n) => [keys.version(n), keys.versionState(n)]),
+    );
+  }
+
+  async pending(): Promise<Pending | undefined> {
+    const parsed = PendingSchema.safeParse(await this.storage.getJson(this.storage.keys.versionPending()));
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  async savePending(pending: Pending): Promise<void> {
+    await this.storage.write([{ key: this.storage.keys.versionPending(), value: pending }]);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Merging Yjs updates off the event loop. Folding the update log into snapshot chunks is pure
+ * byte work (Y.mergeUpdatesV2), so it runs in a worker thread: compaction never stalls traffic.
+ */
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import * as Y from 'yjs';
+
+/** Below this many bytes the round trip to the worker costs more than merging here. */
+const INLINE_BYTES = 32 * 1024;
+
+const workerSource = (yjs: string) => `
+import { parentPort } from 'node:worker_threads';
+import * as Y from ${JSON.stringify(yjs)};
+parentPort.on('message', ({ id, updates }) => {
+  try {
+    const merged = Y.mergeUpdatesV2(updates);
+    parentPort.postMessage({ id, merged }, [merged.buffer]);
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message || e) });
+  }
+});`;
+
+type Pending = { resolve: (u: Uint8Array) => void; reject: (e: Error) => void };
+
+class MergeWorker {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private next = 0;
+
+  private start(): Worker {
+    const yjs = pathToFileURL(createRequire(import.meta.url).resolve('yjs')).href;
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(workerSource(yjs))}`));
+    worker.unref();
+    worker.on('message', ({ id, merged, error }: { id: number; merged?: Uint8Array; error?: string }) => {
+      const p = this.pending.get(id);
+      this.pending.delete(id);
+      if (error !== undefined) p?.reject(new Error(error));
+      else p?.resolve(merged!);
+    });
+    worker.on('error', (e) => this.fail(e));
+    worker.on('exit', () => this.fail(new Error('merge worker exited')));
+    return worker;
+  }
+
+  private fail(error: Error): void {
+    this.worker = null;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+
+  merge(updates: Uint8Array[]): Promise<Uint8Array> {
+    this.worker ??= this.start();
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage({ id, updates });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    if (worker) await worker.terminate();
+  }
+}
+
+const shared = new MergeWorker();
+
+/** One update equivalent to applying `updates` in order. */
+export async function mergeUpdates(updates: Uint8Array[]): Promise<Uint8Array> {
+  if (updates.length === 1) return updates[0];
+  const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
+  if (bytes <= INLINE_BYTES) return Y.mergeUpdatesV2(updates);
+  try {
+    return await shared.merge(updates);
+  } catch {
+    // A worker that cannot start (or died) must not stop compaction.
+    return Y.mergeUpdatesV2(updates);
+  }
+}
+
+export function stopMerger(): Promise<void> {
+  return shared.stop();
+}

@@ -1,0 +1,164 @@
+/**
+ * The admin HTTP API on the server's port: project history as JSON.
+ *
+ *   GET  /api/projects/<id>/versions                  list
+ *   GET  /api/projects/<id>/versions/<n|current>      { version, dataset }
+ *   GET  /api/projects/<id>/diff?from=<ref>&to=<ref>  { from, to, diff }
+ *   GET  /api/storage                                 storage use per project
+ *   POST /api/projects/<id>/versions                  create ({ label? })      CLI token only
+ *   POST /api/projects/<id>/versions/<n>/restore      restore                  CLI token only
+ *
+ * Readers authenticate with HTTP Basic as a configured user of an admin group. Changes need the
+ * token of the sidecar file: only whoever can read the data directory may rewrite its history.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Config } from '../config/schema.js';
+import { HistoryError } from '../history/errors.js';
+import type { HistoryApi } from '../history/service.js';
+import { describeIssues } from '../protocol/schemas.js';
+
+type Role = 'cli' | 'admin';
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+const CreateBodySchema = z.strictObject({ label: z.string().max(200).optional() });
+const RestoreBodySchema = z.strictObject({});
+const DiffQuerySchema = z.object({ from: z.string().min(1), to: z.string().min(1).default('current') });
+
+const MAX_BODY = 64 * 1024;
+
+export class AdminHttp {
+  constructor(
+    private readonly config: Pick<Config, 'users' | 'adminGroups'>,
+    private readonly history: HistoryApi,
+    /** Bearer token of the sidecar file. */
+    readonly token: string,
+  ) {}
+
+  handles(req: IncomingMessage): boolean {
+    return (req.url ?? '').startsWith('/api/');
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const role = this.authenticate(req);
+      const result = await this.route(req, role);
+      send(res, 200, result);
+    } catch (e) {
+      const error = e instanceof HttpError ? e : e instanceof HistoryError ? new HttpError(e.status, e.message) : new HttpError(500, (e as Error).message);
+      send(res, error.status, { error: error.message }, error.headers);
+    }
+  }
+
+  private authenticate(req: IncomingMessage): Role {
+    const unauthorized = (message: string) => new HttpError(401, message, { 'www-authenticate': 'Basic realm="weft", charset="UTF-8"' });
+    const header = req.headers.authorization ?? '';
+    const space = header.indexOf(' ');
+    const scheme = header.slice(0, space).toLowerCase();
+    const value = header.slice(space + 1).trim();
+    if (scheme === 'bearer') {
+      if (!sameSecret(value, this.token)) throw unauthorized('invalid token');
+      return 'cli';
+    }
+    if (scheme !== 'basic') throw unauthorized('authentication required');
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const [name, password] = colon === -1 ? [decoded, ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
+    const user = Object.hasOwn(this.config.users, name) ? this.config.users[name] : undefined;
+    if (!user || !sameSecret(password, user.password)) throw unauthorized('wrong user name or password');
+    if (!this.config.adminGroups.includes(user.group)) throw new HttpError(403, `user "${name}" is not in an admin group`);
+    return 'admin';
+  }
+
+  private async route(req: IncomingMessage, role: Role): Promise<unknown> {
+    const url = new URL(req.url ?? '/', 'http://weft');
+    const parts = url.pathname.split('/').filter(Boolean).map(decodePart).slice(1);
+    const method = req.method ?? 'GET';
+    const only = (allowed: string) => {
+      if (method !== allowed) throw new HttpError(405, `use ${allowed}`, { allow: allowed });
+      if (method === 'POST' && role !== 'cli') throw new HttpError(403, 'creating and restoring versions is for the weft CLI');
+    };
+    if (parts.length === 1 && parts[0] === 'storage') {
+      only('GET');
+      return this.history.storageUsage();
+    }
+    const [top, project, what, ref, action] = parts;
+    if (top !== 'projects' || project === undefined) throw new HttpError(404, 'not found');
+    if (what === 'versions' && ref === undefined) {
+      if (method === 'POST') {
+        only('POST');
+        const body = parseBody(CreateBodySchema, await readBody(req));
+        return this.history.create(project, body.label);
+      }
+      only('GET');
+      return this.history.list(project);
+    }
+    if (what === 'versions' && ref !== undefined && action === undefined && parts.length === 4) {
+      only('GET');
+      return this.history.show(project, ref);
+    }
+    if (what === 'versions' && action === 'restore' && parts.length === 5) {
+      only('POST');
+      parseBody(RestoreBodySchema, await readBody(req));
+      return this.history.restore(project, ref!);
+    }
+    if (what === 'diff' && parts.length === 3) {
+      only('GET');
+      const query = DiffQuerySchema.safeParse(Object.fromEntries(url.searchParams));
+      if (!query.success) throw new HttpError(400, `invalid query: ${describeIssues(query.error)}`);
+      return this.history.diff(project, query.data.from, query.data.to);
+    }
+    throw new HttpError(404, 'not found');
+  }
+}
+
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `malformed path segment "${part}"`);
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8').trim();
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'request body is not JSON');
+  }
+}
+
+function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new HttpError(400, `invalid request body: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

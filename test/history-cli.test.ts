@@ -1,0 +1,281 @@
+/**
+ * `weft versions` and `weft storage`: directly on a data directory nobody holds, and through the
+ * running server that holds it (found through its sidecar file). Mostly through the command
+ * functions; a few runs of the built executable (`npm run build` first) check the wiring.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UsageError } from '../src/cli/command.js';
+import type { Io } from '../src/cli/io.js';
+import { runStorage } from '../src/cli/storage.js';
+import { runVersions } from '../src/cli/versions.js';
+import { resolveProjectId } from '../src/history/project-id.js';
+import { revisionsLogin, type TestClient } from './support/client.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'weft.js');
+
+type Rec = Record<string, any>;
+
+let s: TestServer | undefined;
+const clients: TestClient[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await s?.dispose();
+  s = undefined;
+});
+
+interface Captured extends Io {
+  stdout: string;
+  stderr: string;
+}
+function capture(): Captured {
+  const io: Captured = { stdout: '', stderr: '', out: (t) => void (io.stdout += t), err: (t) => void (io.stderr += t) };
+  return io;
+}
+
+const db = () => join(s!.dataDir, 'db');
+
+async function cli(...args: string[]): Promise<Captured> {
+  const io = capture();
+  const [name, ...rest] = args;
+  expect(await (name === 'storage' ? runStorage : runVersions)([...rest, '--data-dir', db()], io)).toBe(0);
+  return io;
+}
+
+/** A server whose project 1 had one change from alex, stopped so the data directory is free. */
+async function stoppedServerWithAChange(): Promise<void> {
+  s = await startServer();
+  const c = await revisionsLogin(s.port, 'alex');
+  c.send({ command: 'dataset', data: { project: 1 } });
+  await c.nextOf('dataset');
+  c.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'l1', clientId: c.clientId, changes: { tasks: { updated: [{ id: 11, name: 'Edited' }] } } }] } });
+  await c.nextOf('project_change');
+  await c.close();
+  await s.stop();
+}
+
+async function subscriber(name: string): Promise<TestClient & { clientId: string }> {
+  const c = await revisionsLogin(s!.port, name);
+  clients.push(c);
+  c.send({ command: 'dataset', data: { project: 1 } });
+  await c.nextOf('dataset');
+  return c;
+}
+
+describe('directly on a data directory', () => {
+  it('creates, lists, shows, diffs and restores versions, saying where it works', async () => {
+    await stoppedServerWithAChange();
+
+    const created = await cli('versions', 'create', '1', '--label', 'First');
+    expect(created.stderr).toBe(`directly on ${db()}\n`);
+    expect(created.stdout).toMatch(/^created version 1 "First" \(\d{4}-\d\d-\d\dT/);
+
+    const list = await cli('versions', 'list', '1');
+    expect(list.stdout.split('\n')[0]).toMatch(/^n\s+time\s+reason\s+changes\s+revision\s+authors\s+label$/);
+    expect(list.stdout).toMatch(/\n1\s+\S+Z\s+manual\s+1\s+server-1\s+alex\s+First\n/);
+    const listed = JSON.parse((await cli('versions', 'list', '1', '--json')).stdout);
+    expect(listed).toMatchObject([{ n: 1, label: 'First', reason: 'manual', changes: 1, authors: ['alex'], lastRevision: 'server-1' }]);
+
+    const shown = JSON.parse((await cli('versions', 'show', '1', '1')).stdout);
+    expect(shown.tasksData[0].children[0].children[0]).toMatchObject({ id: 11, name: 'Edited' });
+    expect(JSON.parse((await cli('versions', 'show', '1', 'weft-1')).stdout)).toEqual(shown);
+
+    // Change the project while the server runs, then compare offline.
+    s = await s!.restart();
+    const c = await subscriber('ben');
+    c.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'l2', clientId: c.clientId, changes: { tasks: { updated: [{ id: 11, name: 'Edited again' }] }, project: { hoursPerDay: 8 } } }] } });
+    await c.nextOf('project_change');
+    await Promise.all(clients.splice(0).map((x) => x.close()));
+    await s.stop();
+
+    const text = (await cli('versions', 'diff', '1', '1', 'current')).stdout;
+    expect(text).toContain('diff version 1 -> current');
+    expect(text).toContain('  ~ 11 "Edited again" name: "Edited" -> "Edited again"');
+    expect(text).toContain('  ~ hoursPerDay: 24 -> 8');
+    const json = JSON.parse((await cli('versions', 'diff', '1', 'current', '1', '--json')).stdout);
+    expect(json).toMatchObject({ from: 'current', to: 'version 1', diff: { project: { hoursPerDay: { before: 8, after: 24 } } } });
+
+    const restored = await cli('versions', 'restore', '1', '1');
+    expect(restored.stdout).toMatch(/^restored version 1 "First" .* as revision server-\d+; the state before is kept as version 2 "Before restore of version 1"/);
+    expect((await cli('versions', 'diff', '1', '1', 'current')).stdout).toContain('no differences');
+    const afterRestore = JSON.parse((await cli('versions', 'list', '1', '--json')).stdout);
+    expect(afterRestore.map((v: Rec) => [v.n, v.reason])).toEqual([
+      [1, 'manual'],
+      [2, 'before-restore'],
+    ]);
+
+    // The server finds the restored state on its next start.
+    s = await s!.restart();
+    const fresh = await revisionsLogin(s.port, 'alex');
+    clients.push(fresh);
+    fresh.send({ command: 'dataset', data: { project: 1 } });
+    const { data } = await fresh.nextOf('dataset');
+    expect(data.dataset.project.hoursPerDay).toBe(24);
+    expect(data.dataset.versionsData.map((v: Rec) => v.id)).toEqual(['version-1', 'weft-1']);
+  });
+
+  it('prints the storage each project and its history use', async () => {
+    await stoppedServerWithAChange();
+    await cli('versions', 'create', '1');
+    const text = (await cli('storage')).stdout;
+    expect(text).toContain('project 1\n');
+    for (const part of ['document (snapshot + updates)', 'revision log', 'phantom map', 'Bryntum version contents', 'server versions', 'total']) expect(text).toContain(`  ${part}`);
+    const report = JSON.parse((await cli('storage', '--json')).stdout);
+    const project1 = report.find((p: Rec) => p.project === 1);
+    expect(project1.parts.serverVersions.keys).toBe(3);
+    expect(project1.parts.versionContents.keys).toBe(1);
+  });
+
+  it('reports bad usage and unknown projects or versions', async () => {
+    await stoppedServerWithAChange();
+    await expect(runVersions(['list'], capture())).rejects.toBeInstanceOf(UsageError);
+    await expect(runVersions(['frobnicate', '1'], capture())).rejects.toThrow("unknown subcommand 'frobnicate'");
+    await expect(runVersions([], capture())).rejects.toThrow('missing subcommand');
+    await expect(runVersions(['list', '1', '--label', 'x', '--data-dir', db()], capture())).rejects.toThrow('--label is for versions create');
+    await expect(runVersions(['list', '9', '--data-dir', db()], capture())).rejects.toThrow('unknown project "9"');
+    await expect(runVersions(['show', '1', '4', '--data-dir', db()], capture())).rejects.toThrow('no version 4');
+    await expect(runVersions(['show', '1', 'latest', '--data-dir', db()], capture())).rejects.toThrow('invalid version "latest"');
+    await expect(runVersions(['list', '1', '--data-dir', join(s!.dataDir, 'missing')], capture())).rejects.toThrow('no data directory');
+    const help = capture();
+    expect(await runVersions(['--help'], help)).toBe(0);
+    expect(help.stdout).toContain('Usage: weft versions <subcommand>');
+  });
+});
+
+describe('through the running server', () => {
+  it('uses the server that holds the directory; clients see created and restored versions live', async () => {
+    s = await startServer();
+    const watcher = await subscriber('alex');
+
+    const created = await cli('versions', 'create', '1', '--label', 'Via server');
+    expect(created.stderr).toBe(`via server at http://127.0.0.1:${s.port}\n`);
+    const announced = await watcher.nextOf('project_change');
+    expect(announced.data.revisions[0].changes.versions.added[0]).toMatchObject({ id: 'weft-1', name: 'Via server' });
+
+    watcher.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'l1', clientId: watcher.clientId, changes: { tasks: { updated: [{ id: 12, name: 'Changed' }] } } }] } });
+    await watcher.nextOf('project_change');
+    expect((await cli('versions', 'diff', '1', '1', 'current')).stdout).toContain('  ~ 12 "Changed" name: "Configure firewall" -> "Changed"');
+    expect(JSON.parse((await cli('versions', 'list', '1', '--json')).stdout)).toHaveLength(1);
+    expect(JSON.parse((await cli('versions', 'show', '1', 'current')).stdout).tasksData).toBeDefined();
+    expect(JSON.parse((await cli('storage', '--json')).stdout).length).toBeGreaterThan(0);
+
+    const restored = await cli('versions', 'restore', '1', '1', '--json');
+    expect(JSON.parse(restored.stdout)).toMatchObject({ restored: { n: 1 }, before: { n: 2, reason: 'before-restore' }, revision: expect.stringMatching(/^server-\d+$/) });
+    const change = await watcher.nextOf('project_change');
+    expect(change.data.revisions[0].changes.tasks.updated).toEqual([{ id: 12, name: 'Configure firewall' }]);
+    await expect(runVersions(['show', '1', '9', '--data-dir', db()], capture())).rejects.toThrow('no version 9');
+  });
+});
+
+describe('the weft executable', () => {
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  });
+
+  function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('WEFT_')));
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('lists the new commands in its help and runs them on a free directory and through a server', async () => {
+    const help = await run(['--help']);
+    expect(help.stdout).toMatch(/versions\s+list, show, diff, create and restore project versions/);
+    expect(help.stdout).toMatch(/storage\s+show the storage/);
+    expect((await run(['versions', '--help'])).stdout).toContain('restore <project> <version>');
+
+    await stoppedServerWithAChange();
+    const direct = await run(['versions', 'create', '1', '--data-dir', db(), '--json']);
+    expect(direct.code).toBe(0);
+    expect(direct.stderr).toBe(`directly on ${db()}\n`);
+    expect(JSON.parse(direct.stdout)).toMatchObject({ n: 1, authors: ['alex'] });
+
+    s = await s!.restart();
+    const remote = await run(['versions', 'list', '1', '--data-dir', db(), '--json']);
+    expect(remote.code).toBe(0);
+    expect(remote.stderr).toBe(`via server at http://127.0.0.1:${s.port}\n`);
+    expect(JSON.parse(remote.stdout)).toHaveLength(1);
+
+    const usage = await run(['versions', 'show', '1']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("weft versions --help");
+    const missing = await run(['versions', 'show', '1', '5', '--data-dir', db()]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('weft: project 1 has no version 5');
+  });
+});
+
+describe('after a crash', () => {
+  it('counts the changes since the newest version from the revision numbers, and ignores the stale sidecar', async () => {
+    const dir = await tempDir();
+    const dataDir = join(dir, 'db');
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('WEFT_')));
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          const match = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+          if (match) resolve(Number(match[1]));
+        });
+        child.once('exit', () => reject(new Error('server exited')));
+      });
+      const c = await revisionsLogin(port, 'alex');
+      c.send({ command: 'dataset', data: { project: 1 } });
+      await c.nextOf('dataset');
+      for (const name of ['one', 'two']) {
+        c.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: name, clientId: c.clientId, changes: { tasks: { updated: [{ id: 11, name }] } } }] } });
+        await c.nextOf('project_change');
+      }
+      await c.close();
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    expect(existsSync(join(dataDir, 'weft-server.json'))).toBe(true);
+    const io = capture();
+    expect(await runVersions(['create', '1', '--data-dir', dataDir, '--json'], io)).toBe(0);
+    expect(io.stderr).toBe(`directly on ${dataDir}\n`);
+    // The authors were in memory only; the count comes back from the revision numbers.
+    expect(JSON.parse(io.stdout)).toMatchObject({ n: 1, changes: 2, authors: [] });
+    await rm(dir, { recursive: true, force: true });
+  }, 30_000);
+});
+
+describe('project ids on the command line', () => {
+  it('digits name the numeric project when one is configured, else the string one', () => {
+    const projects = [{ id: 1 }, { id: '2' }, { id: 'alpha' }, { id: '07' }];
+    expect(resolveProjectId('1', projects)).toBe(1);
+    expect(resolveProjectId('2', projects)).toBe('2');
+    expect(resolveProjectId('alpha', projects)).toBe('alpha');
+    expect(resolveProjectId('07', projects)).toBe('07');
+    expect(resolveProjectId('3', projects)).toBeUndefined();
+  });
+});
+
+it('a data directory that is neither free nor served is reported as it is', async () => {
+  // A directory LevelDB cannot open (a file where the database should be) and no sidecar.
+  const dir = await tempDir();
+  try {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(join(dir, 'CURRENT'), 'garbage\n');
+    await expect(runVersions(['list', '1', '--data-dir', dir], capture())).rejects.toThrow(/cannot open data directory/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,147 @@
+/**
+ * The admin HTTP API for project history on the server's port, its authentication (HTTP Basic
+ * for admin-group users, the sidecar's bearer token for the CLI) and the sidecar file itself.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { loadConfig } from '../src/config/load.js';
+import { readSidecar } from '../src/server/sidecar.js';
+import { revisionsLogin } from './support/client.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
+
+let s: TestServer;
+afterEach(async () => s?.dispose());
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+async function call(path: string, auth?: string, init: RequestInit = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const response = await fetch(`http://127.0.0.1:${s.port}${path}`, { ...init, headers: { ...(auth ? { authorization: auth } : {}), ...(init.headers ?? {}) } });
+  return { status: response.status, body: await response.json(), headers: response.headers };
+}
+
+const dbDir = () => join(s.dataDir, 'db');
+const token = async () => `Bearer ${(await readSidecar(dbDir()))!.token}`;
+const admin = basic('admin', 'admin');
+
+describe('the sidecar file', () => {
+  it('names the server URL and a token, readable by the owner only, and goes away on close', async () => {
+    s = await startServer();
+    const path = join(dbDir(), 'weft-server.json');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const sidecar = await readSidecar(dbDir());
+    expect(sidecar).toMatchObject({ url: `http://127.0.0.1:${s.port}`, pid: process.pid });
+    expect(sidecar!.token.length).toBeGreaterThanOrEqual(32);
+    await s.stop();
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('authentication', () => {
+  it('asks for credentials, refuses wrong ones with 401 and users outside admin groups with 403', async () => {
+    s = await startServer();
+    const none = await call('/api/projects/1/versions');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toContain('Basic');
+    expect((await call('/api/projects/1/versions', basic('admin', 'wrong'))).status).toBe(401);
+    expect((await call('/api/projects/1/versions', basic('nobody', 'x'))).status).toBe(401);
+    expect((await call('/api/projects/1/versions', 'Bearer not-the-token')).status).toBe(401);
+    const alex = await call('/api/projects/1/versions', basic('alex', 'alex'));
+    expect(alex.status).toBe(403);
+    expect(alex.body.error).toContain('admin group');
+    expect(await call('/api/projects/1/versions', admin)).toMatchObject({ status: 200, body: [] });
+    expect(await call('/api/projects/1/versions', await token())).toMatchObject({ status: 200, body: [] });
+    expect((await call('/api/storage', basic('ben', 'ben'))).status).toBe(403);
+  });
+
+  it('takes the admin groups from the configuration', async () => {
+    s = await startServer({ adminGroups: ['user'] });
+    expect((await call('/api/projects/1/versions', basic('alex', 'alex'))).status).toBe(200);
+    expect((await call('/api/projects/1/versions', admin)).status).toBe(403);
+  });
+
+  it('leaves creating and restoring versions to the CLI token', async () => {
+    s = await startServer();
+    const refused = await call('/api/projects/1/versions', admin, { method: 'POST', body: '{}' });
+    expect(refused.status).toBe(403);
+    const created = await call('/api/projects/1/versions', await token(), { method: 'POST', body: JSON.stringify({ label: 'From the CLI' }) });
+    expect(created).toMatchObject({ status: 200, body: { n: 1, label: 'From the CLI', reason: 'manual' } });
+    expect((await call('/api/projects/1/versions/1/restore', admin, { method: 'POST' })).status).toBe(403);
+    expect((await call('/api/projects/1/versions/1/restore', await token(), { method: 'POST' })).status).toBe(200);
+  });
+});
+
+describe('endpoints', () => {
+  it('list, show (a version or current) and diff versions, and report storage', async () => {
+    s = await startServer();
+    const bearer = await token();
+    const v1 = (await call('/api/projects/1/versions', bearer, { method: 'POST', body: '{}' })).body;
+    const client = await revisionsLogin(s.port, 'alex');
+    client.send({ command: 'dataset', data: { project: 1 } });
+    await client.nextOf('dataset');
+    client.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'l1', clientId: client.clientId, changes: { tasks: { updated: [{ id: 11, name: 'Changed over WebSocket' }] } } }] } });
+    await client.nextOf('project_change');
+    await client.close();
+
+    const list = await call('/api/projects/1/versions', admin);
+    expect(list).toMatchObject({ status: 200, body: [v1] });
+
+    const shown = await call('/api/projects/1/versions/1', admin);
+    expect(shown.status).toBe(200);
+    expect(shown.body.version).toEqual(v1);
+    expect(Object.keys(shown.body.dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData', 'project']);
+    expect((await call('/api/projects/1/versions/weft-1', admin)).body).toEqual(shown.body);
+    const current = await call('/api/projects/1/versions/current', admin);
+    expect(current.body.version).toBeNull();
+
+    const diff = await call('/api/projects/1/diff?from=1&to=current', admin);
+    expect(diff.status).toBe(200);
+    expect(diff.body).toEqual({
+      from: 'version 1',
+      to: 'current',
+      diff: { stores: { tasksData: { added: [], removed: [], changed: [{ id: 11, name: 'Changed over WebSocket', fields: { name: { before: 'Install Apache', after: 'Changed over WebSocket' } } }] } }, project: {} },
+    });
+    expect((await call('/api/projects/1/diff?from=current', admin)).body.diff).toEqual({ stores: {}, project: {} });
+
+    const storage = await call('/api/storage', admin);
+    expect(storage.status).toBe(200);
+    const project1 = storage.body.find((p: any) => p.project === 1);
+    expect(project1.parts.serverVersions.keys).toBeGreaterThanOrEqual(2);
+    expect(project1.parts.document.bytes).toBeGreaterThan(0);
+    expect(project1.parts.revisionLog.keys).toBeGreaterThanOrEqual(2);
+    expect(project1.total.bytes).toBe(Object.values(project1.parts).reduce((n: number, p: any) => n + p.bytes, 0));
+  });
+
+  it('answer unknown projects and versions with 404, bad input with 400 and wrong methods with 405', async () => {
+    s = await startServer();
+    expect((await call('/api/projects/1/versions/3', admin)).status).toBe(404);
+    expect((await call('/api/projects/nope/versions', admin)).status).toBe(404);
+    expect((await call('/api/projects/1/versions/latest', admin)).status).toBe(400);
+    expect((await call('/api/projects/1/diff', admin)).status).toBe(400);
+    expect((await call('/api/projects/1/versions/1/restore', admin)).status).toBe(405);
+    expect((await call('/api/nothing', admin)).status).toBe(404);
+    const badBody = await call('/api/projects/1/versions', await token(), { method: 'POST', body: JSON.stringify({ label: 5 }) });
+    expect(badBody.status).toBe(400);
+    expect((await call('/api/projects/1/versions/current/restore', await token(), { method: 'POST' })).status).toBe(400);
+    // Other paths still answer as before.
+    expect((await fetch(`http://127.0.0.1:${s.port}/health`)).status).toBe(200);
+  });
+});
+
+describe('configuration', () => {
+  it('has history and admin defaults, and a config file may change part of them', async () => {
+    const defaults = await loadConfig({ env: {} });
+    expect(defaults.history).toEqual({ autoEveryChanges: 500, autoEveryMinutes: 10, keepLast: 50, keepDaily: 30 });
+    expect(defaults.adminGroups).toEqual(['admin']);
+    const dir = await tempDir();
+    const file = join(dir, 'weft.json');
+    await writeFile(file, JSON.stringify({ history: { keepLast: 5 }, adminGroups: ['user'] }));
+    const config = await loadConfig({ file, env: {} });
+    expect(config.history).toEqual({ autoEveryChanges: 500, autoEveryMinutes: 10, keepLast: 5, keepDaily: 30 });
+    expect(config.adminGroups).toEqual(['user']);
+    await writeFile(file, JSON.stringify({ history: { keepLast: 0 } }));
+    await expect(loadConfig({ file, env: {} })).rejects.toThrow('history.keepLast');
+    await rm(dir, { recursive: true, force: true });
+  });
+});
