@@ -97,8 +97,7 @@ export class ProjectStorage {
   async load(): Promise<StoredProject | null> {
     const meta = await this.getJson<ProjectMeta>(this.keys.meta());
     if (!meta) return null;
-    const chunks: Uint8Array[] = [];
-    for await (const value of this.db.values(this.keys.range('snap'))) chunks.push(value);
+    const chunks = await this.chunks();
     const snapshotSeq = (await this.getJson<number>(this.keys.snapSeq())) ?? 0;
     const updates: Uint8Array[] = [];
     let lastSeq = snapshotSeq;
@@ -151,6 +150,13 @@ export class ProjectStorage {
     for await (const value of this.db.values<string, unknown>({ gte: this.keys.revision(from), lte: this.keys.revision(Math.min(to, 999999999999)), valueEncoding: 'json' })) {
       out.push(value);
     }
+    return out;
+  }
+
+  /** The snapshot chunks, in order. */
+  async chunks(): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    for await (const value of this.db.values(this.keys.range('snap'))) out.push(value);
     return out;
   }
 

@@ -446,6 +446,17 @@ export class ProjectRoom {
     }
   }
 
+  /**
+   * The whole committed state as one Yjs update, merged from the stored chunks and the log in a
+   * worker thread rather than encoded from the live document on the event loop. Called in the
+   * queue, so no commit lands meanwhile; a fold in flight is waited for.
+   */
+  private async storedState(): Promise<Uint8Array> {
+    await this.compacting;
+    const chunks = await this.options.storage.chunks();
+    return mergeUpdates([...chunks, ...this.unfolded]);
+  }
+
   /** Fold the update log into snapshot chunks (at most one fold at a time, outside the queue). */
   private compact(): Promise<void> {
     return (this.compacting ??= this.foldLog().finally(() => (this.compacting = null)));
@@ -570,7 +581,7 @@ export class ProjectRoom {
     // An automatic version may have been taken already by another trigger.
     if (this.closed || (reason === 'auto' && !this.history.due())) return null;
     const n = this.meta.nextRevision;
-    const state = this.document.encodeState();
+    const state = await this.storedState();
     const announced = shownToClients({ reason });
     const { version, removed } = await this.history.record({ reason, label, state, lastRevision: this.lastRevision, nextRevision: announced ? n + 1 : n });
     const change = versionsChange(version, removed);
@@ -664,7 +675,7 @@ export function mergeChanges(a: Changes | null, b: Changes | null): Changes | nu
 /** The classic `dataset` reply: the request echoed, with the project fields and the 7 stores. */
 export function classicDatasetReply(request: Record<string, unknown>, texts: DatasetTexts): string {
   const { projectMeta: _m, dataset: _d, ...echo } = request;
-  const head = JSON.stringify({ ...echo, command: 'dataset' });
+  const head = JSON.stringify({ command: 'dataset', ...echo });
   return `${head.slice(0, -1)},"projectMeta":${texts.project},"dataset":${storesJson(texts)}}`;
 }
 
