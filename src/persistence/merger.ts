@@ -50,6 +50,15 @@ class MergeWorker {
     this.pending.clear();
   }
 
+  /** Start the worker ahead of need: its start-up (loading Yjs) would otherwise land on the first merge. */
+  warmUp(): void {
+    try {
+      this.worker ??= this.start();
+    } catch {
+      // Merges fall back to this thread.
+    }
+  }
+
   merge(updates: Uint8Array[]): Promise<Uint8Array> {
     this.worker ??= this.start();
     const id = this.next++;
@@ -79,6 +88,10 @@ export async function mergeUpdates(updates: Uint8Array[]): Promise<Uint8Array> {
     // A worker that cannot start (or died) must not stop compaction.
     return Y.mergeUpdatesV2(updates);
   }
+}
+
+export function warmUpMerger(): void {
+  shared.warmUp();
 }
 
 export function stopMerger(): Promise<void> {

@@ -447,11 +447,13 @@ export class ProjectRoom {
   }
 
   /**
-   * The whole committed state as one Yjs update, merged from the stored chunks and the log in a
-   * worker thread rather than encoded from the live document on the event loop. Called in the
-   * queue, so no commit lands meanwhile; a fold in flight is waited for.
+   * The whole committed state as one Yjs update. Called in the queue, so no commit lands meanwhile.
+   * A small project is encoded from the live document (a few milliseconds); a large one is merged
+   * from the stored chunks and the log in a worker thread, so the event loop never spends the
+   * second or more a full encode of a large document takes.
    */
   private async storedState(): Promise<Uint8Array> {
+    if (!this.lastChunk || (this.lastChunk.index === 0 && this.lastChunk.bytes.byteLength < CHUNK_BYTES / 2)) return this.document.encodeState();
     await this.compacting;
     const chunks = await this.options.storage.chunks();
     return mergeUpdates([...chunks, ...this.unfolded]);

@@ -11,6 +11,7 @@ import type { Config } from '../config/schema.js';
 import { PACKAGE_ROOT } from '../config/defaults.js';
 import { decodeFrame } from '../protocol/codec.js';
 import { Storage } from '../persistence/storage.js';
+import { warmUpMerger } from '../persistence/merger.js';
 import { AccessPolicy } from './access.js';
 import { AutoSaveGrants } from './autosave.js';
 import { announceUsers, dispatch, type ServerContext } from './commands.js';
@@ -63,6 +64,7 @@ export class WeftServer {
   static async start(config: Config, options: StartOptions = {}): Promise<WeftServer> {
     const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
     const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
+    warmUpMerger();
     const projects = new ProjectRegistry(config, storage, log);
     const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'));
     const http = createServer((req, res) => handleHttp(req, res, admin));
