@@ -1,0 +1,136 @@
+/**
+ * A bare relay speaking the classic protocol, as a naive sync server would: it reads each seed
+ * file once at start, keeps the parsed dataset in memory, serializes it on every `dataset`
+ * request and forwards `projectChange` to the project's other subscribers. No persistence, no
+ * id assignment, no checks beyond "logged in".
+ *
+ *   node relay.js --config FILE [--port 0] [--projects 1,2,3]
+ *
+ * Prints `relay listening on ws://127.0.0.1:<port>` once ready.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+type Row = Record<string, unknown>;
+interface Dataset {
+  projectMeta: Row;
+  dataset: Row;
+}
+
+const STORES: Record<string, string> = {
+  tasks: 'tasksData',
+  resources: 'resourcesData',
+  dependencies: 'dependenciesData',
+  assignments: 'assignmentsData',
+  calendars: 'calendarsData',
+  versions: 'versionsData',
+  changelogs: 'changelogsData',
+};
+
+function readDataset(seedFile: string): Dataset {
+  const seed = JSON.parse(readFileSync(seedFile, 'utf8')) as Row;
+  const dataset: Row = {};
+  for (const [store, key] of Object.entries(STORES)) {
+    const entry = seed[store] as { rows?: unknown[] } | undefined;
+    dataset[key] = Array.isArray(entry?.rows) ? entry.rows : [];
+  }
+  return { projectMeta: (seed.project as Row) ?? {}, dataset };
+}
+
+function hasAdded(changes: unknown): boolean {
+  if (typeof changes !== 'object' || changes === null) return false;
+  return Object.values(changes).some((entry) => Array.isArray((entry as { added?: unknown[] } | null)?.added) && (entry as { added: unknown[] }).added.length > 0);
+}
+
+function main(): void {
+  const { values } = parseArgs({
+    options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, projects: { type: 'string' } },
+    strict: true,
+  });
+  if (!values.config) throw new Error('--config is required');
+  const configFile = resolve(values.config);
+  const config = JSON.parse(readFileSync(configFile, 'utf8')) as { projects: { id: number; seed: string }[] };
+  const wanted = values.projects === undefined ? null : new Set(values.projects.split(',').filter(Boolean).map(Number));
+
+  const datasets = new Map<number, Dataset>();
+  for (const project of config.projects) {
+    if (wanted && !wanted.has(project.id)) continue;
+    datasets.set(project.id, readDataset(resolve(dirname(configFile), project.seed)));
+  }
+
+  const subscribers = new Map<number, Set<WebSocket>>();
+  const subscribedTo = new Map<WebSocket, number>();
+  const loggedIn = new Set<WebSocket>();
+
+  const unsubscribe = (socket: WebSocket) => {
+    const project = subscribedTo.get(socket);
+    if (project !== undefined) subscribers.get(project)?.delete(socket);
+    subscribedTo.delete(socket);
+  };
+
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: Number(values.port), perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+  wss.on('connection', (socket) => {
+    socket.on('message', (data) => {
+      let message: Row;
+      try {
+        message = JSON.parse(data.toString());
+      } catch (e) {
+        socket.send(JSON.stringify({ command: 'error', message: `Invalid JSON: ${(e as Error).message}` }));
+        return;
+      }
+      switch (message.command) {
+        case 'login':
+          loggedIn.add(socket);
+          socket.send(JSON.stringify({ command: 'login' }));
+          return;
+        case 'dataset': {
+          const project = message.project as number;
+          const data = datasets.get(project);
+          if (!loggedIn.has(socket) || !data) {
+            socket.send(JSON.stringify({ command: 'dataset', project, error: 'Authorization required' }));
+            return;
+          }
+          unsubscribe(socket);
+          let set = subscribers.get(project);
+          if (!set) subscribers.set(project, (set = new Set()));
+          set.add(socket);
+          subscribedTo.set(socket, project);
+          socket.send(JSON.stringify({ command: 'dataset', project, projectMeta: data.projectMeta, dataset: data.dataset }));
+          return;
+        }
+        case 'projectChange': {
+          const project = message.project as number;
+          if (subscribedTo.get(socket) !== project) return;
+          const text = JSON.stringify({ command: 'projectChange', project, changes: message.changes });
+          const echo = hasAdded(message.changes);
+          for (const other of subscribers.get(project) ?? []) {
+            if (other !== socket || echo) other.send(text);
+          }
+          return;
+        }
+        default:
+          return;
+      }
+    });
+    socket.on('close', () => {
+      unsubscribe(socket);
+      loggedIn.delete(socket);
+    });
+    socket.on('error', () => undefined);
+  });
+  wss.on('listening', () => {
+    const address = wss.address();
+    const port = typeof address === 'object' && address ? address.port : Number(values.port);
+    process.stdout.write(`relay listening on ws://127.0.0.1:${port}\n`);
+  });
+  const stop = () => {
+    for (const client of wss.clients) client.terminate();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main();

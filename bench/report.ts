@@ -1,0 +1,145 @@
+/**
+ * The figures table: Weft and the relay side by side, the ratio Weft/relay, and the targets.
+ */
+import type { FanoutFigures, InterferenceFigures, LoadFigures, MemoryFigures } from './scenarios.js';
+import { median } from './stats.js';
+import { label } from './seed-gen.js';
+
+export interface TargetResults {
+  /** Weft only: first load ever, which imports the seed into the store. */
+  importLoads?: LoadFigures[];
+  coldLoads: LoadFigures[];
+  memory: MemoryFigures;
+  /** Fan-out in a fresh process (Weft: only the small project loaded). */
+  fanout: FanoutFigures[];
+  /** Fan-out right after every project was loaded (and the loading clients left). */
+  fanoutAllLoaded: FanoutFigures[];
+  duringLoad: { cold: InterferenceFigures; warm: InterferenceFigures };
+  /** Weft only: time to shut down (flushes loaded projects). */
+  stopMs?: number;
+}
+
+type Cell = string;
+type Row = [Cell, Cell, Cell, Cell, Cell];
+
+const num = (v: number | undefined, digits = 1) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
+const mb = (kb: number | undefined) => (kb === undefined || Number.isNaN(kb) ? '-' : (kb / 1024).toFixed(1));
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b) || b === 0 ? '-' : `${(a / b).toFixed(2)}x`;
+
+function target(a: number, b: number, limit: number): Cell {
+  if (Number.isNaN(a) || Number.isNaN(b) || b === 0) return `<= ${limit}x  n/a`;
+  return `<= ${limit}x  ${a / b <= limit ? 'PASS' : 'FAIL'}`;
+}
+
+function render(title: string, rows: Row[]): string {
+  const header: Row = ['', 'Weft', 'relay', 'Weft/relay', 'target'];
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
+  const line = (r: Row) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ').trimEnd();
+  return [title, line(header), ...rows.map(line)].join('\n');
+}
+
+function fanRows(weft: FanoutFigures[], relay: FanoutFigures[]): Row[] {
+  const fan: Row[] = [];
+  for (const w of weft) {
+    const r = relay.find((x) => x.receivers === w.receivers);
+    const n = `${w.receivers} receivers`.padEnd(13);
+    fan.push([`${n} p50 (ms)`, num(w.p50, 2), num(r?.p50, 2), ratio(w.p50, r?.p50), '']);
+    fan.push([`${n} p99 (ms)`, num(w.p99, 2), num(r?.p99, 2), ratio(w.p99, r?.p99), r ? target(w.p99, r.p99, 1.5) : '']);
+    fan.push([`${n} max (ms)`, num(w.max, 2), num(r?.max, 2), ratio(w.max, r?.max), '']);
+    fan.push([`${n} delivered/expected`, `${w.received}/${w.expected}`, r ? `${r.received}/${r.expected}` : '-', '', '']);
+    if (w.extra || r?.extra) fan.push([`${n} other projectChange frames`, String(w.extra), String(r?.extra ?? '-'), '', '']);
+    fan.push([`${n} server CPU (ms)`, num(w.cpuMs, 0), num(r?.cpuMs, 0), ratio(w.cpuMs, r?.cpuMs), '']);
+    fan.push([`${n} CPU ms / 1000 delivered`, num(w.cpuMsPer1000, 2), num(r?.cpuMsPer1000, 2), ratio(w.cpuMsPer1000, r?.cpuMsPer1000), '']);
+  }
+  return fan;
+}
+
+function targetRows(weft: TargetResults, relay: TargetResults, bigTasks: number): Row[] {
+  const rows: Row[] = [];
+  for (const w of weft.fanout) {
+    const r = relay.fanout.find((x) => x.receivers === w.receivers);
+    if (r) rows.push([`fan-out p99, ${w.receivers} receivers (ms)`, num(w.p99, 2), num(r.p99, 2), ratio(w.p99, r.p99), target(w.p99, r.p99, 1.5)]);
+  }
+  for (const w of weft.coldLoads) {
+    const r = relay.coldLoads.find((x) => x.tasks === w.tasks);
+    if (r) rows.push([`warm load ${label(w.tasks)} (ms)`, num(median(w.warmMs)), num(median(r.warmMs)), ratio(median(w.warmMs), median(r.warmMs)), target(median(w.warmMs), median(r.warmMs), 1.5)]);
+  }
+  const w = increments(weft.memory).find((x) => x.tasks === bigTasks);
+  const r = increments(relay.memory).find((x) => x.tasks === bigTasks);
+  if (w && r) rows.push([`RSS increment for ${label(bigTasks)} (MB)`, mb(w.incKb), mb(r.incKb), ratio(w.incKb, r.incKb), target(w.incKb, r.incKb, 3)]);
+  return rows;
+}
+
+function increments(memory: MemoryFigures): { tasks: number; incKb: number; totalKb: number; heapIncKb: number }[] {
+  let previous = memory.baselineKb;
+  let previousHeap = memory.baselineHeapKb;
+  return memory.afterKb.map(({ tasks, rssKb, heapKb }) => {
+    const incKb = rssKb - previous;
+    const heapIncKb = heapKb - previousHeap;
+    previous = rssKb;
+    previousHeap = heapKb;
+    return { tasks, incKb, totalKb: rssKb, heapIncKb };
+  });
+}
+
+export function report(weft: TargetResults, relay: TargetResults, settings: { count: number; intervalMs: number; receiversDuringLoad: number; bigTasks: number }): string {
+  const sections: string[] = [];
+
+  const loads: Row[] = [];
+  for (const w of weft.coldLoads) {
+    const r = relay.coldLoads.find((x) => x.tasks === w.tasks);
+    const imported = weft.importLoads?.find((x) => x.tasks === w.tasks);
+    const size = label(w.tasks).padEnd(5);
+    const wWarm = median(w.warmMs);
+    const rWarm = r ? median(r.warmMs) : NaN;
+    loads.push([`${size} reply size (MB)`, num(w.bytes / 1e6, 2), num(r && r.bytes / 1e6, 2), ratio(w.bytes, r?.bytes), '']);
+    if (imported) loads.push([`${size} first load ever (seed import)`, num(imported.firstMs), '-', '', '']);
+    loads.push([`${size} cold (Weft: restart, from LevelDB)`, num(w.firstMs), num(r?.firstMs), ratio(w.firstMs, r?.firstMs), '']);
+    loads.push([`${size} warm (median of ${w.warmMs.length})`, num(wWarm), num(rWarm), ratio(wWarm, rWarm), target(wWarm, rWarm, 1.5)]);
+  }
+  sections.push(render('Dataset load time (ms; request sent -> whole reply received)', loads));
+
+  const memory: Row[] = [[`baseline (nothing loaded)`, mb(weft.memory.baselineKb), mb(relay.memory.baselineKb), ratio(weft.memory.baselineKb, relay.memory.baselineKb), '']];
+  const wInc = increments(weft.memory);
+  const rInc = increments(relay.memory);
+  for (const w of wInc) {
+    const r = rInc.find((x) => x.tasks === w.tasks);
+    const size = label(w.tasks).padEnd(5);
+    const isBig = w.tasks === settings.bigTasks;
+    memory.push([`${size} increment`, mb(w.incKb), mb(r?.incKb), ratio(w.incKb, r?.incKb), isBig && r ? target(w.incKb, r.incKb, 3) : '']);
+    memory.push([`${size} total`, mb(w.totalKb), mb(r?.totalKb), ratio(w.totalKb, r?.totalKb), '']);
+    memory.push([`${size} V8 heap-in-use increment`, mb(w.heapIncKb), mb(r?.heapIncKb), ratio(w.heapIncKb, r?.heapIncKb), '']);
+  }
+  memory.push(['peak RSS of that process (VmHWM)', mb(weft.memory.peakKb), mb(relay.memory.peakKb), ratio(weft.memory.peakKb, relay.memory.peakKb), '']);
+  sections.push(render('Server RSS (MB, /proc VmRSS after a full GC; each project loaded by 4 clients that stay subscribed)', memory));
+
+  const fanTitle = `Fan-out on the 1k project (1 sender, ${settings.count} updates every ${settings.intervalMs} ms; CPU = server utime+stime in 10 ms ticks)`;
+  sections.push(render(`${fanTitle}\nA: fresh process (Weft holds only the 1k project; the relay always holds all three)`, fanRows(weft.fanout, relay.fanout)));
+  sections.push(render('B: right after all three projects were loaded (Weft now holds all three)', fanRows(weft.fanoutAllLoaded, relay.fanoutAllLoaded)));
+
+  const during: Row[] = [];
+  for (const kind of ['cold', 'warm'] as const) {
+    const w = weft.duringLoad[kind];
+    const r = relay.duringLoad[kind];
+    const k = kind.padEnd(5);
+    during.push([`${k} ${label(settings.bigTasks)} load time (ms)`, num(w.loadMs), num(r.loadMs), ratio(w.loadMs, r.loadMs), '']);
+    during.push([`${k} deliveries in load window`, String(w.inWindow), String(r.inWindow), '', '']);
+    during.push([`${k} p50 in window (ms)`, num(w.p50, 2), num(r.p50, 2), ratio(w.p50, r.p50), '']);
+    during.push([`${k} p99 in window (ms)`, num(w.p99, 2), num(r.p99, 2), ratio(w.p99, r.p99), '']);
+    during.push([`${k} max in window (ms)`, num(w.max, 2), num(r.max, 2), ratio(w.max, r.max), '']);
+    during.push([`${k} p99 outside window (ms)`, num(w.outsideP99, 2), num(r.outsideP99, 2), ratio(w.outsideP99, r.outsideP99), '']);
+  }
+  sections.push(
+    render(
+      `Latency on the 1k project (${settings.receiversDuringLoad} receivers, update every ${settings.intervalMs} ms) while another client loads the ${label(settings.bigTasks)} project (cold: Weft restarted first)`,
+      during,
+    ),
+  );
+
+  sections.push(render('Targets (A = fresh process)', targetRows(weft, relay, settings.bigTasks)));
+
+  if (weft.stopMs !== undefined) sections.push(`Weft shutdown after the seed import (flushes the 3 projects): ${num(weft.stopMs, 0)} ms`);
+  return sections.join('\n\n');
+}

@@ -1,0 +1,218 @@
+/**
+ * `npm run bench`: Weft against a bare relay on generated projects of 1k, 10k and 100k tasks.
+ *
+ * Environment:
+ *   BENCH_SIZES=1000,10000   other project sizes (the first is the fan-out project, the last the big one)
+ *   BENCH_CPU_PROF=DIR       run Weft with --cpu-prof, profiles written to DIR
+ *   BENCH_KEEP=1             keep the temp dir (seeds, config, data dir) and print its path
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { killAllChildren, ServerProcess } from './processes.js';
+import { report, type TargetResults } from './report.js';
+import { fanout, latencyDuringLoads, loadProjects, type Limits, type ProjectRef } from './scenarios.js';
+import { closeAll } from './client.js';
+import { label, writeBenchFiles } from './seed-gen.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const WEFT_MAIN = join(HERE, '..', 'src', 'cli', 'main.js');
+const RELAY_MAIN = join(HERE, 'relay.js');
+const GC_PRELOAD = join(HERE, 'gc-signal.js');
+
+const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
+if (SIZES.length === 0 || SIZES.some((n, i) => !Number.isInteger(n) || n < 1000 || (i > 0 && n <= SIZES[i - 1]))) {
+  throw new Error('BENCH_SIZES: ascending task counts, the smallest at least 1000 (updates go round its first 1000 tasks)');
+}
+const FANOUT_RECEIVERS = [10, 100];
+const UPDATES = 300;
+const INTERVAL_MS = 5;
+const RECEIVERS_DURING_LOAD = 10;
+const WARM_LOADS = 3;
+const LIMITS: Limits = { connectMs: 10_000, loadMs: 120_000, drainMs: 10_000 };
+const START_MS = 60_000;
+const STOP_MS = 120_000;
+const WHOLE_RUN_MS = 15 * 60_000;
+
+const t0 = performance.now();
+const log = (m: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${m}\n`);
+
+const tempRoot = mkdtempSync(join(tmpdir(), 'weft-bench-'));
+const keep = process.env.BENCH_KEEP === '1';
+process.on('exit', () => {
+  killAllChildren();
+  if (!keep) rmSync(tempRoot, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+setTimeout(() => {
+  log(`giving up: the whole run took longer than ${WHOLE_RUN_MS / 60_000} minutes`);
+  process.exit(1);
+}, WHOLE_RUN_MS).unref();
+
+function startWeft(configFile: string, dataDir: string, tag: string): Promise<ServerProcess> {
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir), '--cpu-prof-name', `weft-${tag}.cpuprofile`] : [];
+  if (profileDir) mkdirSync(resolve(profileDir), { recursive: true });
+  return ServerProcess.start({
+    name: 'Weft',
+    args: [WEFT_MAIN, 'serve', '--config', configFile, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir],
+    gcPreload: GC_PRELOAD,
+    timeoutMs: START_MS,
+    nodeFlags,
+  });
+}
+
+function startRelay(configFile: string, projects: number[]): Promise<ServerProcess> {
+  return ServerProcess.start({
+    name: 'relay',
+    args: [RELAY_MAIN, '--config', configFile, '--port', '0', '--projects', projects.join(',')],
+    gcPreload: GC_PRELOAD,
+    timeoutMs: START_MS,
+  });
+}
+
+async function stop(server: ServerProcess): Promise<number> {
+  const { code, ms, killed } = await server.stop(STOP_MS);
+  if (killed || code !== 0) log(`${server.name} stopped with code ${code}${killed ? ' (killed after timeout)' : ''}; stderr:\n${server.stderrTail()}`);
+  return ms;
+}
+
+/** Run `body` against a started server, stopping it afterwards whatever happens. */
+async function withServer<T>(start: Promise<ServerProcess>, body: (s: ServerProcess) => Promise<T>): Promise<{ result: T; stopMs: number }> {
+  const server = await start;
+  try {
+    const result = await body(server);
+    return { result, stopMs: await stop(server) };
+  } catch (e) {
+    log(`${server.name} failed; its stderr:\n${server.stderrTail()}`);
+    await server.stop(5_000).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function fanouts(server: ServerProcess, project: number, when: string) {
+  const out = [];
+  for (const receivers of FANOUT_RECEIVERS) {
+    const f = await fanout(server, project, receivers, { count: UPDATES, intervalMs: INTERVAL_MS, limits: LIMITS });
+    const slowest = f.slowest.map((s) => `#${s.seq} ${s.latency.toFixed(0)}`).join(', ');
+    log(`${server.name} (${when}): fan-out to ${receivers}: p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms, ${f.received}/${f.expected} delivered, CPU ${f.cpuMs} ms; slowest updates (ms): ${slowest}`);
+    out.push(f);
+  }
+  return out;
+}
+
+async function benchWeft(configFile: string, projects: ProjectRef[]): Promise<TargetResults> {
+  const dataDir = join(tempRoot, 'weft-data');
+  const small = projects[0];
+  const big = projects[projects.length - 1];
+
+  log('Weft: first start on an empty data dir (seed import)');
+  const imported = await withServer(startWeft(configFile, dataDir, 'import'), async (server) => {
+    const { loads, clients } = await loadProjects(server, projects, { warmLoads: 1, memory: false, verify: true, limits: LIMITS, log });
+    await closeAll(clients);
+    return loads;
+  });
+  log(`Weft: shutdown took ${imported.stopMs.toFixed(0)} ms`);
+
+  log('Weft: restart; cold loads from LevelDB, memory, fan-out');
+  const main = await withServer(startWeft(configFile, dataDir, 'main'), async (server) => {
+    const { loads, memory, clients } = await loadProjects(server, projects, { warmLoads: WARM_LOADS, memory: true, verify: true, limits: LIMITS, log });
+    await closeAll(clients);
+    const fan = await fanouts(server, small.id, 'all projects loaded');
+    return { loads, memory: memory!, fan };
+  });
+
+  log('Weft: restart; fan-out with only the small project loaded, then latency while the big project loads (cold, then warm)');
+  const during = await withServer(startWeft(configFile, dataDir, 'during-load'), async (server) => {
+    const fan = await fanouts(server, small.id, 'fresh');
+    const loads = await latencyDuringLoads(server, small.id, big, 2, { receivers: RECEIVERS_DURING_LOAD, intervalMs: INTERVAL_MS, limits: LIMITS, log });
+    return { fan, loads };
+  });
+
+  return {
+    importLoads: imported.result,
+    coldLoads: main.result.loads,
+    memory: main.result.memory,
+    fanout: during.result.fan,
+    fanoutAllLoaded: main.result.fan,
+    duringLoad: { cold: during.result.loads[0], warm: during.result.loads[1] },
+    stopMs: imported.stopMs,
+  };
+}
+
+async function benchRelay(configFile: string, projects: ProjectRef[]): Promise<TargetResults> {
+  const small = projects[0];
+  const big = projects[projects.length - 1];
+
+  // The relay parses its seeds at start, so memory per project comes from relays holding 0..n projects.
+  log('relay: memory with 0..n projects held');
+  const afterKb: { tasks: number; rssKb: number; heapKb: number }[] = [];
+  let baselineKb = 0;
+  let baselineHeapKb = 0;
+  for (let n = 0; n < projects.length; n++) {
+    const held = projects.slice(0, n);
+    const { result } = await withServer(startRelay(configFile, held.map((p) => p.id)), async (server) => {
+      const { memory, clients } = await loadProjects(server, held, { warmLoads: WARM_LOADS, memory: true, verify: false, limits: LIMITS, log: () => undefined });
+      await closeAll(clients);
+      return memory!;
+    });
+    if (n === 0) ({ baselineKb, baselineHeapKb } = result);
+    else afterKb.push(result.afterKb[result.afterKb.length - 1]);
+  }
+
+  log('relay: all projects; loads, memory, fan-out');
+  const main = await withServer(startRelay(configFile, projects.map((p) => p.id)), async (server) => {
+    const { loads, memory, clients } = await loadProjects(server, projects, { warmLoads: WARM_LOADS, memory: true, verify: true, limits: LIMITS, log });
+    await closeAll(clients);
+    const fan = await fanouts(server, small.id, 'all projects loaded');
+    return { loads, memory: memory!, fan };
+  });
+  afterKb.push(main.result.memory.afterKb[main.result.memory.afterKb.length - 1]);
+
+  log('relay: restart; fan-out, then latency while the big project loads (first, then again)');
+  const during = await withServer(startRelay(configFile, projects.map((p) => p.id)), async (server) => {
+    const fan = await fanouts(server, small.id, 'fresh');
+    const loads = await latencyDuringLoads(server, small.id, big, 2, { receivers: RECEIVERS_DURING_LOAD, intervalMs: INTERVAL_MS, limits: LIMITS, log });
+    return { fan, loads };
+  });
+
+  return {
+    coldLoads: main.result.loads,
+    memory: { baselineKb, baselineHeapKb, afterKb, peakKb: main.result.memory.peakKb },
+    fanout: during.result.fan,
+    fanoutAllLoaded: main.result.fan,
+    duringLoad: { cold: during.result.loads[0], warm: during.result.loads[1] },
+  };
+}
+
+async function main(): Promise<void> {
+  log(`temp dir ${tempRoot}; generating projects of ${SIZES.map(label).join(', ')} tasks`);
+  const files = writeBenchFiles(tempRoot, SIZES);
+  const projects: ProjectRef[] = files.projects.map((p) => ({
+    id: p.id,
+    tasks: p.tasks,
+    counts: { tasks: p.tasks, dependencies: p.dependencies, resources: p.resources, assignments: p.assignments },
+  }));
+  for (const p of files.projects) log(`project ${p.id}: ${p.tasks} tasks, ${p.dependencies} dependencies, ${p.resources} resources, ${p.assignments} assignments`);
+
+  const relay = await benchRelay(files.configFile, projects);
+  const weft = await benchWeft(files.configFile, projects);
+
+  const table = report(weft, relay, {
+    count: UPDATES,
+    intervalMs: INTERVAL_MS,
+    receiversDuringLoad: RECEIVERS_DURING_LOAD,
+    bigTasks: projects[projects.length - 1].tasks,
+  });
+  process.stdout.write(`\n${table}\n`);
+  log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s${keep ? `; kept ${tempRoot}` : ''}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    log(`failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);
