@@ -38,6 +38,7 @@ export class WeftServer {
   private readonly instance = randomBytes(4).toString('hex');
   private connectionCount = 0;
   private lastFrameAt = Date.now();
+  private closing = false;
   private readonly inactivityTimer: NodeJS.Timeout | null;
 
   private constructor(
@@ -83,7 +84,20 @@ export class WeftServer {
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`),
     );
+    void server.seedNewProjects();
     return server;
+  }
+
+  /**
+   * Seed configured projects that have no data yet, one after another, while already serving: a
+   * client asking for one meanwhile waits for that same load. Seeded projects unload when idle.
+   */
+  private async seedNewProjects(): Promise<void> {
+    const stored = new Set((await this.storage.projectIds().catch(() => [])).map((id) => JSON.stringify(id)));
+    for (const project of this.config.projects) {
+      if (stored.has(JSON.stringify(project.id)) || this.closing) continue;
+      await this.projects.open(project.id).catch((e: Error) => this.log(`project ${JSON.stringify(project.id)}: cannot seed: ${e.message}`));
+    }
   }
 
   get port(): number {
@@ -177,6 +191,7 @@ export class WeftServer {
 
   /** Close every connection, flush every project and release the data directory. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.inactivityTimer) clearInterval(this.inactivityTimer);
     await removeSidecar(this.config.dataDir);
     for (const client of this.wss.clients) client.close(1001, 'server shutting down');

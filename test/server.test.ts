@@ -8,8 +8,8 @@ beforeAll(async () => {
 });
 afterAll(async () => s.dispose());
 
-describe('smoke', () => {
-  it('serves a classic dataset and relays an added task with its new id', async () => {
+describe('a server on the demo configuration', () => {
+  it('serves classic and revisions clients on one project, each in its own framing', async () => {
     const a = await classicLogin(s.port);
     const b = await classicLogin(s.port, 'alex');
     a.send({ command: 'dataset', project: 1 });
@@ -33,5 +33,19 @@ describe('smoke', () => {
     const ac = await a.nextOf('projectChange');
     expect(ac.changes).toEqual({ tasks: { updated: [{ id: 1, name: 'renamed' }] } });
     await Promise.all([a.close(), b.close(), r.close()]);
+  });
+
+  it('seeds every configured project on first start, before any client asks', async () => {
+    const fresh = await startServer();
+    try {
+      let ids: unknown[] = [];
+      for (let i = 0; i < 100 && ids.length < 3; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        ids = await fresh.server.storage.projectIds();
+      }
+      expect(ids.sort()).toEqual([1, 2, 3]);
+    } finally {
+      await fresh.dispose();
+    }
   });
 });
