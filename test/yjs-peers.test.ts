@@ -1,0 +1,126 @@
+/**
+ * Yjs-native peers (y-websocket providers) on the same project documents as Bryntum clients.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import WebSocket from 'ws';
+import { readField } from '../src/document/layout.js';
+import { classicLogin, revisionsLogin } from './support/client.js';
+import { startServer, type TestServer } from './support/server.js';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startServer({
+    users: {
+      admin: { password: 'admin', group: 'admin' },
+      viewer: { password: 'viewer', group: 'viewers' },
+    },
+    groups: { admin: [1, 2, 3], viewers: [1] },
+    readOnlyGroups: ['viewers'],
+  });
+});
+afterAll(async () => s.dispose());
+
+function peer(project: string, login: string, password: string): { doc: Y.Doc; provider: WebsocketProvider; synced: Promise<void> } {
+  const doc = new Y.Doc();
+  const provider = new WebsocketProvider(`ws://127.0.0.1:${s.port}/yjs`, project, doc, {
+    WebSocketPolyfill: WebSocket as never,
+    params: { login, password },
+    disableBc: true,
+  });
+  const synced = new Promise<void>((resolve) => provider.once('sync', () => resolve()));
+  return { doc, provider, synced };
+}
+
+const tasksOf = (doc: Y.Doc) => doc.getMap('tasks') as Y.Map<Y.Map<unknown>>;
+const until = async (check: () => boolean, ms = 3000) => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+/** The HTTP status a WebSocket upgrade to `path` is refused with. */
+function refusal(path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}${path}`);
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.on('open', () => reject(new Error('upgrade was accepted')));
+    ws.on('error', () => undefined);
+  });
+}
+
+describe('Yjs peers', () => {
+  it('sync the project document, and their edits reach classic and revisions clients as changes', async () => {
+    const p = peer('1', 'admin', 'admin');
+    await p.synced;
+    expect(readField(tasksOf(p.doc).get('11')!, 'name')).toBeTypeOf('string');
+    const classic = await classicLogin(s.port);
+    classic.send({ command: 'dataset', project: 1 });
+    await classic.nextOf('dataset');
+    const rev = await revisionsLogin(s.port);
+    rev.send({ command: 'dataset', data: { project: 1 } });
+    await rev.nextOf('dataset');
+
+    tasksOf(p.doc).get('11')!.set('name', 'from yjs');
+    expect((await classic.nextOf('projectChange')).changes.tasks.updated).toEqual([{ id: 11, name: 'from yjs' }]);
+    const revision = (await rev.nextOf('project_change')).data.revisions[0];
+    expect(revision.changes.tasks.$input.updated).toEqual([{ id: 11, name: 'from yjs' }]);
+
+    classic.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 12, name: 'from bryntum' }] } } });
+    await until(() => readField(tasksOf(p.doc).get('12')!, 'name') === 'from bryntum');
+    p.provider.destroy();
+    await Promise.all([classic.close(), rev.close()]);
+  });
+
+  it('have a move that makes a cycle repaired, and every side is told', async () => {
+    const p = peer('1', 'admin', 'admin');
+    await p.synced;
+    const classic = await classicLogin(s.port);
+    classic.send({ command: 'dataset', project: 1 });
+    await classic.nextOf('dataset');
+    tasksOf(p.doc).get('2')!.set('parentId', 21);
+    const told = await classic.nextOf('projectChange');
+    expect(told.changes.tasks.updated[0]).toMatchObject({ id: 2, parentId: null });
+    await until(() => readField(tasksOf(p.doc).get('2')!, 'parentId') === null);
+    p.provider.destroy();
+    await classic.close();
+  });
+
+  it('are refused without valid credentials (401) and for projects they may not open (403)', async () => {
+    expect(await refusal('/yjs/1')).toBe(401);
+    expect(await refusal('/yjs/1?login=admin&password=wrong')).toBe(401);
+    expect(await refusal('/yjs/2?login=viewer&password=viewer')).toBe(403);
+    expect(await refusal('/yjs/99?login=admin&password=admin')).toBe(403);
+  });
+
+  it('sync down for read-only users, but their edits are not taken', async () => {
+    const p = peer('1', 'viewer', 'viewer');
+    await p.synced;
+    tasksOf(p.doc).get('13')!.set('name', 'should not stick');
+    const check = peer('1', 'admin', 'admin');
+    await check.synced;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readField(tasksOf(check.doc).get('13')!, 'name')).not.toBe('should not stick');
+    p.provider.destroy();
+    check.provider.destroy();
+  });
+
+  it('appear with Bryntum users in the presence of their project', async () => {
+    const classic = await classicLogin(s.port);
+    classic.send({ command: 'dataset', project: 1 });
+    await classic.nextOf('dataset');
+    classic.send({ command: 'presence', project: 1 });
+    expect((await classic.nextOf('presence')).users).toEqual(['admin']);
+    const p = peer('1', 'viewer', 'viewer');
+    await p.synced;
+    expect((await classic.nextOf('presence')).users.sort()).toEqual(['admin', 'viewer']);
+    // The server's own awareness state lists the Bryntum users for the peers.
+    await until(() => [...p.provider.awareness.getStates().values()].some((st) => JSON.stringify(st).includes('admin')));
+    p.provider.destroy();
+    expect((await classic.nextOf('presence')).users).toEqual(['admin']);
+    await classic.close();
+  });
+});
