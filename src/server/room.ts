@@ -273,29 +273,40 @@ export class ProjectRoom {
    */
   applyPeerUpdate(peer: YjsPeer, update: Uint8Array): Promise<void> {
     return this.queue.run(async () => {
-      this.lastActive = Date.now();
-      let changes: Changes | null;
-      try {
-        changes = this.document.applyUpdate(update, peer);
-      } catch (e) {
-        await this.recover(e as Error);
-        throw e;
-      }
-      const v2 = this.takeUpdate();
-      if (!v2) {
-        this.pendingPeerUpdates = [];
-        return;
-      }
-      let n = this.meta.nextRevision;
-      const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${n++}`, client: peer.id, changes: withInput(changes) }] : [];
-      const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
-      await this.persist({ update: v2, meta, revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })) });
-      this.meta = meta;
-      this.afterCommit();
-      this.noteChange(peer.user.name);
-      this.broadcast(revisions, null);
-      this.flushToPeers();
+      await this.commitWrite(peer.id, peer.user.name, () => this.document.applyUpdate(update, peer));
     });
+  }
+
+  /**
+   * Commit a write made directly on the document (a Yjs update, a restore): `write` returns what it
+   * changed as a Bryntum change set; that is persisted with the Yjs update and sent to everyone —
+   * Bryntum clients as a revision of `client` (with `$input`), Yjs peers as an update.
+   * Resolves with the revision id, or null when the write changed nothing.
+   */
+  private async commitWrite(client: string, author: string, write: () => Changes | null): Promise<string | null> {
+    this.lastActive = Date.now();
+    let changes: Changes | null;
+    try {
+      changes = write();
+    } catch (e) {
+      await this.recover(e as Error);
+      throw e;
+    }
+    const update = this.takeUpdate();
+    if (!update) {
+      this.pendingPeerUpdates = [];
+      return null;
+    }
+    let n = this.meta.nextRevision;
+    const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${n++}`, client, changes: withInput(changes) }] : [];
+    const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
+    await this.persist({ update, meta, revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })) });
+    this.meta = meta;
+    this.afterCommit();
+    this.noteChange(author);
+    this.broadcast(revisions, null);
+    this.flushToPeers();
+    return revisions.length ? revisions[0].revision : null;
   }
 
   // ---- changes (the hot path) ----------------------------------------------------------------
@@ -615,28 +626,8 @@ export class ProjectRoom {
       const { version: restored, state } = await this.history.get(n);
       const before = await this.takeVersion('before-restore', `Before restore of version ${n}`);
       if (!before) throw new Error('project is closing');
-      let changes: Changes | null;
-      try {
-        changes = restoreState(this.document, state);
-      } catch (e) {
-        await this.recover(e as Error);
-        throw e;
-      }
-      const update = this.takeUpdate();
-      if (!update) {
-        this.pendingPeerUpdates = [];
-        return { restored, before, revision: null };
-      }
-      let r = this.meta.nextRevision;
-      const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${r++}`, client: SERVER_CLIENT, changes: withInput(changes) }] : [];
-      const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: r };
-      await this.persist({ update, meta, revisions: revisions.map((x) => ({ n: Number(x.revision.slice(7)), json: x })) });
-      this.meta = meta;
-      this.afterCommit();
-      this.noteChange(userName);
-      this.broadcast(revisions, null);
-      this.flushToPeers();
-      return { restored, before, revision: revisions.length ? this.lastRevision : null };
+      const revision = await this.commitWrite(SERVER_CLIENT, userName, () => restoreState(this.document, state));
+      return { restored, before, revision };
     });
   }
 
