@@ -1,15 +1,13 @@
 /**
  * The dataset a client loads, projected from the document. Each store is serialized to JSON text
  * on its own and kept until the store changes, so a dataset request after a one-task edit only
- * re-serializes the tasks. Large stores are serialized in slices, handing the event loop back
- * between slices so other projects' traffic is not held up.
+ * re-serializes the tasks. Large stores are serialized in paced stretches, so other projects'
+ * traffic is not held up.
  */
 import * as Y from 'yjs';
 import { HIDDEN_TASK_FIELDS, KNOWN_STORES, TASKS, VERSIONS, projectMap, recordFields, storeMap, type FieldMap } from './layout.js';
 import { ROOT, type TreeIndex } from './tree.js';
-
-/** Records serialized between two turns of the event loop. */
-const SLICE = 2000;
+import { Pacer } from './pacer.js';
 
 export const DATASET_KEYS: Record<string, string> = {
   tasks: 'tasksData',
@@ -28,13 +26,14 @@ export interface DatasetTexts {
   project: string;
 }
 
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
+/** Paces serialization when asked to (see Pacer); otherwise runs straight through. */
 class Slicer {
-  private count = 0;
-  constructor(private readonly yielding: boolean) {}
+  private readonly pacer: Pacer | null;
+  constructor(yielding: boolean) {
+    this.pacer = yielding ? new Pacer() : null;
+  }
   async tick(): Promise<void> {
-    if (this.yielding && ++this.count % SLICE === 0) await yieldToLoop();
+    await this.pacer?.tick();
   }
 }
 

@@ -11,14 +11,13 @@ import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
 import { allStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
 import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
+import { Pacer } from './pacer.js';
 
 type Changes = Record<string, unknown>;
 
 /** Origin of the adapter's own transactions: the tree index is already current after them. */
 export const ADAPTER_ORIGIN = Symbol('weft.adapter');
 
-/** Longest stretch of loading work between two turns of the event loop. */
-const SLICE_MS = 15;
 
 export class ProjectDocument {
   readonly doc: Y.Doc;
@@ -45,13 +44,10 @@ export class ProjectDocument {
    */
   static async load(parts: Uint8Array[]): Promise<ProjectDocument> {
     const doc = new Y.Doc({ gc: true });
-    let since = performance.now();
+    const pacer = new Pacer();
     for (const part of parts) {
       Y.applyUpdateV2(doc, part);
-      if (performance.now() - since > SLICE_MS) {
-        await new Promise((resolve) => setImmediate(resolve));
-        since = performance.now();
-      }
+      await pacer.tick();
     }
     return new ProjectDocument(doc);
   }

@@ -21,10 +21,11 @@ import { SerialQueue } from './serial-queue.js';
 import { mergeUpdates } from '../persistence/merger.js';
 
 /** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
-const CHUNK_BYTES = 1024 * 1024;
+const CHUNK_BYTES = 256 * 1024;
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
 import { YjsPeer } from './yjs-peer.js';
+import { RecentPlacements, fieldWrites, parentsOfRemoved } from './placements.js';
 import { ProjectHistory } from '../history/project-history.js';
 import { restoreState } from '../history/restore.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
@@ -94,12 +95,15 @@ export class ProjectRoom {
   private readonly presenceWatchers = new Set<Connection>();
   /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
   private readonly recentWrites = new Map<string, { writer: string; at: number }>();
+  /** Recent task placements, for telling classic senders the final sibling order. */
+  private readonly placements: RecentPlacements;
   private closed = false;
   /** Server-side versions of the project (src/history). */
   private history!: ProjectHistory;
 
   private constructor(private readonly options: RoomOptions) {
     this.id = options.project.id;
+    this.placements = new RecentPlacements(options.config.concurrencyWindowMs);
   }
 
   static async open(options: RoomOptions): Promise<ProjectRoom> {
@@ -273,7 +277,7 @@ export class ProjectRoom {
    */
   applyPeerUpdate(peer: YjsPeer, update: Uint8Array): Promise<void> {
     return this.queue.run(async () => {
-      await this.commitWrite(peer.id, peer.user.name, () => this.document.applyUpdate(update, peer));
+      await this.commitWrite(peer.id, peer.user.name, () => this.notePeerWrites(peer.id, this.document.applyUpdate(update, peer)));
     });
   }
 
@@ -340,15 +344,26 @@ export class ProjectRoom {
     });
   }
 
+  /** A peer's writes count as concurrent with classic senders' ones like any other writer's. */
+  private notePeerWrites(peer: string, changes: Changes | null): Changes | null {
+    const at = Date.now();
+    for (const key of fieldWrites(changes)) this.recentWrites.set(key, { writer: peer, at });
+    this.placements.note(peer, [changes], this.document, []);
+    return changes;
+  }
+
   private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; hasAdded: boolean }> {
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
+    const removedFrom = parentsOfRemoved(request.changes, this.document, (p) => this.phantoms.get(p));
     const applied = this.document.applyChange(request.changes, {
       ids,
       phantoms: (p) => this.phantoms.get(p),
       resentPhantoms: sender.generation === 'revisions' ? 'to-updated' : 'keep-added',
     });
     const update = this.takeUpdate();
-    const fixes = mergeChanges(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs);
+    const tree = this.placements.note(sender.connection.id, [applied.outgoing, applied.repairs], this.document, removedFrom);
+    const order = sender.generation === 'classic' && tree.concurrent ? this.placements.finals(tree.parents, this.document) : null;
+    const fixes = mergeChanges(mergeChanges(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs), order);
 
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
@@ -550,6 +565,7 @@ export class ProjectRoom {
       this.meta = meta;
       this.phantoms = new Map();
       this.recentWrites.clear();
+      this.placements.clear();
       void this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
       void this.options.storage.pruneRevisions(meta.firstLoggedRevision);
       const json = datasetJson(this.history.withVersions(await this.document.datasetTexts(true)));
