@@ -22,6 +22,8 @@ import { mergeUpdates } from '../persistence/merger.js';
 
 /** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
 const CHUNK_BYTES = 256 * 1024;
+/** Up to this many snapshot chunks, encoding the live document is cheaper than merging bytes. */
+const SMALL_STATE_CHUNKS = 4;
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
 import { YjsPeer } from './yjs-peer.js';
@@ -85,6 +87,7 @@ export class ProjectRoom {
   private unfolded: Uint8Array[] = [];
   private lastChunk: { index: number; bytes: Uint8Array } | null = null;
   private compacting: Promise<void> | null = null;
+  private autoVersioning = false;
   private pendingUpdates: Uint8Array[] = [];
   /** The same updates in the V1 encoding y-websocket peers speak. */
   private pendingPeerUpdates: Uint8Array[] = [];
@@ -113,7 +116,7 @@ export class ProjectRoom {
   }
 
   private async load(): Promise<void> {
-    this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => void this.queue.run(() => this.takeVersion('auto')));
+    this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => void this.autoVersion());
     const stored = await this.options.storage.load();
     this.pendingUpdates = [];
     this.pendingPeerUpdates = [];
@@ -473,16 +476,21 @@ export class ProjectRoom {
   }
 
   /**
-   * The whole committed state as one Yjs update. Called in the queue, so no commit lands meanwhile.
-   * A small project is encoded from the live document (a few milliseconds); a large one is merged
-   * from the stored chunks and the log in a worker thread, so the event loop never spends the
-   * second or more a full encode of a large document takes.
+   * The whole committed state as one Yjs update, captured in the queue (so no commit lands
+   * meanwhile) and produced by the returned function. A small project is encoded from the live
+   * document (a few milliseconds); a large one is merged from the stored chunks and the log in a
+   * worker thread — possibly after the queue moved on — so neither the event loop nor the
+   * project's changes wait the second or more a full encode of a large document takes.
    */
-  private async storedState(): Promise<Uint8Array> {
-    if (!this.lastChunk || (this.lastChunk.index === 0 && this.lastChunk.bytes.byteLength < CHUNK_BYTES / 2)) return this.document.encodeState();
+  private async captureState(): Promise<{ state: () => Promise<Uint8Array>; lastRevision: string | null }> {
+    const lastRevision = this.lastRevision;
+    if ((this.lastChunk?.index ?? -1) < SMALL_STATE_CHUNKS) {
+      const state = this.document.encodeState();
+      return { state: async () => state, lastRevision };
+    }
     await this.compacting;
-    const chunks = await this.options.storage.chunks();
-    return mergeUpdates([...chunks, ...this.unfolded]);
+    const parts = [...(await this.options.storage.chunks()), ...this.unfolded];
+    return { state: () => mergeUpdates(parts), lastRevision };
   }
 
   /** Fold the update log into snapshot chunks (at most one fold at a time, outside the queue). */
@@ -602,17 +610,39 @@ export class ProjectRoom {
   // ---- server-side versions (src/history) -----------------------------------------------------
 
   private noteChange(author: string): void {
-    if (this.history.noteChange(author)) void this.queue.run(() => this.takeVersion('auto'));
+    if (this.history.noteChange(author)) void this.autoVersion();
+  }
+
+  /** An automatic version: its state is captured in the queue but built outside it. */
+  private async autoVersion(): Promise<void> {
+    if (this.autoVersioning) return;
+    this.autoVersioning = true;
+    try {
+      const captured = await this.queue.run(() => (this.closed || !this.history.due() ? null : this.captureState()));
+      if (!captured) return;
+      const state = await captured.state();
+      await this.queue.run(() => this.takeVersion('auto', undefined, { state, lastRevision: captured.lastRevision }));
+    } catch (e) {
+      this.options.log(`project ${JSON.stringify(this.id)}: automatic version failed: ${(e as Error).message}`);
+    } finally {
+      this.autoVersioning = false;
+    }
   }
 
   /** Record a version of the current state (run inside the queue) and show it to Bryntum clients. */
-  private async takeVersion(reason: VersionReason, label?: string): Promise<VersionMeta | null> {
+  private async takeVersion(reason: VersionReason, label?: string, captured?: { state: Uint8Array; lastRevision: string | null }): Promise<VersionMeta | null> {
     // An automatic version may have been taken already by another trigger.
     if (this.closed || (reason === 'auto' && !this.history.due())) return null;
     const n = this.meta.nextRevision;
-    const state = await this.storedState();
+    let state = captured?.state;
+    let lastRevision = captured?.lastRevision ?? null;
+    if (!captured) {
+      const now = await this.captureState();
+      state = await now.state();
+      lastRevision = now.lastRevision;
+    }
     const announced = shownToClients({ reason });
-    const { version, removed } = await this.history.record({ reason, label, state, lastRevision: this.lastRevision, nextRevision: announced ? n + 1 : n });
+    const { version, removed } = await this.history.record({ reason, label, state: state!, lastRevision, nextRevision: announced ? n + 1 : n });
     const change = versionsChange(version, removed);
     if (!change) return version;
     const revision: OutgoingRevision = { revision: `server-${n}`, client: SERVER_CLIENT, changes: withInput(change) };

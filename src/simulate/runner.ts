@@ -177,11 +177,14 @@ export class Simulation {
     return this.client(name).edit(op);
   }
 
-  /** Everyone back online, then wait until all are in step and nothing arrived for `quietMs`. */
-  async settle(): Promise<{ settled: boolean; unsettled: { client: string; state: string }[] }> {
+  /**
+   * Everyone back online (but the clients named in `keepOffline`), then wait until all of them
+   * are in step and nothing arrived for `quietMs`.
+   */
+  async settle(keepOffline: string[] = []): Promise<{ settled: boolean; unsettled: { client: string; state: string }[] }> {
     const quietMs = this.options.quietMs ?? 1000;
     const deadline = Date.now() + (this.options.settleTimeoutMs ?? 30_000);
-    const all = [this.observer, ...this.clients];
+    const all = [this.observer, ...this.clients].filter((c) => !keepOffline.includes(c.name));
     await Promise.all(all.map((c) => c.goOnline().catch((e) => void c.errors.push(`reconnect: ${(e as Error).message}`))));
     while (Date.now() < deadline) {
       if (all.every((c) => c.settled()) && Date.now() - this.lastActivity >= quietMs) return { settled: true, unsettled: [] };
