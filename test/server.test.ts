@@ -48,4 +48,40 @@ describe('a server on the demo configuration', () => {
       await fresh.dispose();
     }
   });
+
+  it('ends two classic clients that change the same field at the same moment on the server value', async () => {
+    const a = await classicLogin(s.port, 'alex');
+    const b = await classicLogin(s.port, 'ben');
+    for (const c of [a, b]) {
+      c.send({ command: 'dataset', project: 1 });
+      await c.nextOf('dataset');
+    }
+    // Each applies its own edit locally at once, as Bryntum does, then sends it.
+    const view = { a: 'A', b: 'B' };
+    a.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 14, name: 'A' }] } } });
+    b.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 14, name: 'B' }] } } });
+    const apply = (messages: Record<string, any>[], key: 'a' | 'b') => {
+      for (const m of messages) for (const u of m.changes?.tasks?.updated ?? []) if (u.id === 14 && 'name' in u) view[key] = u.name;
+    };
+    apply(await a.drain(400), 'a');
+    apply(await b.drain(0), 'b');
+    const served = await s.server.projects.open(1).then((room) => room!.dataset());
+    const find = (tasks: any[]): any => tasks.map((t) => (t.id === 14 ? t : t.children ? find(t.children) : undefined)).find(Boolean);
+    const final = find((served as any).tasksData).name;
+    expect(view).toEqual({ a: final, b: final });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('does not echo an update-only change to its sender when nobody else wrote that field', async () => {
+    const a = await classicLogin(s.port, 'alex');
+    const b = await classicLogin(s.port, 'ben');
+    for (const c of [a, b]) {
+      c.send({ command: 'dataset', project: 1 });
+      await c.nextOf('dataset');
+    }
+    a.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 4035, percentDone: 5 }] } } });
+    expect((await b.nextOf('projectChange')).changes.tasks.updated).toEqual([{ id: 4035, percentDone: 5 }]);
+    await a.expectSilence(300);
+    await Promise.all([a.close(), b.close()]);
+  });
 });
