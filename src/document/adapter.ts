@@ -60,6 +60,11 @@ export interface AppliedChange {
   corrections: Changes | null;
   /** `store \0 key \0 field` of every field this change wrote, for concurrency tracking. */
   touched: string[];
+  /**
+   * Phantom ids mapped by earlier changes were resolved: a sender that has since reloaded (and
+   * lost its phantom records) does not know the real ids, so it needs the change back.
+   */
+  usedEarlierPhantoms: boolean;
 }
 
 export interface ProjectView {
@@ -89,7 +94,14 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
   for (const key of Object.keys(change)) if (change[key] === null || change[key] === undefined) delete change[key];
   const stores = orderedStores(change);
   const newPhantoms = new Map<string, RecordId>();
-  const lookup = (p: string) => newPhantoms.get(p) ?? ctx.phantoms(p);
+  let usedEarlierPhantoms = false;
+  const lookup = (p: string) => {
+    const id = newPhantoms.get(p);
+    if (id !== undefined) return id;
+    const earlier = ctx.phantoms(p);
+    if (earlier !== undefined) usedEarlierPhantoms = true;
+    return earlier;
+  };
   const resent = new Set<Rec>();
   const usedIds = new Set<string>();
   const existingStores = allStoreNames(doc);
@@ -152,6 +164,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
     removedVersions: [],
     corrections: null,
     touched: [],
+    usedEarlierPhantoms,
   };
   doc.transact(() => {
     for (const store of stores) writeStore(project, store, change[store] as StoreEntry, resent, result);
@@ -274,11 +287,15 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
     }
   }
 
+  const listed = new Set((entry.removed ?? []).map((rec) => recordKey(rec.id as RecordId)));
   for (const rec of entry.removed ?? []) {
     const key = recordKey(rec.id as RecordId);
     if (!map.has(key)) continue;
     const keys = isTasks ? [key, ...tree.descendants(key)] : [key];
     for (const k of keys) {
+      // A child added or moved here by someone else meanwhile goes with the subtree; the sender
+      // may receive that change only after its removal, so tell it.
+      if (!listed.has(k)) correction(result, store, 'removed').push({ id: readField(map.get(k)!, 'id') ?? k });
       map.delete(k);
       if (isTasks) tree.detach(k);
       if (store === VERSIONS) result.removedVersions.push(k);

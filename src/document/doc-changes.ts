@@ -129,7 +129,21 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex): Record
       out[PROJECT_MAP] = fields;
     }
   }
-  for (const [store, byKey] of updates) entry(store).updated = [...byKey.values()];
+  for (const [store, byKey] of updates) {
+    const list = [...byKey.entries()];
+    // Receivers apply moves one after another and refuse one that would put a task below itself:
+    // moving shallow tasks first, by their depth in the result, never passes through a cycle.
+    if (store === TASKS) list.sort((a, b) => depthOf(a[1], a[0], tree) - depthOf(b[1], b[0], tree));
+    entry(store).updated = list.map(([, rec]) => rec);
+  }
   for (const [store, e] of entries) out[store] = e;
   return Object.keys(out).length ? out : null;
+}
+
+/** Depth of a moved task in the tree after the transaction (0 at the top); -1 for other updates. */
+function depthOf(rec: Rec, key: string, tree: TreeIndex): number {
+  if (!('parentId' in rec)) return -1;
+  let depth = 0;
+  for (let k = tree.parentKey(key); k !== undefined && k !== ROOT && depth < 100_000; k = tree.parentKey(k)) depth++;
+  return depth;
 }

@@ -5,7 +5,7 @@
  * the sender's list after its own edit: the sender's sibling order drifts from the document's.
  * This keeps track of recent placements so such a sender can be told the final places.
  */
-import { PARENT_FIELD, TASKS, idOf, readField, recordKey, storeMap, type RecordId } from '../document/layout.js';
+import { HIDDEN_TASK_FIELDS, PARENT_FIELD, TASKS, idOf, readField, recordFields, recordKey, storeMap, type RecordId } from '../document/layout.js';
 import { touchKey } from '../document/adapter.js';
 import type { ProjectDocument } from '../document/project-document.js';
 import { ROOT } from '../document/tree.js';
@@ -31,18 +31,6 @@ function placedTasks(changes: Changes | null): { placed: string[]; removed: bool
   return { placed, removed: (tasks?.removed?.length ?? 0) > 0 };
 }
 
-/** Parents of the tasks a change is about to remove (read before it is applied). */
-export function parentsOfRemoved(changes: Changes, document: ProjectDocument, phantoms: (p: string) => RecordId | undefined): Set<string> {
-  const parents = new Set<string>();
-  for (const rec of tasksEntry(changes)?.removed ?? []) {
-    if (!isRecordId(rec.id)) continue;
-    const id = typeof rec.id === 'string' ? (phantoms(rec.id) ?? rec.id) : rec.id;
-    const parent = document.tree.parentKey(recordKey(id));
-    if (parent !== undefined) parents.add(parent);
-  }
-  return parents;
-}
-
 /** Fields an update from a Yjs peer wrote, as touch keys (for telling classic senders of concurrent writes). */
 export function fieldWrites(changes: Changes | null): string[] {
   const keys: string[] = [];
@@ -63,6 +51,56 @@ export function fieldWrites(changes: Changes | null): string[] {
   return keys;
 }
 
+const REFERENCES: [string, string[]][] = [
+  ['dependencies', ['fromTask', 'fromEvent', 'from', 'toTask', 'toEvent', 'to']],
+  ['assignments', ['event', 'eventId']],
+];
+
+/**
+ * A classic sender that moved a task under a parent someone removed meanwhile gets that removal
+ * after its move, and its client drops the task with the parent's subtree, while the document
+ * keeps it at the top level (integrity rule 1). The tasks it moved so, their subtrees and the
+ * dependencies and assignments pointing at them, as full records to add again (receivers that
+ * have them take them as updates).
+ */
+export function lostByMoves(outgoing: Changes, repairs: Changes | null, document: ProjectDocument): Changes | null {
+  const repaired = new Set((tasksEntry(repairs)?.updated ?? []).filter((r) => isRecordId(r.id) && r.parentId === null).map((r) => recordKey(r.id as RecordId)));
+  if (repaired.size === 0) return null;
+  const moved = (tasksEntry(outgoing)?.updated ?? []).filter((r) => isRecordId(r.id) && 'parentId' in r).map((r) => recordKey(r.id as RecordId));
+  const tasks = storeMap(document.doc, TASKS);
+  const tree = document.tree;
+  const keys: string[] = [];
+  for (const key of moved) {
+    if (!repaired.has(key) || keys.includes(key)) continue;
+    // Parents before children, siblings in order.
+    for (let queue = [key]; queue.length; ) {
+      const k = queue.shift()!;
+      keys.push(k);
+      queue.push(...tree.childrenOf(k));
+    }
+  }
+  if (keys.length === 0) return null;
+  const lost = new Set(keys);
+  const out: Record<string, { added: Rec[] }> = {
+    [TASKS]: {
+      added: keys.map((k) => {
+        const record = tasks.get(k)!;
+        const parent = tree.parentKey(k) ?? ROOT;
+        const index = tree.childrenOf(parent).indexOf(k);
+        return { ...recordFields(record, HIDDEN_TASK_FIELDS), id: idOf(record, k), parentId: readField(record, PARENT_FIELD) ?? null, parentIndex: index, orderedParentIndex: index };
+      }),
+    },
+  };
+  for (const [store, names] of REFERENCES) {
+    const added: Rec[] = [];
+    for (const [k, record] of storeMap(document.doc, store)) {
+      if (names.some((n) => isRecordId(readField(record, n)) && lost.has(recordKey(readField(record, n) as RecordId)))) added.push({ ...recordFields(record), id: idOf(record, k) });
+    }
+    if (added.length) out[store] = { added };
+  }
+  return out;
+}
+
 export class RecentPlacements {
   /** Last placement of each task: who, when. */
   private readonly placed = new Map<string, { writer: string; at: number }>();
@@ -72,50 +110,58 @@ export class RecentPlacements {
   constructor(private readonly windowMs: number) {}
 
   /**
-   * Note what the changes of one commit (the change and its repairs) did to the task tree.
-   * Returns the parents whose children they changed, and whether another writer changed the
-   * tree within the window.
+   * Note what the changes of one commit (the change, its corrections and repairs) did to the task
+   * tree. Returns whether they changed it while another writer had changed it within the window.
    */
-  note(writer: string, changes: (Changes | null)[], document: ProjectDocument, removedFrom: Iterable<string>): { parents: Set<string>; concurrent: boolean } {
+  note(writer: string, changes: (Changes | null)[]): { concurrent: boolean } {
     const now = Date.now();
-    const parents = new Set(removedFrom);
-    let changed = parents.size > 0;
+    let changed = false;
     for (const c of changes) {
       const { placed, removed } = placedTasks(c);
       changed ||= removed || placed.length > 0;
-      for (const key of placed) {
-        const parent = document.tree.parentKey(key);
-        if (parent === undefined) continue;
-        parents.add(parent);
-        this.placed.set(key, { writer, at: now });
-      }
+      for (const key of placed) this.placed.set(key, { writer, at: now });
     }
-    if (!changed) return { parents, concurrent: false };
+    if (!changed) return { concurrent: false };
     let concurrent = false;
     for (const [other, at] of this.treeWriters) {
       if (now - at > this.windowMs) this.treeWriters.delete(other);
       else if (other !== writer) concurrent = true;
     }
     this.treeWriters.set(writer, now);
-    if (this.placed.size > 10_000) for (const [key, p] of this.placed) if (now - p.at > this.windowMs) this.placed.delete(key);
-    return { parents, concurrent };
+    if (this.placed.size > 1000) for (const [key, p] of this.placed) if (now - p.at > this.windowMs) this.placed.delete(key);
+    return { concurrent };
   }
 
-  /** Final place of every task placed within the window under `parents`, as task updates. */
-  finals(parents: Iterable<string>, document: ProjectDocument): Changes | null {
+  /**
+   * Final place of every task placed within the window, whoever placed it: besides misplaced
+   * siblings, a sender that refused a remote move (it formed a cycle with its own pending move)
+   * gets it again. Parents come before their children, so no update forms a passing cycle.
+   */
+  finals(document: ProjectDocument): Changes | null {
     const now = Date.now();
     const tasks = storeMap(document.doc, TASKS);
-    const updated: Rec[] = [];
-    for (const parent of parents) {
-      document.tree.childrenOf(parent).forEach((key, index) => {
-        const placed = this.placed.get(key);
-        const record = tasks.get(key);
-        if (!placed || now - placed.at > this.windowMs || !record) return;
-        const parentId = parent === ROOT ? null : (readField(record, PARENT_FIELD) ?? null);
-        updated.push({ id: idOf(record, key), parentId, parentIndex: index, orderedParentIndex: index });
-      });
+    const tree = document.tree;
+    const depth = (key: string) => {
+      let d = 0;
+      for (let k = tree.parentKey(key); k !== undefined && k !== ROOT && d < 10_000; k = tree.parentKey(k)) d++;
+      return d;
+    };
+    const rows: { depth: number; parent: string; index: number; rec: Rec }[] = [];
+    for (const [key, placed] of this.placed) {
+      const record = tasks.get(key);
+      const parent = tree.parentKey(key);
+      if (now - placed.at > this.windowMs || !record || parent === undefined) continue;
+      const index = tree.childrenOf(parent).indexOf(key);
+      const parentId = parent === ROOT ? null : (readField(record, PARENT_FIELD) ?? null);
+      rows.push({ depth: depth(key), parent, index, rec: { id: idOf(record, key), parentId, parentIndex: index, orderedParentIndex: index } });
     }
-    return updated.length ? { [TASKS]: { updated } } : null;
+    rows.sort((a, b) => a.depth - b.depth || (a.parent < b.parent ? -1 : a.parent > b.parent ? 1 : a.index - b.index));
+    return rows.length ? { [TASKS]: { updated: rows.map((r) => r.rec) } } : null;
+  }
+
+  /** Count `writer` as having changed the tree now. */
+  markWriter(writer: string): void {
+    this.treeWriters.set(writer, Date.now());
   }
 
   clear(): void {

@@ -27,7 +27,7 @@ const SMALL_STATE_CHUNKS = 4;
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
 import { YjsPeer } from './yjs-peer.js';
-import { RecentPlacements, fieldWrites, parentsOfRemoved } from './placements.js';
+import { RecentPlacements, fieldWrites, lostByMoves } from './placements.js';
 import { ProjectHistory } from '../history/project-history.js';
 import { restoreState } from '../history/restore.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
@@ -351,22 +351,25 @@ export class ProjectRoom {
   private notePeerWrites(peer: string, changes: Changes | null): Changes | null {
     const at = Date.now();
     for (const key of fieldWrites(changes)) this.recentWrites.set(key, { writer: peer, at });
-    this.placements.note(peer, [changes], this.document, []);
+    this.placements.note(peer, [changes]);
     return changes;
   }
 
   private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; hasAdded: boolean }> {
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
-    const removedFrom = parentsOfRemoved(request.changes, this.document, (p) => this.phantoms.get(p));
     const applied = this.document.applyChange(request.changes, {
       ids,
       phantoms: (p) => this.phantoms.get(p),
       resentPhantoms: sender.generation === 'revisions' ? 'to-updated' : 'keep-added',
     });
     const update = this.takeUpdate();
-    const tree = this.placements.note(sender.connection.id, [applied.outgoing, applied.repairs], this.document, removedFrom);
-    const order = sender.generation === 'classic' && tree.concurrent ? this.placements.finals(tree.parents, this.document) : null;
-    const fixes = mergeChanges(mergeChanges(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs), order);
+    const tree = this.placements.note(sender.connection.id, [applied.outgoing, applied.corrections, applied.repairs]);
+    const classic = sender.generation === 'classic';
+    const order = classic && tree.concurrent ? this.placements.finals(this.document) : null;
+    // Like field finals, these may reach the sender after a newer move of its own.
+    if (order) this.placements.markWriter(SERVER_CLIENT);
+    const lost = classic ? lostByMoves(applied.outgoing, applied.repairs, this.document) : null;
+    const fixes = mergeChanges(mergeChanges(mergeChanges(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs), order), lost);
 
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
@@ -395,7 +398,9 @@ export class ProjectRoom {
     this.flushToPeers();
     this.afterCommit();
     this.noteChange(sender.connection.user?.name ?? sender.connection.id);
-    return { revisions, hasAdded: applied.hasAdded };
+    // A classic sender back from offline may hold a record only under the real id its dataset gave
+    // it, while its change named it by the phantom id: it learns the result only from an echo.
+    return { revisions, hasAdded: applied.hasAdded || applied.usedEarlierPhantoms };
   }
 
   /**
@@ -416,6 +421,9 @@ export class ProjectRoom {
       for (const [key, w] of this.recentWrites) if (now - w.at > window) this.recentWrites.delete(key);
     }
     if (concurrent.length === 0 || sender.generation === 'revisions') return corrections;
+    // The sender may have written the field again before this final reaches it: its next write
+    // counts as concurrent too, so the final that follows carries that value.
+    for (const key of concurrent) this.recentWrites.set(key, { writer: SERVER_CLIENT, at: now });
     const out: Record<string, Record<string, unknown>> = (corrections ?? {}) as never;
     const fieldsByRecord = new Map<string, string[]>();
     for (const key of concurrent) {

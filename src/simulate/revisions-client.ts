@@ -139,6 +139,15 @@ export class RevisionsClient implements SimClient {
 
   private async connect(): Promise<void> {
     const attempt = ++this.attempt;
+    try {
+      await this.connectAs(attempt);
+    } catch (e) {
+      // Gone offline again meanwhile: that socket was closed on purpose.
+      if (attempt === this.attempt) throw e;
+    }
+  }
+
+  private async connectAs(attempt: number): Promise<void> {
     this.state = 'connecting';
     const { url, project, login, password, timeoutMs = 10_000 } = this.options;
     const socket = await JsonSocket.open(url, timeoutMs);

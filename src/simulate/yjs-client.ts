@@ -49,6 +49,8 @@ export class YjsClient implements SimClient {
   private provider: Provider | null = null;
   private cached: View | null = null;
   private wantOnline = false;
+  /** Settles the goOnline() calls still waiting (going offline again ends them). */
+  private readonly waiting = new Set<() => void>();
 
   constructor(private readonly options: ClientOptions) {
     this.doc.on('update', (_update: Uint8Array, origin: unknown) => {
@@ -90,6 +92,7 @@ export class YjsClient implements SimClient {
     this.wantOnline = false;
     this.stats.offlinePeriods++;
     this.provider?.disconnect();
+    for (const settle of [...this.waiting]) settle();
   }
 
   goOnline(): Promise<void> {
@@ -99,16 +102,19 @@ export class YjsClient implements SimClient {
     if (this.online) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timeout = this.options.timeoutMs ?? 10_000;
-      const timer = setTimeout(() => {
-        provider.off('sync', onSync);
-        reject(new Error(`${this.name}: no Yjs sync within ${timeout} ms`));
-      }, timeout);
-      const onSync = (synced: boolean) => {
-        if (!synced || !provider.wsconnected) return;
+      const done = (error?: Error) => {
         clearTimeout(timer);
         provider.off('sync', onSync);
-        resolve();
+        this.waiting.delete(settle);
+        if (error) reject(error);
+        else resolve();
       };
+      const settle = () => done();
+      const timer = setTimeout(() => done(new Error(`${this.name}: no Yjs sync within ${timeout} ms`)), timeout);
+      const onSync = (synced: boolean) => {
+        if (synced && provider.wsconnected) done();
+      };
+      this.waiting.add(settle);
       provider.on('sync', onSync);
       if (!provider.wsconnected) provider.connect();
     });
