@@ -43,6 +43,8 @@ export class RevisionsClient implements SimClient {
   private attempt = 0;
   private wantOnline = false;
   private connecting: Promise<void> | null = null;
+  /** A dataset was asked for (a pushed one, after a refused revision, drops the pending ones). */
+  private awaitingDataset = false;
   /** Real ids of own phantoms, learnt from confirmations. */
   private readonly realIds = new Map<string, string | number>();
   private readonly repairRevisions = new Set<number>();
@@ -172,8 +174,6 @@ export class RevisionsClient implements SimClient {
     socket.send({ command: 'dataset', data: { project: this.options.project } });
   }
 
-  private awaitingDataset = false;
-
   /** Caught up or reloaded: everything not confirmed yet goes (again) under the new client id. */
   private backInStep(): void {
     for (const p of this.pending) p.sent = false;
@@ -241,7 +241,7 @@ export class RevisionsClient implements SimClient {
     const own = this.pending.findIndex((p) => p.local === revision.localRevision && p.sentAs.includes(revision.client));
     if (own !== -1) {
       const [p] = this.pending.splice(own, 1);
-      this.learnIds(p.changes, revision.changes ?? {});
+      this.learnIds(revision.changes ?? {});
     }
     const replay = replayedPart(revision.changes ?? {});
     if (replay) applyChangeSet(this.confirmed, replay);
@@ -249,7 +249,7 @@ export class RevisionsClient implements SimClient {
   }
 
   /** Real ids the server gave to own phantoms (in `added`, matched by `$PhantomId`). */
-  private learnIds(_sent: ChangeSet, received: ChangeSet): void {
+  private learnIds(received: ChangeSet): void {
     for (const entry of Object.values(received)) {
       for (const rec of ((entry as { added?: Rec[] })?.added ?? [])) {
         if (isPhantom(rec.$PhantomId) && rec.id !== undefined) this.realIds.set(rec.$PhantomId, rec.id as string | number);
