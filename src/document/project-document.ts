@@ -146,6 +146,25 @@ export class ProjectDocument {
     }
   }
 
+  /** Be told of every committed transaction's update, in the V2 encoding (storage) and V1 (y-websocket peers). */
+  onUpdate(v2: (update: Uint8Array) => void, v1: (update: Uint8Array) => void): void {
+    this.doc.on('updateV2', v2);
+    this.doc.on('update', v1);
+  }
+
+  static mergeUpdates(updates: Uint8Array[], encoding: 'v1' | 'v2' = 'v2'): Uint8Array {
+    return encoding === 'v1' ? Y.mergeUpdates(updates) : Y.mergeUpdatesV2(updates);
+  }
+
+  stateVector(): Uint8Array {
+    return Y.encodeStateVector(this.doc);
+  }
+
+  /** What a peer with this state vector lacks (V1, as y-websocket speaks). */
+  missingFrom(stateVector: Uint8Array): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc, stateVector);
+  }
+
   encodeState(): Uint8Array {
     return Y.encodeStateAsUpdateV2(this.doc);
   }

@@ -5,7 +5,6 @@
  *
  * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
  */
-import * as Y from 'yjs';
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetJson, storesJson, type DatasetTexts } from '../document/dataset.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
@@ -27,7 +26,7 @@ const SMALL_STATE_CHUNKS = 4;
 import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
 import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
 import { YjsPeer } from './yjs-peer.js';
-import { RecentPlacements, fieldWrites, lostByMoves } from './placements.js';
+import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
 import { ProjectHistory } from '../history/project-history.js';
 import { restoreState } from '../history/restore.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
@@ -161,8 +160,10 @@ export class ProjectRoom {
 
   private attach(document: ProjectDocument): void {
     this.document = document;
-    document.doc.on('updateV2', (update: Uint8Array) => this.pendingUpdates.push(update));
-    document.doc.on('update', (update: Uint8Array) => this.pendingPeerUpdates.push(update));
+    document.onUpdate(
+      (update) => this.pendingUpdates.push(update),
+      (update) => this.pendingPeerUpdates.push(update),
+    );
     this.awareness?.destroy();
     this.awareness = new Awareness(document.doc);
     this.awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
@@ -181,7 +182,7 @@ export class ProjectRoom {
     const updates = this.pendingUpdates;
     this.pendingUpdates = [];
     if (updates.length === 0) return null;
-    return updates.length === 1 ? updates[0] : Y.mergeUpdatesV2(updates);
+    return updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates);
   }
 
   /** Pass the committed transactions on to the Yjs peers. */
@@ -189,7 +190,7 @@ export class ProjectRoom {
     const updates = this.pendingPeerUpdates;
     this.pendingPeerUpdates = [];
     if (updates.length === 0 || this.peers.size === 0) return;
-    const frame = updateFrame(updates.length === 1 ? updates[0] : Y.mergeUpdates(updates));
+    const frame = updateFrame(updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates, 'v1'));
     for (const peer of this.peers) peer.send(frame);
   }
 
@@ -251,7 +252,7 @@ export class ProjectRoom {
     return this.queue.run(() => {
       this.peers.add(peer);
       this.lastActive = Date.now();
-      peer.send(syncStep1Frame(Y.encodeStateVector(this.document.doc)));
+      peer.send(syncStep1Frame(this.document.stateVector()));
       const states = [...this.awareness.getStates().keys()];
       if (states.length) peer.send(awarenessFrame(encodeAwarenessUpdate(this.awareness, states)));
       this.publishPresence();
@@ -267,7 +268,7 @@ export class ProjectRoom {
 
   /** A peer's sync step 1: what it lacks, taken in the queue so it holds only committed state. */
   answerSyncStep1(peer: YjsPeer, stateVector: Uint8Array): Promise<void> {
-    return this.queue.run(() => peer.send(syncStep2Frame(Y.encodeStateAsUpdate(this.document.doc, stateVector))));
+    return this.queue.run(() => peer.send(syncStep2Frame(this.document.missingFrom(stateVector))));
   }
 
   applyAwareness(peer: YjsPeer, update: Uint8Array): void {

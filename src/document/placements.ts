@@ -5,10 +5,10 @@
  * the sender's list after its own edit: the sender's sibling order drifts from the document's.
  * This keeps track of recent placements so such a sender can be told the final places.
  */
-import { HIDDEN_TASK_FIELDS, PARENT_FIELD, TASKS, idOf, readField, recordFields, recordKey, storeMap, type RecordId } from '../document/layout.js';
-import { touchKey } from '../document/adapter.js';
-import type { ProjectDocument } from '../document/project-document.js';
-import { ROOT } from '../document/tree.js';
+import { HIDDEN_TASK_FIELDS, PARENT_FIELD, TASKS, idOf, readField, recordFields, recordKey, storeMap, type RecordId } from './layout.js';
+import { touchKey } from './adapter.js';
+import type { ProjectDocument } from './project-document.js';
+import { ROOT } from './tree.js';
 import type { Changes } from '../protocol/schemas.js';
 
 type Rec = Record<string, unknown>;
