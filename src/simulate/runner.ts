@@ -80,6 +80,8 @@ export class Simulation {
 
   private constructor(readonly options: SimulationOptions) {
     this.observer = new RevisionsClient(this.clientOptions('observer'));
+    // Each y-websocket provider listens for the process exit; many clients are expected here.
+    process.setMaxListeners(Math.max(process.getMaxListeners(), 64 + 2 * Object.values(options.mix).reduce((a, b) => a + (b ?? 0), 0)));
   }
 
   private clientOptions(name: string): ClientOptions {
