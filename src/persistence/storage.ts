@@ -153,10 +153,12 @@ export class ProjectStorage {
     return out;
   }
 
-  /** The snapshot chunks, in order. */
-  async chunks(): Promise<Uint8Array[]> {
+  /** The snapshot chunks in order (those before index `before`, when given). */
+  async chunks(before?: number): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
-    for await (const value of this.db.values(this.keys.range('snap'))) out.push(value);
+    const range = this.keys.range('snap');
+    const bounds = before === undefined ? range : { gte: range.gte, lt: this.keys.snapChunk(before) };
+    for await (const value of this.db.values(bounds)) out.push(value);
     return out;
   }
 
