@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { classicLogin, revisionsLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 
@@ -83,5 +84,25 @@ describe('a server on the demo configuration', () => {
     expect((await b.nextOf('projectChange')).changes.tasks.updated).toEqual([{ id: 4035, percentDone: 5 }]);
     await a.expectSilence(300);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('drops a socket that stops answering pings, and others hear that its user left', async () => {
+    const beating = await startServer({ heartbeatSeconds: 0.3 });
+    try {
+      const watcher = await classicLogin(beating.port, 'alex');
+      const silent = new WebSocket(`ws://127.0.0.1:${beating.port}`, { autoPong: false });
+      await new Promise((resolve) => silent.once('open', resolve));
+      silent.send(JSON.stringify({ command: 'login', login: 'ben', password: 'ben' }));
+      await watcher.nextOf('users');
+      const closed = new Promise<number>((resolve) => silent.once('close', (code) => resolve(code)));
+      expect(await watcher.nextOf('logout', 3000)).toEqual({ command: 'logout', userName: 'ben' });
+      expect(await closed).toBe(1006);
+      // A client that answers pings stays connected.
+      watcher.send({ command: 'projects' });
+      expect((await watcher.nextOf('projects')).projects.length).toBeGreaterThan(0);
+      await watcher.close();
+    } finally {
+      await beating.dispose();
+    }
   });
 });

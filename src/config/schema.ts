@@ -81,6 +81,8 @@ export const ConfigSchema = z.strictObject({
     })
     .default({ keep: 10000 }),
   history: HistoryConfigSchema.default(HISTORY_DEFAULTS),
+  /** Ping every socket this often; one that has not answered the previous ping is dropped. 0 = off. */
+  heartbeatSeconds: z.number().min(0).default(30),
   /** Same-field edits by different clients within this window count as concurrent (classic senders get the final value). */
   concurrencyWindowMs: z.number().int().min(0).default(5000),
   /** Force one protocol generation for every connection, or pick per connection from its login. */

@@ -40,6 +40,8 @@ export class WeftServer {
   private lastFrameAt = Date.now();
   private closing = false;
   private readonly inactivityTimer: NodeJS.Timeout | null;
+  private readonly heartbeatTimer: NodeJS.Timeout | null;
+  private readonly alive = new WeakSet<WebSocket>();
 
   private constructor(
     readonly config: Config,
@@ -60,6 +62,9 @@ export class WeftServer {
     http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
     this.inactivityTimer = config.inactivityResetSeconds > 0 ? setInterval(() => void this.checkInactivity(), 1000) : null;
     this.inactivityTimer?.unref();
+    this.heartbeatTimer = config.heartbeatSeconds > 0 ? setInterval(() => this.heartbeat(), config.heartbeatSeconds * 1000) : null;
+    this.heartbeatTimer?.unref();
+
   }
 
   static async start(config: Config, options: StartOptions = {}): Promise<WeftServer> {
@@ -113,7 +118,7 @@ export class WeftServer {
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://weft');
     const match = /^\/yjs\/([^/]+)\/?$/.exec(url.pathname);
-    if (!match) return this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    if (!match) return this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(this.track(ws)));
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${text}\n`);
     };
@@ -124,7 +129,8 @@ export class WeftServer {
     if (project === undefined || !this.context.access.canAccess(user, project)) return refuse(403, 'Forbidden');
     const room = await this.projects.open(project);
     if (!room) return refuse(404, 'Not Found');
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    this.wss.handleUpgrade(req, socket, head, (upgraded) => {
+      const ws = this.track(upgraded);
       const peer = new YjsPeer(`yjs-${this.instance}-${++this.connectionCount}`, ws, user, !this.context.access.canWrite(user), room, this.log);
       void peer.start();
     });
@@ -175,6 +181,25 @@ export class WeftServer {
     announceUsers(this.context);
   }
 
+  /** Browsers and y-websocket answer pings by themselves; a socket that stops answering is gone. */
+  private track(socket: WebSocket): WebSocket {
+    this.alive.add(socket);
+    socket.on('pong', () => this.alive.add(socket));
+    return socket;
+  }
+
+  /** Drop sockets that did not answer the last ping (their close runs the usual logout), ping the rest. */
+  private heartbeat(): void {
+    for (const socket of this.wss.clients) {
+      if (!this.alive.has(socket)) {
+        socket.terminate();
+        continue;
+      }
+      this.alive.delete(socket);
+      socket.ping();
+    }
+  }
+
   private async checkInactivity(): Promise<void> {
     if (Date.now() - this.lastFrameAt < this.config.inactivityResetSeconds * 1000) return;
     this.lastFrameAt = Date.now();
@@ -193,6 +218,7 @@ export class WeftServer {
   async close(): Promise<void> {
     this.closing = true;
     if (this.inactivityTimer) clearInterval(this.inactivityTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     await removeSidecar(this.config.dataDir);
     for (const client of this.wss.clients) client.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
