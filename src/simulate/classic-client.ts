@@ -242,6 +242,10 @@ export class ClassicClient implements SimClient {
           if (this.deletedPhantoms.delete(phantom)) continue;
           if (this.current.store(store).has(phantom)) {
             this.current.rekey(store, phantom, rec.id as string | number);
+            // A reference to a phantom this client no longer holds (its record came back under the
+            // real id with a reload) is only known to the server: take the server's value.
+            const local = this.current.store(store).get(keyOf(rec.id as string | number));
+            if (local) for (const [field, value] of Object.entries(local)) if (isPhantom(value) && field in rec && !isPhantom(rec[field])) local[field] = rec[field];
             continue;
           }
         }
