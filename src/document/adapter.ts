@@ -29,6 +29,7 @@ import {
 } from './layout.js';
 import { isOrderKey, keyBetween, keysBetween } from './order.js';
 import { ROOT, TreeIndex } from './tree.js';
+import { sameJson } from './json.js';
 
 export interface IdSource {
   /** A fresh id for a record of `store`, never handed out before in this project. */
@@ -332,7 +333,7 @@ function updateRecord(
     }
     const current = readField(record, field);
     const next = storedValue(value, current);
-    if (!sameValue(current, next)) record.set(field, next);
+    if (!sameJson(current, next)) record.set(field, next);
     result.touched.push(touchKey(store, key, field));
   }
   if (!isTasks) return;
@@ -447,7 +448,7 @@ function writeProjectFields(doc: Y.Doc, fields: Rec, result: AppliedChange): voi
   for (const [field, value] of Object.entries(fields)) {
     // `id` is the client's own (phantom) project record id, never data.
     if (field === '$input' || field === 'id') continue;
-    if (!sameValue(map.get(field), value)) map.set(field, value);
+    if (!sameJson(map.get(field), value)) map.set(field, value);
     result.touched.push(touchKey(PROJECT_MAP, '', field));
   }
 }
@@ -484,11 +485,6 @@ function isNestedChangeSet(value: Rec): boolean {
   return keys.length > 0 && keys.every((k) => (k === 'added' || k === 'updated' || k === 'removed') && Array.isArray(value[k]));
 }
 
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 /** §7.7 / §9.2: version content never travels in change broadcasts. */
 function stripVersionContent(store: string, entry: StoreEntry): void {

@@ -5,6 +5,7 @@
  * applying diff(a, b) to a gives b (flat stores up to record order, which carries no meaning).
  */
 import { recordKey, type RecordId } from '../document/layout.js';
+import { sameJson } from '../document/json.js';
 
 type Rec = Record<string, unknown>;
 
@@ -50,15 +51,8 @@ const isObject = (v: unknown): v is Rec => typeof v === 'object' && v !== null &
 const hasId = (r: Rec): r is Rec & { id: RecordId } => typeof r.id === 'number' || typeof r.id === 'string';
 
 /** JSON equality that ignores the order of object keys. */
-export function sameJson(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a)) return a.length === (b as unknown[]).length && a.every((v, i) => sameJson(v, (b as unknown[])[i]));
-  const ka = Object.keys(a);
-  const kb = Object.keys(b);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Rec)[k], (b as Rec)[k]));
-}
+
+export { sameJson };
 
 function flatten(list: unknown, tree: boolean): FlatStore {
   const flat: FlatStore = { records: new Map(), children: new Map() };

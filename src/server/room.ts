@@ -26,7 +26,7 @@ import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../
 import { YjsPeer } from './yjs-peer.js';
 import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
 import { ProjectHistory } from '../history/project-history.js';
-import { restoreState } from '../history/restore.js';
+import { restoreState } from '../document/restore.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
 import type { VersionMeta, VersionReason } from '../history/versions.js';
 

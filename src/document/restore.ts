@@ -6,12 +6,12 @@
  * peers simply receive one more change.
  */
 import * as Y from 'yjs';
-import { changesOfTransaction } from '../document/doc-changes.js';
-import { repair, scopeOf, syncTree } from '../document/integrity.js';
-import { TASKS, VERSIONS, allStoreNames, projectMap, recordKey, registerStore, storeMap, type FieldMap, type RecordId } from '../document/layout.js';
-import type { ProjectDocument } from '../document/project-document.js';
-import { ROOT, type TreeIndex } from '../document/tree.js';
-import { sameJson } from './diff.js';
+import { changesOfTransaction } from './doc-changes.js';
+import { repair, scopeOf, syncTree } from './integrity.js';
+import { TASKS, VERSIONS, allStoreNames, projectMap, recordKey, registerStore, storeMap, type FieldMap, type RecordId } from './layout.js';
+import type { ProjectDocument } from './project-document.js';
+import { ROOT, type TreeIndex } from './tree.js';
+import { sameJson } from './json.js';
 
 /** Bryntum's own version history is about the project, not part of it: a restore leaves it alone. */
 const KEPT_STORES = new Set([VERSIONS, 'changelogs']);
