@@ -8,7 +8,6 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from '../src/cli/command.js';
 import type { Io } from '../src/cli/io.js';
 import { runStorage } from '../src/cli/storage.js';
@@ -17,8 +16,7 @@ import { resolveProjectId } from '../src/history/project-id.js';
 import { revisionsLogin, type TestClient } from './support/client.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'weft.js');
+import { BIN, ROOT, cleanEnv, runWeft as run } from './support/cli.js';
 
 type Rec = Record<string, any>;
 
@@ -178,18 +176,6 @@ describe('the weft executable', () => {
     if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   });
 
-  function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('WEFT_')));
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
 
   it('lists the new commands in its help and runs them on a free directory and through a server', async () => {
     const help = await run(['--help']);
@@ -222,8 +208,7 @@ describe('after a crash', () => {
   it('counts the changes since the newest version from the revision numbers, and ignores the stale sidecar', async () => {
     const dir = await tempDir();
     const dataDir = join(dir, 'db');
-    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('WEFT_')));
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env });
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       const port = await new Promise<number>((resolve, reject) => {
