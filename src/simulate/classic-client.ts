@@ -9,10 +9,11 @@
  *   change set is re-applied on top of it (edits of records gone meanwhile drop out) and sent.
  */
 import { bryntumChange } from './bryntum-edit.js';
-import { countOp, emptyStats, type ClientOptions, type ClientStats, type SimClient } from './client.js';
+import { countOp, type SimClient } from './client.js';
 import type { Op } from './ops.js';
 import { JsonSocket, type Msg } from './socket.js';
 import { View, applyChangeSet, isPhantom, keyOf, type ChangeSet, type Rec } from './view.js';
+import { SocketClient } from './socket-client.js';
 
 interface StoreChanges {
   added: Map<string, Rec>;
@@ -88,33 +89,16 @@ export class ChangeTracker {
   }
 }
 
-type State = 'offline' | 'connecting' | 'online';
 
-export class ClassicClient implements SimClient {
+export class ClassicClient extends SocketClient implements SimClient {
   readonly kind = 'classic' as const;
-  readonly stats: ClientStats = emptyStats();
-  readonly errors: string[] = [];
-  private state: State = 'offline';
-  private socket: JsonSocket | null = null;
   private current = new View();
   private readonly pending = new ChangeTracker();
   /** Own phantom ids sent and not yet echoed back with their real id. */
   private readonly unconfirmed = new Set<string>();
   /** Own phantom records deleted before their echo came (the echo must not bring them back). */
   private readonly deletedPhantoms = new Set<string>();
-  private attempt = 0;
-  private wantOnline = false;
-  private connecting: Promise<void> | null = null;
 
-  constructor(private readonly options: ClientOptions) {}
-
-  get name(): string {
-    return this.options.name;
-  }
-
-  get online(): boolean {
-    return this.state === 'online';
-  }
 
   view(): View {
     return this.current;
@@ -145,34 +129,7 @@ export class ClassicClient implements SimClient {
     this.socket.send({ command: 'projectChange', project: this.options.project, changes });
   }
 
-  goOffline(): void {
-    this.wantOnline = false;
-    this.attempt++;
-    if (this.state !== 'offline') this.stats.offlinePeriods++;
-    this.state = 'offline';
-    this.socket?.close();
-    this.socket = null;
-    this.connecting = null;
-  }
-
-  goOnline(): Promise<void> {
-    this.wantOnline = true;
-    if (this.state === 'online') return Promise.resolve();
-    this.connecting ??= this.connect().finally(() => (this.connecting = null));
-    return this.connecting;
-  }
-
-  private async connect(): Promise<void> {
-    const attempt = ++this.attempt;
-    try {
-      await this.connectAs(attempt);
-    } catch (e) {
-      // Gone offline again meanwhile: that socket was closed on purpose.
-      if (attempt === this.attempt) throw e;
-    }
-  }
-
-  private async connectAs(attempt: number): Promise<void> {
+  protected async connectAs(attempt: number): Promise<void> {
     this.state = 'connecting';
     const { url, project, login, password, timeoutMs = 10_000 } = this.options;
     const socket = await JsonSocket.open(url, timeoutMs);

@@ -10,10 +10,11 @@
  *   told to reload), then sends the revisions the server has not confirmed.
  */
 import { bryntumChange, withUserInput } from './bryntum-edit.js';
-import { countOp, emptyStats, type ClientOptions, type ClientStats, type SimClient } from './client.js';
+import { countOp, type SimClient } from './client.js';
 import type { Op } from './ops.js';
 import { JsonSocket, type Msg } from './socket.js';
 import { View, applyChangeSet, isPhantom, replayedPart, type ChangeSet, type Rec } from './view.js';
+import { SocketClient } from './socket-client.js';
 
 export const SERVER_CLIENT = 'weft-server';
 
@@ -25,14 +26,9 @@ interface Pending {
   sent: boolean;
 }
 
-type State = 'offline' | 'connecting' | 'online';
 
-export class RevisionsClient implements SimClient {
+export class RevisionsClient extends SocketClient implements SimClient {
   readonly kind = 'revisions' as const;
-  readonly stats: ClientStats = emptyStats();
-  readonly errors: string[] = [];
-  private state: State = 'offline';
-  private socket: JsonSocket | null = null;
   private clientId = '';
   private confirmed = new View();
   private pending: Pending[] = [];
@@ -40,24 +36,12 @@ export class RevisionsClient implements SimClient {
   /** Number N of the last server revision applied (server-N); null before any dataset. */
   private last: number | null = null;
   private localCounter = 0;
-  private attempt = 0;
-  private wantOnline = false;
-  private connecting: Promise<void> | null = null;
   /** A dataset was asked for (a pushed one, after a refused revision, drops the pending ones). */
   private awaitingDataset = false;
   /** Real ids of own phantoms, learnt from confirmations. */
   private readonly realIds = new Map<string, string | number>();
   private readonly repairRevisions = new Set<number>();
 
-  constructor(private readonly options: ClientOptions) {}
-
-  get name(): string {
-    return this.options.name;
-  }
-
-  get online(): boolean {
-    return this.state === 'online';
-  }
 
   /** The last server revision this client has applied. */
   get lastRevision(): number | null {
@@ -122,34 +106,7 @@ export class RevisionsClient implements SimClient {
     });
   }
 
-  goOffline(): void {
-    this.wantOnline = false;
-    this.attempt++;
-    if (this.state !== 'offline') this.stats.offlinePeriods++;
-    this.state = 'offline';
-    this.socket?.close();
-    this.socket = null;
-    this.connecting = null;
-  }
-
-  goOnline(): Promise<void> {
-    this.wantOnline = true;
-    if (this.state === 'online') return Promise.resolve();
-    this.connecting ??= this.connect().finally(() => (this.connecting = null));
-    return this.connecting;
-  }
-
-  private async connect(): Promise<void> {
-    const attempt = ++this.attempt;
-    try {
-      await this.connectAs(attempt);
-    } catch (e) {
-      // Gone offline again meanwhile: that socket was closed on purpose.
-      if (attempt === this.attempt) throw e;
-    }
-  }
-
-  private async connectAs(attempt: number): Promise<void> {
+  protected async connectAs(attempt: number): Promise<void> {
     this.state = 'connecting';
     const { url, project, login, password, timeoutMs = 10_000 } = this.options;
     const socket = await JsonSocket.open(url, timeoutMs);
