@@ -10,7 +10,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { Storage } from '../src/persistence/storage.js';
+import * as Y from 'yjs';
+import { Storage, type ProjectMeta } from '../src/persistence/storage.js';
 import { classicLogin, revisionsLogin, TestClient, type Msg } from './support/client.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
 
@@ -18,6 +19,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'weft.js');
 
 type Task = Record<string, any>;
+
+const meta = (): ProjectMeta => ({ nextId: 1, nextRevision: 1, phantomEpoch: 0, firstLoggedRevision: 1, createdAt: new Date(0).toISOString() });
 
 /** Every task of a nested `tasksData`, with the id of its parent (null at the root) and its index there. */
 function taskIndex(tasksData: Task[]): Map<unknown, { task: Task; parentId: unknown; index: number }> {
@@ -344,9 +347,10 @@ describe('compaction', () => {
     const before = (await datasetOf(s.port, 1)).dataset;
 
     // While running: a snapshot, and only the updates since it. Folding runs beside the
-    // project's queue, so give it a moment.
+    // project's queue (and clears the folded updates after writing the snapshot), so give it a moment.
+    const logKeys = async () => (await s.server.storage.project(1).sizeOf('u')).keys;
     let live = (await s.server.storage.project(1).load())!;
-    for (let i = 0; i < 50 && live.snapshotSeq < 10; i++) {
+    for (let i = 0; i < 50 && (live.snapshotSeq < 10 || (await logKeys()) !== live.updates.length); i++) {
       await new Promise((r) => setTimeout(r, 50));
       live = (await s.server.storage.project(1).load())!;
     }
@@ -374,6 +378,38 @@ describe('compaction', () => {
     const tasks = taskIndex(after.tasksData);
     ids.forEach((id, k) => expect(tasks.get(id)).toMatchObject({ parentId: 2, task: { name: `Compacted ${k * 2}` } }));
     expect(tasks.get(21)!.task.name).toBe('Contact designers 11');
+  });
+});
+
+describe('the update log in storage', () => {
+  it('ignores updates at or below the snapshot sequence that an interrupted fold left behind, and the next fold clears them', async () => {
+    const dir = await tempDir();
+    const storage = await Storage.open(join(dir, 'db'));
+    try {
+      const project = storage.project(7);
+      const doc = new Y.Doc();
+      const updates: Uint8Array[] = [];
+      doc.on('updateV2', (u: Uint8Array) => updates.push(u));
+      for (let i = 1; i <= 4; i++) doc.getMap('project').set('step', i);
+      for (let i = 0; i < 4; i++) await project.commit({ seq: i + 1, update: updates[i], meta: meta() });
+      await project.compact([{ index: 0, bytes: Y.mergeUpdatesV2(updates.slice(0, 2)) }], 2);
+      expect((await project.sizeOf('u')).keys).toBe(2);
+
+      // As if the process died between the snapshot batch and the clear of the folded updates.
+      await project.commit({ seq: 1, update: updates[0] });
+      await project.commit({ seq: 2, update: new Uint8Array([1, 2, 3]) });
+      const stored = (await project.load())!;
+      expect(stored.snapshotSeq).toBe(2);
+      expect(stored.updates.map((u) => [...u])).toEqual([[...updates[2]], [...updates[3]]]);
+      const back = new Y.Doc();
+      for (const part of [...stored.chunks, ...stored.updates]) Y.applyUpdateV2(back, part);
+      expect(back.getMap('project').get('step')).toBe(4);
+
+      await project.compact([{ index: 0, bytes: Y.mergeUpdatesV2(updates) }], 4);
+      expect((await project.sizeOf('u')).keys).toBe(0);
+    } finally {
+      await storage.close();
+    }
   });
 });
 

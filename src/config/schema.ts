@@ -72,8 +72,12 @@ export const ConfigSchema = z.strictObject({
       unloadAfterSeconds: z.number().min(0).default(60),
       /** fsync each commit. */
       sync: z.boolean().default(false),
+      /** Folding the log and automatic versions wait until a project had no change for this long... */
+      quietMs: z.number().int().min(0).default(1000),
+      /** ...but no longer than this after they were due. */
+      quietMaxMs: z.number().int().min(0).default(30_000),
     })
-    .default({ compactAfterUpdates: 500, unloadAfterSeconds: 60, sync: false }),
+    .default({ compactAfterUpdates: 500, unloadAfterSeconds: 60, sync: false, quietMs: 1000, quietMaxMs: 30_000 }),
   revisionLog: z
     .strictObject({
       /** Revisions kept per project for catch-up; older ones are pruned (clients behind them reload). */

@@ -23,6 +23,7 @@ export class ProjectDocument {
   readonly doc: Y.Doc;
   tree: TreeIndex;
   private readonly cache: DatasetCache;
+  private v1Listener: ((update: Uint8Array) => void) | null = null;
 
   constructor(doc: Y.Doc = new Y.Doc({ gc: true })) {
     this.doc = doc;
@@ -146,10 +147,21 @@ export class ProjectDocument {
     }
   }
 
-  /** Be told of every committed transaction's update, in the V2 encoding (storage) and V1 (y-websocket peers). */
-  onUpdate(v2: (update: Uint8Array) => void, v1: (update: Uint8Array) => void): void {
-    this.doc.on('updateV2', v2);
-    this.doc.on('update', v1);
+  /** Be told of every committed transaction's update, in the V2 encoding (storage). */
+  onUpdate(listener: (update: Uint8Array) => void): void {
+    this.doc.on('updateV2', listener);
+  }
+
+  /**
+   * Be told of updates in the V1 encoding too (y-websocket peers), or stop with null. Yjs encodes
+   * a transaction once per encoding somebody listens to, so this is off while nobody needs it.
+   */
+  feedV1(listener: ((update: Uint8Array) => void) | null): void {
+    const current = this.v1Listener;
+    if (current === listener) return;
+    if (current) this.doc.off('update', current);
+    if (listener) this.doc.on('update', listener);
+    this.v1Listener = listener;
   }
 
   static mergeUpdates(updates: Uint8Array[], encoding: 'v1' | 'v2' = 'v2'): Uint8Array {

@@ -17,6 +17,7 @@ import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import type { Connection } from './connection.js';
 import { SerialQueue } from './serial-queue.js';
+import { WhenQuiet } from './when-quiet.js';
 import { mergeUpdates } from '../persistence/merger.js';
 
 /** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
@@ -100,10 +101,20 @@ export class ProjectRoom {
   private closed = false;
   /** Server-side versions of the project (src/history). */
   private history!: ProjectHistory;
+  /** When the last change was committed; background work waits for a quiet moment after it. */
+  private lastChange = 0;
+  private readonly foldSoon: WhenQuiet;
+  private readonly versionSoon: WhenQuiet;
 
   private constructor(private readonly options: RoomOptions) {
     this.id = options.project.id;
     this.placements = new RecentPlacements(options.config.concurrencyWindowMs);
+    const { quietMs, quietMaxMs } = options.config.storage;
+    const lastChange = () => this.lastChange;
+    this.foldSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => {
+      this.compact().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
+    });
+    this.versionSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => void this.autoVersion());
   }
 
   static async open(options: RoomOptions): Promise<ProjectRoom> {
@@ -113,7 +124,7 @@ export class ProjectRoom {
   }
 
   private async load(): Promise<void> {
-    this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => void this.autoVersion());
+    this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => this.versionSoon.request());
     const stored = await this.options.storage.load();
     this.pendingUpdates = [];
     this.pendingPeerUpdates = [];
@@ -158,10 +169,8 @@ export class ProjectRoom {
 
   private attach(document: ProjectDocument): void {
     this.document = document;
-    document.onUpdate(
-      (update) => this.pendingUpdates.push(update),
-      (update) => this.pendingPeerUpdates.push(update),
-    );
+    document.onUpdate((update) => this.pendingUpdates.push(update));
+    this.feedPeers();
     this.awareness?.destroy();
     this.awareness = new Awareness(document.doc);
     this.awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
@@ -181,6 +190,13 @@ export class ProjectRoom {
     this.pendingUpdates = [];
     if (updates.length === 0) return null;
     return updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates);
+  }
+
+  private readonly takePeerUpdate = (update: Uint8Array) => void this.pendingPeerUpdates.push(update);
+
+  /** Collect updates in the peers' encoding only while there are peers. */
+  private feedPeers(): void {
+    this.document.feedV1(this.peers.size > 0 ? this.takePeerUpdate : null);
   }
 
   /** Pass the committed transactions on to the Yjs peers. */
@@ -249,6 +265,7 @@ export class ProjectRoom {
   addPeer(peer: YjsPeer): Promise<void> {
     return this.queue.run(() => {
       this.peers.add(peer);
+      this.feedPeers();
       this.lastActive = Date.now();
       peer.send(syncStep1Frame(this.document.stateVector()));
       const states = [...this.awareness.getStates().keys()];
@@ -259,6 +276,7 @@ export class ProjectRoom {
 
   removePeer(peer: YjsPeer): void {
     this.peers.delete(peer);
+    this.feedPeers();
     removeAwarenessStates(this.awareness, [...peer.awarenessClients], 'peer closed');
     this.lastActive = Date.now();
     this.publishPresence();
@@ -456,9 +474,8 @@ export class ProjectRoom {
 
   private afterCommit(): void {
     const { storage, revisionLog } = this.options.config;
-    if (this.seq - this.snapshotSeq >= storage.compactAfterUpdates) {
-      this.compact().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
-    }
+    this.lastChange = Date.now();
+    if (this.seq - this.snapshotSeq >= storage.compactAfterUpdates) this.foldSoon.request();
     const logged = this.meta.nextRevision - this.meta.firstLoggedRevision;
     // Prune in steps rather than on every commit.
     if (logged > revisionLog.keep + Math.max(100, revisionLog.keep / 10)) void this.queue.run(() => this.pruneLog());
@@ -530,7 +547,7 @@ export class ProjectRoom {
     let index = this.lastChunk ? (this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.index : this.lastChunk.index + 1) : 0;
     const chunks: { index: number; bytes: Uint8Array }[] = [];
     for (const group of groups) chunks.push({ index: index++, bytes: await mergeUpdates(group) });
-    await this.options.storage.compact(chunks, seq, previous);
+    await this.options.storage.compact(chunks, seq);
     this.lastChunk = chunks[chunks.length - 1];
     this.unfolded.splice(0, updates.length);
     this.snapshotSeq = seq;
@@ -617,7 +634,7 @@ export class ProjectRoom {
   // ---- server-side versions (src/history) -----------------------------------------------------
 
   private noteChange(author: string): void {
-    if (this.history.noteChange(author)) void this.autoVersion();
+    if (this.history.noteChange(author)) this.versionSoon.request();
   }
 
   /** An automatic version: its state is captured in the queue but built outside it. */
@@ -692,6 +709,8 @@ export class ProjectRoom {
   /** Flush: fold the log into a snapshot and free the document. */
   close(): Promise<void> {
     return this.queue.run(async () => {
+      this.foldSoon.cancel();
+      this.versionSoon.cancel();
       await this.compacting;
       await this.compact();
       await this.history.close(this.meta.nextRevision);
