@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { classicLogin, revisionsLogin } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -106,3 +111,114 @@ describe('a server on the demo configuration', () => {
     }
   });
 });
+
+describe('large datasets', () => {
+  let big: TestServer;
+  const TASKS = 4000;
+  beforeAll(async () => {
+    const dir = await tempDir();
+    const seed = join(dir, 'big.json');
+    const rows = Array.from({ length: TASKS }, (_, i) => ({ id: i + 1, name: `Task ${i + 1} 😀 ${'é'.repeat(i % 7)}${'x'.repeat(300)}`, duration: 1 }));
+    await writeFile(seed, JSON.stringify({ success: true, project: { startDate: '2025-01-06' }, tasks: { rows } }));
+    big = await startServer({ projects: [{ id: 1, name: 'Big', seed }], groups: { admin: [1], user: [1] }, anonymous: { enabled: false } });
+  });
+  afterAll(async () => big.dispose());
+
+  it('are streamed as fragments of one message, with changes made meanwhile arriving after it in order', async () => {
+    const writer = await classicLogin(big.port, 'alex');
+    writer.send({ command: 'dataset', project: 1 });
+    await writer.nextOf('dataset', 10_000);
+    const reader = await classicLogin(big.port);
+    const revisions = await revisionsLogin(big.port, 'ben');
+    reader.send({ command: 'dataset', project: 1 });
+    revisions.send({ command: 'dataset', data: { project: 1 } });
+    for (let i = 0; i < 5; i++) writer.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 1, name: `edit ${i}` }] } } });
+
+    // Announcements of the later logins may come first; no change may come before the dataset.
+    const before: string[] = [];
+    let ds = await reader.next(10_000);
+    for (let i = 0; i < 10 && ds.command !== 'dataset'; i++) before.push(ds.command), (ds = await reader.next(10_000));
+    expect(before).not.toContain('projectChange');
+    expect(ds.command).toBe('dataset');
+    expect(ds.dataset.tasksData).toHaveLength(TASKS);
+    expect(ds.dataset.tasksData[5].name).toBe(`Task 6 😀 ${'é'.repeat(5)}${'x'.repeat(300)}`);
+    const rds = await revisions.nextOf('dataset', 10_000);
+    expect(rds.data.dataset.tasksData).toHaveLength(TASKS);
+    // Every edit the dataset did not hold yet follows it, in order, as a message of its own.
+    const seen = [ds.dataset.tasksData[0].name];
+    for (;;) {
+      if (seen.at(-1) === 'edit 4') break;
+      seen.push((await reader.nextOf('projectChange', 5000)).changes.tasks.updated[0].name);
+    }
+    const edits = seen.filter((n) => n.startsWith('edit'));
+    expect(edits).toEqual(['edit 0', 'edit 1', 'edit 2', 'edit 3', 'edit 4'].slice(5 - edits.length));
+    expect(reader.closed || revisions.closed).toBe(false);
+    await Promise.all([writer.close(), reader.close(), revisions.close()]);
+  });
+
+  it('reach a client as several WebSocket frames that continue one text message', async () => {
+    const frames = await rawFrames(big.port, [
+      { command: 'login', login: 'admin', password: 'admin' },
+      { command: 'dataset', project: 1 },
+    ], (text) => text.includes('"command":"dataset"'));
+    const dataset = frames.slice(frames.findIndex((f) => f.opcode === 1 && !f.fin));
+    expect(dataset.length).toBeGreaterThan(2);
+    expect(dataset.slice(1).every((f) => f.opcode === 0)).toBe(true);
+    expect(dataset.at(-1)!.fin).toBe(true);
+    const text = Buffer.concat(dataset.map((f) => f.payload)).toString('utf8');
+    expect(JSON.parse(text).dataset.tasksData).toHaveLength(TASKS);
+  });
+});
+
+/** A bare WebSocket client that records the frames it receives until `done` holds for a whole message. */
+async function rawFrames(port: number, messages: object[], done: (text: string) => boolean): Promise<{ opcode: number; fin: boolean; payload: Buffer }[]> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const frames: { opcode: number; fin: boolean; payload: Buffer }[] = [];
+  let buffer = Buffer.alloc(0);
+  let upgraded = false;
+  let message: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => (socket.destroy(), reject(new Error('no complete dataset within 10 s'))), 10_000);
+    socket.on('data', (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (!upgraded) {
+        const end = buffer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        upgraded = true;
+        buffer = buffer.subarray(end + 4);
+        for (const m of messages) socket.write(maskedTextFrame(JSON.stringify(m)));
+      }
+      for (;;) {
+        if (buffer.length < 2) return;
+        const fin = (buffer[0] & 0x80) !== 0;
+        const opcode = buffer[0] & 0x0f;
+        let length = buffer[1] & 0x7f;
+        let offset = 2;
+        if (length === 126) (length = buffer.readUInt16BE(2)), (offset = 4);
+        else if (length === 127) (length = Number(buffer.readBigUInt64BE(2))), (offset = 10);
+        if (buffer.length < offset + length) return;
+        const payload = buffer.subarray(offset, offset + length);
+        buffer = buffer.subarray(offset + length);
+        frames.push({ opcode, fin, payload });
+        message.push(payload);
+        if (!fin) continue;
+        const text = Buffer.concat(message).toString('utf8');
+        message = [];
+        if (done(text)) {
+          clearTimeout(timer);
+          socket.destroy();
+          return resolve(frames);
+        }
+      }
+    });
+  });
+}
+
+function maskedTextFrame(text: string): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  const mask = randomBytes(4);
+  const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  return Buffer.concat([head, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]))]);
+}

@@ -121,14 +121,32 @@ export class DatasetCache {
   }
 }
 
+/**
+ * The 7 store keys (classic `dataset` reply) as pieces of JSON text, in order: the store texts
+ * are large, so they are passed on as they are rather than copied into one string.
+ */
+export function storesPieces(texts: DatasetTexts): string[] {
+  const pieces: string[] = [];
+  KNOWN_STORES.forEach((s, i) => pieces.push(`${i === 0 ? '{' : ','}"${DATASET_KEYS[s]}":`, texts.stores.get(s)!));
+  pieces.push('}');
+  return pieces;
+}
+
+/** The 8-key dataset (revisions generation, and every reset broadcast) as pieces of JSON text. */
+export function datasetPieces(texts: DatasetTexts): string[] {
+  const pieces = storesPieces(texts);
+  pieces[pieces.length - 1] = `,"project":${texts.project}}`;
+  return pieces;
+}
+
 /** The 7 store keys (classic `dataset` reply), as JSON text. */
 export function storesJson(texts: DatasetTexts): string {
-  return `{${KNOWN_STORES.map((s) => `"${DATASET_KEYS[s]}":${texts.stores.get(s)}`).join(',')}}`;
+  return storesPieces(texts).join('');
 }
 
 /** The 8-key dataset (revisions generation, and every reset broadcast), as JSON text. */
 export function datasetJson(texts: DatasetTexts): string {
-  return `{${KNOWN_STORES.map((s) => `"${DATASET_KEYS[s]}":${texts.stores.get(s)}`).join(',')},"project":${texts.project}}`;
+  return datasetPieces(texts).join('');
 }
 
 /** The dataset as plain objects (CLI, history, tests). */

@@ -5,12 +5,26 @@ import type { WebSocket } from 'ws';
 import { encoderFor, type Encoder, type Generation, type Message } from '../protocol/codec.js';
 import type { User } from './access.js';
 import type { ProjectRoom } from './room.js';
+import { fragments } from './fragments.js';
+
+/** Replies longer than this (in UTF-16 code units) are sent as fragments. */
+const STREAM_ABOVE = 1024 * 1024;
+/** Size of each fragment of a streamed reply. */
+const FRAGMENT = 512 * 1024;
+/** A streamed reply waits while the socket has more than this buffered (the client reads slowly). */
+const STREAM_BUFFER = 4 * 1024 * 1024;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class Connection {
   /** Fixed by the login message (PROTOCOL.md §2.4); 'classic' until then. */
   generation: Generation = 'classic';
   user: User | null = null;
   room: ProjectRoom | null = null;
+  /** Messages waiting for a streamed reply to finish (null when none is being streamed). */
+  private waiting: (string | string[])[] | null = null;
+  private waitingChars = 0;
 
   constructor(
     /** Distinct for every connection this server ever accepts (PROTOCOL.md §2.1). */
@@ -29,12 +43,72 @@ export class Connection {
 
   send(message: Message | string): void {
     if (!this.open) return;
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
-      // A client this far behind would miss changes; close so it reconnects and reloads.
-      this.socket.close(1013, 'client too slow: reconnect and reload');
-      return;
+    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    if (this.waiting) return this.wait(text, text.length);
+    this.write(text);
+  }
+
+  /**
+   * Send one message given as pieces of text, in order with everything else sent to this
+   * connection. A long one goes out as WebSocket fragments, a turn of the event loop apart, so
+   * neither the whole text nor its bytes are ever built at once and other clients' traffic runs
+   * in between; messages sent meanwhile wait for it.
+   */
+  sendPieces(pieces: string[]): void {
+    if (!this.open) return;
+    const chars = pieces.reduce((n, p) => n + p.length, 0);
+    if (this.waiting) return this.wait(chars <= STREAM_ABOVE ? pieces.join('') : pieces, chars);
+    if (chars <= STREAM_ABOVE) return this.write(pieces.join(''));
+    this.waiting = [];
+    this.waitingChars = 0;
+    void this.streamAll(pieces);
+  }
+
+  private write(text: string): void {
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) return this.tooSlow();
+    this.socket.send(text);
+  }
+
+  private wait(item: string | string[], chars: number): void {
+    this.waiting!.push(item);
+    this.waitingChars += chars;
+    if (this.waitingChars > this.maxBufferedBytes) this.tooSlow();
+  }
+
+  /** A client this far behind would miss changes; close so it reconnects and reloads. */
+  private tooSlow(): void {
+    this.waiting = null;
+    this.socket.close(1013, 'client too slow: reconnect and reload');
+  }
+
+  private async streamAll(first: string[]): Promise<void> {
+    try {
+      let item: string | string[] | undefined = first;
+      while (item !== undefined && this.open && this.waiting) {
+        if (typeof item === 'string') this.write(item);
+        else await this.stream(item);
+        item = this.waiting?.shift();
+      }
+    } finally {
+      this.waiting = null;
+      this.waitingChars = 0;
     }
-    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  private async stream(pieces: string[]): Promise<void> {
+    const parts = fragments(pieces, FRAGMENT);
+    let part = parts.next();
+    while (!part.done) {
+      const next = parts.next();
+      this.socket.send(part.value, { fin: next.done === true });
+      part = next;
+      if (part.done) return;
+      await nextTurn();
+      // Bounded: a client that stays this far behind is closed by the buffer limit instead.
+      for (let i = 0; i < 500 && this.open && this.socket.bufferedAmount > STREAM_BUFFER; i++) await sleep(2);
+      if (!this.open) return;
+      if (this.socket.bufferedAmount > this.maxBufferedBytes) return this.tooSlow();
+    }
   }
 
   subscribeTo(room: ProjectRoom): void {

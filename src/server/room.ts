@@ -6,7 +6,7 @@
  * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
  */
 import type { Config, ProjectConfig } from '../config/schema.js';
-import { datasetJson, storesJson, type DatasetTexts } from '../document/dataset.js';
+import { datasetJson, datasetPieces, storesPieces, type DatasetTexts } from '../document/dataset.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
 import { recordKey, type RecordId } from '../document/layout.js';
 import { ProjectDocument } from '../document/project-document.js';
@@ -218,13 +218,13 @@ export class ProjectRoom {
    * Snapshot the dataset and subscribe `connection`, with no revision in between; `reply` turns
    * the snapshot into the message the connection gets.
    */
-  subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string): Promise<void> {
+  subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string[]): Promise<void> {
     return this.queue.run(async () => {
       const texts = this.history.withVersions(await this.document.datasetTexts(true));
       connection.subscribeTo(this);
       this.subscribers.add(connection);
       this.lastActive = Date.now();
-      connection.send(reply(texts, this.lastRevision));
+      connection.sendPieces(reply(texts, this.lastRevision));
       this.publishPresence();
     });
   }
@@ -737,16 +737,16 @@ export function mergeChanges(a: Changes | null, b: Changes | null): Changes | nu
   return out;
 }
 
-/** The classic `dataset` reply: the request echoed, with the project fields and the 7 stores. */
-export function classicDatasetReply(request: Record<string, unknown>, texts: DatasetTexts): string {
+/** The classic `dataset` reply (as pieces of text): the request echoed, with the project fields and the 7 stores. */
+export function classicDatasetReply(request: Record<string, unknown>, texts: DatasetTexts): string[] {
   const { projectMeta: _m, dataset: _d, ...echo } = request;
   const head = JSON.stringify({ command: 'dataset', ...echo });
-  return `${head.slice(0, -1)},"projectMeta":${texts.project},"dataset":${storesJson(texts)}}`;
+  return [`${head.slice(0, -1)},"projectMeta":${texts.project},"dataset":`, ...storesPieces(texts), '}'];
 }
 
-/** The revisions `dataset` reply: the request data echoed, with the 8-key dataset and the last revision. */
-export function revisionsDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, revision: string | null): string {
+/** The revisions `dataset` reply (as pieces of text): the request data echoed, with the 8-key dataset and the last revision. */
+export function revisionsDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, revision: string | null): string[] {
   const { dataset: _d, revision: _r, ...echo } = request;
   const head = JSON.stringify({ ...echo, revision });
-  return `{"command":"dataset","data":${head.slice(0, -1)},"dataset":${datasetJson(texts)}}}`;
+  return [`{"command":"dataset","data":${head.slice(0, -1)},"dataset":`, ...datasetPieces(texts), '}}'];
 }
