@@ -8,34 +8,24 @@
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetJson, datasetPieces, storesPieces, type DatasetTexts } from '../document/dataset.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
-import { recordKey, type RecordId } from '../document/layout.js';
-import { ProjectDocument } from '../document/project-document.js';
-import { VERSIONS } from '../document/layout.js';
-import { seedIds, type SeedData } from '../document/seed.js';
-import { encoderFor, type Generation, type OutgoingRevision } from '../protocol/codec.js';
-import type { Changes, ProjectId } from '../protocol/schemas.js';
-import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
-import type { Connection } from './connection.js';
-import { SerialQueue } from './serial-queue.js';
-import { WhenQuiet } from './when-quiet.js';
-import { mergeUpdates } from '../persistence/merger.js';
-
-/** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
-const CHUNK_BYTES = 256 * 1024;
-import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
-import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
-import { YjsPeer } from './yjs-peer.js';
+import { recordKey, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
-import { ProjectHistory } from '../history/project-history.js';
+import { ProjectDocument } from '../document/project-document.js';
 import { restoreState } from '../document/restore.js';
+import { seedIds, type SeedData } from '../document/seed.js';
+import { ProjectHistory } from '../history/project-history.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
 import type { VersionMeta, VersionReason } from '../history/versions.js';
-
-interface AwarenessChange {
-  added: number[];
-  updated: number[];
-  removed: number[];
-}
+import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
+import { UpdateLog } from '../persistence/update-log.js';
+import { withInput } from '../protocol/changes.js';
+import { encoderFor, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import type { Changes, ProjectId } from '../protocol/schemas.js';
+import type { Connection } from './connection.js';
+import { RoomPresence } from './room-presence.js';
+import { SerialQueue } from './serial-queue.js';
+import { WhenQuiet } from './when-quiet.js';
+import type { YjsPeer } from './yjs-peer.js';
 
 /** Ids of records a change added, so the id counter stays above ids chosen elsewhere. */
 function addedIds(changes: Changes | null): RecordId[] {
@@ -46,7 +36,6 @@ function addedIds(changes: Changes | null): RecordId[] {
   }
   return ids;
 }
-import { withInput } from '../protocol/changes.js';
 
 export interface ChangeRequest {
   changes: Changes;
@@ -79,21 +68,11 @@ export class ProjectRoom {
   private document!: ProjectDocument;
   private meta!: ProjectMeta;
   private phantoms!: Map<string, RecordId>;
-  private seq = 0;
-  private snapshotSeq = 0;
-  /** Committed updates not yet folded into the snapshot chunks, in sequence order. */
-  private unfolded: Uint8Array[] = [];
-  private lastChunk: { index: number; bytes: Uint8Array } | null = null;
-  private compacting: Promise<void> | null = null;
+  private readonly log: UpdateLog;
   private autoVersioning = false;
   private pendingUpdates: Uint8Array[] = [];
-  /** The same updates in the V1 encoding y-websocket peers speak. */
-  private pendingPeerUpdates: Uint8Array[] = [];
-  readonly peers = new Set<YjsPeer>();
-  /** Yjs awareness of the project: peers' states plus the server's own (the Bryntum users present). */
-  awareness!: Awareness;
-  /** Connections that asked to be told who is in the project. */
-  private readonly presenceWatchers = new Set<Connection>();
+  /** Who is present, and the Yjs peers' side of the project. */
+  private readonly presence: RoomPresence;
   /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
   private readonly recentWrites = new Map<string, { writer: string; at: number }>();
   /** Recent task placements, for telling classic senders the final sibling order. */
@@ -108,11 +87,13 @@ export class ProjectRoom {
 
   private constructor(private readonly options: RoomOptions) {
     this.id = options.project.id;
+    this.log = new UpdateLog(options.storage);
+    this.presence = new RoomPresence(this.id, () => [...this.subscribers].flatMap((c) => (c.user ? [c.user.name] : [])));
     this.placements = new RecentPlacements(options.config.concurrencyWindowMs);
     const { quietMs, quietMaxMs } = options.config.storage;
     const lastChange = () => this.lastChange;
     this.foldSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => {
-      this.compact().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
+      this.log.fold().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
     });
     this.versionSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => void this.autoVersion());
   }
@@ -127,16 +108,11 @@ export class ProjectRoom {
     this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => this.versionSoon.request());
     const stored = await this.options.storage.load();
     this.pendingUpdates = [];
-    this.pendingPeerUpdates = [];
     if (stored) {
       this.attach(await ProjectDocument.load([...stored.chunks, ...stored.updates]));
       this.meta = stored.meta;
       this.phantoms = stored.phantoms;
-      this.seq = stored.lastSeq;
-      this.snapshotSeq = stored.snapshotSeq;
-      this.unfolded = stored.updates;
-      const last = stored.chunks.length - 1;
-      this.lastChunk = last >= 0 ? { index: last, bytes: stored.chunks[last] } : null;
+      this.log.reset(stored);
       return;
     }
     // First start: the seed becomes the first state of the document, written in parts so a large
@@ -145,10 +121,7 @@ export class ProjectRoom {
     const seed = await this.options.loadSeed();
     this.attach(new ProjectDocument());
     this.phantoms = new Map();
-    this.seq = 0;
-    this.snapshotSeq = 0;
-    this.unfolded = [];
-    this.lastChunk = null;
+    this.log.reset(null);
     const meta: ProjectMeta = {
       nextId: counterAbove(seedIds(seed)),
       nextRevision: 1,
@@ -160,7 +133,7 @@ export class ProjectRoom {
     for (let part = await parts.next(); !part.done; ) {
       const update = this.takeUpdate();
       const next = await parts.next();
-      await this.persist(next.done ? { update, meta, versionContents: seed.versionContents } : { update });
+      await this.log.write(next.done ? { update, meta, versionContents: seed.versionContents } : { update });
       part = next;
     }
     this.meta = meta;
@@ -170,18 +143,7 @@ export class ProjectRoom {
   private attach(document: ProjectDocument): void {
     this.document = document;
     document.onUpdate((update) => this.pendingUpdates.push(update));
-    this.feedPeers();
-    this.awareness?.destroy();
-    this.awareness = new Awareness(document.doc);
-    this.awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
-      if (origin instanceof YjsPeer) {
-        for (const id of added) origin.awarenessClients.add(id);
-        for (const id of removed) origin.awarenessClients.delete(id);
-      }
-      const frame = awarenessFrame(encodeAwarenessUpdate(this.awareness, [...added, ...updated, ...removed]));
-      for (const peer of this.peers) peer.send(frame);
-    });
-    this.publishPresence();
+    this.presence.attach(document);
   }
 
   /** The Yjs update of the transactions since the last call (null when nothing changed). */
@@ -190,22 +152,6 @@ export class ProjectRoom {
     this.pendingUpdates = [];
     if (updates.length === 0) return null;
     return updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates);
-  }
-
-  private readonly takePeerUpdate = (update: Uint8Array) => void this.pendingPeerUpdates.push(update);
-
-  /** Collect updates in the peers' encoding only while there are peers. */
-  private feedPeers(): void {
-    this.document.feedV1(this.peers.size > 0 ? this.takePeerUpdate : null);
-  }
-
-  /** Pass the committed transactions on to the Yjs peers. */
-  private flushToPeers(): void {
-    const updates = this.pendingPeerUpdates;
-    this.pendingPeerUpdates = [];
-    if (updates.length === 0 || this.peers.size === 0) return;
-    const frame = updateFrame(updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates, 'v1'));
-    for (const peer of this.peers) peer.send(frame);
   }
 
   get lastRevision(): string | null {
@@ -225,70 +171,42 @@ export class ProjectRoom {
       this.subscribers.add(connection);
       this.lastActive = Date.now();
       connection.sendPieces(reply(texts, this.lastRevision));
-      this.publishPresence();
+      this.presence.publish();
     });
   }
 
   unsubscribe(connection: Connection): void {
     this.subscribers.delete(connection);
-    this.presenceWatchers.delete(connection);
+    this.presence.unwatch(connection);
     this.lastActive = Date.now();
-    this.publishPresence();
+    this.presence.publish();
   }
 
-  // ---- presence ------------------------------------------------------------------------------
-
-  /** Names of everyone in the project: Bryntum subscribers and Yjs peers. */
-  presence(): string[] {
-    const names = new Set<string>();
-    for (const c of this.subscribers) if (c.user) names.add(c.user.name);
-    for (const p of this.peers) names.add(p.user.name);
-    return [...names];
-  }
+  // ---- presence and Yjs peers (src/server/room-presence.ts) ------------------------------------
 
   watchPresence(connection: Connection): string[] {
-    this.presenceWatchers.add(connection);
-    return this.presence();
+    return this.presence.watch(connection);
   }
-
-  private publishPresence(): void {
-    if (!this.awareness) return;
-    const users = this.presence();
-    const current = this.awareness.getLocalState() as { weft?: { users?: string[] } } | null;
-    if (JSON.stringify(current?.weft?.users) === JSON.stringify(users)) return;
-    this.awareness.setLocalState({ weft: { users } });
-    for (const c of this.presenceWatchers) c.send(c.encoder.presence(this.id, users));
-  }
-
-  // ---- Yjs peers -----------------------------------------------------------------------------
 
   addPeer(peer: YjsPeer): Promise<void> {
     return this.queue.run(() => {
-      this.peers.add(peer);
-      this.feedPeers();
       this.lastActive = Date.now();
-      peer.send(syncStep1Frame(this.document.stateVector()));
-      const states = [...this.awareness.getStates().keys()];
-      if (states.length) peer.send(awarenessFrame(encodeAwarenessUpdate(this.awareness, states)));
-      this.publishPresence();
+      this.presence.addPeer(peer);
     });
   }
 
   removePeer(peer: YjsPeer): void {
-    this.peers.delete(peer);
-    this.feedPeers();
-    removeAwarenessStates(this.awareness, [...peer.awarenessClients], 'peer closed');
     this.lastActive = Date.now();
-    this.publishPresence();
+    this.presence.removePeer(peer);
   }
 
   /** A peer's sync step 1: what it lacks, taken in the queue so it holds only committed state. */
   answerSyncStep1(peer: YjsPeer, stateVector: Uint8Array): Promise<void> {
-    return this.queue.run(() => peer.send(syncStep2Frame(this.document.missingFrom(stateVector))));
+    return this.queue.run(() => this.presence.answerSyncStep1(peer, stateVector));
   }
 
   applyAwareness(peer: YjsPeer, update: Uint8Array): void {
-    applyAwarenessUpdate(this.awareness, update, peer);
+    this.presence.applyAwareness(peer, update);
   }
 
   /**
@@ -318,7 +236,7 @@ export class ProjectRoom {
     }
     const update = this.takeUpdate();
     if (!update) {
-      this.pendingPeerUpdates = [];
+      this.presence.discardPending();
       return null;
     }
     let n = this.meta.nextRevision;
@@ -329,7 +247,7 @@ export class ProjectRoom {
     this.afterCommit();
     this.noteChange(author);
     this.broadcast(revisions, null);
-    this.flushToPeers();
+    this.presence.flushToPeers();
     return revisions.length ? revisions[0].revision : null;
   }
 
@@ -412,7 +330,7 @@ export class ProjectRoom {
     });
     this.meta = meta;
     for (const [p, id] of applied.newPhantoms) this.phantoms.set(p, id);
-    this.flushToPeers();
+    this.presence.flushToPeers();
     this.afterCommit();
     this.noteChange(sender.connection.user?.name ?? sender.connection.id);
     // A classic sender back from offline may hold a record only under the real id its dataset gave
@@ -465,17 +383,17 @@ export class ProjectRoom {
   private async recover(error: Error): Promise<void> {
     this.options.log(`project ${JSON.stringify(this.id)}: change refused (${error.message}); reloading from storage`);
     this.pendingUpdates = [];
-    this.pendingPeerUpdates = [];
+    this.presence.discardPending();
     this.document.destroy();
     await this.load();
     // Peers may hold state the document no longer has: they reconnect and sync again.
-    for (const peer of this.peers) peer.close(1011, 'project reloaded: sync again');
+    this.presence.closePeers(1011, 'project reloaded: sync again');
   }
 
   private afterCommit(): void {
     const { storage, revisionLog } = this.options.config;
     this.lastChange = Date.now();
-    if (this.seq - this.snapshotSeq >= storage.compactAfterUpdates) this.foldSoon.request();
+    if (this.log.unfoldedCount >= storage.compactAfterUpdates) this.foldSoon.request();
     const logged = this.meta.nextRevision - this.meta.firstLoggedRevision;
     // Prune in steps rather than on every commit.
     if (logged > revisionLog.keep + Math.max(100, revisionLog.keep / 10)) void this.queue.run(() => this.pruneLog());
@@ -489,14 +407,9 @@ export class ProjectRoom {
     await this.options.storage.pruneRevisions(first);
   }
 
-  /** Write a commit; an update gets the next sequence number and joins the log to fold. */
-  private async persist(commit: Omit<Commit, 'seq'>): Promise<void> {
-    const seq = commit.update ? this.seq + 1 : this.seq;
-    await this.options.storage.commit({ ...commit, seq });
-    if (commit.update) {
-      this.seq = seq;
-      this.unfolded.push(commit.update);
-    }
+  /** Write a commit in one LevelDB batch (src/persistence/update-log.ts). */
+  private persist(commit: Omit<Commit, 'seq'>): Promise<void> {
+    return this.log.write(commit);
   }
 
   /**
@@ -508,49 +421,7 @@ export class ProjectRoom {
    */
   private async captureState(): Promise<{ state: () => Promise<Uint8Array>; lastRevision: string | null }> {
     const lastRevision = this.lastRevision;
-    // Chunks before the last are never rewritten; the last one and the log are taken from memory
-    // now, so a fold finishing meanwhile cannot make the parts overlap or miss anything.
-    const last = this.lastChunk;
-    const unfolded = this.unfolded.slice();
-    const earlier = last ? await this.options.storage.chunks(last.index) : [];
-    const parts = [...earlier, ...(last ? [last.bytes] : []), ...unfolded];
-    return { state: () => mergeUpdates(parts), lastRevision };
-  }
-
-  /** Fold the update log into snapshot chunks (at most one fold at a time, outside the queue). */
-  private compact(): Promise<void> {
-    return (this.compacting ??= this.foldLog().finally(() => (this.compacting = null)));
-  }
-
-  /**
-   * Merge the updates since the last fold into chunks of about CHUNK_BYTES, the first one
-   * continuing the last chunk while it is small. The merge runs in a worker thread and works
-   * on stored bytes only, so neither this project's queue nor the event loop waits for it.
-   */
-  private async foldLog(): Promise<void> {
-    const seq = this.seq;
-    const previous = this.snapshotSeq;
-    const updates = this.unfolded.slice(0, seq - previous);
-    if (updates.length === 0) return;
-    const groups: Uint8Array[][] = [[]];
-    let size = this.lastChunk && this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.bytes.byteLength : CHUNK_BYTES;
-    if (size < CHUNK_BYTES) groups[0].push(this.lastChunk!.bytes);
-    else groups.pop();
-    for (const update of updates) {
-      if (size >= CHUNK_BYTES) {
-        groups.push([]);
-        size = 0;
-      }
-      groups[groups.length - 1].push(update);
-      size += update.byteLength;
-    }
-    let index = this.lastChunk ? (this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.index : this.lastChunk.index + 1) : 0;
-    const chunks: { index: number; bytes: Uint8Array }[] = [];
-    for (const group of groups) chunks.push({ index: index++, bytes: await mergeUpdates(group) });
-    await this.options.storage.compact(chunks, seq);
-    this.lastChunk = chunks[chunks.length - 1];
-    this.unfolded.splice(0, updates.length);
-    this.snapshotSeq = seq;
+    return { state: await this.log.capture(), lastRevision };
   }
 
   /**
@@ -593,7 +464,7 @@ export class ProjectRoom {
         firstLoggedRevision: this.meta.nextRevision + 1,
       };
       await this.persist({ update, meta, versionContents: seed.versionContents, removedVersions });
-      this.flushToPeers();
+      this.presence.flushToPeers();
       this.meta = meta;
       this.phantoms = new Map();
       this.recentWrites.clear();
@@ -711,12 +582,12 @@ export class ProjectRoom {
     return this.queue.run(async () => {
       this.foldSoon.cancel();
       this.versionSoon.cancel();
-      await this.compacting;
-      await this.compact();
+      await this.log.settled();
+      await this.log.fold();
       await this.history.close(this.meta.nextRevision);
       this.closed = true;
-      for (const peer of this.peers) peer.close(1001, 'project unloaded');
-      this.awareness.destroy();
+      this.presence.closePeers(1001, 'project unloaded');
+      this.presence.destroy();
       this.document.destroy();
     });
   }

@@ -1,0 +1,99 @@
+/**
+ * A project's update log in LevelDB: every committed Yjs update gets the next sequence number,
+ * and the log is folded from time to time into snapshot chunks. Folding merges stored bytes in a
+ * worker thread (src/persistence/merger.ts), beside the project's queue, and at most one fold
+ * runs at a time.
+ */
+import type { Commit, ProjectStorage, StoredProject } from './storage.js';
+import { mergeUpdates } from './merger.js';
+
+/** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
+const CHUNK_BYTES = 256 * 1024;
+
+export class UpdateLog {
+  private seq = 0;
+  private snapshotSeq = 0;
+  /** Committed updates not yet folded into the snapshot chunks, in sequence order. */
+  private unfolded: Uint8Array[] = [];
+  private lastChunk: { index: number; bytes: Uint8Array } | null = null;
+  private folding: Promise<void> | null = null;
+
+  constructor(private readonly storage: ProjectStorage) {}
+
+  /** Start from what was stored (null: an empty log). */
+  reset(stored: StoredProject | null): void {
+    this.seq = stored?.lastSeq ?? 0;
+    this.snapshotSeq = stored?.snapshotSeq ?? 0;
+    this.unfolded = stored?.updates ?? [];
+    const last = (stored?.chunks.length ?? 0) - 1;
+    this.lastChunk = last >= 0 ? { index: last, bytes: stored!.chunks[last] } : null;
+  }
+
+  /** Updates written since the last fold. */
+  get unfoldedCount(): number {
+    return this.seq - this.snapshotSeq;
+  }
+
+  /** Write a commit in one batch; its update (if any) gets the next sequence number. */
+  async write(commit: Omit<Commit, 'seq'>): Promise<void> {
+    const seq = commit.update ? this.seq + 1 : this.seq;
+    await this.storage.commit({ ...commit, seq });
+    if (commit.update) {
+      this.seq = seq;
+      this.unfolded.push(commit.update);
+    }
+  }
+
+  /**
+   * The whole logged state as one update, in two steps: the parts are taken now (call this where
+   * no write can land meanwhile), the merge runs in the worker when the returned function is
+   * called. Chunks before the last are never rewritten; the last one and the log come from
+   * memory, so a fold finishing in between cannot make the parts overlap or miss anything.
+   */
+  async capture(): Promise<() => Promise<Uint8Array>> {
+    const last = this.lastChunk;
+    const unfolded = this.unfolded.slice();
+    const earlier = last ? await this.storage.chunks(last.index) : [];
+    const parts = [...earlier, ...(last ? [last.bytes] : []), ...unfolded];
+    return () => mergeUpdates(parts);
+  }
+
+  /** Fold the updates written so far into snapshot chunks (joins a fold already running). */
+  fold(): Promise<void> {
+    return (this.folding ??= this.foldNow().finally(() => (this.folding = null)));
+  }
+
+  /** Resolves once no fold is running. */
+  async settled(): Promise<void> {
+    await this.folding;
+  }
+
+  /**
+   * Merge the updates since the last fold into chunks of about CHUNK_BYTES, the first one
+   * continuing the last chunk while it is small.
+   */
+  private async foldNow(): Promise<void> {
+    const seq = this.seq;
+    const updates = this.unfolded.slice(0, seq - this.snapshotSeq);
+    if (updates.length === 0) return;
+    const groups: Uint8Array[][] = [[]];
+    let size = this.lastChunk && this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.bytes.byteLength : CHUNK_BYTES;
+    if (size < CHUNK_BYTES) groups[0].push(this.lastChunk!.bytes);
+    else groups.pop();
+    for (const update of updates) {
+      if (size >= CHUNK_BYTES) {
+        groups.push([]);
+        size = 0;
+      }
+      groups[groups.length - 1].push(update);
+      size += update.byteLength;
+    }
+    let index = this.lastChunk ? (this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.index : this.lastChunk.index + 1) : 0;
+    const chunks: { index: number; bytes: Uint8Array }[] = [];
+    for (const group of groups) chunks.push({ index: index++, bytes: await mergeUpdates(group) });
+    await this.storage.compact(chunks, seq);
+    this.lastChunk = chunks[chunks.length - 1];
+    this.unfolded.splice(0, updates.length);
+    this.snapshotSeq = seq;
+  }
+}

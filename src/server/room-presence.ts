@@ -1,0 +1,133 @@
+/**
+ * Who is in a project and the Yjs peers' side of it: the project's Yjs awareness (peers' states
+ * plus the server's own, listing the users present), the connections watching presence, and the
+ * committed updates in the V1 encoding y-websocket peers speak, collected only while there are
+ * peers. The room calls in from its queue where ordering against changes matters.
+ */
+import { Awareness, applyAwarenessUpdate, encodeAwarenessUpdate, removeAwarenessStates } from 'y-protocols/awareness';
+import { ProjectDocument } from '../document/project-document.js';
+import type { ProjectId } from '../protocol/schemas.js';
+import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
+import type { Connection } from './connection.js';
+import { YjsPeer } from './yjs-peer.js';
+
+interface AwarenessChange {
+  added: number[];
+  updated: number[];
+  removed: number[];
+}
+
+export class RoomPresence {
+  readonly peers = new Set<YjsPeer>();
+  private awareness: Awareness | null = null;
+  private document: ProjectDocument | null = null;
+  /** Connections that asked to be told who is in the project. */
+  private readonly watchers = new Set<Connection>();
+  private pendingPeerUpdates: Uint8Array[] = [];
+  private readonly takePeerUpdate = (update: Uint8Array) => void this.pendingPeerUpdates.push(update);
+
+  constructor(
+    private readonly project: ProjectId,
+    /** Bryntum users subscribed to the project. */
+    private readonly subscriberNames: () => Iterable<string>,
+  ) {}
+
+  /** Follow a (new) document of the project. */
+  attach(document: ProjectDocument): void {
+    this.document = document;
+    this.pendingPeerUpdates = [];
+    this.feedPeers();
+    this.awareness?.destroy();
+    const awareness = new Awareness(document.doc);
+    this.awareness = awareness;
+    awareness.on('update', ({ added, updated, removed }: AwarenessChange, origin: unknown) => {
+      if (origin instanceof YjsPeer) {
+        for (const id of added) origin.awarenessClients.add(id);
+        for (const id of removed) origin.awarenessClients.delete(id);
+      }
+      const frame = awarenessFrame(encodeAwarenessUpdate(awareness, [...added, ...updated, ...removed]));
+      for (const peer of this.peers) peer.send(frame);
+    });
+    this.publish();
+  }
+
+  /** Names of everyone in the project: Bryntum subscribers and Yjs peers. */
+  names(): string[] {
+    const names = new Set<string>(this.subscriberNames());
+    for (const p of this.peers) names.add(p.user.name);
+    return [...names];
+  }
+
+  watch(connection: Connection): string[] {
+    this.watchers.add(connection);
+    return this.names();
+  }
+
+  unwatch(connection: Connection): void {
+    this.watchers.delete(connection);
+  }
+
+  /** Tell watchers and peers who is present, when that changed. */
+  publish(): void {
+    if (!this.awareness) return;
+    const users = this.names();
+    const current = this.awareness.getLocalState() as { weft?: { users?: string[] } } | null;
+    if (JSON.stringify(current?.weft?.users) === JSON.stringify(users)) return;
+    this.awareness.setLocalState({ weft: { users } });
+    for (const c of this.watchers) c.send(c.encoder.presence(this.project, users));
+  }
+
+  /** A new peer: it is asked for its state and told the awareness states (run in the room's queue). */
+  addPeer(peer: YjsPeer): void {
+    this.peers.add(peer);
+    this.feedPeers();
+    peer.send(syncStep1Frame(this.document!.stateVector()));
+    const states = [...this.awareness!.getStates().keys()];
+    if (states.length) peer.send(awarenessFrame(encodeAwarenessUpdate(this.awareness!, states)));
+    this.publish();
+  }
+
+  removePeer(peer: YjsPeer): void {
+    this.peers.delete(peer);
+    this.feedPeers();
+    if (this.awareness) removeAwarenessStates(this.awareness, [...peer.awarenessClients], 'peer closed');
+    this.publish();
+  }
+
+  /** What a peer with this state vector lacks (run in the room's queue: committed state only). */
+  answerSyncStep1(peer: YjsPeer, stateVector: Uint8Array): void {
+    peer.send(syncStep2Frame(this.document!.missingFrom(stateVector)));
+  }
+
+  applyAwareness(peer: YjsPeer, update: Uint8Array): void {
+    if (this.awareness) applyAwarenessUpdate(this.awareness, update, peer);
+  }
+
+  /** Pass the committed transactions on to the peers. */
+  flushToPeers(): void {
+    const updates = this.pendingPeerUpdates;
+    this.pendingPeerUpdates = [];
+    if (updates.length === 0 || this.peers.size === 0) return;
+    const frame = updateFrame(updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates, 'v1'));
+    for (const peer of this.peers) peer.send(frame);
+  }
+
+  /** Forget transactions that were not committed. */
+  discardPending(): void {
+    this.pendingPeerUpdates = [];
+  }
+
+  closePeers(code: number, reason: string): void {
+    for (const peer of this.peers) peer.close(code, reason);
+  }
+
+  destroy(): void {
+    this.awareness?.destroy();
+    this.awareness = null;
+  }
+
+  /** Collect updates in the peers' encoding only while there are peers. */
+  private feedPeers(): void {
+    this.document?.feedV1(this.peers.size > 0 ? this.takePeerUpdate : null);
+  }
+}
