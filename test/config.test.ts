@@ -59,6 +59,8 @@ describe('loadConfig defaults', () => {
     const config = await loadConfig({ env: {} });
     expect(config.generation).toBe('auto');
     expect(config.storage.sync).toBe(false);
+    expect(config.storage).toMatchObject({ quietMs: 1000, quietMaxMs: 30_000 });
+    expect(config.datasetKeys).toBe('legacy');
     expect(config.limits.maxMessageBytes).toBe(16 * 1024 * 1024);
   });
 });
@@ -155,6 +157,12 @@ describe('loadConfig errors', () => {
     const message = await failure(loadConfig({ file, env: {} }));
     expect(message).toContain('invalid configuration');
     expect(message).toContain('projects[0].id: project must be a number or a non-empty string');
+  });
+
+  it('names datasetKeys when it is neither "legacy" nor "plain"', async () => {
+    const file = await configFile({ datasetKeys: 'short' });
+    const message = await failure(loadConfig({ file, env: {} }));
+    expect(message).toMatch(/datasetKeys: .*"legacy".*"plain"/);
   });
 
   it('lists every schema issue on its own line', async () => {

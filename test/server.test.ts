@@ -222,3 +222,35 @@ function maskedTextFrame(text: string): Buffer {
   const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
   return Buffer.concat([head, mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]))]);
 }
+
+describe('dataset key names', () => {
+  it('are the legacy ones by default and the plain ones Bryntum 7.x reads when datasetKeys is "plain", in replies and reset broadcasts', async () => {
+    const plain = await startServer({ datasetKeys: 'plain' });
+    try {
+      const c = await classicLogin(plain.port);
+      c.send({ command: 'dataset', project: 1 });
+      const ds = await c.nextOf('dataset');
+      expect(Object.keys(ds.dataset)).toEqual(['tasks', 'resources', 'dependencies', 'assignments', 'calendars', 'versionsData', 'changelogsData']);
+      expect(ds.projectMeta).toBeDefined();
+      expect(ds.dataset.tasks[0].children.length).toBeGreaterThan(0);
+
+      const r = await revisionsLogin(plain.port, 'ben');
+      r.send({ command: 'dataset', data: { project: 1 } });
+      const rds = await r.nextOf('dataset');
+      expect(Object.keys(rds.data.dataset)).toEqual(['tasks', 'resources', 'dependencies', 'assignments', 'calendars', 'versionsData', 'changelogsData', 'project']);
+
+      c.send({ command: 'reset', project: 1 });
+      const pushed = await r.nextOf('dataset', 5000);
+      expect(Object.keys(pushed.data.dataset)).toContain('tasks');
+      expect(pushed.data.dataset.tasksData).toBeUndefined();
+      await Promise.all([c.close(), r.close()]);
+    } finally {
+      await plain.dispose();
+    }
+
+    const c = await classicLogin(s.port);
+    c.send({ command: 'dataset', project: 2 });
+    expect(Object.keys((await c.nextOf('dataset')).dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData']);
+    await c.close();
+  });
+});

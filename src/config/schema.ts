@@ -91,6 +91,12 @@ export const ConfigSchema = z.strictObject({
   concurrencyWindowMs: z.number().int().min(0).default(5000),
   /** Force one protocol generation for every connection, or pick per connection from its login. */
   generation: z.enum(['auto', 'classic', 'revisions']).default('auto'),
+  /**
+   * Names of the store arrays in datasets: `legacy` (tasksData, resourcesData, ...) as every
+   * client reads them, or `plain` (tasks, resources, dependencies, assignments, calendars), which
+   * Bryntum 7.x reads without a deprecation warning. Versions and change logs keep their names.
+   */
+  datasetKeys: z.enum(['legacy', 'plain']).default('legacy'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -19,6 +19,12 @@ export const DATASET_KEYS: Record<string, string> = {
   changelogs: 'changelogsData',
 };
 
+/** The plain store names Bryntum 7.x also reads (PROTOCOL.md §3.2); versions and change logs have none. */
+const PLAIN_KEYS: Record<string, string> = { ...DATASET_KEYS, tasks: 'tasks', resources: 'resources', dependencies: 'dependencies', assignments: 'assignments', calendars: 'calendars' };
+
+/** Which names the store arrays of a dataset get. */
+export type DatasetKeys = 'legacy' | 'plain';
+
 export interface DatasetTexts {
   /** JSON text of each known store's array, by store name. */
   stores: Map<string, string>;
@@ -125,16 +131,17 @@ export class DatasetCache {
  * The 7 store keys (classic `dataset` reply) as pieces of JSON text, in order: the store texts
  * are large, so they are passed on as they are rather than copied into one string.
  */
-export function storesPieces(texts: DatasetTexts): string[] {
+export function storesPieces(texts: DatasetTexts, keys: DatasetKeys = 'legacy'): string[] {
+  const names = keys === 'plain' ? PLAIN_KEYS : DATASET_KEYS;
   const pieces: string[] = [];
-  KNOWN_STORES.forEach((s, i) => pieces.push(`${i === 0 ? '{' : ','}"${DATASET_KEYS[s]}":`, texts.stores.get(s)!));
+  KNOWN_STORES.forEach((s, i) => pieces.push(`${i === 0 ? '{' : ','}"${names[s]}":`, texts.stores.get(s)!));
   pieces.push('}');
   return pieces;
 }
 
 /** The 8-key dataset (revisions generation, and every reset broadcast) as pieces of JSON text. */
-export function datasetPieces(texts: DatasetTexts): string[] {
-  const pieces = storesPieces(texts);
+export function datasetPieces(texts: DatasetTexts, keys: DatasetKeys = 'legacy'): string[] {
+  const pieces = storesPieces(texts, keys);
   pieces[pieces.length - 1] = `,"project":${texts.project}}`;
   return pieces;
 }
@@ -145,8 +152,8 @@ export function storesJson(texts: DatasetTexts): string {
 }
 
 /** The 8-key dataset (revisions generation, and every reset broadcast), as JSON text. */
-export function datasetJson(texts: DatasetTexts): string {
-  return datasetPieces(texts).join('');
+export function datasetJson(texts: DatasetTexts, keys: DatasetKeys = 'legacy'): string {
+  return datasetPieces(texts, keys).join('');
 }
 
 /** The dataset as plain objects (CLI, history, tests). */

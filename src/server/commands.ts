@@ -15,6 +15,7 @@ import {
   type ProjectId,
 } from '../protocol/schemas.js';
 import type { Frame, Generation } from '../protocol/codec.js';
+import type { DatasetKeys } from '../document/dataset.js';
 import type { AccessPolicy } from './access.js';
 import type { AutoSaveGrants } from './autosave.js';
 import type { Connection } from './connection.js';
@@ -27,6 +28,8 @@ export interface ServerContext {
   autosave: AutoSaveGrants;
   version: string;
   forcedGeneration: Generation | null;
+  /** Names of the store arrays in datasets (config `datasetKeys`). */
+  datasetKeys: DatasetKeys;
   /** Logged-in, open connections (for login/logout announcements). */
   loggedIn(): Iterable<Connection>;
 }
@@ -106,7 +109,9 @@ const dataset: Command = {
     const room = await server.projects.open(project);
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     await room.subscribe(connection, (texts, revision) =>
-      connection.generation === 'classic' ? classicDatasetReply(frame.payload, texts) : revisionsDatasetReply(frame.payload, texts, revision),
+      connection.generation === 'classic'
+        ? classicDatasetReply(frame.payload, texts, server.datasetKeys)
+        : revisionsDatasetReply(frame.payload, texts, revision, server.datasetKeys),
     );
   },
 };
@@ -123,7 +128,7 @@ const projectChange: Command = {
 
 const revisionsChange: Command = {
   ...needs(true, true, true, true),
-  async run({ connection, frame, project, room }) {
+  async run({ server, connection, frame, project, room }) {
     const parsed = RevisionsChangeSchema.safeParse(frame.payload);
     if (!parsed.success) return invalid(connection, frame, project, parsed.error);
     const requests = parsed.data.revisions.map((r) => ({
@@ -137,7 +142,7 @@ const revisionsChange: Command = {
     refused(connection, frame, failure);
     // A revisions client never re-sends a refused revision: bring it back in step (§12.2).
     if (connection.generation === 'revisions') {
-      await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, texts, revision));
+      await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, texts, revision, server.datasetKeys));
     }
   },
 };

@@ -6,7 +6,7 @@
  * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
  */
 import type { Config, ProjectConfig } from '../config/schema.js';
-import { datasetJson, datasetPieces, storesPieces, type DatasetTexts } from '../document/dataset.js';
+import { datasetJson, datasetPieces, storesPieces, type DatasetKeys, type DatasetTexts } from '../document/dataset.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
 import { recordKey, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
@@ -471,7 +471,7 @@ export class ProjectRoom {
       this.placements.clear();
       void this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
       void this.options.storage.pruneRevisions(meta.firstLoggedRevision);
-      const json = datasetJson(this.history.withVersions(await this.document.datasetTexts(true)));
+      const json = datasetJson(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
       for (const connection of this.subscribers) {
         const encoder = encoderFor(connection.generation);
         connection.send(encoder.resetDataset(this.id, json));
@@ -609,15 +609,15 @@ export function mergeChanges(a: Changes | null, b: Changes | null): Changes | nu
 }
 
 /** The classic `dataset` reply (as pieces of text): the request echoed, with the project fields and the 7 stores. */
-export function classicDatasetReply(request: Record<string, unknown>, texts: DatasetTexts): string[] {
+export function classicDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, keys: DatasetKeys = 'legacy'): string[] {
   const { projectMeta: _m, dataset: _d, ...echo } = request;
   const head = JSON.stringify({ command: 'dataset', ...echo });
-  return [`${head.slice(0, -1)},"projectMeta":${texts.project},"dataset":`, ...storesPieces(texts), '}'];
+  return [`${head.slice(0, -1)},"projectMeta":${texts.project},"dataset":`, ...storesPieces(texts, keys), '}'];
 }
 
 /** The revisions `dataset` reply (as pieces of text): the request data echoed, with the 8-key dataset and the last revision. */
-export function revisionsDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, revision: string | null): string[] {
+export function revisionsDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, revision: string | null, keys: DatasetKeys = 'legacy'): string[] {
   const { dataset: _d, revision: _r, ...echo } = request;
   const head = JSON.stringify({ ...echo, revision });
-  return [`{"command":"dataset","data":${head.slice(0, -1)},"dataset":`, ...datasetPieces(texts), '}}'];
+  return [`{"command":"dataset","data":${head.slice(0, -1)},"dataset":`, ...datasetPieces(texts, keys), '}}'];
 }

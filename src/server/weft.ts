@@ -57,6 +57,7 @@ export class WeftServer {
       autosave: new AutoSaveGrants(config.autoSaveIntervalMins),
       version: VERSION,
       forcedGeneration: config.generation === 'auto' ? null : config.generation,
+      datasetKeys: config.datasetKeys,
       loggedIn: () => [...this.connections].filter((c) => c.user && c.open),
     };
     http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
