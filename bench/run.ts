@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildren, ServerProcess } from './processes.js';
 import { report, type TargetResults } from './report.js';
-import { fanout, latencyDuringLoads, loadProjects, type Limits, type ProjectRef } from './scenarios.js';
+import { fanout, latencyDuringLoads, loadProjects, type FanoutFigures, type Limits, type MemoryFigures, type PairedRound, type ProjectRef } from './scenarios.js';
+import { median } from './stats.js';
 import { closeAll } from './client.js';
 import { label, writeBenchFiles } from './seed-gen.js';
 
@@ -26,6 +27,10 @@ if (SIZES.length === 0 || SIZES.some((n, i) => !Number.isInteger(n) || n < 1000 
   throw new Error('BENCH_SIZES: ascending task counts, the smallest at least 1000 (updates go round its first 1000 tasks)');
 }
 const FANOUT_RECEIVERS = [10, 100];
+/** Paired fan-out rounds (Weft and the relay running side by side, taking turns). */
+const PAIRED_ROUNDS = 5;
+/** Relay memory is measured this many times (a process per count of projects held); medians are kept. */
+const RELAY_MEMORY_RUNS = 3;
 const UPDATES = 300;
 const INTERVAL_MS = 5;
 const RECEIVERS_DURING_LOAD = 10;
@@ -145,30 +150,43 @@ async function benchRelay(configFile: string, projects: ProjectRef[]): Promise<T
   const small = projects[0];
   const big = projects[projects.length - 1];
 
-  // The relay parses its seeds at start, so memory per project comes from relays holding 0..n projects.
-  log('relay: memory with 0..n projects held');
-  const afterKb: { tasks: number; rssKb: number; heapKb: number }[] = [];
-  let baselineKb = 0;
-  let baselineHeapKb = 0;
-  for (let n = 0; n < projects.length; n++) {
-    const held = projects.slice(0, n);
-    const { result } = await withServer(startRelay(configFile, held.map((p) => p.id)), async (server) => {
-      const { memory, clients } = await loadProjects(server, held, { warmLoads: WARM_LOADS, memory: true, verify: false, limits: LIMITS, log: () => undefined });
-      await closeAll(clients);
-      return memory!;
-    });
-    if (n === 0) ({ baselineKb, baselineHeapKb } = result);
-    else afterKb.push(result.afterKb[result.afterKb.length - 1]);
+  // The relay parses its seeds at start, so memory per project comes from relays holding 0..n
+  // projects, one process each; separate processes differ by tens of MB, so each is measured
+  // RELAY_MEMORY_RUNS times and the medians are kept.
+  log(`relay: memory with 0..n projects held (${RELAY_MEMORY_RUNS} runs each)`);
+  const runs: MemoryFigures[][] = Array.from({ length: projects.length + 1 }, () => []);
+  for (let run = 0; run < RELAY_MEMORY_RUNS; run++) {
+    for (let n = 0; n <= projects.length; n++) {
+      const held = projects.slice(0, n);
+      const { result } = await withServer(startRelay(configFile, held.map((p) => p.id)), async (server) => {
+        const { memory, clients } = await loadProjects(server, held, { warmLoads: WARM_LOADS, memory: true, verify: false, limits: LIMITS, log: () => undefined });
+        await closeAll(clients);
+        return memory!;
+      });
+      runs[n].push(result);
+    }
   }
+  const baselineKb = median(runs[0].map((m) => m.baselineKb));
+  const baselineHeapKb = median(runs[0].map((m) => m.baselineHeapKb));
+  const baselineSettledKb = median(runs[0].map((m) => m.baselineSettledKb));
+  const afterKb: MemoryFigures['afterKb'] = runs.slice(1).map((list, i) => {
+    const last = list.map((m) => m.afterKb[m.afterKb.length - 1]);
+    return {
+      tasks: projects[i].tasks,
+      rssKb: median(last.map((a) => a.rssKb)),
+      heapKb: median(last.map((a) => a.heapKb)),
+      settledKb: median(last.map((a) => a.settledKb)),
+    };
+  });
+  const peakKb = median(runs[projects.length].map((m) => m.peakKb));
 
   log('relay: all projects; loads, memory, fan-out');
   const main = await withServer(startRelay(configFile, projects.map((p) => p.id)), async (server) => {
-    const { loads, memory, clients } = await loadProjects(server, projects, { warmLoads: WARM_LOADS, memory: true, verify: true, limits: LIMITS, log });
+    const { loads, clients } = await loadProjects(server, projects, { warmLoads: WARM_LOADS, memory: false, verify: true, limits: LIMITS, log });
     await closeAll(clients);
     const fan = await fanouts(server, small.id, 'all projects loaded');
-    return { loads, memory: memory!, fan };
+    return { loads, fan };
   });
-  afterKb.push(main.result.memory.afterKb[main.result.memory.afterKb.length - 1]);
 
   log('relay: restart; fan-out, then latency while the big project loads (first, then again)');
   const during = await withServer(startRelay(configFile, projects.map((p) => p.id)), async (server) => {
@@ -179,11 +197,45 @@ async function benchRelay(configFile: string, projects: ProjectRef[]): Promise<T
 
   return {
     coldLoads: main.result.loads,
-    memory: { baselineKb, baselineHeapKb, afterKb, peakKb: main.result.memory.peakKb },
+    memory: { baselineKb, baselineHeapKb, baselineSettledKb, afterKb, peakKb },
     fanout: during.result.fan,
     fanoutAllLoaded: main.result.fan,
     duringLoad: { cold: during.result.loads[0], warm: during.result.loads[1] },
   };
+}
+
+/**
+ * Fan-out with a Weft process and a relay running side by side, in rounds that alternate which
+ * of the two goes first, so both see the same machine: this machine's noise moves single runs by
+ * tens of percent, and paired rounds let the ratio be taken per round.
+ */
+async function pairedFanouts(configFile: string, small: ProjectRef): Promise<PairedRound[]> {
+  log(`paired fan-out: Weft and the relay side by side, ${PAIRED_ROUNDS} rounds`);
+  const weft = await startWeft(configFile, join(tempRoot, 'weft-data'), 'paired');
+  try {
+    const relay = await startRelay(configFile, [small.id]);
+    try {
+      const rounds: PairedRound[] = [];
+      for (let round = 0; round < PAIRED_ROUNDS; round++) {
+        for (const receivers of FANOUT_RECEIVERS) {
+          const order = round % 2 === 0 ? [relay, weft] : [weft, relay];
+          const figures = new Map<ServerProcess, FanoutFigures>();
+          for (const server of order) figures.set(server, await fanout(server, small.id, receivers, { count: UPDATES, intervalMs: INTERVAL_MS, limits: LIMITS }));
+          const w = figures.get(weft)!;
+          const r = figures.get(relay)!;
+          log(`paired round ${round + 1}, ${receivers} receivers: p99 Weft ${w.p99.toFixed(2)} ms, relay ${r.p99.toFixed(2)} ms (${(w.p99 / r.p99).toFixed(2)}x)`);
+          rounds.push({ round: round + 1, receivers, weft: w, relay: r });
+        }
+      }
+      await stop(relay);
+      return rounds;
+    } catch (e) {
+      await relay.stop(5_000).catch(() => undefined);
+      throw e;
+    }
+  } finally {
+    await stop(weft);
+  }
 }
 
 async function main(): Promise<void> {
@@ -198,8 +250,9 @@ async function main(): Promise<void> {
 
   const relay = await benchRelay(files.configFile, projects);
   const weft = await benchWeft(files.configFile, projects);
+  const paired = await pairedFanouts(files.configFile, projects[0]);
 
-  const table = report(weft, relay, {
+  const table = report(weft, relay, paired, {
     count: UPDATES,
     intervalMs: INTERVAL_MS,
     receiversDuringLoad: RECEIVERS_DURING_LOAD,

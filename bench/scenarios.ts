@@ -28,10 +28,19 @@ export interface LoadFigures {
 export interface MemoryFigures {
   baselineKb: number;
   baselineHeapKb: number;
-  /** RSS and V8 heap in use after each project was loaded (cumulative), after a full GC. */
-  afterKb: { tasks: number; rssKb: number; heapKb: number }[];
+  /** RSS SETTLE_MS after the baseline's full GC (and a second one). */
+  baselineSettledKb: number;
+  /**
+   * RSS and V8 heap in use after each project was loaded (cumulative), right after a full GC, and
+   * RSS again SETTLE_MS later: V8 and the allocator hand freed pages back to the system in the
+   * background, so RSS right after a collection still counts some of what was just freed.
+   */
+  afterKb: { tasks: number; rssKb: number; heapKb: number; settledKb: number }[];
   peakKb: number;
 }
+
+/** How long RSS is given to settle after a full GC before it is read again. */
+export const SETTLE_MS = 2000;
 
 export interface FanoutFigures {
   receivers: number;
@@ -49,6 +58,14 @@ export interface FanoutFigures {
   slowest: { seq: number; latency: number }[];
 }
 
+/** One round of the paired fan-out: the same measurement on Weft and on the relay, back to back. */
+export interface PairedRound {
+  round: number;
+  receivers: number;
+  weft: FanoutFigures;
+  relay: FanoutFigures;
+}
+
 export interface InterferenceFigures {
   loadMs: number;
   inWindow: number;
@@ -61,6 +78,13 @@ export interface InterferenceFigures {
 const heapKb = (report: HeapReport | null) => (report ? report.heapUsed / 1024 : NaN);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** RSS after SETTLE_MS and one more full GC. */
+async function settledRss(server: ServerProcess): Promise<number> {
+  await sleep(SETTLE_MS);
+  await server.collectGarbage();
+  return server.memory().rssKb;
+}
 
 /** The dataset must hold the whole generated project, or the timing means nothing. */
 function verify(server: ServerProcess, project: ProjectRef, raw: Buffer): void {
@@ -87,7 +111,8 @@ export async function loadProjects(
   try {
     if (options.memory) {
       const heap = await server.collectGarbage();
-      memory = { baselineKb: server.memory().rssKb, baselineHeapKb: heapKb(heap), afterKb: [], peakKb: 0 };
+      const baselineKb = server.memory().rssKb;
+      memory = { baselineKb, baselineHeapKb: heapKb(heap), baselineSettledKb: await settledRss(server), afterKb: [], peakKb: 0 };
     }
     for (const project of projects) {
       const batch = await connectClients(server.url, 1 + options.warmLoads, limits.connectMs);
@@ -100,7 +125,8 @@ export async function loadProjects(
       options.log(`${server.name}: project ${project.tasks} tasks: first ${first.ms.toFixed(0)} ms, warm ${warmMs.map((m) => m.toFixed(0)).join('/')} ms, ${(first.bytes / 1e6).toFixed(1)} MB`);
       if (memory) {
         const heap = await server.collectGarbage();
-        memory.afterKb.push({ tasks: project.tasks, rssKb: server.memory().rssKb, heapKb: heapKb(heap) });
+        const rssKb = server.memory().rssKb;
+        memory.afterKb.push({ tasks: project.tasks, rssKb, heapKb: heapKb(heap), settledKb: await settledRss(server) });
       }
     }
     if (memory) memory.peakKb = server.memory().peakKb;
