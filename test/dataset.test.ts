@@ -196,6 +196,19 @@ describe('the dataset cache', () => {
     expect(stringify).not.toHaveBeenCalled();
   });
 
+  it('replaces the project in parts of a few records, each its own transaction, ending with exactly the new seed', async () => {
+    const t = await seededProject();
+    await t.project.dataset();
+    const updates: Uint8Array[] = [];
+    t.project.onUpdate((u) => updates.push(u));
+    let pauses = 0;
+    for (const _ of t.project.replaceInParts(await readSeedFile(seedPath('website')), 10)) pauses++;
+    const raw = JSON.parse(await readFile(seedPath('website'), 'utf8'));
+    expect(idTree(await tasksOf(t))).toEqual(seedTree(raw.tasks.rows));
+    expect(pauses).toBeGreaterThan(5);
+    expect(updates.length).toBe(pauses + 1);
+  });
+
   it('serves the new content after the project is replaced', async () => {
     const t = await seededProject();
     await t.project.dataset();

@@ -97,17 +97,37 @@ export class ProjectDocument {
     return changes;
   }
 
-  /** Replace all content with the seed, as one forward transaction (Yjs peers see a normal change). */
+  /** Replace all content with the seed, as forward changes (Yjs peers see normal updates). */
   replaceWith(seed: SeedData): void {
-    this.doc.transact(() => {
-      for (const name of allStoreNames(this.doc)) {
-        const map = storeMap(this.doc, name);
-        for (const key of [...map.keys()]) map.delete(key);
+    for (const _ of this.replaceInParts(seed)) void _;
+  }
+
+  /**
+   * The same in transactions of at most `batch` records (removals, then the seed), yielding after
+   * each so the caller can let other work run: a 100k-task project took seconds in one. The
+   * document is only consistent again once the generator is done.
+   */
+  *replaceInParts(seed: SeedData, batch = 2000): Generator<void> {
+    for (const name of allStoreNames(this.doc)) {
+      const map = storeMap(this.doc, name);
+      const keys = [...map.keys()];
+      for (let i = 0; i < keys.length; i += batch) {
+        this.doc.transact(() => {
+          for (const key of keys.slice(i, i + batch)) map.delete(key);
+        }, ADAPTER_ORIGIN);
+        yield;
       }
+    }
+    const parts = seedParts(seed, batch);
+    this.doc.transact(() => {
       const project = projectMap(this.doc);
       for (const key of [...project.keys()]) project.delete(key);
-      writeSeed(this.doc, seed);
+      writeSeed(this.doc, parts[0]);
     }, ADAPTER_ORIGIN);
+    for (const part of parts.slice(1)) {
+      yield;
+      this.doc.transact(() => writeSeed(this.doc, part), ADAPTER_ORIGIN);
+    }
     this.tree = new TreeIndex(storeMap(this.doc, TASKS));
     this.cache.clear();
   }

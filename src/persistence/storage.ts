@@ -32,8 +32,10 @@ export interface StoredProject {
 }
 
 export interface Commit {
+  /** Sequence number of the (first) update. */
   seq: number;
-  update: Uint8Array | null;
+  /** One Yjs update, several (stored under consecutive sequence numbers), or none. */
+  update: Uint8Array | Uint8Array[] | null;
   /** Counters; left out only while a first import is still writing its parts. */
   meta?: ProjectMeta;
   phantoms?: Iterable<[string, RecordId]>;
@@ -49,6 +51,11 @@ type Op =
 export interface StorageOptions {
   /** fsync every commit (survives power loss, not only process crashes). */
   sync?: boolean;
+}
+
+/** The updates of a commit as a list. */
+export function updatesOf(commit: Pick<Commit, 'update'>): Uint8Array[] {
+  return commit.update === null ? [] : Array.isArray(commit.update) ? commit.update : [commit.update];
 }
 
 export class Storage {
@@ -117,7 +124,7 @@ export class ProjectStorage {
 
   async commit(c: Commit): Promise<void> {
     const ops: Op[] = c.meta ? [{ type: 'put', key: this.keys.meta(), value: c.meta, valueEncoding: 'json' }] : [];
-    if (c.update) ops.push({ type: 'put', key: this.keys.update(c.seq), value: c.update });
+    updatesOf(c).forEach((update, i) => ops.push({ type: 'put', key: this.keys.update(c.seq + i), value: update }));
     for (const [phantom, id] of c.phantoms ?? []) ops.push({ type: 'put', key: this.keys.phantom(c.meta!.phantomEpoch, phantom), value: id, valueEncoding: 'json' });
     for (const [version, content] of c.versionContents ?? []) {
       ops.push({ type: 'put', key: this.keys.versionContent(version), value: content === undefined ? null : content, valueEncoding: 'json' });

@@ -4,7 +4,7 @@
  * worker thread (src/persistence/merger.ts), beside the project's queue, and at most one fold
  * runs at a time.
  */
-import type { Commit, ProjectStorage, StoredProject } from './storage.js';
+import { updatesOf, type Commit, type ProjectStorage, type StoredProject } from './storage.js';
 import { mergeUpdates } from './merger.js';
 
 /** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
@@ -34,14 +34,12 @@ export class UpdateLog {
     return this.seq - this.snapshotSeq;
   }
 
-  /** Write a commit in one batch; its update (if any) gets the next sequence number. */
+  /** Write a commit in one batch; its updates (if any) get the next sequence numbers. */
   async write(commit: Omit<Commit, 'seq'>): Promise<void> {
-    const seq = commit.update ? this.seq + 1 : this.seq;
-    await this.storage.commit({ ...commit, seq });
-    if (commit.update) {
-      this.seq = seq;
-      this.unfolded.push(commit.update);
-    }
+    const updates = updatesOf(commit);
+    await this.storage.commit({ ...commit, seq: this.seq + 1 });
+    this.seq += updates.length;
+    this.unfolded.push(...updates);
   }
 
   /**

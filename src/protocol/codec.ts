@@ -58,8 +58,8 @@ export interface Encoder {
   logoutOwn(): Message;
   loggedOut(userName: string): Message;
   projects(list: { id: ProjectId; name: string }[]): Message;
-  /** Reset broadcast dataset; `dataset` holds the store arrays and `project` as one JSON text. */
-  resetDataset(project: ProjectId, datasetJson: string): string;
+  /** Reset broadcast dataset, as pieces of text; `dataset`: the pieces of the 8-key dataset's JSON. */
+  resetDataset(project: ProjectId, dataset: string[]): string[];
   reset(userName: string, project?: ProjectId): Message;
   /** Frames that carry these revisions (classic takes one change set per frame). */
   changes(project: ProjectId, revisions: OutgoingRevision[]): string[];
@@ -79,7 +79,7 @@ export const classicEncoder: Encoder = {
   logoutOwn: () => ({ command: 'logout' }),
   loggedOut: (userName) => ({ command: 'logout', userName }),
   projects: (projects) => ({ command: 'projects', projects }),
-  resetDataset: (project, datasetJson) => `{"command":"dataset","project":${JSON.stringify(project)},"dataset":${datasetJson}}`,
+  resetDataset: (project, dataset) => [`{"command":"dataset","project":${JSON.stringify(project)},"dataset":`, ...dataset, '}'],
   reset: (userName, project) => (project === undefined ? { command: 'reset', userName } : { command: 'reset', userName, project }),
   changes: (project, revisions) =>
     // A classic client takes one change set per message; a batch becomes consecutive messages.
@@ -100,7 +100,7 @@ export const revisionsEncoder: Encoder = {
   logoutOwn: () => ({ command: 'logout', data: {} }),
   loggedOut: (userName) => ({ command: 'logout', data: { userName } }),
   projects: (projects) => ({ command: 'projects', data: { projects } }),
-  resetDataset: (project, datasetJson) => `{"command":"dataset","data":{"project":${JSON.stringify(project)},"dataset":${datasetJson}}}`,
+  resetDataset: (project, dataset) => [`{"command":"dataset","data":{"project":${JSON.stringify(project)},"dataset":`, ...dataset, '}}'],
   reset: (userName, project) => ({ command: 'reset', data: project === undefined ? { userName } : { userName, project } }),
   changes: (project, revisions) => [JSON.stringify({ command: 'project_change', data: { revisions, project } })],
   autoSaveOk: (project) => ({ command: 'versionAutoSaveOK', data: { project } }),

@@ -11,6 +11,9 @@ import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../
 import type { Connection } from './connection.js';
 import { YjsPeer } from './yjs-peer.js';
 
+/** Committed updates for peers are merged into one frame below this many bytes. */
+const MERGE_BELOW_BYTES = 256 * 1024;
+
 interface AwarenessChange {
   added: number[];
   updated: number[];
@@ -108,8 +111,11 @@ export class RoomPresence {
     const updates = this.pendingPeerUpdates;
     this.pendingPeerUpdates = [];
     if (updates.length === 0 || this.peers.size === 0) return;
-    const frame = updateFrame(updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates, 'v1'));
-    for (const peer of this.peers) peer.send(frame);
+    // A few small updates go as one; many large ones (a reset) as they are: merging them would
+    // hold up the event loop, and peers apply them in order just the same.
+    const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
+    const frames = updates.length === 1 || bytes > MERGE_BELOW_BYTES ? updates.map(updateFrame) : [updateFrame(ProjectDocument.mergeUpdates(updates, 'v1'))];
+    for (const peer of this.peers) for (const frame of frames) peer.send(frame);
   }
 
   /** Forget transactions that were not committed. */

@@ -6,7 +6,8 @@
  * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
  */
 import type { Config, ProjectConfig } from '../config/schema.js';
-import { datasetJson, datasetPieces, storesPieces, type DatasetKeys, type DatasetTexts } from '../document/dataset.js';
+import { datasetPieces, storesPieces, type DatasetKeys, type DatasetTexts } from '../document/dataset.js';
+import { Pacer } from '../document/pacer.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
 import { recordKey, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
@@ -148,10 +149,16 @@ export class ProjectRoom {
 
   /** The Yjs update of the transactions since the last call (null when nothing changed). */
   private takeUpdate(): Uint8Array | null {
-    const updates = this.pendingUpdates;
-    this.pendingUpdates = [];
+    const updates = this.takeUpdates();
     if (updates.length === 0) return null;
     return updates.length === 1 ? updates[0] : ProjectDocument.mergeUpdates(updates);
+  }
+
+  /** The same, one update per transaction (many large ones are cheaper to store than to merge). */
+  private takeUpdates(): Uint8Array[] {
+    const updates = this.pendingUpdates;
+    this.pendingUpdates = [];
+    return updates;
   }
 
   get lastRevision(): string | null {
@@ -452,8 +459,17 @@ export class ProjectRoom {
       const seed = await this.options.loadSeed();
       // Stored content of the versions the reset removes goes with them.
       const removedVersions = this.document.recordKeys(VERSIONS).filter((key) => !seed.versionContents.has(key));
-      this.document.replaceWith(seed);
-      const update = this.takeUpdate();
+      // In parts, so other projects keep flowing; nothing else of this project runs meanwhile,
+      // and the parts are stored in one batch, so a crash leaves either the old state or the new.
+      let updates: Uint8Array[];
+      try {
+        const pacer = new Pacer();
+        for (const _ of this.document.replaceInParts(seed)) await pacer.tick();
+        updates = this.takeUpdates();
+      } catch (e) {
+        await this.recover(e as Error);
+        throw e;
+      }
       const meta: ProjectMeta = {
         ...this.meta,
         nextId: counterAbove(seedIds(seed), this.meta.nextId),
@@ -463,7 +479,7 @@ export class ProjectRoom {
         nextRevision: this.meta.nextRevision + 1,
         firstLoggedRevision: this.meta.nextRevision + 1,
       };
-      await this.persist({ update, meta, versionContents: seed.versionContents, removedVersions });
+      await this.persist({ update: updates, meta, versionContents: seed.versionContents, removedVersions });
       this.presence.flushToPeers();
       this.meta = meta;
       this.phantoms = new Map();
@@ -471,10 +487,10 @@ export class ProjectRoom {
       this.placements.clear();
       void this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
       void this.options.storage.pruneRevisions(meta.firstLoggedRevision);
-      const json = datasetJson(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
+      const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
       for (const connection of this.subscribers) {
         const encoder = encoderFor(connection.generation);
-        connection.send(encoder.resetDataset(this.id, json));
+        connection.sendPieces(encoder.resetDataset(this.id, dataset));
         connection.send(encoder.reset(userName, announceProject ? this.id : undefined));
       }
     });
