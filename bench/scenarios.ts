@@ -95,14 +95,15 @@ function verify(server: ServerProcess, project: ProjectRef, raw: Buffer): void {
 }
 
 /**
- * Per project, in order: the first load (timed), then `warmLoads` more by other clients, all of
+ * Per project, in order: the first load (timed), then `warmLoads` more by other clients (and
+ * `warmRepeats` more by those clients again, so the warm figure is a median of enough loads), all of
  * whom stay subscribed; with `memory`, RSS after a full GC before the first and after each project.
  * Returns the clients (still connected) so the caller decides when to let go.
  */
 export async function loadProjects(
   server: ServerProcess,
   projects: ProjectRef[],
-  options: { warmLoads: number; memory: boolean; verify: boolean; limits: Limits; log: (m: string) => void },
+  options: { warmLoads: number; warmRepeats?: number; memory: boolean; verify: boolean; limits: Limits; log: (m: string) => void },
 ): Promise<{ loads: LoadFigures[]; memory: MemoryFigures | null; clients: BenchClient[] }> {
   const { limits } = options;
   const clients: BenchClient[] = [];
@@ -121,6 +122,8 @@ export async function loadProjects(
       if (options.verify) verify(server, project, first.raw);
       const warmMs: number[] = [];
       for (const client of batch.slice(1)) warmMs.push((await client.loadDataset(project.id, limits.loadMs)).ms);
+      const warm = batch.slice(1);
+      for (let i = 0; i < (options.warmRepeats ?? 0) && warm.length > 0; i++) warmMs.push((await warm[i % warm.length].loadDataset(project.id, limits.loadMs)).ms);
       loads.push({ tasks: project.tasks, firstMs: first.ms, warmMs, bytes: first.bytes });
       options.log(`${server.name}: project ${project.tasks} tasks: first ${first.ms.toFixed(0)} ms, warm ${warmMs.map((m) => m.toFixed(0)).join('/')} ms, ${(first.bytes / 1e6).toFixed(1)} MB`);
       if (memory) {
