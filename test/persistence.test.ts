@@ -413,6 +413,42 @@ describe('the update log in storage', () => {
   });
 });
 
+describe('the merge worker', () => {
+  it('does not keep a command running once its merges are done', async () => {
+    // A project whose log holds more than the worker threshold (32 KB) of unfolded updates: closing
+    // it after `versions create` folds them in the worker thread.
+    const dir = await tempDir();
+    const storage = await Storage.open(join(dir, 'db'));
+    const doc = new Y.Doc();
+    const updates: Uint8Array[] = [];
+    doc.on('updateV2', (u: Uint8Array) => updates.push(u));
+    const record = new Y.Map<unknown>();
+    doc.getMap('tasks').set('1', record);
+    record.set('$base', { id: 1, name: 'x'.repeat(40_000), parentId: null });
+    record.set('name', 'renamed');
+    for (let i = 0; i < updates.length; i++) await storage.project(1).commit({ seq: i + 1, update: updates[i], meta: meta() });
+    await storage.close();
+
+    const child = spawn(process.execPath, [BIN, 'versions', 'create', '1', '--data-dir', join(dir, 'db')], { cwd: ROOT });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => (child.kill('SIGKILL'), resolve(null)), 20_000);
+      child.on('exit', (c) => (clearTimeout(timer), resolve(c)));
+    });
+    expect(output).toContain('created version 1');
+    expect(code).toBe(0);
+    const after = await Storage.open(join(dir, 'db'));
+    try {
+      expect((await after.project(1).load())!.updates).toHaveLength(0);
+    } finally {
+      await after.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('unloading', () => {
   let s: TestServer;
   afterEach(async () => s?.dispose());

@@ -59,6 +59,8 @@ class MergeWorker {
     worker.on('message', ({ id, merged, error }: { id: number; merged?: Uint8Array; error?: string }) => {
       const p = this.pending.get(id);
       this.pending.delete(id);
+      // Held only while merges are pending: an idle worker must not keep the process alive.
+      if (this.pending.size === 0) worker.unref();
       if (error !== undefined) p?.reject(new Error(error));
       else p?.resolve(merged!);
     });
@@ -87,6 +89,7 @@ class MergeWorker {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
+      this.worker!.ref();
       this.worker!.postMessage({ id, updates });
     });
   }
