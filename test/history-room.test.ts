@@ -11,6 +11,7 @@ import WebSocket from 'ws';
 import type { ConfigInput } from '../src/config/schema.js';
 import { readField } from '../src/document/layout.js';
 import { HistoryService } from '../src/history/service.js';
+import { VersionStore } from '../src/history/versions.js';
 import type { ProjectRoom } from '../src/server/room.js';
 import { classicLogin, revisionsLogin, type Msg, type TestClient } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
@@ -336,6 +337,38 @@ describe('after a restart', () => {
   });
 });
 
+describe('stored states', () => {
+  it('keep the snapshot chunks and the updates not folded yet as parts, and read back as the project was', async () => {
+    await start();
+    const { client: r } = await revisionsSubscriber('alex');
+    await change(r, { tasks: { updated: [{ id: 11, name: 'first' }] } });
+    await change(r, { tasks: { updated: [{ id: 12, name: 'second' }] } });
+    const before = await liveDataset();
+    const version = await (await room()).createVersion('parts');
+    // The seed's chunk(s) and at least the two changes above.
+    expect(version.parts).toBeGreaterThanOrEqual(3);
+    await change(r, { tasks: { updated: [{ id: 11, name: 'after' }] } });
+    expect(await datasetAt(String(version.n))).toEqual(before);
+  });
+
+  it('of versions stored as one state (no parts count) still read back', async () => {
+    await start();
+    const live = await liveDataset();
+    const store = new VersionStore(s.server.storage.project(1));
+    // The layout versions had before they were stored in parts: one merged state at vs:<n>.
+    const parts = await store.state(await (await room()).createVersion('merged'));
+    const storage = s.server.storage.project(1);
+    await storage.write([
+      { key: storage.keys.version(9), value: { n: 9, time: new Date(0).toISOString(), label: 'old', reason: 'manual', authors: [], changes: 0, lastRevision: null, bytes: 1 } },
+      { key: storage.keys.versionState(9), value: Y.mergeUpdatesV2(parts!) },
+    ]);
+    const [old] = (await store.list()).filter((v) => v.n === 9);
+    expect(old.parts).toBeUndefined();
+    expect(await store.state(old)).toHaveLength(1);
+    expect(await datasetAt('9')).toEqual(live);
+  });
+});
+
 describe('retention', () => {
   it('drops old versions after each new one, tells clients, and frees their keys', async () => {
     await start({ history: { keepLast: 2, keepDaily: 0 } });
@@ -344,12 +377,13 @@ describe('retention', () => {
     await rm.createVersion('one');
     await rm.createVersion('two');
     await r.drain(200);
+    const first = (await service().list('1'))[0];
     await rm.createVersion('three');
     const msg = await r.nextOf('project_change');
     expect(msg.data.revisions[0].changes.versions).toMatchObject({ added: [{ id: 'weft-3' }], removed: [{ id: 'weft-1' }] });
     expect((await service().list('1')).map((v) => v.n)).toEqual([2, 3]);
     const storage = s.server.storage.project(1);
-    expect(await storage.getBytes(storage.keys.versionState(1))).toBeUndefined();
+    for (let part = 0; part < (first.parts ?? 1); part++) expect(await storage.getBytes(storage.keys.versionState(1, part))).toBeUndefined();
     expect(await storage.getBytes(storage.keys.versionState(2))).toBeDefined();
     const { dataset } = await revisionsSubscriber('ben');
     expect(dataset.versionsData.map((v: Rec) => v.id)).toEqual(['version-1', 'weft-2', 'weft-3']);

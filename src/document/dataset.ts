@@ -157,6 +157,6 @@ export function datasetJson(texts: DatasetTexts, keys: DatasetKeys = 'legacy'): 
 }
 
 /** The dataset as plain objects (CLI, history, tests). */
-export async function datasetObject(cache: DatasetCache): Promise<Record<string, unknown>> {
-  return JSON.parse(datasetJson(await cache.texts_(false)));
+export async function datasetObject(cache: DatasetCache, yielding = false): Promise<Record<string, unknown>> {
+  return JSON.parse(datasetJson(await cache.texts_(yielding)));
 }

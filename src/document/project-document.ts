@@ -136,8 +136,9 @@ export class ProjectDocument {
     return this.cache.texts_(yielding);
   }
 
-  dataset(): Promise<Record<string, unknown>> {
-    return datasetObject(this.cache);
+  /** The dataset as plain objects; `yielding` paces the serialization of large stores. */
+  dataset(yielding = false): Promise<Record<string, unknown>> {
+    return datasetObject(this.cache, yielding);
   }
 
   recordKeys(store: string): string[] {

@@ -64,11 +64,14 @@ function parentsFirst(changes: Changes, tree: TreeIndex): void {
   added.sort((a, b) => depths.get(a)! - depths.get(b)!);
 }
 
-/** Write `state` into `project` as one transaction; returns what changed for Bryntum clients. */
-export function restoreState(project: ProjectDocument, state: Uint8Array): Changes | null {
-  const target = new Y.Doc({ gc: true });
+/**
+ * Write `state` (a Yjs V2 state, or a document holding it) into `project` as one transaction;
+ * returns what changed for Bryntum clients.
+ */
+export function restoreState(project: ProjectDocument, state: Uint8Array | Y.Doc): Changes | null {
+  const target = state instanceof Y.Doc ? state : new Y.Doc({ gc: true });
   try {
-    Y.applyUpdateV2(target, state);
+    if (!(state instanceof Y.Doc)) Y.applyUpdateV2(target, state);
     let changes: Changes | null = null;
     project.doc.transact((tr) => {
       writeDifference(project.doc, target);
@@ -79,6 +82,6 @@ export function restoreState(project: ProjectDocument, state: Uint8Array): Chang
     if (changes) parentsFirst(changes, project.tree);
     return changes;
   } finally {
-    target.destroy();
+    if (target !== state) target.destroy();
   }
 }

@@ -15,8 +15,8 @@ import { VersionStore, type Pending, type VersionMeta, type VersionReason } from
 export interface VersionRequest {
   reason: VersionReason;
   label?: string;
-  /** The project's full state (Yjs V2). */
-  state: Uint8Array;
+  /** The project's full state: Yjs V2 updates to apply in order. */
+  state: Uint8Array[];
   lastRevision: string | null;
   /** The project's next revision number once the version is announced. */
   nextRevision: number;
@@ -98,12 +98,13 @@ export class ProjectHistory {
       authors: [...this.pending.authors],
       changes: this.pending.changes,
       lastRevision: request.lastRevision,
-      bytes: request.state.byteLength,
+      bytes: request.state.reduce((n, part) => n + part.byteLength, 0),
+      parts: request.state.length,
     };
     const all = [...this.versions, version];
     const drop = new Set(versionsToDrop(all, this.policy, this.now()));
     const pending: Pending = { changes: 0, authors: [], since: null, nextRevision: request.nextRevision };
-    await this.store.add(version, request.state, pending, [...drop]);
+    await this.store.add(version, request.state, pending, all.filter((v) => drop.has(v.n)));
     this.versions = all.filter((v) => !drop.has(v.n));
     const removed = all.filter((v) => drop.has(v.n));
     this.pending = pending;
@@ -111,9 +112,9 @@ export class ProjectHistory {
     return { version, removed };
   }
 
-  async get(n: number): Promise<{ version: VersionMeta; state: Uint8Array }> {
+  async get(n: number): Promise<{ version: VersionMeta; state: Uint8Array[] }> {
     const version = this.versions.find((v) => v.n === n);
-    const state = version && (await this.store.state(n));
+    const state = version && (await this.store.state(version));
     if (!version || !state) throw new HistoryError(`no version ${n}`, 404);
     return { version, state };
   }
@@ -121,7 +122,7 @@ export class ProjectHistory {
   /** Content for Bryntum's load-content command: the project as a dataset at version `n`. */
   async content(n: number): Promise<{ found: boolean; content?: unknown }> {
     const version = this.versions.find((v) => v.n === n);
-    const state = version && (await this.store.state(n));
+    const state = version && (await this.store.state(version));
     return state ? { found: true, content: await datasetOfState(state) } : { found: false };
   }
 

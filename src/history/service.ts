@@ -106,7 +106,7 @@ export class HistoryService implements HistoryApi {
     }
     const store = new VersionStore(this.storage.project(id));
     const version = (await store.list()).find((v) => v.n === ref);
-    const state = version && (await store.state(ref));
+    const state = version && (await store.state(version));
     if (!version || !state) throw new HistoryError(`project ${JSON.stringify(id)} has no version ${ref}`, 404);
     return { version, dataset: await datasetOfState(state) };
   }

@@ -1,7 +1,9 @@
 /**
  * Storage of a project's server-side versions in LevelDB, beside the project's other keys:
- * `ver:<n>` holds the metadata, `vs:<n>` the full Yjs V2 state. Both are written in one batch,
- * so a version is either complete or absent.
+ * `ver:<n>` holds the metadata, `vs:<n>` (and `vs:<n>:<i>`) the full Yjs V2 state in parts: the
+ * project's snapshot chunks and logged updates as they were stored, so taking a version merges
+ * nothing and reading one applies small parts, one at a time. All are written in one batch, so a
+ * version is either complete or absent.
  */
 import { z } from 'zod';
 import type { ProjectStorage } from '../persistence/storage.js';
@@ -23,6 +25,8 @@ export const VersionMetaSchema = z.object({
   lastRevision: z.string().nullable(),
   /** Size of the stored state. */
   bytes: z.number().int().min(0),
+  /** Number of stored parts of the state (absent: one). */
+  parts: z.number().int().min(1).optional(),
 });
 export type VersionMeta = z.infer<typeof VersionMetaSchema>;
 
@@ -49,20 +53,27 @@ export class VersionStore {
     });
   }
 
-  async state(n: number): Promise<Uint8Array | undefined> {
-    return this.storage.getBytes(this.storage.keys.versionState(n));
+  /** The parts of a version's state, in order (undefined when any is missing). */
+  async state(meta: VersionMeta): Promise<Uint8Array[] | undefined> {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < (meta.parts ?? 1); i++) {
+      const part = await this.storage.getBytes(this.storage.keys.versionState(meta.n, i));
+      if (!part) return undefined;
+      parts.push(part);
+    }
+    return parts;
   }
 
   /** Write a version and the pending counts that follow it, deleting `remove` in the same batch. */
-  async add(meta: VersionMeta, state: Uint8Array, pending: Pending, remove: number[] = []): Promise<void> {
+  async add(meta: VersionMeta, state: Uint8Array[], pending: Pending, remove: VersionMeta[] = []): Promise<void> {
     const keys = this.storage.keys;
     await this.storage.write(
       [
-        { key: keys.version(meta.n), value: meta },
-        { key: keys.versionState(meta.n), value: state },
+        { key: keys.version(meta.n), value: { ...meta, parts: state.length } },
+        ...state.map((part, i) => ({ key: keys.versionState(meta.n, i), value: part })),
         { key: keys.versionPending(), value: pending },
       ],
-      remove.flatMap((n) => [keys.version(n), keys.versionState(n)]),
+      remove.flatMap((v) => [keys.version(v.n), ...Array.from({ length: v.parts ?? 1 }, (_, i) => keys.versionState(v.n, i))]),
     );
   }
 

@@ -12,7 +12,8 @@
  *   p:<project>:vc:<version>       JSON  content of a Bryntum version record (kept out of the doc)
  *   p:<project>:rv:<n>             JSON  outgoing revision server-<n> (the revision log)
  *   p:<project>:ver:<n>            JSON  server-side version n: metadata
- *   p:<project>:vs:<n>             bytes server-side version n: Yjs V2 state
+ *   p:<project>:vs:<n>[:<i>]       bytes server-side version n: Yjs V2 state, in parts applied in
+ *                                        order (part 0 without `:<i>`; older versions have only it)
  *   p:<project>:verpending         JSON  changes and authors since the newest server-side version
  */
 import type { ProjectId } from '../protocol/schemas.js';
@@ -40,7 +41,7 @@ export class ProjectKeys {
   versionContent = (version: string) => `${this.prefix}vc:${version}`;
   revision = (n: number) => `${this.prefix}rv:${pad(n)}`;
   version = (n: number) => `${this.prefix}ver:${pad(n)}`;
-  versionState = (n: number) => `${this.prefix}vs:${pad(n)}`;
+  versionState = (n: number, part = 0) => `${this.prefix}vs:${pad(n)}${part === 0 ? '' : `:${pad(part)}`}`;
   versionPending = () => `${this.prefix}verpending`;
   /** Bounds of one section, for range reads: gte/lt. */
   range = (section: string) => ({ gte: `${this.prefix}${section}:`, lt: `${this.prefix}${section};` });

@@ -43,17 +43,16 @@ export class UpdateLog {
   }
 
   /**
-   * The whole logged state as one update, in two steps: the parts are taken now (call this where
-   * no write can land meanwhile), the merge runs in the worker when the returned function is
-   * called. Chunks before the last are never rewritten; the last one and the log come from
-   * memory, so a fold finishing in between cannot make the parts overlap or miss anything.
+   * The whole logged state as updates to apply in order: the snapshot chunks, then the updates
+   * not folded yet (call this where no write can land meanwhile). Chunks before the last are never
+   * rewritten; the last one and the log are taken from memory first, so a fold finishing while the
+   * earlier chunks are read cannot make the parts overlap or miss anything.
    */
-  async capture(): Promise<() => Promise<Uint8Array>> {
+  async parts(): Promise<Uint8Array[]> {
     const last = this.lastChunk;
     const unfolded = this.unfolded.slice();
     const earlier = last ? await this.storage.chunks(last.index) : [];
-    const parts = [...earlier, ...(last ? [last.bytes] : []), ...unfolded];
-    return () => mergeUpdates(parts);
+    return [...earlier, ...(last ? [last.bytes] : []), ...unfolded];
   }
 
   /** Fold the updates written so far into snapshot chunks (joins a fold already running). */

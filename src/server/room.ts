@@ -420,18 +420,6 @@ export class ProjectRoom {
   }
 
   /**
-   * The whole committed state as one Yjs update, captured in the queue (so no commit lands
-   * meanwhile) and produced by the returned function: merged from the stored chunks and the log
-   * in a worker thread, possibly after the queue moved on, so neither the event loop nor the
-   * project's changes wait for it (encoding the live document takes ~20 ms at 1k tasks and
-   * seconds at 100k, all of it on the event loop).
-   */
-  private async captureState(): Promise<{ state: () => Promise<Uint8Array>; lastRevision: string | null }> {
-    const lastRevision = this.lastRevision;
-    return { state: await this.log.capture(), lastRevision };
-  }
-
-  /**
    * Send revisions to every subscriber in its own framing, serialized once per generation.
    * `noEcho` names a sender that must not get its own revision back (classic rule).
    */
@@ -524,15 +512,12 @@ export class ProjectRoom {
     if (this.history.noteChange(author)) this.versionSoon.request();
   }
 
-  /** An automatic version: its state is captured in the queue but built outside it. */
+  /** An automatic version, unless one was taken meanwhile. */
   private async autoVersion(): Promise<void> {
     if (this.autoVersioning) return;
     this.autoVersioning = true;
     try {
-      const captured = await this.queue.run(() => (this.closed || !this.history.due() ? null : this.captureState()));
-      if (!captured) return;
-      const state = await captured.state();
-      await this.queue.run(() => this.takeVersion('auto', undefined, { state, lastRevision: captured.lastRevision }));
+      await this.queue.run(() => this.takeVersion('auto'));
     } catch (e) {
       this.options.log(`project ${JSON.stringify(this.id)}: automatic version failed: ${(e as Error).message}`);
     } finally {
@@ -540,20 +525,18 @@ export class ProjectRoom {
     }
   }
 
-  /** Record a version of the current state (run inside the queue) and show it to Bryntum clients. */
-  private async takeVersion(reason: VersionReason, label?: string, captured?: { state: Uint8Array; lastRevision: string | null }): Promise<VersionMeta | null> {
+  /**
+   * Record a version of the current state (run inside the queue) and show it to Bryntum clients.
+   * The state is the stored snapshot chunks and logged updates as they are: nothing is encoded
+   * or merged (encoding the live document takes seconds at 100k tasks, all on the event loop).
+   */
+  private async takeVersion(reason: VersionReason, label?: string): Promise<VersionMeta | null> {
     // An automatic version may have been taken already by another trigger.
     if (this.closed || (reason === 'auto' && !this.history.due())) return null;
     const n = this.meta.nextRevision;
-    let state = captured?.state;
-    let lastRevision = captured?.lastRevision ?? null;
-    if (!captured) {
-      const now = await this.captureState();
-      state = await now.state();
-      lastRevision = now.lastRevision;
-    }
+    const state = await this.log.parts();
     const announced = shownToClients({ reason });
-    const { version, removed } = await this.history.record({ reason, label, state: state!, lastRevision, nextRevision: announced ? n + 1 : n });
+    const { version, removed } = await this.history.record({ reason, label, state, lastRevision: this.lastRevision, nextRevision: announced ? n + 1 : n });
     const change = versionsChange(version, removed);
     if (!change) return version;
     const revision: OutgoingRevision = { revision: `server-${n}`, client: SERVER_CLIENT, changes: withInput(change) };
@@ -583,8 +566,14 @@ export class ProjectRoom {
       const { version: restored, state } = await this.history.get(n);
       const before = await this.takeVersion('before-restore', `Before restore of version ${n}`);
       if (!before) throw new Error('project is closing');
-      const revision = await this.commitWrite(SERVER_CLIENT, userName, () => restoreState(this.document, state));
-      return { restored, before, revision };
+      // The version is built part by part first (other projects keep flowing), then written as one change.
+      const target = await ProjectDocument.load(state);
+      try {
+        const revision = await this.commitWrite(SERVER_CLIENT, userName, () => restoreState(this.document, target.doc));
+        return { restored, before, revision };
+      } finally {
+        target.destroy();
+      }
     });
   }
 
