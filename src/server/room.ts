@@ -577,9 +577,9 @@ export class ProjectRoom {
     });
   }
 
-  /** Dataset as plain objects (tests, CLI). */
+  /** Dataset as plain objects (tests, CLI), serialized in paced stretches. */
   dataset(): Promise<Record<string, unknown>> {
-    return this.queue.run(() => this.document.dataset());
+    return this.queue.run(() => this.document.dataset(true));
   }
 
   /** Flush: fold the log into a snapshot and free the document. */
