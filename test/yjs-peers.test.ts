@@ -7,7 +7,9 @@ import { WebsocketProvider } from 'y-websocket';
 import WebSocket from 'ws';
 import { readField } from '../src/document/layout.js';
 import { classicLogin, revisionsLogin } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -122,5 +124,38 @@ describe('Yjs peers', () => {
     p.provider.destroy();
     expect((await classic.nextOf('presence')).users).toEqual(['admin']);
     await classic.close();
+  });
+});
+
+describe('a Yjs peer on a large project', () => {
+  it('follows a reset written in many parts, frame by frame, to exactly the seed', async () => {
+    const dir = await tempDir();
+    const seed = join(dir, 'big.json');
+    const TASKS = 5000;
+    const rows = Array.from({ length: TASKS }, (_, i) => ({ id: i + 1, name: `Task ${i + 1} ${'x'.repeat(100)}`, duration: 1 }));
+    await writeFile(seed, JSON.stringify({ success: true, project: { startDate: '2025-01-06' }, tasks: { rows } }));
+    const big = await startServer({ projects: [{ id: 1, name: 'Big', seed }], groups: { admin: [1], user: [1] }, anonymous: { enabled: false } });
+    const doc = new Y.Doc();
+    const provider = new WebsocketProvider(`ws://127.0.0.1:${big.port}/yjs`, '1', doc, { WebSocketPolyfill: WebSocket as never, params: { login: 'admin', password: 'admin' }, disableBc: true });
+    try {
+      await new Promise<void>((resolve) => provider.once('sync', () => resolve()));
+      await until(() => tasksOf(doc).size === TASKS, 10_000);
+      const c = await classicLogin(big.port);
+      c.send({ command: 'dataset', project: 1 });
+      await c.nextOf('dataset', 10_000);
+      c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 1, name: 'renamed' }], removed: [{ id: 2 }] } } });
+      await until(() => readField(tasksOf(doc).get('1')!, 'name') === 'renamed' && !tasksOf(doc).has('2'), 10_000);
+
+      c.send({ command: 'reset', project: 1 });
+      await c.nextOf('reset', 20_000);
+      await until(() => tasksOf(doc).size === TASKS && readField(tasksOf(doc).get('1')!, 'name') === rows[0].name, 10_000);
+      const names = [...tasksOf(doc).values()].map((t) => readField(t, 'name')).sort();
+      expect(names).toEqual(rows.map((r) => r.name).sort());
+      await c.close();
+    } finally {
+      provider.destroy();
+      await big.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -114,7 +114,7 @@ export class RoomPresence {
     // A few small updates go as one; many large ones (a reset) as they are: merging them would
     // hold up the event loop, and peers apply them in order just the same.
     const bytes = updates.reduce((n, u) => n + u.byteLength, 0);
-    const frames = updates.length === 1 || bytes > MERGE_BELOW_BYTES ? updates.map(updateFrame) : [updateFrame(ProjectDocument.mergeUpdates(updates, 'v1'))];
+    const frames = updates.length === 1 || bytes > MERGE_BELOW_BYTES ? updates.map((u) => updateFrame(u)) : [updateFrame(ProjectDocument.mergeUpdates(updates, 'v1'))];
     for (const peer of this.peers) for (const frame of frames) peer.send(frame);
   }
 
