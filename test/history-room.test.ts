@@ -128,11 +128,10 @@ describe('versions on request', () => {
     for (const command of ['loadVersionContent', 'load_version_content']) {
       r.send({ command, data: { project: 1, versionId: 'weft-1' } });
       const reply = await r.nextOf(command);
-      expect(reply.data).toMatchObject({ project: 1, versionId: 'weft-1' });
-      expect(reply.data.content).toEqual(shown.dataset);
+      expect(reply).toEqual({ command, data: { project: 1, versionId: 'weft-1', content: shown.dataset } });
     }
     c.send({ command: 'loadVersionContent', project: 1, versionId: 'weft-1' });
-    expect((await c.nextOf('loadVersionContent')).content).toEqual(shown.dataset);
+    expect(await c.nextOf('loadVersionContent')).toEqual({ command: 'loadVersionContent', project: 1, versionId: 'weft-1', content: shown.dataset });
     r.send({ command: 'loadVersionContent', data: { project: 1, versionId: 'weft-99' } });
     expect(await r.nextOf('loadVersionContent')).toEqual({ command: 'loadVersionContent', data: { project: 1, versionId: 'weft-99' } });
     // Bryntum's own version content still comes from LevelDB.

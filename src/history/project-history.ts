@@ -8,7 +8,7 @@ import type { DatasetTexts } from '../document/dataset.js';
 import type { ProjectStorage } from '../persistence/storage.js';
 import { HistoryError } from './errors.js';
 import { versionsToDrop } from './retention.js';
-import { datasetOfState } from './state.js';
+import { datasetTextOfState } from './state.js';
 import { withServerVersions } from './version-records.js';
 import { VersionStore, type Pending, type VersionMeta, type VersionReason } from './versions.js';
 
@@ -119,11 +119,11 @@ export class ProjectHistory {
     return { version, state };
   }
 
-  /** Content for Bryntum's load-content command: the project as a dataset at version `n`. */
-  async content(n: number): Promise<{ found: boolean; content?: unknown }> {
+  /** Content for Bryntum's load-content command: the project as a dataset at version `n`, as pieces of JSON text. */
+  async content(n: number): Promise<{ found: boolean; json?: string[] }> {
     const version = this.versions.find((v) => v.n === n);
     const state = version && (await this.store.state(version));
-    return state ? { found: true, content: await datasetOfState(state) } : { found: false };
+    return state ? { found: true, json: await datasetTextOfState(state) } : { found: false };
   }
 
   /** Dataset texts as clients get them: the document's versions plus the server's. */

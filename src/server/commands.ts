@@ -169,13 +169,22 @@ const autoSave: Command = {
   },
 };
 
+/** Stands in for version content given as JSON text while the reply around it is encoded. */
+const CONTENT_SLOT = '\u0000weft-version-content\u0000';
+
 const loadVersionContent: Command = {
   ...needs(true, false, false, true),
   async run({ connection, frame, project, room }) {
     const parsed = LoadVersionContentSchema.safeParse(frame.payload);
     if (!parsed.success) return invalid(connection, frame, project, parsed.error);
-    const { content } = await room!.versionContent(parsed.data.versionId);
-    connection.send(connection.encoder.versionContent(frame.command, project, parsed.data.versionId, content));
+    const { content, json } = await room!.versionContent(parsed.data.versionId);
+    if (!json) return connection.send(connection.encoder.versionContent(frame.command, project, parsed.data.versionId, content));
+    // Content given as JSON text goes in where a placeholder value stands in the encoded reply
+    // (content is its last value).
+    const reply = JSON.stringify(connection.encoder.versionContent(frame.command, project, parsed.data.versionId, CONTENT_SLOT));
+    const slot = JSON.stringify(CONTENT_SLOT);
+    const at = reply.lastIndexOf(slot);
+    connection.sendPieces([reply.slice(0, at), ...json, reply.slice(at + slot.length)]);
   },
 };
 

@@ -484,7 +484,11 @@ export class ProjectRoom {
     });
   }
 
-  versionContent(versionId: RecordId): Promise<{ found: boolean; content?: unknown }> {
+  /**
+   * A version's content: what a Bryntum client stored with its version record, or for a server
+   * version the project at that version as JSON text (large: it is sent as it is, never parsed).
+   */
+  versionContent(versionId: RecordId): Promise<{ found: boolean; content?: unknown; json?: string[] }> {
     const n = serverVersionNumber(versionId);
     // A server version's content is built from its stored state, which no change touches.
     if (n !== null && !this.document.has(VERSIONS, versionId)) return this.history.content(n);
