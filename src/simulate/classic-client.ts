@@ -11,7 +11,7 @@
 import { bryntumChange } from './bryntum-edit.js';
 import { countOp, type SimClient } from './client.js';
 import type { Op } from './ops.js';
-import { JsonSocket, type Msg } from './socket.js';
+import type { Msg } from './socket.js';
 import { View, applyChangeSet, isPhantom, keyOf, type ChangeSet, type Rec } from './view.js';
 import { SocketClient } from './socket-client.js';
 
@@ -130,13 +130,9 @@ export class ClassicClient extends SocketClient implements SimClient {
   }
 
   protected async connectAs(attempt: number): Promise<void> {
-    this.state = 'connecting';
-    const { url, project, login, password, timeoutMs = 10_000 } = this.options;
-    const socket = await JsonSocket.open(url, timeoutMs);
-    if (attempt !== this.attempt) return socket.close();
-    this.socket = socket;
-    socket.onMessage = (m) => this.receive(m, attempt);
-    socket.onClose = () => this.closed(attempt);
+    const { project, login, password, timeoutMs = 10_000 } = this.options;
+    const socket = await this.open(attempt);
+    if (!socket) return;
     socket.send({ command: 'login', login, password });
     const reply = await socket.waitFor((m) => m.command === 'login' && !('userName' in m), timeoutMs, 'login reply');
     if (reply.error) throw new Error(`${this.name}: login refused: ${reply.error}`);
@@ -145,19 +141,7 @@ export class ClassicClient extends SocketClient implements SimClient {
     if (loaded.error) throw new Error(`${this.name}: dataset refused: ${loaded.error}`);
   }
 
-  private closed(attempt: number): void {
-    if (attempt !== this.attempt) return;
-    // Closed by the server (or the network): come back like a user's browser would.
-    this.socket = null;
-    this.state = 'offline';
-    this.stats.offlinePeriods++;
-    if (this.wantOnline) setTimeout(() => void this.goOnline().catch((e) => this.errors.push(String(e))), 200);
-  }
-
-  private receive(msg: Msg, attempt: number): void {
-    if (attempt !== this.attempt) return;
-    this.stats.messages++;
-    this.options.onActivity?.();
+  protected receive(msg: Msg): void {
     switch (msg.command) {
       case 'dataset':
         if (msg.project === this.options.project && msg.dataset) this.loaded(msg.dataset, msg.projectMeta);
@@ -221,11 +205,4 @@ export class ClassicClient extends SocketClient implements SimClient {
     return `${this.state}, ${this.pending.empty ? 'nothing' : 'changes'} pending, ${this.unconfirmed.size} phantom(s) awaiting their id`;
   }
 
-  async close(): Promise<void> {
-    this.wantOnline = false;
-    this.attempt++;
-    this.socket?.close();
-    this.socket = null;
-    this.state = 'offline';
-  }
 }

@@ -12,7 +12,7 @@
 import { bryntumChange, withUserInput } from './bryntum-edit.js';
 import { countOp, type SimClient } from './client.js';
 import type { Op } from './ops.js';
-import { JsonSocket, type Msg } from './socket.js';
+import type { JsonSocket, Msg } from './socket.js';
 import { View, applyChangeSet, isPhantom, replayedPart, type ChangeSet, type Rec } from './view.js';
 import { SocketClient } from './socket-client.js';
 
@@ -107,13 +107,9 @@ export class RevisionsClient extends SocketClient implements SimClient {
   }
 
   protected async connectAs(attempt: number): Promise<void> {
-    this.state = 'connecting';
-    const { url, project, login, password, timeoutMs = 10_000 } = this.options;
-    const socket = await JsonSocket.open(url, timeoutMs);
-    if (attempt !== this.attempt) return socket.close();
-    this.socket = socket;
-    socket.onMessage = (m) => this.receive(m, attempt);
-    socket.onClose = () => this.closed(attempt);
+    const { project, login, password, timeoutMs = 10_000 } = this.options;
+    const socket = await this.open(attempt);
+    if (!socket) return;
     socket.send({ command: 'login', data: { login, password: password ?? '' } });
     const reply = await socket.waitFor((m) => m.command === 'login', timeoutMs, 'login reply');
     if (reply.error || !reply.data?.client) throw new Error(`${this.name}: login refused: ${reply.error ?? 'no client id'}`);
@@ -138,18 +134,7 @@ export class RevisionsClient extends SocketClient implements SimClient {
     this.flush();
   }
 
-  private closed(attempt: number): void {
-    if (attempt !== this.attempt) return;
-    this.socket = null;
-    this.state = 'offline';
-    this.stats.offlinePeriods++;
-    if (this.wantOnline) setTimeout(() => void this.goOnline().catch((e) => this.errors.push(String(e))), 200);
-  }
-
-  private receive(msg: Msg, attempt: number): void {
-    if (attempt !== this.attempt) return;
-    this.stats.messages++;
-    this.options.onActivity?.();
+  protected receive(msg: Msg): void {
     if (msg.command === 'error' || typeof msg.error === 'string') {
       this.errors.push(msg.command === 'error' ? String(msg.message) : `${msg.command}: ${msg.error}`);
       return;
@@ -222,11 +207,4 @@ export class RevisionsClient extends SocketClient implements SimClient {
     return `${this.state}, ${this.pending.length} revision(s) pending, last server-${this.last}`;
   }
 
-  async close(): Promise<void> {
-    this.wantOnline = false;
-    this.attempt++;
-    this.socket?.close();
-    this.socket = null;
-    this.state = 'offline';
-  }
 }
