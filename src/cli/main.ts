@@ -5,7 +5,7 @@ import { serve, serveOptionsHelp } from './serve.js';
 import { simulate } from './simulate.js';
 import { storage } from './storage.js';
 import { versions } from './versions.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../config/version.js';
 
 /** Each command lives in its own module; add new ones here. */
 const COMMANDS: Record<string, Command> = { serve, versions, storage, simulate };

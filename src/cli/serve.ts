@@ -6,7 +6,7 @@ import { defaultConfig } from '../config/defaults.js';
 import { loadConfig, type ConfigFlags } from '../config/load.js';
 import { UsageError, isParseArgsError, type Command } from './command.js';
 import { columns, envVarsHelp } from './help.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../config/version.js';
 
 const OPTIONS = {
   host: { type: 'string' },

@@ -4,11 +4,9 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
-import { PACKAGE_ROOT } from '../config/defaults.js';
+import { packageVersion } from '../config/version.js';
 import { decodeFrame } from '../protocol/codec.js';
 import { Storage } from '../persistence/storage.js';
 import { warmUpMerger } from '../persistence/merger.js';
@@ -24,8 +22,6 @@ import { localUrl, removeSidecar, writeSidecar } from './sidecar.js';
 import { HistoryService } from '../history/service.js';
 import type { Socket } from 'node:net';
 import type { ProjectId } from '../protocol/schemas.js';
-
-export const VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
 
 export interface StartOptions {
   /** Where log lines go; defaults to stderr. Pass `() => {}` to silence. */
@@ -55,7 +51,7 @@ export class WeftServer {
       access: new AccessPolicy(config),
       projects,
       autosave: new AutoSaveGrants(config.autoSaveIntervalMins),
-      version: VERSION,
+      version: packageVersion(),
       forcedGeneration: config.generation === 'auto' ? null : config.generation,
       datasetKeys: config.datasetKeys,
       loggedIn: () => [...this.connections].filter((c) => c.user && c.open),
@@ -232,7 +228,7 @@ export class WeftServer {
 function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp): void {
   if (admin.handles(req)) return void admin.handle(req, res);
   if (req.url === '/health') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: VERSION }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: packageVersion() }));
     return;
   }
   res.writeHead(426, { 'content-type': 'text/plain' }).end('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');

@@ -6,6 +6,7 @@
  */
 import type * as Y from 'yjs';
 import { recordFields } from '../document/layout.js';
+import { DATASET_KEYS } from '../document/dataset.js';
 
 export type Rec = Record<string, unknown>;
 export type Id = string | number;
@@ -26,13 +27,6 @@ export const ASSIGNMENT_REFS: [string[], string][] = [
   [['event', 'eventId'], 'tasks'],
   [['resource', 'resourceId'], 'resources'],
 ];
-const DATASET_KEYS: Record<string, string> = {
-  tasks: 'tasksData',
-  resources: 'resourcesData',
-  dependencies: 'dependenciesData',
-  assignments: 'assignmentsData',
-  calendars: 'calendarsData',
-};
 
 export const keyOf = (id: unknown): string => String(id);
 export const isPhantom = (id: unknown): id is string => typeof id === 'string' && id.startsWith('_generated');

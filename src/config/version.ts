@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../config/defaults.js';
+import { PACKAGE_ROOT } from './defaults.js';
 
 let cached: string | undefined;
 
