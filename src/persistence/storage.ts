@@ -41,7 +41,8 @@ export interface Commit {
   phantoms?: Iterable<[string, RecordId]>;
   versionContents?: Iterable<[string, unknown]>;
   removedVersions?: Iterable<string>;
-  revisions?: { n: number; json: unknown }[];
+  /** Revision log entries as JSON text. */
+  revisions?: { n: number; text: string }[];
 }
 
 type Op =
@@ -130,7 +131,7 @@ export class ProjectStorage {
       ops.push({ type: 'put', key: this.keys.versionContent(version), value: content === undefined ? null : content, valueEncoding: 'json' });
     }
     for (const version of c.removedVersions ?? []) ops.push({ type: 'del', key: this.keys.versionContent(version) });
-    for (const r of c.revisions ?? []) ops.push({ type: 'put', key: this.keys.revision(r.n), value: r.json, valueEncoding: 'json' });
+    for (const r of c.revisions ?? []) ops.push({ type: 'put', key: this.keys.revision(r.n), value: r.text, valueEncoding: 'utf8' });
     await this.db.batch(ops as never, { sync: this.options.sync ?? false });
   }
 

@@ -50,6 +50,15 @@ export interface OutgoingRevision {
   conflictResolutionFor?: unknown;
 }
 
+const revisionTexts = new WeakMap<OutgoingRevision, string>();
+
+/** A revision's JSON text, made once: the revision log stores it and revisions clients receive it. */
+export function revisionText(revision: OutgoingRevision): string {
+  let text = revisionTexts.get(revision);
+  if (text === undefined) revisionTexts.set(revision, (text = JSON.stringify(revision)));
+  return text;
+}
+
 export interface Encoder {
   readonly generation: Generation;
   loginOk(client: string, userName: string): Message;
@@ -102,7 +111,7 @@ export const revisionsEncoder: Encoder = {
   projects: (projects) => ({ command: 'projects', data: { projects } }),
   resetDataset: (project, dataset) => [`{"command":"dataset","data":{"project":${JSON.stringify(project)},"dataset":`, ...dataset, '}}'],
   reset: (userName, project) => ({ command: 'reset', data: project === undefined ? { userName } : { userName, project } }),
-  changes: (project, revisions) => [JSON.stringify({ command: 'project_change', data: { revisions, project } })],
+  changes: (project, revisions) => [`{"command":"project_change","data":{"revisions":[${revisions.map((r) => revisionText(r)).join(',')}],"project":${JSON.stringify(project)}}}`],
   autoSaveOk: (project) => ({ command: 'versionAutoSaveOK', data: { project } }),
   versionContent: (command, project, versionId, content) => ({
     command,

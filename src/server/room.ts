@@ -20,7 +20,7 @@ import type { VersionMeta, VersionReason } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
 import { withInput } from '../protocol/changes.js';
-import { encoderFor, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import { encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import { RoomPresence } from './room-presence.js';
@@ -249,7 +249,7 @@ export class ProjectRoom {
     let n = this.meta.nextRevision;
     const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${n++}`, client, changes: withInput(changes) }] : [];
     const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
-    await this.persist({ update, meta, revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })) });
+    await this.persist({ update, meta, revisions: logEntries(revisions) });
     this.meta = meta;
     this.afterCommit();
     this.noteChange(author);
@@ -333,7 +333,7 @@ export class ProjectRoom {
       phantoms: applied.newPhantoms,
       versionContents: applied.versionContents,
       removedVersions: applied.removedVersions,
-      revisions: revisions.map((r) => ({ n: Number(r.revision.slice(7)), json: r })),
+      revisions: logEntries(revisions),
     });
     this.meta = meta;
     for (const [p, id] of applied.newPhantoms) this.phantoms.set(p, id);
@@ -545,7 +545,7 @@ export class ProjectRoom {
     if (!change) return version;
     const revision: OutgoingRevision = { revision: `server-${n}`, client: SERVER_CLIENT, changes: withInput(change) };
     const meta: ProjectMeta = { ...this.meta, nextRevision: n + 1 };
-    await this.persist({ update: null, meta, revisions: [{ n, json: revision }] });
+    await this.persist({ update: null, meta, revisions: logEntries([revision]) });
     this.meta = meta;
     this.afterCommit();
     this.broadcast([revision], null);
@@ -600,6 +600,11 @@ export class ProjectRoom {
       this.document.destroy();
     });
   }
+}
+
+/** Revisions as revision log entries (`server-<n>` is stored under n). */
+function logEntries(revisions: OutgoingRevision[]): { n: number; text: string }[] {
+  return revisions.map((r) => ({ n: Number(r.revision.slice('server-'.length)), text: revisionText(r) }));
 }
 
 /** Two change sets as one (fixes to send together). */
