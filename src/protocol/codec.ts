@@ -136,3 +136,31 @@ export function withoutInput(changes: Changes): Changes {
   }
   return copy ?? changes;
 }
+
+/**
+ * The classic `dataset` reply as pieces of text: the request echoed, with the project fields and
+ * the stores (`stores`: the pieces of the 7-key object), which are large and passed on as they are.
+ */
+export function classicDatasetReply(request: Record<string, unknown>, projectJson: string, stores: string[]): string[] {
+  const { projectMeta: _m, dataset: _d, ...echo } = request;
+  const head = JSON.stringify({ command: 'dataset', ...echo });
+  return [`${head.slice(0, -1)},"projectMeta":${projectJson},"dataset":`, ...stores, '}'];
+}
+
+/** The revisions `dataset` reply as pieces of text: the request data echoed, with the 8-key dataset and the last revision. */
+export function revisionsDatasetReply(request: Record<string, unknown>, dataset: string[], revision: string | null): string[] {
+  const { dataset: _d, revision: _r, ...echo } = request;
+  const head = JSON.stringify({ ...echo, revision });
+  return [`{"command":"dataset","data":${head.slice(0, -1)},"dataset":`, ...dataset, '}}'];
+}
+
+/** Stands in for version content given as JSON text while the reply around it is encoded. */
+const CONTENT_SLOT = '\u0000weft-version-content\u0000';
+
+/** A load-content reply whose content is JSON text (pieces), put where the content value goes (its last value). */
+export function versionContentReply(encoder: Encoder, command: string, project: ProjectId | undefined, versionId: unknown, content: string[]): string[] {
+  const reply = JSON.stringify(encoder.versionContent(command, project, versionId, CONTENT_SLOT));
+  const slot = JSON.stringify(CONTENT_SLOT);
+  const at = reply.lastIndexOf(slot);
+  return [reply.slice(0, at), ...content, reply.slice(at + slot.length)];
+}

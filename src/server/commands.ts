@@ -14,13 +14,13 @@ import {
   describeIssues,
   type ProjectId,
 } from '../protocol/schemas.js';
-import type { Frame, Generation } from '../protocol/codec.js';
-import type { DatasetKeys } from '../document/dataset.js';
+import { classicDatasetReply, revisionsDatasetReply, versionContentReply, type Frame, type Generation } from '../protocol/codec.js';
+import { datasetPieces, storesPieces, type DatasetKeys } from '../document/dataset.js';
 import type { AccessPolicy } from './access.js';
 import type { AutoSaveGrants } from './autosave.js';
 import type { Connection } from './connection.js';
 import type { ProjectRegistry } from './projects.js';
-import { classicDatasetReply, revisionsDatasetReply, type ProjectRoom } from './room.js';
+import type { ProjectRoom } from './room.js';
 
 export interface ServerContext {
   access: AccessPolicy;
@@ -110,8 +110,8 @@ const dataset: Command = {
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     await room.subscribe(connection, (texts, revision) =>
       connection.generation === 'classic'
-        ? classicDatasetReply(frame.payload, texts, server.datasetKeys)
-        : revisionsDatasetReply(frame.payload, texts, revision, server.datasetKeys),
+        ? classicDatasetReply(frame.payload, texts.project, storesPieces(texts, server.datasetKeys))
+        : revisionsDatasetReply(frame.payload, datasetPieces(texts, server.datasetKeys), revision),
     );
   },
 };
@@ -142,7 +142,7 @@ const revisionsChange: Command = {
     refused(connection, frame, failure);
     // A revisions client never re-sends a refused revision: bring it back in step (§12.2).
     if (connection.generation === 'revisions') {
-      await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, texts, revision, server.datasetKeys));
+      await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, datasetPieces(texts, server.datasetKeys), revision));
     }
   },
 };
@@ -169,9 +169,6 @@ const autoSave: Command = {
   },
 };
 
-/** Stands in for version content given as JSON text while the reply around it is encoded. */
-const CONTENT_SLOT = '\u0000weft-version-content\u0000';
-
 const loadVersionContent: Command = {
   ...needs(true, false, false, true),
   async run({ connection, frame, project, room }) {
@@ -179,12 +176,7 @@ const loadVersionContent: Command = {
     if (!parsed.success) return invalid(connection, frame, project, parsed.error);
     const { content, json } = await room!.versionContent(parsed.data.versionId);
     if (!json) return connection.send(connection.encoder.versionContent(frame.command, project, parsed.data.versionId, content));
-    // Content given as JSON text goes in where a placeholder value stands in the encoded reply
-    // (content is its last value).
-    const reply = JSON.stringify(connection.encoder.versionContent(frame.command, project, parsed.data.versionId, CONTENT_SLOT));
-    const slot = JSON.stringify(CONTENT_SLOT);
-    const at = reply.lastIndexOf(slot);
-    connection.sendPieces([reply.slice(0, at), ...json, reply.slice(at + slot.length)]);
+    connection.sendPieces(versionContentReply(connection.encoder, frame.command, project, parsed.data.versionId, json));
   },
 };
 

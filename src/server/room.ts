@@ -6,7 +6,7 @@
  * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
  */
 import type { Config, ProjectConfig } from '../config/schema.js';
-import { datasetPieces, storesPieces, type DatasetKeys, type DatasetTexts } from '../document/dataset.js';
+import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
 import { Pacer } from '../document/pacer.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
 import { recordKey, VERSIONS, type RecordId } from '../document/layout.js';
@@ -620,18 +620,4 @@ export function mergeChanges(a: Changes | null, b: Changes | null): Changes | nu
     for (const kind of ['added', 'updated', 'removed']) if (entry[kind]) target[kind] = [...(target[kind] ?? []), ...entry[kind]];
   }
   return out;
-}
-
-/** The classic `dataset` reply (as pieces of text): the request echoed, with the project fields and the 7 stores. */
-export function classicDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, keys: DatasetKeys = 'legacy'): string[] {
-  const { projectMeta: _m, dataset: _d, ...echo } = request;
-  const head = JSON.stringify({ command: 'dataset', ...echo });
-  return [`${head.slice(0, -1)},"projectMeta":${texts.project},"dataset":`, ...storesPieces(texts, keys), '}'];
-}
-
-/** The revisions `dataset` reply (as pieces of text): the request data echoed, with the 8-key dataset and the last revision. */
-export function revisionsDatasetReply(request: Record<string, unknown>, texts: DatasetTexts, revision: string | null, keys: DatasetKeys = 'legacy'): string[] {
-  const { dataset: _d, revision: _r, ...echo } = request;
-  const head = JSON.stringify({ ...echo, revision });
-  return [`{"command":"dataset","data":${head.slice(0, -1)},"dataset":`, ...datasetPieces(texts, keys), '}}'];
 }
