@@ -122,6 +122,14 @@ afterEach(async () => {
   await h.dispose();
 });
 
+
+/** The §11 command error shape: exactly `command` (the one sent) and a string `error`. */
+function expectCommandError(reply: Msg, command: string): void {
+  expect(Object.keys(reply).sort()).toEqual(['command', 'error']);
+  expect(reply.command).toBe(command);
+  expect(typeof reply.error).toBe('string');
+}
+
 describe('framing and login', () => {
   it('case 1: invalid JSON yields exactly one error message and the connection stays usable', async () => {
     const c = await h.connect();
@@ -150,9 +158,7 @@ describe('framing and login', () => {
     const c = await h.connect();
     c.send({ command: 'login', login: 'admin', password: '' });
     const reply = await c.next();
-    expect(Object.keys(reply).sort()).toEqual(['command', 'error']);
-    expect(reply.command).toBe('login');
-    expect(typeof reply.error).toBe('string');
+    expectCommandError(reply, 'login');
     c.send({ command: 'projects' });
     expect(await c.next()).toEqual({ command: 'projects', error: 'Authentication required' });
   });
@@ -162,9 +168,7 @@ describe('framing and login', () => {
     for (const login of ['', true]) {
       c.send({ command: 'login', login });
       const reply = await c.next();
-      expect(Object.keys(reply).sort()).toEqual(['command', 'error']);
-      expect(reply.command).toBe('login');
-      expect(typeof reply.error).toBe('string');
+      expectCommandError(reply, 'login');
     }
     c.send({ command: 'projects' });
     expect(await c.next()).toEqual({ command: 'projects', error: 'Authentication required' });
@@ -261,8 +265,7 @@ describe('authentication and authorization', () => {
     const c = await h.login('admin');
     c.send({ command: 'dataset' });
     const reply = await c.next();
-    expect(Object.keys(reply).sort()).toEqual(['command', 'error']);
-    expect(reply.command).toBe('dataset');
+    expectCommandError(reply, 'dataset');
     expect(reply.error).toMatch(/project/i);
   });
 
@@ -270,9 +273,7 @@ describe('authentication and authorization', () => {
     const foo = await h.login('foo');
     foo.send({ command: 'dataset', project: 3 });
     const reply = await foo.next();
-    expect(Object.keys(reply).sort()).toEqual(['command', 'error']);
-    expect(reply.command).toBe('dataset');
-    expect(typeof reply.error).toBe('string');
+    expectCommandError(reply, 'dataset');
     // A change to project 3 does not reach foo.
     const admin = await h.login('admin');
     await h.subscribe(admin, 3);
@@ -287,9 +288,7 @@ describe('authentication and authorization', () => {
     const foo = await h.login('foo');
     foo.send({ command: 'projectChange', project: 3, changes: { tasks: { added: [{ $PhantomId: '_generatedT_18', name: 'intruder' }] } } });
     const reply = await foo.next();
-    expect(Object.keys(reply).sort()).toEqual(['command', 'error']);
-    expect(reply.command).toBe('projectChange');
-    expect(typeof reply.error).toBe('string');
+    expectCommandError(reply, 'projectChange');
     await admin.expectSilence(T);
     const after = await h.freshDataset(3);
     expect(after.dataset).toEqual(before.dataset);
@@ -301,9 +300,7 @@ describe('authentication and authorization', () => {
     const foo = await h.login('foo');
     foo.send({ command: 'reset', project: 3 });
     const reply = await foo.next();
-    expect(Object.keys(reply).sort()).toEqual(['command', 'error']);
-    expect(reply.command).toBe('reset');
-    expect(typeof reply.error).toBe('string');
+    expectCommandError(reply, 'reset');
     await admin.expectSilence(T);
   });
 
