@@ -196,6 +196,71 @@ describe('integrity rules', () => {
     expect(readField(tasksOf(ben).get('13')!, 'name')).toBe(server);
   });
 
+  it('rule 8: a dependency that makes a task wait for itself is refused and the sender is told', async () => {
+    const t = await seededProject('saas', 'number');
+    // 401 -> 402 exists: 402 -> 401 would close a loop.
+    const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 402, toTask: 401 }] } }) as Rec;
+    const id = applied.newPhantoms.get('d-1');
+    expect(t.record('dependencies', id)).toBeUndefined();
+    expect(applied.repairs.dependencies.removed).toEqual([{ id }]);
+    expect(t.record('dependencies', 13)).toMatchObject({ fromTask: 401, toTask: 402 });
+  });
+
+  it('rule 8: a dependency between a task and one of its own ancestors is refused', async () => {
+    const t = await seededProject('saas', 'number');
+    const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 4, toTask: 41 }, { $PhantomId: 'd-2', fromTask: 41, toTask: 400 }] } }) as Rec;
+    expect(applied.repairs.dependencies.removed.map((r: Rec) => r.id).sort()).toEqual([applied.newPhantoms.get('d-1'), applied.newPhantoms.get('d-2')].sort());
+    expect(t.count('dependencies')).toBe(22);
+  });
+
+  it('rule 8: a move that closes a loop through the task tree removes the moved task\'s dependency that closes it', async () => {
+    const t = await seededProject('saas', 'number');
+    // 4036 waits for 4035 inside 402, and 402 waits for 401: 4036 cannot also be part of 401.
+    const applied = t.apply({ tasks: { updated: [{ id: 4036, parentId: 401, parentIndex: 0 }] } }) as Rec;
+    expect(t.record('tasks', 4036)).toMatchObject({ parentId: 401 });
+    expect(applied.repairs.dependencies.removed).toEqual([{ id: 21 }]);
+    expect(t.record('dependencies', 13)).toBeDefined();
+    expect(t.record('dependencies', 20)).toBeDefined();
+  });
+
+  it('rule 8: dependencies that close no loop stay, and the check still works after the document is reloaded', async () => {
+    const t = await seededProject('saas', 'number');
+    const kept = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 15, toTask: 331 }], updated: [{ id: 1, toTask: 14 }] } }) as Rec;
+    expect(kept.repairs).toBeNull();
+    expect(t.record('dependencies', kept.newPhantoms.get('d-1'))).toBeDefined();
+
+    const reloaded = ProjectDocument.fromUpdate(t.project.encodeState());
+    const repairs = reloaded.applyChange({ dependencies: { updated: [{ id: 12, fromTask: 402 }] } }, { ids: t.ids, phantoms: () => undefined, resentPhantoms: 'keep-added' }).repairs as Rec;
+    // 400 -> 401 re-pointed to 402 -> 401 closes a loop with 401 -> 402.
+    expect(repairs.dependencies.removed).toEqual([{ id: 12 }]);
+    expect(storeMap(reloaded.doc, 'dependencies').has('12')).toBe(false);
+  });
+
+  it('rule 8: an inactive dependency closes no loop', async () => {
+    const t = await seededProject('saas', 'number');
+    const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 402, toTask: 401, active: false }] } }) as Rec;
+    expect(applied.repairs).toBeNull();
+    expect(t.record('dependencies', applied.newPhantoms.get('d-1'))).toMatchObject({ active: false });
+  });
+
+  it('rule 8: a loop made by a Yjs peer and a Bryntum client concurrently is broken on the server', async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    const dep = new Y.Map<unknown>();
+    dep.set('id', 7001);
+    dep.set('fromTask', 43);
+    dep.set('toTask', 42);
+    storeMap(replica, 'dependencies').set('7001', dep);
+
+    // Each alone is fine; together 42 and 43 wait for each other.
+    const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 42, toTask: 43 }] } }) as Rec;
+    expect(applied.repairs).toBeNull();
+    const told = push(replica, t.project);
+    expect(t.record('dependencies', 7001)).toBeUndefined();
+    expect(t.record('dependencies', applied.newPhantoms.get('d-1')!)).toBeDefined();
+    expect(told?.dependencies?.added ?? []).toEqual([]);
+  });
+
   it('rule 7: siblings with equal order keys sort by id, and inserting between them renumbers that parent', async () => {
     const t = await seededProject('saas', 'number');
     const replica = replicaOf(t.project);

@@ -11,6 +11,11 @@
  *    longer exists is removed.
  * 4. An assignment whose task (event/eventId) or resource (resource/resourceId) no longer exists
  *    is removed.
+ * 5. A dependency that closes a scheduling cycle (a task waiting for itself through dependencies
+ *    and the task tree, see src/document/schedule-cycles.ts) is removed: the ones the transaction
+ *    added or re-pointed are checked first, then the ones crossing the subtree of a task it moved,
+ *    each in record key order. Bryntum clients cannot load a project with such a cycle.
+ *    (README "Conflicts and integrity" numbers these rules 1-4 and 8.)
  *
  * The repairs are returned as a change set, so clients are told of them like of any change.
  */
@@ -18,16 +23,15 @@ import type * as Y from 'yjs';
 import { BASE_FIELD, ORDER_FIELD, PARENT_FIELD, TASKS, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
 import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
+import { DEPENDENCY_ENDS, closesCycle, cycleCandidates, type DependencyIndex } from './schedule-cycles.js';
 
 export interface ProjectState {
   doc: Y.Doc;
   tree: TreeIndex;
+  readonly links: DependencyIndex;
+  /** False until `links` is first read (it is then built from the document as it is). */
+  readonly linksBuilt: boolean;
 }
-
-const DEPENDENCY_ENDS = [
-  ['fromTask', 'fromEvent', 'from'],
-  ['toTask', 'toEvent', 'to'],
-];
 const ASSIGNMENT_REFS: [string[], string][] = [
   [['event', 'eventId'], TASKS],
   [['resource', 'resourceId'], 'resources'],
@@ -96,7 +100,13 @@ export function syncTree(tr: Y.Transaction, tree: TreeIndex): void {
 
 type Rec = Record<string, unknown>;
 
-export function repair(project: ProjectState, scope: Scope): Record<string, { updated?: Rec[]; removed?: Rec[] }> | null {
+/** What `repair` found besides the change set it returns. */
+export interface RepairNotes {
+  /** Dependencies removed because they closed a scheduling cycle (rule 5). */
+  loops: number;
+}
+
+export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes): Record<string, { updated?: Rec[]; removed?: Rec[] }> | null {
   const { doc, tree } = project;
   const tasks = storeMap(doc, TASKS);
   const out: Record<string, { updated?: Rec[]; removed?: Rec[] }> = {};
@@ -145,6 +155,22 @@ export function repair(project: ProjectState, scope: Scope): Record<string, { up
     return record !== undefined && DEPENDENCY_ENDS.some((names) => pointsNowhere(record, names, tasks));
   });
   removeAll(dependencies, deadDeps, 'dependencies', out);
+  const cyclic: Rec[] = [];
+  if (scope.dependencies.size || scope.tasks.size) {
+    // Built now, the index already holds this transaction's dependencies: all of them are new to it.
+    const fresh = !project.linksBuilt;
+    const links = project.links;
+    for (const key of deadDeps) links.update(key);
+    const relinked = [...scope.dependencies].filter((key) => links.update(key) || (fresh && links.endsOf(key)));
+    for (const key of cycleCandidates(links, tree, relinked, scope.tasks)) {
+      if (!closesCycle(key, links, tree)) continue;
+      cyclic.push({ id: idOf(dependencies.get(key)!, key) });
+      dependencies.delete(key);
+      links.update(key);
+    }
+  }
+  if (cyclic.length) (out.dependencies ??= {}).removed = [...(out.dependencies?.removed ?? []), ...cyclic];
+  if (notes) notes.loops = cyclic.length;
 
   const assignments = storeMap(doc, 'assignments');
   const resources = storeMap(doc, 'resources');
@@ -159,7 +185,7 @@ export function repair(project: ProjectState, scope: Scope): Record<string, { up
 }
 
 /** The record names a target (in the first of `names` it has) that is not in `target`. */
-function pointsNowhere(record: FieldMap, names: string[], target: StoreMap): boolean {
+function pointsNowhere(record: FieldMap, names: readonly string[], target: StoreMap): boolean {
   for (const name of names) {
     const value = readField(record, name);
     if (value === undefined) continue;

@@ -21,6 +21,7 @@ import * as Y from 'yjs';
 export const KNOWN_STORES = ['tasks', 'resources', 'dependencies', 'assignments', 'calendars', 'versions', 'changelogs'] as const;
 export type KnownStore = (typeof KNOWN_STORES)[number];
 export const TASKS = 'tasks';
+export const DEPENDENCIES = 'dependencies';
 export const VERSIONS = 'versions';
 export const PROJECT_MAP = 'project';
 export const EXTRA_STORES_MAP = '$stores';

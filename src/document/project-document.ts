@@ -8,9 +8,10 @@ import { applyChange, type AppliedChange, type ChangeContext } from './adapter.j
 import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
-import { allStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
+import { allStoreNames, DEPENDENCIES, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
 import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
+import { DependencyIndex } from './schedule-cycles.js';
 import { Pacer } from './pacer.js';
 
 type Changes = Record<string, unknown>;
@@ -21,13 +22,14 @@ export const ADAPTER_ORIGIN = Symbol('weft.adapter');
 
 export class ProjectDocument {
   readonly doc: Y.Doc;
-  tree: TreeIndex;
+  tree!: TreeIndex;
+  private linkIndex: DependencyIndex | null = null;
   private readonly cache: DatasetCache;
   private v1Listener: ((update: Uint8Array) => void) | null = null;
 
   constructor(doc: Y.Doc = new Y.Doc({ gc: true })) {
     this.doc = doc;
-    this.tree = new TreeIndex(storeMap(doc, TASKS));
+    this.reindex();
     this.cache = new DatasetCache(doc, this);
   }
 
@@ -63,19 +65,23 @@ export class ProjectDocument {
       this.doc.transact(() => writeSeed(this.doc, part), ADAPTER_ORIGIN);
       yield;
     }
-    this.tree = new TreeIndex(storeMap(this.doc, TASKS));
+    this.reindex();
     this.cache.clear();
   }
 
-  /** A Bryntum change set, with the integrity repairs it made necessary, in one transaction. */
-  applyChange(change: Record<string, unknown>, ctx: Omit<ChangeContext, 'origin'>): AppliedChange & { repairs: Changes | null } {
+  /**
+   * A Bryntum change set, with the integrity repairs it made necessary, in one transaction.
+   * `loops`: dependencies the repairs removed because they closed a scheduling cycle.
+   */
+  applyChange(change: Record<string, unknown>, ctx: Omit<ChangeContext, 'origin'>): AppliedChange & { repairs: Changes | null; loops: number } {
     let applied!: AppliedChange;
     let repairs: Changes | null = null;
+    const notes = { loops: 0 };
     this.doc.transact((tr) => {
       applied = applyChange(this, change, { ...ctx, origin: ADAPTER_ORIGIN });
-      repairs = repair(this, scopeOf(tr));
+      repairs = repair(this, scopeOf(tr), notes);
     }, ADAPTER_ORIGIN);
-    return { ...applied, repairs };
+    return { ...applied, repairs, loops: notes.loops };
   }
 
   /**
@@ -128,8 +134,26 @@ export class ProjectDocument {
       yield;
       this.doc.transact(() => writeSeed(this.doc, part), ADAPTER_ORIGIN);
     }
-    this.tree = new TreeIndex(storeMap(this.doc, TASKS));
+    this.reindex();
     this.cache.clear();
+  }
+
+  /** Build the indexes from the document as it is (after a load or a wholesale write). */
+  private reindex(): void {
+    this.tree = new TreeIndex(storeMap(this.doc, TASKS));
+    this.linkIndex = null;
+  }
+
+  /**
+   * Dependencies by the tasks they link, for scheduling-cycle checks; built when the first change
+   * that adds or moves something needs it, so a project that is only read never pays for it.
+   */
+  get links(): DependencyIndex {
+    return (this.linkIndex ??= new DependencyIndex(storeMap(this.doc, DEPENDENCIES)));
+  }
+
+  get linksBuilt(): boolean {
+    return this.linkIndex !== null;
   }
 
   datasetTexts(yielding = true): Promise<DatasetTexts> {

@@ -71,6 +71,11 @@ export class TreeIndex {
     return typeof value === 'string' ? value : '';
   }
 
+  /** The children of a parent in no particular order (cheaper than `childrenOf`). */
+  childKeys(parentKey: string): Iterable<string> {
+    return this.children.get(parentKey) ?? [];
+  }
+
   /** Every key below `key`, depth first (not including `key`). */
   descendants(key: string): string[] {
     const out: string[] = [];

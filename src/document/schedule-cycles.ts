@@ -1,0 +1,158 @@
+/**
+ * Scheduling cycles: dependencies that, together with the task tree, make a task wait for itself.
+ * Bryntum's scheduling engine cannot load such a project (every client that loads it fails), so
+ * the integrity rules never let one into the document (src/document/integrity.ts, rule 5).
+ *
+ * The engine's constraints, as a graph with two nodes per task, "start" and "end":
+ * - a dependency A -> B (any type): end(A) -> start(B);
+ * - a task's start constrains its children's starts: start(T) -> start(child);
+ * - a task's own end, and its parent's end that rolls it up: start(T) -> end(T) -> end(parent).
+ * A cycle must use a dependency edge, since the tree edges alone only go down (starts) or up (ends).
+ * So a dependency A -> B closes a cycle exactly when end(A) is reachable from start(B).
+ */
+import { readField, recordKey, type RecordId, type StoreMap } from './layout.js';
+import { ROOT, type TreeIndex } from './tree.js';
+
+export const DEPENDENCY_ENDS = [
+  ['fromTask', 'fromEvent', 'from'],
+  ['toTask', 'toEvent', 'to'],
+] as const;
+
+/** The task key named by the first of `names` the record has, or undefined. */
+export function endOf(record: ReturnType<StoreMap['get']>, names: readonly string[]): string | undefined {
+  if (!record) return undefined;
+  for (const name of names) {
+    const value = readField(record, name);
+    if (value === undefined) continue;
+    return typeof value === 'number' || typeof value === 'string' ? recordKey(value as RecordId) : undefined;
+  }
+  return undefined;
+}
+
+/** A multimap kept small: most tasks have no dependency or one (a string), a few have a list. */
+type Links = Map<string, string | string[]>;
+
+function link(index: Links, task: string, key: string): void {
+  const current = index.get(task);
+  if (current === undefined) index.set(task, key);
+  else if (typeof current === 'string') index.set(task, [current, key]);
+  else current.push(key);
+}
+
+function unlink(index: Links, task: string, key: string): void {
+  const current = index.get(task);
+  if (current === key) index.delete(task);
+  else if (Array.isArray(current)) {
+    const i = current.indexOf(key);
+    if (i >= 0) current.splice(i, 1);
+    if (current.length === 1) index.set(task, current[0]);
+  }
+}
+
+function linked(index: Links, task: string): readonly string[] {
+  const current = index.get(task);
+  return current === undefined ? [] : typeof current === 'string' ? [current] : current;
+}
+
+/**
+ * Dependencies by the task they start from and the task they lead to, kept current by the
+ * integrity rules from what each transaction touched, so no check scans the whole store.
+ */
+export class DependencyIndex {
+  /** `from` and `to` task keys of each live dependency. */
+  private readonly ends = new Map<string, readonly [string, string]>();
+  private readonly bySource: Links = new Map();
+  private readonly byTarget: Links = new Map();
+
+  constructor(private readonly dependencies: StoreMap) {
+    for (const key of dependencies.keys()) this.update(key);
+  }
+
+  /**
+   * Re-read one dependency (after it was added, changed or removed). True when it now links two
+   * tasks it did not link before, so it may close a cycle.
+   */
+  update(key: string): boolean {
+    const old = this.ends.get(key);
+    const record = this.dependencies.get(key);
+    // An inactive dependency does not constrain the schedule.
+    const live = record !== undefined && readField(record, 'active') !== false;
+    const from = live ? endOf(record, DEPENDENCY_ENDS[0]) : undefined;
+    const to = live ? endOf(record, DEPENDENCY_ENDS[1]) : undefined;
+    if (old && old[0] === from && old[1] === to) return false;
+    if (old) {
+      unlink(this.bySource, old[0], key);
+      unlink(this.byTarget, old[1], key);
+      this.ends.delete(key);
+    }
+    if (from === undefined || to === undefined) return false;
+    this.ends.set(key, [from, to]);
+    link(this.bySource, from, key);
+    link(this.byTarget, to, key);
+    return true;
+  }
+
+  endsOf(key: string): { from: string; to: string } | undefined {
+    const ends = this.ends.get(key);
+    return ends && { from: ends[0], to: ends[1] };
+  }
+
+  /** Dependencies leading out of `task` and into it. */
+  touching(task: string): string[] {
+    return [...linked(this.bySource, task), ...linked(this.byTarget, task)];
+  }
+
+  targetsFrom(task: string): string[] {
+    return linked(this.bySource, task).map((key) => this.ends.get(key)![1]);
+  }
+}
+
+/** True when dependency `key` closes a scheduling cycle: end(from) is reachable from start(to). */
+export function closesCycle(key: string, links: DependencyIndex, tree: TreeIndex): boolean {
+  const ends = links.endsOf(key);
+  if (!ends) return false;
+  const { from, to } = ends;
+  const starts = new Set<string>();
+  const finishes = new Set<string>();
+  const startStack = [to];
+  const endStack: string[] = [];
+  while (startStack.length || endStack.length) {
+    const start = startStack.pop();
+    if (start !== undefined) {
+      if (starts.has(start)) continue;
+      starts.add(start);
+      for (const child of tree.childKeys(start)) startStack.push(child);
+      endStack.push(start);
+      continue;
+    }
+    const end = endStack.pop()!;
+    if (end === from) return true;
+    if (finishes.has(end)) continue;
+    finishes.add(end);
+    const parent = tree.parentKey(end);
+    if (parent !== undefined && parent !== ROOT) endStack.push(parent);
+    for (const target of links.targetsFrom(end)) startStack.push(target);
+  }
+  return false;
+}
+
+/**
+ * Dependencies a transaction may have made part of a cycle: the ones it added or re-pointed, and
+ * for every task it added or moved, those crossing the border of that task's subtree (a move can
+ * only close a cycle through one of them).
+ */
+export function cycleCandidates(links: DependencyIndex, tree: TreeIndex, dependencies: Iterable<string>, tasks: Iterable<string>): string[] {
+  const out = new Set<string>();
+  for (const key of dependencies) if (links.endsOf(key)) out.add(key);
+  for (const task of tasks) {
+    if (tree.parentKey(task) === undefined) continue;
+    const inside = new Set([task, ...tree.descendants(task)]);
+    for (const member of inside) {
+      for (const key of links.touching(member)) {
+        const ends = links.endsOf(key)!;
+        if (!inside.has(ends.from) || !inside.has(ends.to)) out.add(key);
+      }
+    }
+  }
+  return [...out].sort();
+}
