@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import { WebsocketProvider } from 'y-websocket';
 import { TASKS } from '../src/document/layout.js';
 import { keyBetween } from '../src/document/order.js';
+import { followedBy } from '../src/protocol/changes.js';
 import { diffViews } from '../src/simulate/check.js';
 import { View, applyChangeSet } from '../src/simulate/view.js';
 import { TestClient, classicLogin, revisionsLogin, type Msg } from './support/client.js';
@@ -29,6 +30,17 @@ describe('in the document', () => {
     const applied = t.apply({ tasks: { removed: [{ id: 2 }, { id: 3 }] } });
     expect(applied.corrections).toEqual({ tasks: { removed: [{ id: 4 }] } });
     expect(t.apply({ tasks: { removed: [{ id: 5 }, { id: 6 }, { id: 7 }] } }).corrections).toBe(null);
+  });
+
+  it('folds a repair into the change before it for classic clients: updates join the rows they change, removals follow', () => {
+    const change = { tasks: { added: [{ $PhantomId: 'p', id: 9, parentId: 3 }], updated: [{ id: 6, name: 'x' }] }, dependencies: { added: [{ id: 20, fromTask: 6, toTask: 7 }] } };
+    const repair = { tasks: { updated: [{ id: 9, parentId: null, parentIndex: 2 }, { id: 7, name: 'final' }] }, dependencies: { removed: [{ id: 20 }] }, project: { percentDone: 5 } };
+    expect(followedBy(change, repair)).toEqual({
+      tasks: { added: [{ $PhantomId: 'p', id: 9, parentId: null, parentIndex: 2 }], updated: [{ id: 6, name: 'x' }, { id: 7, name: 'final' }] },
+      dependencies: { added: [{ id: 20, fromTask: 6, toTask: 7 }], removed: [{ id: 20 }] },
+      project: { percentDone: 5 },
+    });
+    expect(change.tasks.added[0].parentId).toBe(3);
   });
 
   it("lists a peer's moves shallow first, so replaying them never passes through a cycle", () => {
@@ -127,6 +139,23 @@ describe('on the wire', () => {
       ]),
     );
     expect((await serverView(project)).childrenOf('5')).toEqual(['7', String(id), '6']);
+  });
+
+  it('sends a dependency the server refused because it closed a loop in the same message as its removal', async () => {
+    const project = s.freshProject();
+    const a = await classic(project);
+    const b = await classic(project);
+    a.send({ command: 'projectChange', project, changes: { dependencies: { added: [{ $PhantomId: '_generatedDependencyModel_c1', fromTask: 6, toTask: 7 }] } } });
+    await a.nextOf('projectChange');
+    await b.nextOf('projectChange');
+    b.send({ command: 'projectChange', project, changes: { dependencies: { added: [{ $PhantomId: '_generatedDependencyModel_c2', fromTask: 7, toTask: 6 }] } } });
+    const [toSender] = await changesOf(b);
+    const [toOther, ...more] = await changesOf(a);
+    const id = toSender.dependencies.added[0].id;
+    expect(toSender.dependencies).toEqual({ added: [expect.objectContaining({ $PhantomId: '_generatedDependencyModel_c2', id, fromTask: 7, toTask: 6 })], removed: [{ id }] });
+    expect(toOther).toEqual(toSender);
+    expect(more).toEqual([]);
+    expect((await serverView(project)).store('dependencies').has(String(id))).toBe(false);
   });
 
   it('sends a classic sender back what it moved under a task removed meanwhile, with its links', async () => {

@@ -27,3 +27,48 @@ export function withInput(changes: Changes): Changes {
   }
   return out;
 }
+
+type Row = Record<string, unknown>;
+
+/**
+ * One change set with the effect of `a` then `b`, for clients that apply a change set as a whole
+ * (classic): a change and the repairs the server made to it arrive together, so a client never
+ * holds the state in between (a dependency the server refused would otherwise show it a cycle).
+ * Rows of `b` that update a record `a` adds or updates are folded into that row; removals follow.
+ */
+export function followedBy(a: Changes, b: Changes): Changes {
+  const out: Changes = { ...a };
+  for (const [key, entry] of Object.entries(b)) {
+    const before = out[key];
+    if (!isObject(before)) {
+      out[key] = entry;
+      continue;
+    }
+    if (!isObject(entry)) continue;
+    if (key === 'project') {
+      out[key] = { ...before, ...entry };
+      continue;
+    }
+    const added = rows(before.added).map((r) => ({ ...r }));
+    const updated = rows(before.updated).map((r) => ({ ...r }));
+    const byId = new Map<unknown, Row>();
+    for (const r of [...added, ...updated]) if (r.id !== undefined) byId.set(r.id, r);
+    const merged: Row = { ...before };
+    for (const r of rows(entry.updated)) {
+      const target = byId.get(r.id);
+      if (target) Object.assign(target, r);
+      else updated.push({ ...r });
+    }
+    const adds = [...added, ...rows(entry.added)];
+    const removed = [...rows(before.removed), ...rows(entry.removed)];
+    if (adds.length) merged.added = adds;
+    if (updated.length) merged.updated = updated;
+    if (removed.length) merged.removed = removed;
+    out[key] = merged;
+  }
+  return out;
+}
+
+function rows(value: unknown): Row[] {
+  return Array.isArray(value) ? (value.filter(isObject) as Row[]) : [];
+}

@@ -2,6 +2,7 @@
  * The two wire generations. Incoming frames are unwrapped into (command, payload); outgoing
  * messages are built by the recipient's encoder, so the rest of the server never deals with framing.
  */
+import { followedBy } from './changes.js';
 import type { Changes, ProjectId } from './schemas.js';
 
 export type Generation = 'classic' | 'revisions';
@@ -51,6 +52,16 @@ export interface OutgoingRevision {
 }
 
 const revisionTexts = new WeakMap<OutgoingRevision, string>();
+const amendments = new WeakSet<OutgoingRevision>();
+
+/**
+ * Mark a revision as carrying what the server did beyond the revision just before it (repairs,
+ * refusals, final values): classic clients get the two as one change set.
+ */
+export function amending(revision: OutgoingRevision): OutgoingRevision {
+  amendments.add(revision);
+  return revision;
+}
 
 /** A revision's JSON text, made once: the revision log stores it and revisions clients receive it. */
 export function revisionText(revision: OutgoingRevision): string {
@@ -90,9 +101,17 @@ export const classicEncoder: Encoder = {
   projects: (projects) => ({ command: 'projects', projects }),
   resetDataset: (project, dataset) => [`{"command":"dataset","project":${JSON.stringify(project)},"dataset":`, ...dataset, '}'],
   reset: (userName, project) => (project === undefined ? { command: 'reset', userName } : { command: 'reset', userName, project }),
-  changes: (project, revisions) =>
-    // A classic client takes one change set per message; a batch becomes consecutive messages.
-    revisions.map((r) => JSON.stringify({ command: 'projectChange', project, changes: withoutInput(r.changes) })),
+  changes: (project, revisions) => {
+    // A classic client takes one change set per message; a batch becomes consecutive messages,
+    // except that an amendment joins the change set before it.
+    const sets: Changes[] = [];
+    for (const r of revisions) {
+      const changes = withoutInput(r.changes);
+      if (amendments.has(r) && sets.length) sets[sets.length - 1] = followedBy(sets[sets.length - 1], changes);
+      else sets.push(changes);
+    }
+    return sets.map((changes) => JSON.stringify({ command: 'projectChange', project, changes }));
+  },
   autoSaveOk: (project) => ({ command: 'versionAutoSaveOK', project }),
   versionContent: (command, project, versionId, content) =>
     content === undefined ? { command, project, versionId } : { command, project, versionId, content },

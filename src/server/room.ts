@@ -20,7 +20,7 @@ import type { VersionMeta, VersionReason } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
 import { withInput } from '../protocol/changes.js';
-import { encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import { amending, encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import { RoomPresence } from './room-presence.js';
@@ -323,8 +323,13 @@ export class ProjectRoom {
     };
     const revisions = [revision];
     // What the document did beyond the change as sent (repairs, refused parts, concurrent writes)
-    // travels as a server revision of its own, to every client.
-    if (fixes) revisions.push({ revision: `server-${n++}`, client: SERVER_CLIENT, changes: withInput(fixes) });
+    // travels as a server revision of its own, to every client; classic clients get it in the
+    // same message when it broke a scheduling loop.
+    if (fixes) {
+      const server: OutgoingRevision = { revision: `server-${n++}`, client: SERVER_CLIENT, changes: withInput(fixes) };
+      // Between the two, a classic client would hold a schedule that waits for itself.
+      revisions.push(applied.loops ? amending(server) : server);
+    }
 
     const meta: ProjectMeta = { ...this.meta, nextId: ids.nextValue, nextRevision: n };
     await this.persist({
