@@ -25,6 +25,15 @@ function push(replica: Y.Doc, project: ProjectDocument): Rec | null {
 
 const tasksOf = (doc: Y.Doc) => storeMap(doc, 'tasks');
 
+/** A dependency written straight into a replica, as a Yjs peer would. */
+function addDependency(replica: Y.Doc, id: number, fromTask: number, toTask: number): void {
+  const dep = new Y.Map<unknown>();
+  dep.set('id', id);
+  dep.set('fromTask', fromTask);
+  dep.set('toTask', toTask);
+  storeMap(replica, 'dependencies').set(String(id), dep);
+}
+
 async function twoServers(): Promise<[TestProject, TestProject]> {
   return [await seededProject('saas', 'number'), await seededProject('saas', 'number')];
 }
@@ -130,11 +139,7 @@ describe('integrity rules', () => {
   it('rule 3: a dependency added concurrently with the removal of its task is removed', async () => {
     const t = await seededProject('saas', 'number');
     const replica = replicaOf(t.project);
-    const dep = new Y.Map<unknown>();
-    dep.set('id', 7001);
-    dep.set('fromTask', 13);
-    dep.set('toTask', 14);
-    storeMap(replica, 'dependencies').set('7001', dep);
+    addDependency(replica, 7001, 13, 14);
 
     t.apply({ tasks: { removed: [{ id: 14 }] } });
     const told = push(replica, t.project)!;
@@ -246,11 +251,7 @@ describe('integrity rules', () => {
   it('rule 8: a loop made by a Yjs peer and a Bryntum client concurrently is broken on the server', async () => {
     const t = await seededProject('saas', 'number');
     const replica = replicaOf(t.project);
-    const dep = new Y.Map<unknown>();
-    dep.set('id', 7001);
-    dep.set('fromTask', 43);
-    dep.set('toTask', 42);
-    storeMap(replica, 'dependencies').set('7001', dep);
+    addDependency(replica, 7001, 43, 42);
 
     // Each alone is fine; together 42 and 43 wait for each other.
     const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 42, toTask: 43 }] } }) as Rec;
