@@ -1,0 +1,198 @@
+/**
+ * A real Bryntum `ProjectModel` (from a Gantt / Scheduler Pro UMD bundle, run in jsdom) speaking the
+ * classic protocol the way the library's WebSocket mixin does: `loadInlineData` on `dataset`,
+ * `applyProjectChanges` on `projectChange`, and what changed locally sent as one `projectChange`
+ * after a short auto-sync delay, after `acceptChanges()`.
+ *
+ * The bundle is not part of Weft: point BRYNTUM_BUNDLE at `gantt.umd.js` of your own
+ * `@bryntum/gantt` (or the trial package) to run `npm run test:bryntum`.
+ */
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+
+type Rec = Record<string, any>;
+
+/** The few jsdom parts used here (jsdom ships no types of its own). */
+interface Dom {
+  window: Rec & { eval(code: string): unknown; JSON: JSON };
+}
+
+let bundle: string | null = null;
+
+function bundleText(): string {
+  const path = process.env.BRYNTUM_BUNDLE;
+  if (!path) throw new Error('Set BRYNTUM_BUNDLE to the path of a Bryntum Gantt 7.x UMD bundle (gantt.umd.js)');
+  return (bundle ??= readFileSync(path, 'utf8'));
+}
+
+/** Wait until no client of `group` has work and no message moved for `calmMs` (bounded). */
+export async function quiet(group: BryntumClient[], calmMs = 400, limitMs = 30_000): Promise<void> {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const end = Date.now() + limitMs;
+  while (Date.now() < end) {
+    while (group.some((c) => c.busy) && Date.now() < end) await sleep(25);
+    const before = group.reduce((n, c) => n + c.activity, 0);
+    await sleep(calmMs);
+    if (!group.some((c) => c.busy) && group.reduce((n, c) => n + c.activity, 0) === before) return;
+  }
+  throw new Error(`clients still busy after ${limitMs} ms`);
+}
+
+/** A fresh browser-like window with the Bryntum bundle loaded (one per client, as in browsers). */
+export async function bryntumWindow(): Promise<Dom['window']> {
+  const jsdom = 'jsdom';
+  const { JSDOM } = (await import(jsdom)) as { JSDOM: new (html: string, options: Rec) => Dom };
+  const { window } = new JSDOM('<!DOCTYPE html><html><head></head><body></body></html>', { url: 'http://localhost/', pretendToBeVisual: true, runScripts: 'outside-only' });
+  window.matchMedia ??= () => ({ matches: false, addListener() {}, removeListener() {}, addEventListener() {}, removeEventListener() {} });
+  window.ResizeObserver ??= class {
+    observe() {}
+    unobserve() {}
+    disconnect() {}
+  };
+  window.console.warn = () => undefined;
+  window.eval(bundleText());
+  if (!window.bryntum?.gantt?.ProjectModel) throw new Error(`${process.env.BRYNTUM_BUNDLE} defines no bryntum.gantt.ProjectModel`);
+  return window;
+}
+
+export class BryntumClient {
+  project: Rec | null = null;
+  projectId: number | null = null;
+  readonly errors: string[] = [];
+  /** Scheduling-conflict dialogs the engine raised (answered with Cancel, as a user may). */
+  conflicts = 0;
+  private socket: WebSocket | null = null;
+  private readonly inbox: Rec[] = [];
+  private readonly waiters: { match: (m: Rec) => boolean; resolve: (m: Rec) => void }[] = [];
+  /** Messages sent and received so far: a group is quiet when this stops moving. */
+  activity = 0;
+  private work: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly window: Dom['window'],
+    public url: string,
+    private readonly autoSyncMs = 100,
+  ) {}
+
+  async connect(login: string): Promise<void> {
+    this.socket = new WebSocket(this.url);
+    this.socket.on('message', (data) => this.onMessage(String(data)));
+    await new Promise((resolve, reject) => {
+      this.socket!.once('open', resolve);
+      this.socket!.once('error', reject);
+    });
+    this.send({ command: 'login', login, password: login });
+    const reply = await this.next((m) => m.command === 'login' && !m.userName);
+    if (reply.error) throw new Error(reply.error);
+  }
+
+  async load(projectId: number): Promise<void> {
+    this.projectId = projectId;
+    if (!this.project) {
+      this.project = new this.window.bryntum.gantt.ProjectModel({});
+      for (const event of ['cycle', 'schedulingConflict']) {
+        this.project!.on(event, (e: Rec) => {
+          this.conflicts++;
+          e.continueWithResolutionResult?.('Cancel');
+        });
+      }
+    }
+    this.send({ command: 'dataset', project: projectId });
+    const reply = await this.next((m) => m.command === 'dataset' && m.project === projectId, 30_000);
+    if (reply.error) throw new Error(reply.error);
+    await this.project!.loadInlineData(reply.dataset);
+    await this.project!.commitAsync();
+    this.project!.acceptChanges();
+  }
+
+  /** A user action on the project; what it changed is sent after the auto-sync delay. */
+  async edit(action: (project: Rec) => void): Promise<void> {
+    await this.work;
+    action(this.project!);
+    this.syncSoon();
+  }
+
+  /** True while a change is being applied or waits to be sent. */
+  get busy(): boolean {
+    return this.timer !== null || this.pending > 0;
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = null;
+  }
+
+  /** Tasks as `id|name|parentId|duration`, sorted (sibling order is left out on purpose: see README). */
+  tasks(): string[] {
+    const out: string[] = [];
+    this.project!.taskStore.rootNode.traverse((task: Rec) => {
+      if (!task.isRoot) out.push(`${task.id}|${task.name}|${task.parent?.isRoot ? null : task.parent?.id}|${task.duration}`);
+    });
+    return out.sort();
+  }
+
+  links(): string[] {
+    return this.project!.dependencyStore.allRecords.map((d: Rec) => `${d.fromEvent?.id}->${d.toEvent?.id}`).sort();
+  }
+
+  /** Run after what is queued; engine errors are kept, as a browser would show them. */
+  private enqueue(label: string, task: () => Promise<void>): void {
+    this.pending++;
+    this.work = this.work
+      .then(task)
+      .catch((e) => void this.errors.push(`${label}: ${(e as Error).message}`))
+      .finally(() => void this.pending--);
+  }
+
+  private send(message: Rec): void {
+    this.activity++;
+    this.socket!.send(JSON.stringify(message));
+  }
+
+  private next(match: (m: Rec) => boolean, ms = 10_000): Promise<Rec> {
+    const i = this.inbox.findIndex(match);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const timeout = setTimeout(() => reject(new Error(`no matching message within ${ms} ms`)), ms);
+      this.waiters.push({ match, resolve: (m) => (clearTimeout(timeout), resolve(m)) });
+    });
+  }
+
+  private onMessage(text: string): void {
+    // Parsed in the window, so the engine gets objects of its own realm.
+    const message = this.window.JSON.parse(text) as Rec;
+    this.activity++;
+    if (message.command === 'projectChange' && this.project && message.project === this.projectId) {
+      this.enqueue('apply', () => this.applyRemote(message.changes));
+      return;
+    }
+    const k = this.waiters.findIndex((w) => w.match(message));
+    if (k >= 0) this.waiters.splice(k, 1)[0].resolve(message);
+    else this.inbox.push(message);
+  }
+
+  private async applyRemote(changes: Rec): Promise<void> {
+    await this.project!.applyProjectChanges(changes);
+    await this.project!.commitAsync();
+    // What the engine computed from them locally goes out like any local change.
+    this.syncSoon();
+  }
+
+  private syncSoon(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.enqueue('sync', () => this.sync());
+    }, this.autoSyncMs);
+  }
+
+  private async sync(): Promise<void> {
+    await this.project!.commitAsync();
+    const changes = this.project!.changes;
+    if (!changes) return;
+    this.project!.acceptChanges();
+    this.send({ command: 'projectChange', project: this.projectId, changes });
+  }
+}
