@@ -9,7 +9,7 @@ import { WebsocketProvider } from 'y-websocket';
 import { TASKS } from '../src/document/layout.js';
 import { keyBetween } from '../src/document/order.js';
 import { followedBy } from '../src/protocol/changes.js';
-import { diffViews } from '../src/simulate/check.js';
+import { diffViews, validate } from '../src/simulate/check.js';
 import { View, applyChangeSet } from '../src/simulate/view.js';
 import { TestClient, classicLogin, revisionsLogin, type Msg } from './support/client.js';
 import { projectOf } from './support/document.js';
@@ -41,6 +41,19 @@ describe('in the document', () => {
       project: { percentDone: 5 },
     });
     expect(change.tasks.added[0].parentId).toBe(3);
+  });
+
+  it("the simulation's validity check reports a dependency that closes a scheduling loop, and only that", () => {
+    const t = projectOf(TINY_SEED, 'number');
+    expect(validate('server', View.fromDoc(t.project.doc))).toEqual([]);
+    // Written around the server's rules, as a broken replica might hold it: 4 -> 3 beside 3 -> 4 (id 1).
+    const dep = new Y.Map<unknown>();
+    dep.set('id', 90);
+    dep.set('fromTask', 4);
+    dep.set('toTask', 3);
+    t.project.doc.getMap('dependencies').set('90', dep);
+    // Either dependency closes the loop: both are reported, and nothing else is.
+    expect(validate('server', View.fromDoc(t.project.doc)).map((p) => p.problem)).toEqual(['dependency 1: closes a scheduling loop', 'dependency 90: closes a scheduling loop']);
   });
 
   it("lists a peer's moves shallow first, so replaying them never passes through a cycle", () => {

@@ -107,8 +107,20 @@ export class DependencyIndex {
   }
 }
 
+/** What the search needs of the task tree (TreeIndex, or a plain view of a dataset). */
+export interface TaskTree {
+  childKeys(task: string): Iterable<string>;
+  parentKey(task: string): string | undefined;
+}
+
+/** What the search needs of the dependencies (DependencyIndex, or a plain view of a dataset). */
+export interface TaskLinks {
+  endsOf(key: string): { from: string; to: string } | undefined;
+  targetsFrom(task: string): Iterable<string>;
+}
+
 /** True when dependency `key` closes a scheduling cycle: end(from) is reachable from start(to). */
-export function closesCycle(key: string, links: DependencyIndex, tree: TreeIndex): boolean {
+export function closesCycle(key: string, links: TaskLinks, tree: TaskTree): boolean {
   const ends = links.endsOf(key);
   if (!ends) return false;
   const { from, to } = ends;

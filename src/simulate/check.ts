@@ -3,6 +3,7 @@
  * (phantom ids, indices, nesting) and the Yjs order key are left out; a task's parent is compared
  * by key and its place by the order of its parent's children.
  */
+import { closesCycle, type TaskLinks, type TaskTree } from '../document/schedule-cycles.js';
 import { ASSIGNMENT_REFS, DEPENDENCY_ENDS, ROOT, STORES, TRANSPORT_FIELDS, isPhantom, keyOf, parentKeyOfValue, refOf, type Rec, type View } from './view.js';
 
 export interface Divergence {
@@ -84,8 +85,9 @@ export function diffViews(replica: string, mine: View, server: View): Divergence
 
 /**
  * The project rules: the task tree has no cycle and every parent exists, no dependency or
- * assignment points at a missing record, ids are unique (and phantom ids all resolved). Ids
- * that are not in `initialIds` (made during the run) must also be unique across stores.
+ * assignment points at a missing record, no dependency closes a scheduling loop, ids are unique
+ * (and phantom ids all resolved). Ids that are not in `initialIds` (made during the run) must
+ * also be unique across stores.
  */
 export function validate(replica: string, view: View, initialIds?: Set<string>): Problem[] {
   const problems: Problem[] = view.problems.map((problem) => ({ replica, problem }));
@@ -109,6 +111,8 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
       if (ref && ref.value !== null && !tasks.has(keyOf(ref.value))) add(`dependency ${key}: ${ref.name} ${keyOf(ref.value)} does not exist`);
     }
   }
+  const { tree, links, keys } = scheduleOf(view);
+  for (const key of keys) if (closesCycle(key, links, tree)) add(`dependency ${key}: closes a scheduling loop`);
   for (const [key, assignment] of view.store('assignments')) {
     for (const [names, store] of ASSIGNMENT_REFS) {
       const ref = refOf(assignment, names);
@@ -125,6 +129,34 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
   }
   for (const [key, stores] of madeIn) if (stores.length > 1) add(`id ${key} is used in ${stores.join(' and ')}`);
   return problems;
+}
+
+/** The task tree and the live dependencies of a view, for the scheduling-loop search. */
+function scheduleOf(view: View): { tree: TaskTree; links: TaskLinks; keys: string[] } {
+  const children = new Map<string, string[]>();
+  const parents = new Map<string, string>();
+  for (const [key, task] of view.tasks) {
+    const parent = parentKeyOfValue(task.parentId);
+    parents.set(key, parent);
+    const list = children.get(parent);
+    if (list) list.push(key);
+    else children.set(parent, [key]);
+  }
+  const ends = new Map<string, { from: string; to: string }>();
+  const targets = new Map<string, string[]>();
+  for (const [key, dep] of view.store('dependencies')) {
+    const [from, to] = DEPENDENCY_ENDS.map((names) => refOf(dep, names)?.value);
+    if (dep.active === false || from === undefined || from === null || to === undefined || to === null) continue;
+    ends.set(key, { from: keyOf(from), to: keyOf(to) });
+    const list = targets.get(keyOf(from));
+    if (list) list.push(keyOf(to));
+    else targets.set(keyOf(from), [keyOf(to)]);
+  }
+  return {
+    tree: { childKeys: (task) => children.get(task) ?? [], parentKey: (task) => parents.get(task) },
+    links: { endsOf: (key) => ends.get(key), targetsFrom: (task) => targets.get(task) ?? [] },
+    keys: [...ends.keys()].sort(),
+  };
 }
 
 /** Keys of every record of the compared stores (to tell ids made during a run from older ones). */
