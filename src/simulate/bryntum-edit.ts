@@ -64,7 +64,7 @@ export function bryntumChange(view: View, op: Op): ChangeSet | null {
       if (!tasks.has(op.task)) return null;
       const keys = new Set([op.task, ...view.descendants(op.task)]);
       const change: ChangeSet = { tasks: { removed: [...keys].map((k) => ({ id: idOf(k) })) } };
-      const pointing = (store: string, refs: string[][]) =>
+      const pointing = (store: string, refs: readonly (readonly string[])[]) =>
         [...view.store(store).values()].filter((r) => refs.some((names) => keys.has(keyOf(refOf(r, names)?.value)))).map((r) => ({ id: r.id }));
       const deps = pointing('dependencies', DEPENDENCY_ENDS);
       const assignments = pointing('assignments', [ASSIGNMENT_REFS[0][0]]);

@@ -19,10 +19,9 @@ export const STORES = ['tasks', 'resources', 'dependencies', 'assignments', 'cal
 const STORE_ORDER = ['calendars', 'resources', 'tasks', 'dependencies', 'assignments', 'versions', 'changelogs'];
 /** Wire fields that describe place or identity, never data. */
 export const TRANSPORT_FIELDS = new Set(['$PhantomId', '$PhantomParentId', 'parentIndex', 'orderedParentIndex', 'children']);
-export const DEPENDENCY_ENDS = [
-  ['fromTask', 'fromEvent', 'from'],
-  ['toTask', 'toEvent', 'to'],
-];
+import { DEPENDENCY_ENDS } from '../document/schedule-cycles.js';
+
+export { DEPENDENCY_ENDS };
 export const ASSIGNMENT_REFS: [string[], string][] = [
   [['event', 'eventId'], 'tasks'],
   [['resource', 'resourceId'], 'resources'],
@@ -34,7 +33,7 @@ const isObject = (v: unknown): v is Rec => typeof v === 'object' && v !== null &
 export const parentKeyOfValue = (parentId: unknown): string => (parentId === null || parentId === undefined ? ROOT : keyOf(parentId));
 
 /** The first of `names` a record has, with its value. */
-export function refOf(record: Rec, names: string[]): { name: string; value: unknown } | null {
+export function refOf(record: Rec, names: readonly string[]): { name: string; value: unknown } | null {
   for (const name of names) if (record[name] !== undefined) return { name, value: record[name] };
   return null;
 }
@@ -159,7 +158,7 @@ export class View {
         list.push(r);
       }
     };
-    const hits = (r: Rec, names: string[]) => {
+    const hits = (r: Rec, names: readonly string[]) => {
       const ref = refOf(r, names);
       return ref !== null && ref.value !== null && keys.has(keyOf(ref.value));
     };
@@ -268,7 +267,7 @@ export class View {
   }
 }
 
-function rewrite(record: Rec, names: string[], from: string, to: Id): void {
+function rewrite(record: Rec, names: readonly string[], from: string, to: Id): void {
   const ref = refOf(record, names);
   if (ref && ref.value === from) record[ref.name] = to;
 }

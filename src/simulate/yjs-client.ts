@@ -224,7 +224,7 @@ export class YjsClient implements SimClient {
     this.map(store).set(id, newRecord({ id, ...fields }));
   }
 
-  private deletePointing(store: string, refs: string[][], keys: Set<string>): void {
+  private deletePointing(store: string, refs: readonly (readonly string[])[], keys: Set<string>): void {
     const map = this.map(store);
     for (const [key, record] of [...map]) {
       const json = recordFields(record);
