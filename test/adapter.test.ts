@@ -317,6 +317,36 @@ describe('re-sent phantom ids', () => {
   });
 });
 
+describe('records re-added under their own id', () => {
+  it('takes an added record whose $PhantomId is the id of a record still there as an update of it, not a copy', async () => {
+    const t = await seededProject('saas', 'number');
+    const before = t.count('tasks');
+    const { outgoing, newPhantoms } = t.apply({ tasks: { added: [{ $PhantomId: 12, name: 'Configure firewall again', parentId: 1 }], $input: { added: [{ $PhantomId: 12, name: 'Configure firewall again' }] } } }, 'to-updated');
+    expect(t.count('tasks')).toBe(before);
+    expect(t.record('tasks', 12)?.name).toBe('Configure firewall again');
+    expect(outgoing.tasks).toEqual({ added: [], updated: [{ id: 12, name: 'Configure firewall again', parentId: 1 }], $input: { added: [], updated: [{ id: 12, name: 'Configure firewall again' }] } });
+    expect(newPhantoms.size).toBe(0);
+  });
+
+  it('does not bring back a removed record re-added with its own id as $PhantomId, and tells the sender it is gone', async () => {
+    const t = await seededProject('saas', 'number');
+    t.apply({ tasks: { removed: [{ id: 12 }] } });
+    const before = t.count('tasks');
+    const { corrections } = t.apply({ tasks: { added: [{ $PhantomId: 12, name: 'Configure firewall', parentId: 1 }] } }, 'to-updated');
+    expect(t.count('tasks')).toBe(before);
+    expect(t.record('tasks', 12)).toBeUndefined();
+    expect(corrections).toEqual({ tasks: { removed: [{ id: 12 }] } });
+  });
+
+  it('gives a fresh id to an added record whose numeric $PhantomId the project never handed out', async () => {
+    const t = await seededProject('saas', 'number');
+    const { outgoing } = t.apply({ tasks: { added: [{ $PhantomId: -1, name: 'temp id from a custom client', parentId: 1 }] } });
+    const id = (outgoing.tasks as Rec).added[0].id;
+    expect(id).toBeGreaterThan(4036);
+    expect(t.record('tasks', id)?.name).toBe('temp id from a custom client');
+  });
+});
+
 describe('moving tasks', () => {
   it('moves a task with its whole subtree when its parentId changes', async () => {
     const t = await seededProject();

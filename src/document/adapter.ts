@@ -36,6 +36,8 @@ export interface IdSource {
   next(store: string, taken: (id: RecordId) => boolean): RecordId;
   /** A client chose this id itself; ids handed out later must stay clear of it. */
   claim(id: RecordId): void;
+  /** True when `id` has the form of this project's ids for `store` and the counter has passed it. */
+  mayHaveHeld(store: string, id: unknown): id is RecordId;
 }
 
 export interface ChangeContext {
@@ -121,6 +123,13 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
         rec.id = known;
         continue;
       }
+      // Bryntum's revision engine, undoing a removal while it rebases, re-adds a record with its
+      // own id as the phantom id: that is the record itself (an update of it, refused if it is gone).
+      if (ctx.ids.mayHaveHeld(store, rec.$PhantomId)) {
+        resent.add(rec);
+        rec.id = rec.$PhantomId;
+        continue;
+      }
       let id: RecordId;
       if (phantom === undefined && (typeof rec.id === 'number' || (typeof rec.id === 'string' && rec.id !== '' && !rec.id.startsWith('_generated'))) && !taken(rec.id)) {
         id = rec.id;
@@ -149,6 +158,9 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
     for (const rec of entry.$input?.added ?? []) {
       if (typeof rec.$PhantomId === 'string') {
         const id = lookup(rec.$PhantomId);
+        if (id !== undefined) rec.id = id;
+      } else {
+        const id = (entry.added ?? []).find((r) => r.$PhantomId === rec.$PhantomId)?.id;
         if (id !== undefined) rec.id = id;
       }
     }

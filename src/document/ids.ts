@@ -42,6 +42,13 @@ export class CounterIds implements IdSource {
     }
   }
 
+  mayHaveHeld(store: string, id: unknown): id is RecordId {
+    if (typeof id === 'number') return Number.isSafeInteger(id) && id > 0 && id < this.counter;
+    if (typeof id !== 'string') return false;
+    const n = numberIn(id);
+    return n !== null && n < this.counter && id === `${store}-${n}`;
+  }
+
   claim(id: RecordId): void {
     const n = numberIn(id);
     if (n !== null && n >= this.counter) this.counter = n + 1;
