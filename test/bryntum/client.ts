@@ -1,8 +1,12 @@
 /**
- * A real Bryntum `ProjectModel` (from a Gantt / Scheduler Pro UMD bundle, run in jsdom) speaking the
- * classic protocol the way the library's WebSocket mixin does: `loadInlineData` on `dataset`,
- * `applyProjectChanges` on `projectChange`, and what changed locally sent as one `projectChange`
- * after a short auto-sync delay, after `acceptChanges()`.
+ * Real Bryntum `ProjectModel`s (from a Gantt UMD bundle, run in jsdom) speaking either protocol
+ * generation the way Bryntum's client code does (PROTOCOL.md §12):
+ * - classic, like the library's WebSocket mixin: `loadInlineData` on `dataset`,
+ *   `applyProjectChanges` on `projectChange`, and what changed locally sent as one
+ *   `projectChange` after a short auto-sync delay, after `acceptChanges()`;
+ * - revisions, like the realtime demos: the engine's revisions on (`stm.revisionsEnabled`),
+ *   `initRevisions(client, 'base')` after each dataset, `applyRevisions` on `project_change`, and
+ *   each `revisionNotification` sent as one `project_change`.
  *
  * The bundle is not part of Weft: point BRYNTUM_BUNDLE at `gantt.umd.js` of your own
  * `@bryntum/gantt` (or the trial package) to run `npm run test:bryntum`.
@@ -55,25 +59,24 @@ export async function bryntumWindow(): Promise<Dom['window']> {
   return window;
 }
 
-export class BryntumClient {
+/** What both generations share: the socket, the message queue, the engine's work queue, views. */
+export abstract class BryntumClient {
   project: Rec | null = null;
   projectId: number | null = null;
   readonly errors: string[] = [];
   /** Scheduling-conflict dialogs the engine raised (answered with Cancel, as a user may). */
   conflicts = 0;
-  private socket: WebSocket | null = null;
-  private readonly inbox: Rec[] = [];
-  private readonly waiters: { match: (m: Rec) => boolean; resolve: (m: Rec) => void }[] = [];
   /** Messages sent and received so far: a group is quiet when this stops moving. */
   activity = 0;
+  protected socket: WebSocket | null = null;
+  private readonly inbox: Rec[] = [];
+  private readonly waiters: { match: (m: Rec) => boolean; resolve: (m: Rec) => void }[] = [];
   private work: Promise<void> = Promise.resolve();
   private pending = 0;
-  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly window: Dom['window'],
     public url: string,
-    private readonly autoSyncMs = 100,
   ) {}
 
   async connect(login: string): Promise<void> {
@@ -83,15 +86,13 @@ export class BryntumClient {
       this.socket!.once('open', resolve);
       this.socket!.once('error', reject);
     });
-    this.send({ command: 'login', login, password: login });
-    const reply = await this.next((m) => m.command === 'login' && !m.userName);
-    if (reply.error) throw new Error(reply.error);
+    await this.login(login);
   }
 
   async load(projectId: number): Promise<void> {
     this.projectId = projectId;
     if (!this.project) {
-      this.project = new this.window.bryntum.gantt.ProjectModel({});
+      this.project = this.createProject();
       for (const event of ['cycle', 'schedulingConflict']) {
         this.project!.on(event, (e: Rec) => {
           this.conflicts++;
@@ -99,24 +100,21 @@ export class BryntumClient {
         });
       }
     }
-    this.send({ command: 'dataset', project: projectId });
-    const reply = await this.next((m) => m.command === 'dataset' && m.project === projectId, 30_000);
-    if (reply.error) throw new Error(reply.error);
-    await this.project!.loadInlineData(reply.dataset);
-    await this.project!.commitAsync();
-    this.project!.acceptChanges();
+    await this.loadDataset(projectId);
   }
 
-  /** A user action on the project; what it changed is sent after the auto-sync delay. */
-  async edit(action: (project: Rec) => void): Promise<void> {
-    await this.work;
-    action(this.project!);
-    this.syncSoon();
+  /** A user action on the project, run between the changes the client applies. */
+  edit(action: (project: Rec) => void): Promise<void> {
+    return new Promise((resolve) => this.enqueue('edit', async () => {
+      action(this.project!);
+      await this.afterEdit();
+      resolve();
+    }));
   }
 
   /** True while a change is being applied or waits to be sent. */
   get busy(): boolean {
-    return this.timer !== null || this.pending > 0;
+    return this.pending > 0;
   }
 
   close(): void {
@@ -137,8 +135,15 @@ export class BryntumClient {
     return this.project!.dependencyStore.allRecords.map((d: Rec) => `${d.fromEvent?.id}->${d.toEvent?.id}`).sort();
   }
 
+  protected abstract login(login: string): Promise<void>;
+  protected abstract createProject(): Rec;
+  protected abstract loadDataset(projectId: number): Promise<void>;
+  /** A `projectChange` / `project_change` of the loaded project, to apply; false for others. */
+  protected abstract remoteChange(message: Rec): (() => Promise<void>) | null;
+  protected abstract afterEdit(): Promise<void>;
+
   /** Run after what is queued; engine errors are kept, as a browser would show them. */
-  private enqueue(label: string, task: () => Promise<void>): void {
+  protected enqueue(label: string, task: () => Promise<void>): void {
     this.pending++;
     this.work = this.work
       .then(task)
@@ -146,12 +151,12 @@ export class BryntumClient {
       .finally(() => void this.pending--);
   }
 
-  private send(message: Rec): void {
+  protected send(message: Rec): void {
     this.activity++;
     this.socket!.send(JSON.stringify(message));
   }
 
-  private next(match: (m: Rec) => boolean, ms = 10_000): Promise<Rec> {
+  protected next(match: (m: Rec) => boolean, ms = 10_000): Promise<Rec> {
     const i = this.inbox.findIndex(match);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]);
     return new Promise((resolve, reject) => {
@@ -164,19 +169,55 @@ export class BryntumClient {
     // Parsed in the window, so the engine gets objects of its own realm.
     const message = this.window.JSON.parse(text) as Rec;
     this.activity++;
-    if (message.command === 'projectChange' && this.project && message.project === this.projectId) {
-      this.enqueue('apply', () => this.applyRemote(message.changes));
-      return;
-    }
+    const apply = this.project ? this.remoteChange(message) : null;
+    if (apply) return this.enqueue('apply', apply);
     const k = this.waiters.findIndex((w) => w.match(message));
     if (k >= 0) this.waiters.splice(k, 1)[0].resolve(message);
     else this.inbox.push(message);
   }
+}
 
-  private async applyRemote(changes: Rec): Promise<void> {
-    await this.project!.applyProjectChanges(changes);
+export class ClassicClient extends BryntumClient {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(window: Dom['window'], url: string, private readonly autoSyncMs = 100) {
+    super(window, url);
+  }
+
+  override get busy(): boolean {
+    return this.timer !== null || super.busy;
+  }
+
+  protected async login(login: string): Promise<void> {
+    this.send({ command: 'login', login, password: login });
+    const reply = await this.next((m) => m.command === 'login' && !m.userName);
+    if (reply.error) throw new Error(reply.error);
+  }
+
+  protected createProject(): Rec {
+    return new this.window.bryntum.gantt.ProjectModel({});
+  }
+
+  protected async loadDataset(projectId: number): Promise<void> {
+    this.send({ command: 'dataset', project: projectId });
+    const reply = await this.next((m) => m.command === 'dataset' && m.project === projectId, 30_000);
+    if (reply.error) throw new Error(reply.error);
+    await this.project!.loadInlineData(reply.dataset);
     await this.project!.commitAsync();
-    // What the engine computed from them locally goes out like any local change.
+    this.project!.acceptChanges();
+  }
+
+  protected remoteChange(message: Rec): (() => Promise<void>) | null {
+    if (message.command !== 'projectChange' || message.project !== this.projectId) return null;
+    return async () => {
+      await this.project!.applyProjectChanges(message.changes);
+      await this.project!.commitAsync();
+      // What the engine computed from them locally goes out like any local change.
+      this.syncSoon();
+    };
+  }
+
+  protected async afterEdit(): Promise<void> {
     this.syncSoon();
   }
 
@@ -194,5 +235,54 @@ export class BryntumClient {
     if (!changes) return;
     this.project!.acceptChanges();
     this.send({ command: 'projectChange', project: this.projectId, changes });
+  }
+}
+
+export class RevisionsClient extends BryntumClient {
+  private clientId = '';
+
+  protected async login(login: string): Promise<void> {
+    this.send({ command: 'login', data: { login, password: login } });
+    const reply = await this.next((m) => m.command === 'login');
+    if (reply.error) throw new Error(reply.error);
+    this.clientId = reply.data.client;
+  }
+
+  protected createProject(): Rec {
+    const project = new this.window.bryntum.gantt.ProjectModel({ stm: { revisionsEnabled: true, autoRecord: true } });
+    project.on('revisionNotification', ({ localRevisionId, changes, conflictResolutionFor }: Rec) => {
+      const revision = { revision: localRevisionId, clientId: this.clientId, changes, ...(conflictResolutionFor ? { conflictResolutionFor } : {}) };
+      this.send({ command: 'project_change', data: { project: this.projectId, client: this.clientId, revisions: [revision] } });
+    });
+    return project;
+  }
+
+  protected async loadDataset(projectId: number): Promise<void> {
+    this.send({ command: 'dataset', data: { project: projectId } });
+    const reply = await this.next((m) => m.command === 'dataset' && m.data?.project === projectId, 30_000);
+    if (reply.error) throw new Error(reply.error);
+    const { stm } = this.project!;
+    stm.disable();
+    await this.project!.loadInlineData(reply.data.dataset);
+    await this.project!.commitAsync();
+    stm.enable();
+    await this.project!.initRevisions(this.clientId, 'base');
+  }
+
+  protected remoteChange(message: Rec): (() => Promise<void>) | null {
+    if (message.command !== 'project_change' || message.data?.project !== this.projectId) return null;
+    const revisions = (message.data.revisions as Rec[]).map((r) => ({
+      revisionId: r.revision,
+      localRevisionId: r.localRevision,
+      clientId: r.client,
+      conflictResolutionFor: r.conflictResolutionFor,
+      changes: r.changes,
+    }));
+    return () => this.project!.applyRevisions(revisions);
+  }
+
+  protected async afterEdit(): Promise<void> {
+    // The engine turns the committed change into a revision and tells `revisionNotification`.
+    await this.project!.commitAsync();
   }
 }

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { classicLogin } from '../support/client.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { BryntumClient, bryntumWindow, quiet } from './client.js';
+import { ClassicClient, RevisionsClient, bryntumWindow, quiet, type BryntumClient } from './client.js';
 
 type Rec = Record<string, any>;
 
@@ -19,8 +19,8 @@ afterEach(async () => {
   server = null;
 });
 
-async function client(login: string, project = 1): Promise<BryntumClient> {
-  const c = new BryntumClient(await bryntumWindow(), `ws://127.0.0.1:${server!.port}`);
+async function client(login: string, project = 1, Kind: typeof ClassicClient | typeof RevisionsClient = ClassicClient): Promise<BryntumClient> {
+  const c = new Kind(await bryntumWindow(), `ws://127.0.0.1:${server!.port}`);
   clients.push(c);
   await c.connect(login);
   await c.load(project);
@@ -106,5 +106,36 @@ describe('real Bryntum clients (classic protocol)', () => {
     const after = ann.project!.taskStore.allRecords.find((t: Rec) => t.name === 'After restart').id;
     expect(after).toBeGreaterThan(before);
     expect(ann.errors).toEqual([]);
+  });
+});
+
+describe('real Bryntum clients (revisions protocol)', () => {
+  it('see each other’s renames, new tasks and new links, as a fresh client loads them', async () => {
+    server = await startServer();
+    const ann = await client('admin', 1, RevisionsClient);
+    const ben = await client('alex', 1, RevisionsClient);
+    const cid = await client('ben', 1, RevisionsClient);
+    await ann.edit((p) => {
+      p.taskStore.getById(11).name = 'Install nginx';
+    });
+    await quiet([ann, ben, cid]);
+    await ben.edit((p) => {
+      const task = p.taskStore.getById(2).appendChild({ name: 'Pick fonts', duration: 2 });
+      p.dependencyStore.add({ fromTask: 21, toTask: task });
+    });
+    await quiet([ann, ben, cid]);
+    await cid.edit((p) => {
+      p.taskStore.getById(12).duration = 4;
+    });
+    await quiet([ann, ben, cid]);
+    const fresh = await client('admin', 1, RevisionsClient);
+    expect(fresh.tasks()).toContain('11|Install nginx|1|3');
+    expect(fresh.tasks()).toContain('12|Configure firewall|1|4');
+    expect(fresh.tasks().some((t) => /\|Pick fonts\|2\|2$/.test(t))).toBe(true);
+    for (const c of [ann, ben, cid]) {
+      expect(c.tasks()).toEqual(fresh.tasks());
+      expect(c.links()).toEqual(fresh.links());
+      expect(c.errors).toEqual([]);
+    }
   });
 });
