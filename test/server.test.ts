@@ -253,4 +253,19 @@ describe('dataset key names', () => {
     expect(Object.keys((await c.nextOf('dataset')).dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData']);
     await c.close();
   });
+
+  it('include the project fields in the classic reply\'s dataset too when classicProjectInDataset is on', async () => {
+    const server = await startServer({ classicProjectInDataset: true });
+    try {
+      const c = await classicLogin(server.port);
+      c.send({ command: 'dataset', project: 1 });
+      const ds = await c.nextOf('dataset');
+      expect(Object.keys(ds.dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData', 'project']);
+      expect(ds.dataset.project).toEqual(ds.projectMeta);
+      expect(ds.projectMeta).toMatchObject({ calendar: 'general', startDate: '2019-01-14' });
+      await c.close();
+    } finally {
+      await server.dispose();
+    }
+  });
 });

@@ -30,6 +30,8 @@ export interface ServerContext {
   forcedGeneration: Generation | null;
   /** Names of the store arrays in datasets (config `datasetKeys`). */
   datasetKeys: DatasetKeys;
+  /** Classic dataset replies carry `project` inside `dataset` too (config `classicProjectInDataset`). */
+  classicProjectInDataset: boolean;
   /** Logged-in, open connections (for login/logout announcements). */
   loggedIn(): Iterable<Connection>;
 }
@@ -110,7 +112,7 @@ const dataset: Command = {
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     await room.subscribe(connection, (texts, revision) =>
       connection.generation === 'classic'
-        ? classicDatasetReply(frame.payload, texts.project, storesPieces(texts, server.datasetKeys))
+        ? classicDatasetReply(frame.payload, texts.project, (server.classicProjectInDataset ? datasetPieces : storesPieces)(texts, server.datasetKeys))
         : revisionsDatasetReply(frame.payload, datasetPieces(texts, server.datasetKeys), revision),
     );
   },
