@@ -20,7 +20,7 @@
  * The repairs are returned as a change set, so clients are told of them like of any change.
  */
 import type * as Y from 'yjs';
-import { BASE_FIELD, ORDER_FIELD, PARENT_FIELD, TASKS, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
+import { BASE_FIELD, DEPENDENCIES, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
 import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
 import { DEPENDENCY_ENDS, closesCycle, cycleCandidates, type DependencyIndex } from './schedule-cycles.js';
@@ -28,9 +28,8 @@ import { DEPENDENCY_ENDS, closesCycle, cycleCandidates, type DependencyIndex } f
 export interface ProjectState {
   doc: Y.Doc;
   tree: TreeIndex;
-  readonly links: DependencyIndex;
-  /** False until `links` is first read (it is then built from the document as it is). */
-  readonly linksBuilt: boolean;
+  /** The dependency index; `pending`: keys this transaction changed (see ProjectDocument.links). */
+  links(pending: Iterable<string>): DependencyIndex;
 }
 const ASSIGNMENT_REFS: [string[], string][] = [
   [['event', 'eventId'], TASKS],
@@ -72,7 +71,7 @@ export function scopeOf(tr: Y.Transaction): Scope {
     tasks: tasks.keys,
     removedTasks: tasks.removed,
     removedResources: touched(tr, storeMap(doc, 'resources')).removed,
-    dependencies: touched(tr, storeMap(doc, 'dependencies')).keys,
+    dependencies: touched(tr, storeMap(doc, DEPENDENCIES)).keys,
     assignments: touched(tr, storeMap(doc, 'assignments')).keys,
   };
 }
@@ -148,7 +147,7 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
     };
   }
 
-  const dependencies = storeMap(doc, 'dependencies');
+  const dependencies = storeMap(doc, DEPENDENCIES);
   const depKeys = scope.removedTasks ? [...dependencies.keys()] : [...scope.dependencies];
   const deadDeps = depKeys.filter((key) => {
     const record = dependencies.get(key);
@@ -157,11 +156,9 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
   removeAll(dependencies, deadDeps, 'dependencies', out);
   const cyclic: Rec[] = [];
   if (scope.dependencies.size || scope.tasks.size) {
-    // Built now, the index already holds this transaction's dependencies: all of them are new to it.
-    const fresh = !project.linksBuilt;
-    const links = project.links;
+    const links = project.links(scope.dependencies);
     for (const key of deadDeps) links.update(key);
-    const relinked = [...scope.dependencies].filter((key) => links.update(key) || (fresh && links.endsOf(key)));
+    const relinked = [...scope.dependencies].filter((key) => links.update(key));
     for (const key of cycleCandidates(links, tree, relinked, scope.tasks)) {
       if (!closesCycle(key, links, tree)) continue;
       cyclic.push({ id: idOf(dependencies.get(key)!, key) });
@@ -186,13 +183,8 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
 
 /** The record names a target (in the first of `names` it has) that is not in `target`. */
 function pointsNowhere(record: FieldMap, names: readonly string[], target: StoreMap): boolean {
-  for (const name of names) {
-    const value = readField(record, name);
-    if (value === undefined) continue;
-    if (value === null || value === '') return false;
-    return !target.has(recordKey(value as RecordId));
-  }
-  return false;
+  const value = firstField(record, names);
+  return value !== undefined && value !== null && value !== '' && !target.has(recordKey(value as RecordId));
 }
 
 function removeAll(map: StoreMap, keys: string[], store: string, out: Record<string, { removed?: Rec[] }>): void {

@@ -86,6 +86,15 @@ export function readField(record: FieldMap, field: string): unknown {
   return baseOf(record)?.[field];
 }
 
+/** The value of the first of `names` the record has (a reference may go by several names), or undefined. */
+export function firstField(record: FieldMap, names: readonly string[]): unknown {
+  for (const name of names) {
+    const value = readField(record, name);
+    if (value !== undefined) return value;
+  }
+  return undefined;
+}
+
 export function hasField(record: FieldMap, field: string): boolean {
   return record.has(field) || (baseOf(record) !== undefined && field in baseOf(record)!);
 }

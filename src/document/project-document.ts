@@ -147,13 +147,11 @@ export class ProjectDocument {
   /**
    * Dependencies by the tasks they link, for scheduling-cycle checks; built when the first change
    * that adds or moves something needs it, so a project that is only read never pays for it.
+   * Built now, it leaves out `pending` (what the current transaction changed), so that `update`
+   * reports those as new like it would have with an index built earlier.
    */
-  get links(): DependencyIndex {
-    return (this.linkIndex ??= new DependencyIndex(storeMap(this.doc, DEPENDENCIES)));
-  }
-
-  get linksBuilt(): boolean {
-    return this.linkIndex !== null;
+  links(pending: Iterable<string> = []): DependencyIndex {
+    return (this.linkIndex ??= new DependencyIndex(storeMap(this.doc, DEPENDENCIES), pending));
   }
 
   datasetTexts(yielding = true): Promise<DatasetTexts> {

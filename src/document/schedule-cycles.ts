@@ -10,7 +10,7 @@
  * A cycle must use a dependency edge, since the tree edges alone only go down (starts) or up (ends).
  * So a dependency A -> B closes a cycle exactly when end(A) is reachable from start(B).
  */
-import { readField, recordKey, type RecordId, type StoreMap } from './layout.js';
+import { firstField, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
 import { ROOT, type TreeIndex } from './tree.js';
 
 export const DEPENDENCY_ENDS = [
@@ -18,15 +18,10 @@ export const DEPENDENCY_ENDS = [
   ['toTask', 'toEvent', 'to'],
 ] as const;
 
-/** The task key named by the first of `names` the record has, or undefined. */
-export function endOf(record: ReturnType<StoreMap['get']>, names: readonly string[]): string | undefined {
-  if (!record) return undefined;
-  for (const name of names) {
-    const value = readField(record, name);
-    if (value === undefined) continue;
-    return typeof value === 'number' || typeof value === 'string' ? recordKey(value as RecordId) : undefined;
-  }
-  return undefined;
+/** The task key a dependency end names (the first of `names` it has), or undefined. */
+function endOf(record: FieldMap, names: readonly string[]): string | undefined {
+  const value = firstField(record, names);
+  return typeof value === 'number' || typeof value === 'string' ? recordKey(value) : undefined;
 }
 
 /** A multimap kept small: most tasks have no dependency or one (a string), a few have a list. */
@@ -64,8 +59,13 @@ export class DependencyIndex {
   private readonly bySource: Links = new Map();
   private readonly byTarget: Links = new Map();
 
-  constructor(private readonly dependencies: StoreMap) {
-    for (const key of dependencies.keys()) this.update(key);
+  /** `pending`: keys left out for now, picked up by `update`. */
+  constructor(
+    private readonly dependencies: StoreMap,
+    pending: Iterable<string> = [],
+  ) {
+    const later = new Set(pending);
+    for (const key of dependencies.keys()) if (!later.has(key)) this.update(key);
   }
 
   /**
