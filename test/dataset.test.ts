@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
-import { datasetJson, storesJson } from '../src/document/dataset.js';
+import { datasetJson, storesPieces } from '../src/document/dataset.js';
 import { readSeedFile } from '../src/document/seed.js';
 import { idTree, projectOf, seededProject, seedPath, walkTasks, type SeedName, type ServedTask } from './support/document.js';
 
@@ -128,7 +128,7 @@ describe('the dataset object', () => {
     const parsed = JSON.parse(datasetJson(yielding));
     expect(parsed.tasksData).toHaveLength(1500);
     expect(parsed.resourcesData).toHaveLength(4500);
-    expect(Object.keys(JSON.parse(storesJson(direct)))).toHaveLength(7);
+    expect(Object.keys(JSON.parse(storesPieces(direct).join('')))).toHaveLength(7);
   });
 });
 

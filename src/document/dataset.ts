@@ -146,11 +146,6 @@ export function datasetPieces(texts: DatasetTexts, keys: DatasetKeys = 'legacy')
   return pieces;
 }
 
-/** The 7 store keys (classic `dataset` reply), as JSON text. */
-export function storesJson(texts: DatasetTexts): string {
-  return storesPieces(texts).join('');
-}
-
 /** The 8-key dataset (revisions generation, and every reset broadcast), as JSON text. */
 export function datasetJson(texts: DatasetTexts, keys: DatasetKeys = 'legacy'): string {
   return datasetPieces(texts, keys).join('');

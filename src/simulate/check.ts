@@ -131,17 +131,8 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
   return problems;
 }
 
-/** The task tree and the live dependencies of a view, for the scheduling-loop search. */
+/** The live dependencies of a view and its task tree, for the scheduling-loop search. */
 function scheduleOf(view: View): { tree: TaskTree; links: TaskLinks; keys: string[] } {
-  const children = new Map<string, string[]>();
-  const parents = new Map<string, string>();
-  for (const [key, task] of view.tasks) {
-    const parent = parentKeyOfValue(task.parentId);
-    parents.set(key, parent);
-    const list = children.get(parent);
-    if (list) list.push(key);
-    else children.set(parent, [key]);
-  }
   const ends = new Map<string, { from: string; to: string }>();
   const targets = new Map<string, string[]>();
   for (const [key, dep] of view.store('dependencies')) {
@@ -153,7 +144,7 @@ function scheduleOf(view: View): { tree: TaskTree; links: TaskLinks; keys: strin
     else targets.set(keyOf(from), [keyOf(to)]);
   }
   return {
-    tree: { childKeys: (task) => children.get(task) ?? [], parentKey: (task) => parents.get(task) },
+    tree: { childKeys: (task) => view.childrenOf(task), parentKey: (task) => view.parentKey(task) },
     links: { endsOf: (key) => ends.get(key), targetsFrom: (task) => targets.get(task) ?? [] },
     keys: [...ends.keys()].sort(),
   };
