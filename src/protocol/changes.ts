@@ -31,6 +31,30 @@ export function withInput(changes: Changes): Changes {
 type Row = Record<string, unknown>;
 
 /**
+ * Several change sets sent as one (the fixes of one revision): rows are listed one after the
+ * other, store by store; project fields are merged. Null for none.
+ */
+export function together(...sets: (Changes | null)[]): Changes | null {
+  let out: Changes | null = null;
+  for (const set of sets) {
+    if (!set) continue;
+    if (!out) {
+      out = set;
+      continue;
+    }
+    const merged: Changes = structuredClone(out);
+    for (const [store, entry] of Object.entries(set)) {
+      if (!isObject(entry)) continue;
+      const target = ((merged[store] as Row | undefined) ??= {}) as Row;
+      if (store === 'project') Object.assign(target, entry);
+      else for (const kind of ['added', 'updated', 'removed']) if (Array.isArray(entry[kind])) target[kind] = [...(Array.isArray(target[kind]) ? (target[kind] as unknown[]) : []), ...(entry[kind] as unknown[])];
+    }
+    out = merged;
+  }
+  return out;
+}
+
+/**
  * One change set with the effect of `a` then `b`, for clients that apply a change set as a whole
  * (classic): a change and the repairs the server made to it arrive together, so a client never
  * holds the state in between (a dependency the server refused would otherwise show it a cycle).

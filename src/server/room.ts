@@ -19,7 +19,7 @@ import { serverVersionNumber, shownToClients, versionsChange } from '../history/
 import type { VersionMeta, VersionReason } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
-import { withInput } from '../protocol/changes.js';
+import { together, withInput } from '../protocol/changes.js';
 import { amending, encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
@@ -311,7 +311,7 @@ export class ProjectRoom {
     // Like field finals, these may reach the sender after a newer move of its own.
     if (order) this.placements.markWriter(SERVER_CLIENT);
     const lost = classic ? lostByMoves(applied.outgoing, applied.repairs, this.document) : null;
-    const fixes = mergeChanges(mergeChanges(mergeChanges(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs), order), lost);
+    const fixes = together(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs, order, lost);
 
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
@@ -610,19 +610,4 @@ export class ProjectRoom {
 /** Revisions as revision log entries (`server-<n>` is stored under n). */
 function logEntries(revisions: OutgoingRevision[]): { n: number; text: string }[] {
   return revisions.map((r) => ({ n: Number(r.revision.slice('server-'.length)), text: revisionText(r) }));
-}
-
-/** Two change sets as one (fixes to send together). */
-export function mergeChanges(a: Changes | null, b: Changes | null): Changes | null {
-  if (!a || !b) return a ?? b;
-  const out: Record<string, any> = structuredClone(a);
-  for (const [store, entry] of Object.entries(b) as [string, any][]) {
-    if (store === 'project') {
-      out.project = { ...(out.project ?? {}), ...entry };
-      continue;
-    }
-    const target = (out[store] ??= {});
-    for (const kind of ['added', 'updated', 'removed']) if (entry[kind]) target[kind] = [...(target[kind] ?? []), ...entry[kind]];
-  }
-  return out;
 }
