@@ -73,10 +73,11 @@ export class UpdateLog {
     const seq = this.seq;
     const updates = this.unfolded.slice(0, seq - this.snapshotSeq);
     if (updates.length === 0) return;
-    const groups: Uint8Array[][] = [[]];
-    let size = this.lastChunk && this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.bytes.byteLength : CHUNK_BYTES;
-    if (size < CHUNK_BYTES) groups[0].push(this.lastChunk!.bytes);
-    else groups.pop();
+    // A last chunk still under the size is rewritten with the new updates merged after it.
+    const last = this.lastChunk;
+    const extend = last !== null && last.bytes.byteLength < CHUNK_BYTES;
+    const groups: Uint8Array[][] = [extend ? [last.bytes] : []];
+    let size = extend ? last.bytes.byteLength : 0;
     for (const update of updates) {
       if (size >= CHUNK_BYTES) {
         groups.push([]);
@@ -85,7 +86,7 @@ export class UpdateLog {
       groups[groups.length - 1].push(update);
       size += update.byteLength;
     }
-    let index = this.lastChunk ? (this.lastChunk.bytes.byteLength < CHUNK_BYTES ? this.lastChunk.index : this.lastChunk.index + 1) : 0;
+    let index = last === null ? 0 : extend ? last.index : last.index + 1;
     const chunks: { index: number; bytes: Uint8Array }[] = [];
     for (const group of groups) chunks.push({ index: index++, bytes: await mergeUpdates(group) });
     await this.storage.compact(chunks, seq);
