@@ -105,11 +105,10 @@ export abstract class BryntumClient {
 
   /** A user action on the project, run between the changes the client applies. */
   edit(action: (project: Rec) => void): Promise<void> {
-    return new Promise((resolve) => this.enqueue('edit', async () => {
+    return this.enqueue('edit', async () => {
       action(this.project!);
       await this.afterEdit();
-      resolve();
-    }));
+    });
   }
 
   /** True while a change is being applied or waits to be sent. */
@@ -142,13 +141,14 @@ export abstract class BryntumClient {
   protected abstract remoteChange(message: Rec): (() => Promise<void>) | null;
   protected abstract afterEdit(): Promise<void>;
 
-  /** Run after what is queued; engine errors are kept, as a browser would show them. */
-  protected enqueue(label: string, task: () => Promise<void>): void {
+  /** Run after what is queued; engine errors are kept, as a browser would show them. Resolves when done. */
+  protected enqueue(label: string, task: () => Promise<void>): Promise<void> {
     this.pending++;
     this.work = this.work
       .then(task)
       .catch((e) => void this.errors.push(`${label}: ${(e as Error).message}`))
       .finally(() => void this.pending--);
+    return this.work;
   }
 
   protected send(message: Rec): void {
@@ -170,7 +170,7 @@ export abstract class BryntumClient {
     const message = this.window.JSON.parse(text) as Rec;
     this.activity++;
     const apply = this.project ? this.remoteChange(message) : null;
-    if (apply) return this.enqueue('apply', apply);
+    if (apply) return void this.enqueue('apply', apply);
     const k = this.waiters.findIndex((w) => w.match(message));
     if (k >= 0) this.waiters.splice(k, 1)[0].resolve(message);
     else this.inbox.push(message);
@@ -225,7 +225,7 @@ export class ClassicClient extends BryntumClient {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.enqueue('sync', () => this.sync());
+      void this.enqueue('sync', () => this.sync());
     }, this.autoSyncMs);
   }
 
