@@ -23,7 +23,8 @@ export class Connection {
   user: User | null = null;
   room: ProjectRoom | null = null;
   /** Messages waiting for a streamed reply to finish (null when none is being streamed). */
-  private waiting: (string | string[])[] | null = null;
+  private waiting: { item: string | string[]; chars: number }[] | null = null;
+  /** Their length in UTF-16 code units. */
   private waitingChars = 0;
 
   constructor(
@@ -70,7 +71,7 @@ export class Connection {
   }
 
   private wait(item: string | string[], chars: number): void {
-    this.waiting!.push(item);
+    this.waiting!.push({ item, chars });
     this.waitingChars += chars;
     if (this.waitingChars > this.maxBufferedBytes) this.tooSlow();
   }
@@ -87,7 +88,9 @@ export class Connection {
       while (item !== undefined && this.open && this.waiting) {
         if (typeof item === 'string') this.write(item);
         else await this.stream(item);
-        item = this.waiting?.shift();
+        const next = this.waiting?.shift();
+        if (next) this.waitingChars -= next.chars;
+        item = next?.item;
       }
     } finally {
       this.waiting = null;
