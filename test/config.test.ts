@@ -86,6 +86,7 @@ describe('loadConfig with a config file', () => {
     expect(config.anonymous).toEqual({ enabled: false, projects: [1], readOnly: false });
     expect(config.limits.maxMessageBytes).toBe(1000);
     expect(config.limits.maxFrameBytes).toBe(64 * 1024 * 1024);
+    expect(config.limits.maxQueuedBytes).toBe(32 * 1024 * 1024);
     expect(config.projects).toHaveLength(3);
   });
 

@@ -62,8 +62,10 @@ export const ConfigSchema = z.strictObject({
       maxFrameBytes: z.number().int().positive().default(64 * 1024 * 1024),
       /** Outgoing bytes a slow client may have queued before it is disconnected to resync. */
       maxBufferedBytes: z.number().int().positive().default(64 * 1024 * 1024),
+      /** Incoming bytes of one connection waiting to be handled before its socket is no longer read (until half have been). */
+      maxQueuedBytes: z.number().int().positive().default(32 * 1024 * 1024),
     })
-    .default({ maxMessageBytes: 16 * 1024 * 1024, maxFrameBytes: 64 * 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024 }),
+    .default({ maxMessageBytes: 16 * 1024 * 1024, maxFrameBytes: 64 * 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024, maxQueuedBytes: 32 * 1024 * 1024 }),
   storage: z
     .strictObject({
       /** Fold the update log into a snapshot after this many updates. */

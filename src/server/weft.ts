@@ -16,6 +16,7 @@ import { announceUsers, dispatch, type ServerContext } from './commands.js';
 import { Connection } from './connection.js';
 import { ProjectRegistry } from './projects.js';
 import { SerialQueue } from './serial-queue.js';
+import { Inbound } from './inbound.js';
 import { YjsPeer } from './yjs-peer.js';
 import { AdminHttp } from './admin-http.js';
 import { localUrl, removeSidecar, writeSidecar } from './sidecar.js';
@@ -129,7 +130,8 @@ export class WeftServer {
     if (!room) return refuse(404, 'Not Found');
     this.wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = this.track(upgraded);
-      const peer = new YjsPeer(`yjs-${this.instance}-${++this.connectionCount}`, ws, user, !this.context.access.canWrite(user), room, this.log);
+      const id = `yjs-${this.instance}-${++this.connectionCount}`;
+      const peer = new YjsPeer(id, ws, user, !this.context.access.canWrite(user), room, this.inbound(id, ws), this.log);
       void peer.start();
     });
   }
@@ -144,13 +146,23 @@ export class WeftServer {
     const connection = new Connection(`client-${this.instance}-${++this.connectionCount}`, socket, this.config.limits.maxBufferedBytes);
     this.connections.add(connection);
     const frames = new SerialQueue();
+    const inbound = this.inbound(connection.id, socket);
     socket.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
       const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
-      void frames.run(() => this.handle(connection, data as Buffer, bytes, isBinary));
+      const handled = inbound.admit(bytes);
+      void frames.run(() => this.handle(connection, data as Buffer, bytes, isBinary)).finally(handled);
     });
     socket.on('close', () => void frames.run(() => this.closed(connection)));
     socket.on('error', (e) => this.log(`${connection.id}: socket error: ${e.message}`));
+  }
+
+  /** Flow control of one socket's incoming frames (see Inbound). */
+  private inbound(id: string, socket: WebSocket): Inbound {
+    const limit = this.config.limits.maxQueuedBytes;
+    return new Inbound(socket, limit, (waiting) =>
+      this.log(`${id}: sends faster than its frames are handled: reading paused while more than ${limit} bytes wait (${waiting} now)`),
+    );
   }
 
   private async handle(connection: Connection, data: Buffer | Buffer[], bytes: number, isBinary: boolean): Promise<void> {

@@ -5,6 +5,7 @@
 import type { WebSocket } from 'ws';
 import { decodeYjsFrame } from '../protocol/yjs-wire.js';
 import type { User } from './access.js';
+import type { Inbound } from './inbound.js';
 import type { ProjectRoom } from './room.js';
 
 export class YjsPeer {
@@ -17,6 +18,7 @@ export class YjsPeer {
     readonly user: User,
     readonly readOnly: boolean,
     private readonly room: ProjectRoom,
+    private readonly inbound: Inbound,
     private readonly log: (message: string) => void,
   ) {}
 
@@ -45,17 +47,24 @@ export class YjsPeer {
       return this.close(1007, `invalid frame: ${(e as Error).message}`.slice(0, 120));
     }
     switch (frame.type) {
-      case 'sync-step-1':
-        void this.room.answerSyncStep1(this, frame.stateVector);
+      case 'sync-step-1': {
+        const handled = this.inbound.admit(data.byteLength);
+        void this.room.answerSyncStep1(this, frame.stateVector).finally(handled);
         return;
-      case 'update':
+      }
+      case 'update': {
         // Read-only peers may sync down but their edits are not taken.
         if (this.readOnly) return;
-        this.room.applyPeerUpdate(this, frame.update).catch((e) => {
-          this.log(`${this.id}: update refused: ${(e as Error).message}`);
-          this.close(1007, 'update refused');
-        });
+        const handled = this.inbound.admit(data.byteLength);
+        this.room
+          .applyPeerUpdate(this, frame.update)
+          .catch((e) => {
+            this.log(`${this.id}: update refused: ${(e as Error).message}`);
+            this.close(1007, 'update refused');
+          })
+          .finally(handled);
         return;
+      }
       case 'awareness':
         this.room.applyAwareness(this, frame.update);
         return;

@@ -24,12 +24,13 @@ export async function tempDir(prefix = 'weft-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
-export async function startServer(overrides: Partial<ConfigInput> = {}, dataDir?: string): Promise<TestServer> {
+/** `log` receives the server's log lines (silenced by default). */
+export async function startServer(overrides: Partial<ConfigInput> = {}, dataDir?: string, log: (line: string) => void = () => {}): Promise<TestServer> {
   const dir = dataDir ?? (await tempDir());
   const base = await loadConfig({ flags: { port: 0, host: '127.0.0.1', dataDir: join(dir, 'db') }, env: {} });
   // Overrides go through the schema, so their own defaults apply.
   const config = ConfigSchema.parse({ ...base, ...overrides });
-  const server = await WeftServer.start(config, { log: () => {} });
+  const server = await WeftServer.start(config, { log });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -43,7 +44,7 @@ export async function startServer(overrides: Partial<ConfigInput> = {}, dataDir?
     stop,
     restart: async () => {
       await stop();
-      return startServer(overrides, dir);
+      return startServer(overrides, dir, log);
     },
     dispose: async () => {
       await stop();

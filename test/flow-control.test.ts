@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { once } from 'node:events';
+import { Inbound } from '../src/server/inbound.js';
+import { Connection } from '../src/server/connection.js';
+import { classicLogin } from './support/client.js';
+import { startServer, type TestServer } from './support/server.js';
+
+describe('incoming flow control', () => {
+  const recorder = () => {
+    const calls: string[] = [];
+    return { calls, pause: () => calls.push('pause'), resume: () => calls.push('resume') };
+  };
+
+  it('pauses reading once more than the limit waits and resumes when half of it has been handled', () => {
+    const socket = recorder();
+    const firstPauses: number[] = [];
+    const inbound = new Inbound(socket, 12_000, (w) => firstPauses.push(w));
+    const handled = Array.from({ length: 5 }, () => inbound.admit(2_000));
+    // 5 x (2000 + per-frame overhead) is over 12 000; resuming needs 6 000 or less.
+    expect(socket.calls).toEqual(['pause']);
+    handled[0]();
+    handled[1]();
+    expect(socket.calls).toEqual(['pause']);
+    handled[2]();
+    expect(socket.calls).toEqual(['pause', 'resume']);
+    handled[2]();
+    expect(inbound.waitingBytes).toBe(2 * 2_512);
+    expect(firstPauses).toEqual([12_560]);
+    expect(inbound.pauses).toBe(1);
+  });
+
+  it('counts floods of tiny frames, not only their bytes', () => {
+    const socket = recorder();
+    const inbound = new Inbound(socket, 10_000);
+    for (let i = 0; i < 20; i++) inbound.admit(1);
+    expect(socket.calls).toEqual(['pause']);
+  });
+
+  describe('on a server', () => {
+    let s: TestServer;
+    const log: string[] = [];
+    beforeAll(async () => {
+      s = await startServer({ limits: { maxQueuedBytes: 64 * 1024 } }, undefined, (line) => log.push(line));
+    });
+    afterAll(async () => s.dispose());
+
+    it('holds back a client that floods changes, applies all of them in order and keeps serving it', async () => {
+      const flooder = await classicLogin(s.port, 'alex');
+      const watcher = await classicLogin(s.port, 'ben');
+      flooder.send({ command: 'dataset', project: 1 });
+      await flooder.nextOf('dataset');
+      watcher.send({ command: 'dataset', project: 1 });
+      await watcher.nextOf('dataset');
+      const long = 'x'.repeat(2_000);
+      const ROUNDS = 2;
+      const PER_ROUND = 150;
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < PER_ROUND; i++) {
+          flooder.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 14, name: `${round}-${i} ${long}` }] } } });
+        }
+        // A reply to a later request comes only once the socket was read again.
+        flooder.send({ command: 'projects' });
+        await flooder.nextOf('projects', 30_000);
+      }
+      const names: string[] = [];
+      for (let i = 0; i < ROUNDS * PER_ROUND; i++) names.push((await watcher.nextOf('projectChange', 30_000)).changes.tasks.updated[0].name.split(' ')[0]);
+      expect(names).toEqual(Array.from({ length: ROUNDS * PER_ROUND }, (_, k) => `${Math.floor(k / PER_ROUND)}-${k % PER_ROUND}`));
+      expect(log.filter((l) => l.includes('reading paused'))).toHaveLength(1);
+      expect(flooder.closed).toBe(false);
+      await Promise.all([flooder.close(), watcher.close()]);
+    });
+  });
+});
+
+describe('outgoing queue of a connection', () => {
+  let wss: WebSocketServer;
+  let port: number;
+  beforeAll(async () => {
+    wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(wss, 'listening');
+    port = (wss.address() as { port: number }).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+
+  it('does not take a client for slow because many long replies were queued one after another', async () => {
+    const accepted = once(wss, 'connection');
+    const client = new WebSocket(`ws://127.0.0.1:${port}`);
+    await once(client, 'open');
+    const [socket] = (await accepted) as [WebSocket];
+    // Each reply is 3 MB; the limit allows two queued at once but not the seven sent in all.
+    const connection = new Connection('c', socket, 7 * 1024 * 1024);
+    const reply = (n: number) => [`{"n":${n},"pad":"`, 'y'.repeat(3 * 1024 * 1024), '"}'];
+    const TOTAL = 7;
+    let sent = 2;
+    connection.sendPieces(reply(0));
+    connection.sendPieces(reply(1));
+    const received: number[] = [];
+    const closed = once(client, 'close');
+    await new Promise<void>((resolve, reject) => {
+      closed.then(() => reject(new Error(`closed after ${received.length} replies`)), () => undefined);
+      client.on('message', (data) => {
+        received.push(JSON.parse(String(data)).n);
+        // One more behind the one being streamed now, so the queue never empties.
+        if (sent < TOTAL) connection.sendPieces(reply(sent++));
+        if (received.length === TOTAL) resolve();
+      });
+    });
+    expect(received).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    client.close();
+  });
+});
