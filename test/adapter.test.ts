@@ -242,6 +242,60 @@ describe('phantom references', () => {
   });
 });
 
+describe('what revisions receivers replay ($input)', () => {
+  it('adds a user edit the revision wrote but left out of the record\'s $input entry', async () => {
+    const t = await seededProject();
+    // Bryntum's revision engine: a task moved among its siblings, then renamed, in one transaction.
+    const { outgoing } = t.apply({
+      tasks: { updated: [{ id: 14, parentIndex: 3, name: 'renamed' }], $input: { updated: [{ id: 14, parentIndex: 3 }] } },
+    });
+    expect((outgoing.tasks as Rec).$input.updated).toEqual([{ id: 14, parentIndex: 3, name: 'renamed' }]);
+    expect((outgoing.tasks as Rec).updated).toEqual([{ id: 14, parentIndex: 3, name: 'renamed' }]);
+    expect(t.record('tasks', 14)?.name).toBe('renamed');
+  });
+
+  it('adds an entry for a record whose user edit is missing from $input altogether', async () => {
+    const t = await seededProject();
+    const { outgoing } = t.apply({
+      tasks: { updated: [{ id: 14, note: 'call the vendor', startDate: '2019-01-20T00:00:00' }], $input: { updated: [] } },
+    });
+    expect((outgoing.tasks as Rec).$input.updated).toEqual([{ id: 14, note: 'call the vendor' }]);
+  });
+
+  it('leaves out what the scheduling engine computes, sibling positions, and values the record already had', async () => {
+    const t = await seededProject();
+    const name = t.record('tasks', 14)?.name;
+    const { outgoing } = t.apply({
+      tasks: {
+        updated: [{ id: 14, name, startDate: '2019-01-20T00:00:00', endDate: '2019-01-22T00:00:00', duration: 2, percentDone: 40, effort: 16, parentIndex: 1 }],
+        $input: { updated: [{ id: 14, duration: 2 }] },
+      },
+      assignments: { updated: [{ id: 1, units: 50 }], $input: {} },
+    });
+    expect((outgoing.tasks as Rec).$input).toEqual({ updated: [{ id: 14, duration: 2 }] });
+    expect((outgoing.assignments as Rec).$input).toEqual({});
+  });
+
+  it('gives a new record\'s $input.added the user fields the record was added with', async () => {
+    const t = await seededProject();
+    // Added and then edited while still a phantom, in one user action.
+    const { outgoing } = t.apply({
+      tasks: {
+        added: [{ $PhantomId: P('a'), name: 'final', note: 'n', parentId: 1, startDate: '2019-01-20T00:00:00' }],
+        $input: { added: [{ $PhantomId: P('a'), name: 'first', parentId: 1 }] },
+      },
+    });
+    const tasks = outgoing.tasks as Rec;
+    expect(tasks.$input.added).toEqual([{ $PhantomId: P('a'), id: tasks.added[0].id, name: 'final', note: 'n', parentId: 1 }]);
+  });
+
+  it('does not touch changes without $input (classic clients, engine corrections)', async () => {
+    const t = await seededProject();
+    const { outgoing } = t.apply({ tasks: { updated: [{ id: 14, name: 'classic' }] } });
+    expect(outgoing.tasks).toEqual({ updated: [{ id: 14, name: 'classic' }] });
+  });
+});
+
 describe('re-sent phantom ids', () => {
   async function withAddedTask() {
     const t = await seededProject();
@@ -285,10 +339,10 @@ describe('re-sent phantom ids', () => {
     expect(t.record('tasks', id)?.name).toBe('A edited');
   });
 
-  it('handles a re-sent phantom with no $input.added counterpart', async () => {
+  it('handles a re-sent phantom with no $input.added counterpart, and lets receivers replay its new name', async () => {
     const { t, id } = await withAddedTask();
     const { outgoing } = t.apply({ tasks: { added: [{ $PhantomId: P('a'), name: 'A edited' }], $input: { updated: [{ id: 11, name: 'typed' }] } } });
-    expect(outgoing.tasks).toEqual({ added: [], updated: [{ id, name: 'A edited' }], $input: { updated: [{ id: 11, name: 'typed' }] } });
+    expect(outgoing.tasks).toEqual({ added: [], updated: [{ id, name: 'A edited' }], $input: { updated: [{ id: 11, name: 'typed' }, { id, name: 'A edited' }] } });
   });
 
   it('keeps a re-sent phantom in added with its id when asked to, without creating a second record', async () => {

@@ -30,6 +30,7 @@ import {
 import { isOrderKey, keyBetween, keysBetween } from './order.js';
 import { ROOT, TreeIndex } from './tree.js';
 import { sameJson } from './json.js';
+import { completeInput } from './replayed-input.js';
 
 export interface IdSource {
   /** A fresh id for a record of `store`, never handed out before in this project. */
@@ -168,7 +169,16 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
   }
   if (isObject(change.project)) resolveReferences(change.project, lookup);
 
-  // 3. Write to the document in one transaction.
+  // 3. What receivers replay must hold every user edit the document is about to take.
+  for (const store of stores) {
+    const map = storeMap(doc, store);
+    completeInput(store, change[store] as StoreEntry, (id, field) => {
+      const record = map.get(recordKey(id as RecordId));
+      return record ? { value: readField(record, field) } : undefined;
+    });
+  }
+
+  // 4. Write to the document in one transaction.
   const result: AppliedChange = {
     outgoing: change,
     hasAdded,

@@ -1,0 +1,77 @@
+/**
+ * Revisions clients replay only a revision's `$input` (PROTOCOL.md §3.3, §12). Bryntum's revision
+ * engine sometimes leaves a user's edit out of it while the same revision's `added` / `updated`
+ * carry it: a task moved among its siblings and then renamed in one transaction (Gantt 7.3)
+ * arrives with `updated: [{id, parentIndex, name}]` and `$input.updated: [{id, parentIndex}]`. The document
+ * takes the name, every other revisions client keeps the old one, and nothing ever reconciles them.
+ *
+ * So what a revision writes to a field that the scheduling engine never computes (a name, a note,
+ * a custom field) goes into its `$input` too. Fields the engine derives (dates, durations, effort,
+ * progress, sibling positions) stay out: receivers compute those themselves, and replaying them as
+ * input would pin them (a start date given as input becomes a constraint).
+ */
+import { sameJson } from './json.js';
+
+type Rec = Record<string, unknown>;
+
+export interface InputEntry {
+  added?: Rec[];
+  updated?: Rec[];
+  $input?: { added?: Rec[]; updated?: Rec[]; [k: string]: unknown };
+}
+
+const TREE_FIELDS = ['parentId', 'parentIndex', 'orderedParentIndex', '$PhantomId', '$PhantomParentId', 'children', 'id'];
+
+/** Fields Bryntum's engine computes or rewrites (or that are one user's view state), per store. */
+const DERIVED: Record<string, Set<string>> = {
+  tasks: new Set([
+    ...TREE_FIELDS,
+    'startDate', 'endDate', 'duration', 'durationUnit', 'effort', 'effortUnit', 'percentDone',
+    'constraintType', 'constraintDate', 'earlyStartDate', 'earlyEndDate', 'lateStartDate', 'lateEndDate',
+    'totalSlack', 'slackUnit', 'critical', 'segments', 'expanded',
+  ]),
+  assignments: new Set([...TREE_FIELDS, 'units', 'effort']),
+  dependencies: new Set([...TREE_FIELDS, 'active']),
+};
+const DERIVED_ELSEWHERE = new Set(TREE_FIELDS);
+
+/** A nested change set (`{added, updated, removed}`) is merged, not replayed as a value. */
+const isChangeSet = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && ['added', 'updated', 'removed'].some((k) => Array.isArray((v as Rec)[k]));
+
+/**
+ * Adds to `entry.$input` what `entry` writes to user fields but `$input` lacks. `current(id)` gives
+ * the stored value of a field of an existing record (undefined when the record does not exist), so
+ * an update only counts where it changes something. Entries without `$input` (classic changes,
+ * engine corrections) are left alone. Ids must already be resolved.
+ */
+export function completeInput(store: string, entry: InputEntry, current: (id: unknown, field: string) => { value: unknown } | undefined): void {
+  const input = entry.$input;
+  if (typeof input !== 'object' || input === null) return;
+  const derived = DERIVED[store] ?? DERIVED_ELSEWHERE;
+  const userFields = (rec: Rec) => Object.keys(rec).filter((f) => !derived.has(f) && !isChangeSet(rec[f]));
+
+  for (const rec of entry.added ?? []) {
+    if (rec.id === undefined) continue;
+    // A record added without any `$input.added` counterpart was not typed by the user as such
+    // (a re-sent phantom, a rebase): only complete counterparts that exist.
+    const replayed = input.added?.find((r) => r.id === rec.id);
+    if (!replayed) continue;
+    for (const field of userFields(rec)) if (!sameJson(replayed[field], rec[field])) replayed[field] = rec[field];
+  }
+
+  for (const rec of entry.updated ?? []) {
+    if (rec.id === undefined) continue;
+    const replayed = input.updated?.find((r) => r.id === rec.id);
+    const missing: Rec = {};
+    for (const field of userFields(rec)) {
+      if (replayed && field in replayed) continue;
+      const stored = current(rec.id, field);
+      if (stored === undefined || sameJson(stored.value, rec[field])) continue;
+      missing[field] = rec[field];
+    }
+    if (Object.keys(missing).length === 0) continue;
+    if (replayed) Object.assign(replayed, missing);
+    else (input.updated ??= []).push({ id: rec.id, ...missing });
+  }
+}
