@@ -4,7 +4,11 @@
  * request and forwards `projectChange` to the project's other subscribers. No persistence, no
  * id assignment, no checks beyond "logged in".
  *
- *   node relay.js --config FILE [--port 0] [--projects 1,2,3]
+ * With `--persist DIR` it first writes each change's JSON text to a LevelDB in DIR (in arrival
+ * order per project, as Weft does before telling anyone): the least a server that loses nothing
+ * must add to the relay's work, so the bench can show how much of Weft's latency that alone costs.
+ *
+ *   node relay.js --config FILE [--port 0] [--projects 1,2,3] [--persist DIR]
  *
  * Prints `relay listening on ws://127.0.0.1:<port>` once ready.
  */
@@ -12,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { Level } from 'level';
 
 type Row = Record<string, unknown>;
 interface Dataset {
@@ -44,9 +49,9 @@ function hasAdded(changes: unknown): boolean {
   return Object.values(changes).some((entry) => Array.isArray((entry as { added?: unknown[] } | null)?.added) && (entry as { added: unknown[] }).added.length > 0);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, projects: { type: 'string' } },
+    options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, projects: { type: 'string' }, persist: { type: 'string' } },
     strict: true,
   });
   if (!values.config) throw new Error('--config is required');
@@ -59,6 +64,12 @@ function main(): void {
     if (wanted && !wanted.has(project.id)) continue;
     datasets.set(project.id, readDataset(resolve(dirname(configFile), project.seed)));
   }
+
+  const db = values.persist ? new Level<string, string>(resolve(values.persist)) : null;
+  if (db) await db.open();
+  let written = 0;
+  /** Per project: the write of its last change, so changes are written and forwarded in order. */
+  const tails = new Map<number, Promise<void>>();
 
   const subscribers = new Map<number, Set<WebSocket>>();
   const subscribedTo = new Map<WebSocket, number>();
@@ -105,9 +116,15 @@ function main(): void {
           if (subscribedTo.get(socket) !== project) return;
           const text = JSON.stringify({ command: 'projectChange', project, changes: message.changes });
           const echo = hasAdded(message.changes);
-          for (const other of subscribers.get(project) ?? []) {
-            if (other !== socket || echo) other.send(text);
-          }
+          const forward = () => {
+            for (const other of subscribers.get(project) ?? []) {
+              if (other !== socket || echo) other.send(text);
+            }
+          };
+          if (!db) return forward();
+          const key = `${project}/${String(++written).padStart(12, '0')}`;
+          const tail = (tails.get(project) ?? Promise.resolve()).then(() => db.put(key, text)).then(forward);
+          tails.set(project, tail);
           return;
         }
         default:
@@ -127,10 +144,13 @@ function main(): void {
   });
   const stop = () => {
     for (const client of wss.clients) client.terminate();
-    process.exit(0);
+    void (db ? db.close() : Promise.resolve()).finally(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }
 
-main();
+main().catch((e: unknown) => {
+  process.stderr.write(`relay: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

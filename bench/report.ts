@@ -32,8 +32,7 @@ function target(a: number, b: number, limit: number): Cell {
   return `<= ${limit}x  ${a / b <= limit ? 'PASS' : 'FAIL'}`;
 }
 
-function render(title: string, rows: Row[]): string {
-  const header: Row = ['', 'Weft', 'relay', 'Weft/relay', 'target'];
+function render(title: string, rows: Row[], header: Row = ['', 'Weft', 'relay', 'Weft/relay', 'target']): string {
   const all = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...all.map((r) => r[i].length)));
   const line = (r: Row) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('   ').trimEnd();
@@ -81,6 +80,20 @@ function pairedRows(paired: PairedRound[]): Row[] {
     rows.push([`${n} median p50 (ms)`, num(p50((p) => p.weft.p50), 2), num(p50((p) => p.relay.p50), 2), ratio(p50((p) => p.weft.p50), p50((p) => p.relay.p50)), '']);
     const cpu = (f: (p: PairedRound) => number) => median(s.rounds.map(f));
     rows.push([`${n} median CPU ms / 1000 delivered`, num(cpu((p) => p.weft.cpuMsPer1000), 2), num(cpu((p) => p.relay.cpuMsPer1000), 2), ratio(cpu((p) => p.weft.cpuMsPer1000), cpu((p) => p.relay.cpuMsPer1000)), '']);
+  }
+  return rows;
+}
+
+/** The relay that writes each change to LevelDB first, against the plain relay of the same rounds. */
+function persistingRows(paired: PairedRound[]): Row[] {
+  const rows: Row[] = [];
+  for (const s of pairedSummary(paired)) {
+    const n = `${s.receivers} receivers`.padEnd(13);
+    for (const p of s.rounds) rows.push([`${n} round ${p.round}: p99 (ms)`, num(p.persisting.p99, 2), num(p.relay.p99, 2), ratio(p.persisting.p99, p.relay.p99), '']);
+    const med = (f: (p: PairedRound) => number) => median(s.rounds.map(f));
+    rows.push([`${n} median p99 (ms) / of the ratios`, num(med((p) => p.persisting.p99), 2), num(s.relayP99, 2), `${med((p) => p.persisting.p99 / p.relay.p99).toFixed(2)}x`, '']);
+    rows.push([`${n} median p50 (ms)`, num(med((p) => p.persisting.p50), 2), num(med((p) => p.relay.p50), 2), ratio(med((p) => p.persisting.p50), med((p) => p.relay.p50)), '']);
+    rows.push([`${n} Weft / relay+LevelDB, median p99 ratio`, '', '', `${med((p) => p.weft.p99 / p.persisting.p99).toFixed(2)}x`, '']);
   }
   return rows;
 }
@@ -155,8 +168,15 @@ export function report(weft: TargetResults, relay: TargetResults, paired: Paired
   sections.push(render('B: right after all three projects were loaded (Weft now holds all three)', fanRows(weft.fanoutAllLoaded, relay.fanoutAllLoaded)));
   sections.push(
     render(
-      'C: paired rounds: a Weft process and a relay running side by side, taking turns (which goes first alternates); ratio = median of the per-round ratios',
+      'C: paired rounds: a Weft process, a relay and a relay writing to LevelDB running side by side, taking turns (which goes first rotates); ratio = median of the per-round ratios',
       pairedRows(paired),
+    ),
+  );
+  sections.push(
+    render(
+      'D: the same rounds, the relay that writes each change to LevelDB before forwarding it (what persisting before telling anyone costs by itself)',
+      persistingRows(paired),
+      ['', 'relay+LevelDB', 'relay', 'ratio', ''],
     ),
   );
 

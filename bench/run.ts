@@ -70,10 +70,11 @@ function startWeft(configFile: string, dataDir: string, tag: string): Promise<Se
   });
 }
 
-function startRelay(configFile: string, projects: number[]): Promise<ServerProcess> {
+/** `persistDir`: the relay writes each change to a LevelDB there before forwarding it. */
+function startRelay(configFile: string, projects: number[], persistDir?: string): Promise<ServerProcess> {
   return ServerProcess.start({
-    name: 'relay',
-    args: [RELAY_MAIN, '--config', configFile, '--port', '0', '--projects', projects.join(',')],
+    name: persistDir ? 'relay+LevelDB' : 'relay',
+    args: [RELAY_MAIN, '--config', configFile, '--port', '0', '--projects', projects.join(','), ...(persistDir ? ['--persist', persistDir] : [])],
     gcPreload: GC_PRELOAD,
     timeoutMs: START_MS,
   });
@@ -207,36 +208,40 @@ async function benchRelay(configFile: string, projects: ProjectRef[]): Promise<T
 }
 
 /**
- * Fan-out with a Weft process and a relay running side by side, in rounds that alternate which
- * of the two goes first, so both see the same machine: this machine's noise moves single runs by
- * tens of percent, and paired rounds let the ratio be taken per round.
+ * Fan-out with a Weft process, a relay and a relay that writes to LevelDB running side by side, in
+ * rounds that rotate which goes first, so all see the same machine: this machine's noise moves
+ * single runs by tens of percent, and paired rounds let the ratio be taken per round.
  */
 async function pairedFanouts(configFile: string, small: ProjectRef): Promise<PairedRound[]> {
-  log(`paired fan-out: Weft and the relay side by side, ${PAIRED_ROUNDS} rounds`);
-  const weft = await startWeft(configFile, join(tempRoot, 'weft-data'), 'paired');
+  log(`paired fan-out: Weft, the relay and the relay writing to LevelDB side by side, ${PAIRED_ROUNDS} rounds`);
+  const started: ServerProcess[] = [];
   try {
+    const weft = await startWeft(configFile, join(tempRoot, 'weft-data'), 'paired');
+    started.push(weft);
     const relay = await startRelay(configFile, [small.id]);
-    try {
-      const rounds: PairedRound[] = [];
-      for (let round = 0; round < PAIRED_ROUNDS; round++) {
-        for (const receivers of FANOUT_RECEIVERS) {
-          const order = round % 2 === 0 ? [relay, weft] : [weft, relay];
-          const figures = new Map<ServerProcess, FanoutFigures>();
-          for (const server of order) figures.set(server, await fanout(server, small.id, receivers, { count: UPDATES, intervalMs: INTERVAL_MS, limits: LIMITS }));
-          const w = figures.get(weft)!;
-          const r = figures.get(relay)!;
-          log(`paired round ${round + 1}, ${receivers} receivers: p99 Weft ${w.p99.toFixed(2)} ms, relay ${r.p99.toFixed(2)} ms (${(w.p99 / r.p99).toFixed(2)}x)`);
-          rounds.push({ round: round + 1, receivers, weft: w, relay: r });
-        }
+    started.push(relay);
+    const persisting = await startRelay(configFile, [small.id], join(tempRoot, 'relay-level'));
+    started.push(persisting);
+    const servers = [relay, weft, persisting];
+    const rounds: PairedRound[] = [];
+    for (let round = 0; round < PAIRED_ROUNDS; round++) {
+      for (const receivers of FANOUT_RECEIVERS) {
+        const order = [...servers.slice(round % 3), ...servers.slice(0, round % 3)];
+        const figures = new Map<ServerProcess, FanoutFigures>();
+        for (const server of order) figures.set(server, await fanout(server, small.id, receivers, { count: UPDATES, intervalMs: INTERVAL_MS, limits: LIMITS }));
+        const [w, r, l] = [figures.get(weft)!, figures.get(relay)!, figures.get(persisting)!];
+        log(`paired round ${round + 1}, ${receivers} receivers: p99 Weft ${w.p99.toFixed(2)} ms, relay ${r.p99.toFixed(2)} ms (${(w.p99 / r.p99).toFixed(2)}x), relay+LevelDB ${l.p99.toFixed(2)} ms (${(l.p99 / r.p99).toFixed(2)}x)`);
+        rounds.push({ round: round + 1, receivers, weft: w, relay: r, persisting: l });
       }
-      await stop(relay);
-      return rounds;
-    } catch (e) {
-      await relay.stop(5_000).catch(() => undefined);
-      throw e;
     }
-  } finally {
-    await stop(weft);
+    for (const server of started.splice(0).reverse()) await stop(server);
+    return rounds;
+  } catch (e) {
+    for (const server of started) {
+      log(`${server.name} stderr:\n${server.stderrTail()}`);
+      await server.stop(5_000).catch(() => undefined);
+    }
+    throw e;
   }
 }
 

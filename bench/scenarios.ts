@@ -58,12 +58,14 @@ export interface FanoutFigures {
   slowest: { seq: number; latency: number }[];
 }
 
-/** One round of the paired fan-out: the same measurement on Weft and on the relay, back to back. */
+/** One round of the paired fan-out: the same measurement on Weft and on the relays, back to back. */
 export interface PairedRound {
   round: number;
   receivers: number;
   weft: FanoutFigures;
   relay: FanoutFigures;
+  /** The relay writing each change to LevelDB before forwarding it. */
+  persisting: FanoutFigures;
 }
 
 export interface InterferenceFigures {
