@@ -267,13 +267,42 @@ describe('what revisions receivers replay ($input)', () => {
     const name = t.record('tasks', 14)?.name;
     const { outgoing } = t.apply({
       tasks: {
-        updated: [{ id: 14, name, startDate: '2019-01-20T00:00:00', endDate: '2019-01-22T00:00:00', duration: 2, percentDone: 40, effort: 16, parentIndex: 1 }],
+        updated: [{ id: 14, name, startDate: '2019-01-20T00:00:00', endDate: '2019-01-22T00:00:00', duration: 2, effort: 16, parentIndex: 1 }],
         $input: { updated: [{ id: 14, duration: 2 }] },
       },
       assignments: { updated: [{ id: 1, units: 50 }], $input: {} },
     });
     expect((outgoing.tasks as Rec).$input).toEqual({ updated: [{ id: 14, duration: 2 }] });
     expect((outgoing.assignments as Rec).$input).toEqual({});
+  });
+
+  it('adds a leaf task\'s duration and progress to its partial $input entry, but not a summary task\'s', async () => {
+    const t = await seededProject();
+    const all: Rec[] = [];
+    const walk = (tasks: Rec[]) => tasks.forEach((task) => (all.push(task), walk(task.children ?? [])));
+    walk((await t.project.dataset()).tasksData as Rec[]);
+    const parent = all.find((task) => task.children?.some((child: Rec) => !child.children?.length))!;
+    const leaf = parent.children.find((child: Rec) => !child.children?.length);
+    // Duration typed, then the task moved among its siblings, in one transaction (Gantt 7.3).
+    const { outgoing } = t.apply({
+      tasks: {
+        updated: [
+          { id: leaf.id, parentIndex: 0, endDate: '2019-03-01T00:00:00', duration: leaf.duration + 3, durationUnit: 'day', percentDone: 55 },
+          { id: parent.id, duration: parent.duration + 3, percentDone: 12 },
+        ],
+        $input: { updated: [{ id: leaf.id, parentIndex: 0 }, { id: parent.id }] },
+      },
+    });
+    expect((outgoing.tasks as Rec).$input.updated).toEqual([
+      { id: leaf.id, parentIndex: 0, duration: leaf.duration + 3, durationUnit: 'day', percentDone: 55 },
+      { id: parent.id },
+    ]);
+  });
+
+  it('does not add a leaf task\'s computed duration when the revision has no $input entry for the task', async () => {
+    const t = await seededProject();
+    const { outgoing } = t.apply({ tasks: { updated: [{ id: 14, duration: 9 }], $input: { updated: [] } } });
+    expect((outgoing.tasks as Rec).$input.updated).toEqual([]);
   });
 
   it('gives a new record\'s $input.added the user fields the record was added with', async () => {

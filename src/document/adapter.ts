@@ -172,9 +172,12 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
   // 3. What receivers replay must hold every user edit the document is about to take.
   for (const store of stores) {
     const map = storeMap(doc, store);
-    completeInput(store, change[store] as StoreEntry, (id, field) => {
-      const record = map.get(recordKey(id as RecordId));
-      return record ? { value: readField(record, field) } : undefined;
+    completeInput(store, change[store] as StoreEntry, {
+      field: (id, field) => {
+        const record = map.get(recordKey(id as RecordId));
+        return record ? { value: readField(record, field) } : undefined;
+      },
+      isLeafTask: (id) => store === TASKS && map.has(recordKey(id as RecordId)) && [...project.tree.childKeys(recordKey(id as RecordId))].length === 0,
     });
   }
 

@@ -6,9 +6,13 @@
  * takes the name, every other revisions client keeps the old one, and nothing ever reconciles them.
  *
  * So what a revision writes to a field that the scheduling engine never computes (a name, a note,
- * a custom field) goes into its `$input` too. Fields the engine derives (dates, durations, effort,
- * progress, sibling positions) stay out: receivers compute those themselves, and replaying them as
- * input would pin them (a start date given as input becomes a constraint).
+ * a custom field) goes into its `$input` too. Fields the engine derives (dates, effort, summary
+ * values, sibling positions) stay out: receivers compute those themselves, and replaying them as
+ * input would pin them (a start date given as input becomes a constraint). A leaf task's duration
+ * and progress are the exception when the revision has an `$input` entry for that task that lacks
+ * them (a duration typed, then the task moved, arrives like the rename above): for a leaf the
+ * engine derives neither from anything the entry could hold, so replaying them ends where the
+ * sender's engine did.
  */
 import { sameJson } from './json.js';
 
@@ -34,18 +38,27 @@ const DERIVED: Record<string, Set<string>> = {
   dependencies: new Set([...TREE_FIELDS, 'active']),
 };
 const DERIVED_ELSEWHERE = new Set(TREE_FIELDS);
+/** Derived fields of tasks that a leaf task's partial `$input` entry may still take (a unit goes with its value). */
+const LEAF_INPUTS: Record<string, string[]> = { duration: ['duration', 'durationUnit'], percentDone: ['percentDone'] };
+
+/** What the document holds now, before the revision is written. */
+export interface StoredRecords {
+  /** A field's stored value, or undefined when the record does not exist. */
+  field(id: unknown, field: string): { value: unknown } | undefined;
+  /** The record is a task without children. */
+  isLeafTask(id: unknown): boolean;
+}
 
 /** A nested change set (`{added, updated, removed}`) is merged, not replayed as a value. */
 const isChangeSet = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && ['added', 'updated', 'removed'].some((k) => Array.isArray((v as Rec)[k]));
 
 /**
- * Adds to `entry.$input` what `entry` writes to user fields but `$input` lacks. `current(id)` gives
- * the stored value of a field of an existing record (undefined when the record does not exist), so
- * an update only counts where it changes something. Entries without `$input` (classic changes,
- * engine corrections) are left alone. Ids must already be resolved.
+ * Adds to `entry.$input` what `entry` writes to user fields but `$input` lacks; an update only
+ * counts where it changes what is `stored`. Entries without `$input` (classic changes, engine
+ * corrections) are left alone. Ids must already be resolved.
  */
-export function completeInput(store: string, entry: InputEntry, current: (id: unknown, field: string) => { value: unknown } | undefined): void {
+export function completeInput(store: string, entry: InputEntry, stored: StoredRecords): void {
   const input = entry.$input;
   if (typeof input !== 'object' || input === null) return;
   const derived = DERIVED[store] ?? DERIVED_ELSEWHERE;
@@ -64,11 +77,19 @@ export function completeInput(store: string, entry: InputEntry, current: (id: un
     if (rec.id === undefined) continue;
     const replayed = input.updated?.find((r) => r.id === rec.id);
     const missing: Rec = {};
+    const changed = (field: string) => {
+      const now = stored.field(rec.id, field);
+      return now !== undefined && !sameJson(now.value, rec[field]);
+    };
     for (const field of userFields(rec)) {
       if (replayed && field in replayed) continue;
-      const stored = current(rec.id, field);
-      if (stored === undefined || sameJson(stored.value, rec[field])) continue;
-      missing[field] = rec[field];
+      if (changed(field)) missing[field] = rec[field];
+    }
+    if (replayed && store === 'tasks' && stored.isLeafTask(rec.id)) {
+      for (const [field, group] of Object.entries(LEAF_INPUTS)) {
+        if (!(field in rec) || field in replayed || !changed(field)) continue;
+        for (const f of group) if (f in rec && !(f in replayed)) missing[f] = rec[f];
+      }
     }
     if (Object.keys(missing).length === 0) continue;
     if (replayed) Object.assign(replayed, missing);

@@ -141,20 +141,26 @@ describe('real Bryntum clients (revisions protocol)', () => {
     }
   });
 
-  it('see a rename that the sender’s revision engine left out of what others replay', async () => {
+  it('see a rename and a new duration that the sender’s revision engine left out of what others replay', async () => {
     server = await startServer();
     const ann = await client('admin', 1, RevisionsClient);
     const ben = await client('alex', 1, RevisionsClient);
-    // Moved to the end of its siblings, then renamed, in one transaction: Bryntum 7.3 sends the
-    // name in `updated` but only the new position in `$input.updated`.
+    // Moved to the end of its siblings, then edited, in one transaction: Bryntum 7.3 sends the
+    // edit in `updated` but only the new position in `$input.updated`.
     await ann.edit((p) => {
       const task = p.taskStore.getById(11);
       task.parent.appendChild(task);
       task.name = 'Install nginx';
     });
+    await ann.edit((p) => {
+      const task = p.taskStore.getById(12);
+      task.parent.appendChild(task);
+      task.duration = 5;
+    });
     await quiet([ann, ben]);
     const fresh = await client('ben', 1, RevisionsClient);
     expect(fresh.tasks()).toContain('11|Install nginx|1|3');
+    expect(fresh.tasks()).toContain('12|Configure firewall|1|5');
     for (const c of [ann, ben]) {
       expect(c.tasks()).toEqual(fresh.tasks());
       expect(c.errors).toEqual([]);
