@@ -19,6 +19,13 @@ export interface TargetResults {
   stopMs?: number;
 }
 
+/** A Y.Doc with one Y.Map per record of the big project and nothing else (bench/yjs-floor.ts). */
+export interface YjsFloor {
+  records: number;
+  rssKb: number;
+  heapKb: number;
+}
+
 type Cell = string;
 type Row = [Cell, Cell, Cell, Cell, Cell];
 
@@ -98,7 +105,7 @@ function persistingRows(paired: PairedRound[]): Row[] {
   return rows;
 }
 
-function targetRows(weft: TargetResults, relay: TargetResults, paired: PairedRound[], bigTasks: number): Row[] {
+function targetRows(weft: TargetResults, relay: TargetResults, paired: PairedRound[], floor: YjsFloor, bigTasks: number): Row[] {
   const rows: Row[] = [];
   for (const s of pairedSummary(paired)) {
     rows.push([`fan-out p99, ${s.receivers} receivers (median of ${s.rounds.length} paired rounds)`, num(s.weftP99, 2), num(s.relayP99, 2), `${s.ratio.toFixed(2)}x`, `<= 1.5x  ${s.ratio <= 1.5 ? 'PASS' : 'FAIL'}`]);
@@ -112,6 +119,7 @@ function targetRows(weft: TargetResults, relay: TargetResults, paired: PairedRou
   if (w && r) {
     rows.push([`RSS increment for ${label(bigTasks)} (MB)`, mb(w.incKb), mb(r.incKb), ratio(w.incKb, r.incKb), target(w.incKb, r.incKb, 3)]);
     rows.push([`  the same, ${SETTLE_MS / 1000} s later`, mb(w.settledIncKb), mb(r.settledIncKb), ratio(w.settledIncKb, r.settledIncKb), '']);
+    rows.push([`  floor: a Y.Map per record, nothing else (${floor.records} records)`, mb(floor.rssKb), mb(r.incKb), ratio(floor.rssKb, r.incKb), '']);
   }
   return rows;
 }
@@ -131,7 +139,7 @@ function increments(memory: MemoryFigures): { tasks: number; incKb: number; tota
   });
 }
 
-export function report(weft: TargetResults, relay: TargetResults, paired: PairedRound[], settings: { count: number; intervalMs: number; receiversDuringLoad: number; bigTasks: number }): string {
+export function report(weft: TargetResults, relay: TargetResults, paired: PairedRound[], floor: YjsFloor, settings: { count: number; intervalMs: number; receiversDuringLoad: number; bigTasks: number }): string {
   const sections: string[] = [];
 
   const loads: Row[] = [];
@@ -161,6 +169,8 @@ export function report(weft: TargetResults, relay: TargetResults, paired: Paired
     memory.push([`${size} V8 heap-in-use increment`, mb(w.heapIncKb), mb(r?.heapIncKb), ratio(w.heapIncKb, r?.heapIncKb), '']);
   }
   memory.push(['peak RSS of that process (VmHWM)', mb(weft.memory.peakKb), mb(relay.memory.peakKb), ratio(weft.memory.peakKb, relay.memory.peakKb), '']);
+  memory.push([`${label(settings.bigTasks)} records as a Y.Map each and nothing else: RSS increment`, mb(floor.rssKb), '', '', '']);
+  memory.push([`  V8 heap-in-use increment (${floor.records} records, ${Math.round((floor.heapKb * 1024) / floor.records)} bytes each)`, mb(floor.heapKb), '', '', '']);
   sections.push(render('Server RSS (MB, /proc VmRSS after a full GC; each project loaded by 4 clients that stay subscribed)', memory));
 
   const fanTitle = `Fan-out on the 1k project (1 sender, ${settings.count} updates every ${settings.intervalMs} ms; CPU = server utime+stime in 10 ms ticks)`;
@@ -199,7 +209,7 @@ export function report(weft: TargetResults, relay: TargetResults, paired: Paired
     ),
   );
 
-  sections.push(render('Targets (fan-out from C)', targetRows(weft, relay, paired, settings.bigTasks)));
+  sections.push(render('Targets (fan-out from C)', targetRows(weft, relay, paired, floor, settings.bigTasks)));
 
   if (weft.stopMs !== undefined) sections.push(`Weft shutdown after the seed import (flushes the 3 projects): ${num(weft.stopMs, 0)} ms`);
   return sections.join('\n\n');

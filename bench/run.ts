@@ -6,12 +6,14 @@
  *   BENCH_CPU_PROF=DIR       run Weft with --cpu-prof, profiles written to DIR
  *   BENCH_KEEP=1             keep the temp dir (seeds, config, data dir) and print its path
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildren, ServerProcess } from './processes.js';
-import { report, type TargetResults } from './report.js';
+import { report, type TargetResults, type YjsFloor } from './report.js';
 import { fanout, latencyDuringLoads, loadProjects, type FanoutFigures, type Limits, type MemoryFigures, type PairedRound, type ProjectRef } from './scenarios.js';
 import { median } from './stats.js';
 import { closeAll } from './client.js';
@@ -21,6 +23,7 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WEFT_MAIN = join(HERE, '..', 'src', 'cli', 'main.js');
 const RELAY_MAIN = join(HERE, 'relay.js');
 const GC_PRELOAD = join(HERE, 'gc-signal.js');
+const YJS_FLOOR_MAIN = join(HERE, 'yjs-floor.js');
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
 if (SIZES.length === 0 || SIZES.some((n, i) => !Number.isInteger(n) || n < 1000 || (i > 0 && n <= SIZES[i - 1]))) {
@@ -245,6 +248,14 @@ async function pairedFanouts(configFile: string, small: ProjectRef): Promise<Pai
   }
 }
 
+/** The Yjs structure alone for the big project's records (a Y.Map per record), in its own process. */
+async function yjsFloor(big: ProjectRef): Promise<YjsFloor> {
+  log(`the Yjs structure alone for ${label(big.tasks)} tasks' records`);
+  const args = Object.entries(big.counts).map(([store, n]) => `${store}=${n}`);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', YJS_FLOOR_MAIN, ...args], { timeout: START_MS });
+  return JSON.parse(stdout) as YjsFloor;
+}
+
 async function main(): Promise<void> {
   log(`temp dir ${tempRoot}; generating projects of ${SIZES.map(label).join(', ')} tasks`);
   const files = writeBenchFiles(tempRoot, SIZES);
@@ -258,8 +269,9 @@ async function main(): Promise<void> {
   const relay = await benchRelay(files.configFile, projects);
   const weft = await benchWeft(files.configFile, projects);
   const paired = await pairedFanouts(files.configFile, projects[0]);
+  const floor = await yjsFloor(projects[projects.length - 1]);
 
-  const table = report(weft, relay, paired, {
+  const table = report(weft, relay, paired, floor, {
     count: UPDATES,
     intervalMs: INTERVAL_MS,
     receiversDuringLoad: RECEIVERS_DURING_LOAD,
