@@ -2,8 +2,9 @@
  * Revisions clients replay only a revision's `$input` (PROTOCOL.md §3.3, §12). Bryntum's revision
  * engine sometimes leaves a user's edit out of it while the same revision's `added` / `updated`
  * carry it: a task moved among its siblings and then renamed in one transaction (Gantt 7.3)
- * arrives with `updated: [{id, parentIndex, name}]` and `$input.updated: [{id, parentIndex}]`. The document
- * takes the name, every other revisions client keeps the old one, and nothing ever reconciles them.
+ * arrives with `updated: [{id, parentIndex, name}]` and `$input.updated: [{id, parentIndex}]`.
+ * The document takes the name, every other revisions client keeps the old one, and nothing ever
+ * reconciles them.
  *
  * So what a revision writes to a field that the scheduling engine never computes (a name, a note,
  * a custom field) goes into its `$input` too. Fields the engine derives (dates, effort, summary
@@ -49,6 +50,9 @@ export interface StoredRecords {
   isLeafTask(id: unknown): boolean;
 }
 
+/** The records of a list by id (revisions may carry thousands). */
+const byId = (list: Rec[] | undefined): Map<unknown, Rec> => new Map((list ?? []).map((r) => [r.id, r]));
+
 /** A nested change set (`{added, updated, removed}`) is merged, not replayed as a value. */
 const isChangeSet = (v: unknown): boolean =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && ['added', 'updated', 'removed'].some((k) => Array.isArray((v as Rec)[k]));
@@ -64,18 +68,19 @@ export function completeInput(store: string, entry: InputEntry, stored: StoredRe
   const derived = DERIVED[store] ?? DERIVED_ELSEWHERE;
   const userFields = (rec: Rec) => Object.keys(rec).filter((f) => !derived.has(f) && !isChangeSet(rec[f]));
 
+  const replayedAdds = byId(input.added);
   for (const rec of entry.added ?? []) {
-    if (rec.id === undefined) continue;
     // A record added without any `$input.added` counterpart was not typed by the user as such
     // (a re-sent phantom, a rebase): only complete counterparts that exist.
-    const replayed = input.added?.find((r) => r.id === rec.id);
+    const replayed = rec.id === undefined ? undefined : replayedAdds.get(rec.id);
     if (!replayed) continue;
     for (const field of userFields(rec)) if (!sameJson(replayed[field], rec[field])) replayed[field] = rec[field];
   }
 
+  const replayedUpdates = byId(input.updated);
   for (const rec of entry.updated ?? []) {
     if (rec.id === undefined) continue;
-    const replayed = input.updated?.find((r) => r.id === rec.id);
+    const replayed = replayedUpdates.get(rec.id);
     const missing: Rec = {};
     const changed = (field: string) => {
       const now = stored.field(rec.id, field);
@@ -93,6 +98,10 @@ export function completeInput(store: string, entry: InputEntry, stored: StoredRe
     }
     if (Object.keys(missing).length === 0) continue;
     if (replayed) Object.assign(replayed, missing);
-    else (input.updated ??= []).push({ id: rec.id, ...missing });
+    else {
+      const added = { id: rec.id, ...missing };
+      (input.updated ??= []).push(added);
+      replayedUpdates.set(rec.id, added);
+    }
   }
 }
