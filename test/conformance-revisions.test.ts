@@ -1003,6 +1003,35 @@ describe('what real revisions clients send (§12.2)', () => {
     expect(allIds(d)).not.toContain('_generatedProjectModel_xyz');
   });
 
+  it('a correction revision does not move a task to another parent; everyone is told where it is', async () => {
+    const a = await subscriber('admin');
+    const b = await subscriber('alex');
+    await a.drain(50);
+    const parentBefore = flatTasks((await load(await login('ben'))).dataset.tasksData).find((t) => t.id === 21)!._parent;
+    expect(parentBefore).not.toBe(3);
+    // A client whose rebase left it with a stale parent restates that parent in a correction.
+    send(a, { tasks: { updated: [{ id: 21, parentId: 3, startDate: '2019-01-15' }] }, project: { id: '_generatedProjectModel_xyz' } });
+    for (const x of [a, b]) {
+      const [own, fix] = await collectRevisions(x, 2);
+      expect(own.client).toBe(a.clientId);
+      expect(own.changes.tasks.updated).toEqual([{ id: 21, startDate: '2019-01-15' }]);
+      expect(fix.client).toBe('weft-server');
+      expect(fix.changes.tasks.$input.updated).toEqual([expect.objectContaining({ id: 21, parentId: parentBefore })]);
+    }
+    const d = (await load(await login('ben'))).dataset;
+    expect(childIds(d, parentBefore)).toContain(21);
+    expect(childIds(d, 3)).not.toContain(21);
+    expect(taskById(d, 21)?.startDate).toBe('2019-01-15');
+  });
+
+  it('a revision with $input moves the task, also when the project id is the client\'s own', async () => {
+    const a = await subscriber('admin');
+    await a.drain(50);
+    send(a, { tasks: typed({ updated: [{ id: 21, parentId: 3 }] }), project: { id: '_generatedProjectModel_xyz' } });
+    await nextChange(a);
+    expect(childIds((await load(await login('ben'))).dataset, 3)).toContain(21);
+  });
+
   it('a record removed by its phantom id has removed and $input.removed rewritten to the real id', async () => {
     const a = await subscriber('admin');
     const b = await subscriber('alex');

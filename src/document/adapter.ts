@@ -49,6 +49,12 @@ export interface ChangeContext {
   resentPhantoms: 'to-updated' | 'keep-added';
   /** Yjs transaction origin, so observers can tell the adapter's own writes apart. */
   origin: unknown;
+  /**
+   * The change is a revisions client's engine correction (`isEngineCorrection`): it moves no task
+   * to another parent. Such a move is that client's stale view of a concurrent move (seen with
+   * Gantt 7.3), which no other client replays; the sender is told where the task is instead.
+   */
+  engineCorrection?: boolean;
 }
 
 export interface AppliedChange {
@@ -193,7 +199,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
     usedEarlierPhantoms,
   };
   doc.transact(() => {
-    for (const store of stores) writeStore(project, store, change[store] as StoreEntry, resent, result);
+    for (const store of stores) writeStore(project, store, change[store] as StoreEntry, resent, result, !ctx.engineCorrection);
     if (isObject(change.project)) writeProjectFields(doc, change.project, result);
   }, ctx.origin);
 
@@ -260,7 +266,7 @@ interface Placement {
   index: number;
 }
 
-function writeStore(project: ProjectView, store: string, entry: StoreEntry, resent: Set<Rec>, result: AppliedChange): void {
+function writeStore(project: ProjectView, store: string, entry: StoreEntry, resent: Set<Rec>, result: AppliedChange, movesParents: boolean): void {
   const { doc, tree } = project;
   registerStore(doc, store);
   const map = storeMap(doc, store);
@@ -274,7 +280,7 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
 
   const refusedMoves = new Set<string>();
   const update = (rec: Rec) => {
-    if (updateRecord(project, store, map, rec, result, place) === 'move-refused') refusedMoves.add(recordKey(rec.id as RecordId));
+    if (updateRecord(project, store, map, rec, result, place, movesParents) === 'move-refused') refusedMoves.add(recordKey(rec.id as RecordId));
   };
 
   let resentOfRemoved: Set<Rec> | undefined;
@@ -340,6 +346,7 @@ function updateRecord(
   rec: Rec,
   result: AppliedChange,
   place: (parentKey: string, key: string, rec: Rec) => void,
+  movesParents: boolean,
 ): 'move-refused' | undefined {
   const { tree } = project;
   const key = recordKey(rec.id as RecordId);
@@ -366,8 +373,9 @@ function updateRecord(
   if ('parentId' in rec) {
     const parentKey = rec.parentId === null || rec.parentId === undefined ? ROOT : recordKey(rec.parentId as RecordId);
     if (parentKey !== currentParent) {
-      if (parentKey !== ROOT && tree.isSelfOrAncestor(key, parentKey)) {
-        // A task cannot move below itself: keep it where it is and put the sender back in step.
+      if (!movesParents || (parentKey !== ROOT && tree.isSelfOrAncestor(key, parentKey))) {
+        // A task cannot move below itself (nor by a correction): keep it where it is and put the
+        // sender back in step.
         refuseMove(result, rec, record, tree, currentParent);
         return 'move-refused';
       }

@@ -28,6 +28,17 @@ export function withInput(changes: Changes): Changes {
   return out;
 }
 
+/**
+ * A revisions client's engine correction (PROTOCOL.md §12.2): values its engine recomputed after
+ * a revision left them stale, sent with its own `_generatedProjectModel_…` as the project id and
+ * no `$input` anywhere. Such a revision only restates what the client holds.
+ */
+export function isEngineCorrection(changes: Changes): boolean {
+  const project = changes.project;
+  if (!isObject(project) || typeof project.id !== 'string' || !project.id.startsWith('_generatedProjectModel_')) return false;
+  return Object.values(changes).every((entry) => !isObject(entry) || !('$input' in entry));
+}
+
 type Row = Record<string, unknown>;
 
 /**

@@ -19,7 +19,7 @@ import { serverVersionNumber, shownToClients, versionsChange } from '../history/
 import type { VersionMeta, VersionReason } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
-import { together, withInput } from '../protocol/changes.js';
+import { isEngineCorrection, together, withInput } from '../protocol/changes.js';
 import { amending, encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
@@ -303,6 +303,7 @@ export class ProjectRoom {
       ids,
       phantoms: (p) => this.phantoms.get(p),
       resentPhantoms: sender.generation === 'revisions' ? 'to-updated' : 'keep-added',
+      engineCorrection: sender.generation === 'revisions' && isEngineCorrection(request.changes),
     });
     const update = this.takeUpdate();
     const tree = this.placements.note(sender.connection.id, [applied.outgoing, applied.corrections, applied.repairs]);
