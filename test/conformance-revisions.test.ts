@@ -1024,6 +1024,33 @@ describe('what real revisions clients send (§12.2)', () => {
     expect(taskById(d, 21)?.startDate).toBe('2019-01-15');
   });
 
+  it('a correction revision switches no dependency off and renames nothing; the sender is told the stored values', async () => {
+    const a = await subscriber('admin');
+    const b = await subscriber('alex');
+    await a.drain(50);
+    const before = (await load(await login('ben'))).dataset;
+    const dependency = before.dependenciesData[0];
+    const name = taskById(before, 11)!.name;
+    send(a, {
+      tasks: { updated: [{ id: 11, name: 'stale', endDate: '2019-01-30' }] },
+      dependencies: { updated: [{ id: dependency.id, active: false }] },
+      project: { id: '_generatedProjectModel_xyz' },
+    });
+    for (const x of [a, b]) {
+      const [own, fix] = await collectRevisions(x, 2);
+      expect(own.changes.tasks.updated).toEqual([{ id: 11, endDate: '2019-01-30' }]);
+      expect(own.changes.dependencies.updated).toEqual([{ id: dependency.id }]);
+      expect(fix.client).toBe('weft-server');
+      expect(fix.changes.tasks.$input.updated).toEqual([{ id: 11, name }]);
+      // The seed's dependencies hold no `active`: Bryntum's default is restated.
+      expect(dependency).not.toHaveProperty('active');
+      expect(fix.changes.dependencies.$input.updated).toEqual([{ id: dependency.id, active: true }]);
+    }
+    const after = (await load(await login('ben'))).dataset;
+    expect(taskById(after, 11)).toMatchObject({ name, endDate: '2019-01-30' });
+    expect(after.dependenciesData.find((d: Rec) => d.id === dependency.id)).not.toHaveProperty('active');
+  });
+
   it('a revision with $input moves the task, also when the project id is the client\'s own', async () => {
     const a = await subscriber('admin');
     await a.drain(50);

@@ -31,6 +31,7 @@ import { isOrderKey, keyBetween, keysBetween } from './order.js';
 import { ROOT, TreeIndex } from './tree.js';
 import { sameJson } from './json.js';
 import { completeInput } from './replayed-input.js';
+import { mayCorrect, shownValue } from '../protocol/engine-fields.js';
 
 export interface IdSource {
   /** A fresh id for a record of `store`, never handed out before in this project. */
@@ -50,9 +51,10 @@ export interface ChangeContext {
   /** Yjs transaction origin, so observers can tell the adapter's own writes apart. */
   origin: unknown;
   /**
-   * The change is a revisions client's engine correction (`isEngineCorrection`): it moves no task
-   * to another parent. Such a move is that client's stale view of a concurrent move (seen with
-   * Gantt 7.3), which no other client replays; the sender is told where the task is instead.
+   * The change is a revisions client's engine correction (`isEngineCorrection`): it writes only
+   * what the engine computes (`mayCorrect`). Anything else in it, such as a task's parent or a
+   * dependency switched off, is that client's passing view (seen with Gantt 7.3 after concurrent
+   * moves and cycles), which no other client replays: the sender is told the stored value instead.
    */
   engineCorrection?: boolean;
 }
@@ -199,7 +201,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
     usedEarlierPhantoms,
   };
   doc.transact(() => {
-    for (const store of stores) writeStore(project, store, change[store] as StoreEntry, resent, result, !ctx.engineCorrection);
+    for (const store of stores) writeStore(project, store, change[store] as StoreEntry, resent, result, ctx.engineCorrection === true);
     if (isObject(change.project)) writeProjectFields(doc, change.project, result);
   }, ctx.origin);
 
@@ -266,7 +268,7 @@ interface Placement {
   index: number;
 }
 
-function writeStore(project: ProjectView, store: string, entry: StoreEntry, resent: Set<Rec>, result: AppliedChange, movesParents: boolean): void {
+function writeStore(project: ProjectView, store: string, entry: StoreEntry, resent: Set<Rec>, result: AppliedChange, computedOnly: boolean): void {
   const { doc, tree } = project;
   registerStore(doc, store);
   const map = storeMap(doc, store);
@@ -280,7 +282,7 @@ function writeStore(project: ProjectView, store: string, entry: StoreEntry, rese
 
   const refusedMoves = new Set<string>();
   const update = (rec: Rec) => {
-    if (updateRecord(project, store, map, rec, result, place, movesParents) === 'move-refused') refusedMoves.add(recordKey(rec.id as RecordId));
+    if (updateRecord(project, store, map, rec, result, place, computedOnly) === 'move-refused') refusedMoves.add(recordKey(rec.id as RecordId));
   };
 
   let resentOfRemoved: Set<Rec> | undefined;
@@ -346,7 +348,7 @@ function updateRecord(
   rec: Rec,
   result: AppliedChange,
   place: (parentKey: string, key: string, rec: Rec) => void,
-  movesParents: boolean,
+  computedOnly: boolean,
 ): 'move-refused' | undefined {
   const { tree } = project;
   const key = recordKey(rec.id as RecordId);
@@ -357,6 +359,7 @@ function updateRecord(
     return;
   }
   const isTasks = store === TASKS;
+  let kept: Rec | undefined;
   for (const [field, value] of Object.entries(rec)) {
     if (field === 'id' || TRANSPORT_FIELDS.has(field) || field === PARENT_FIELD && isTasks) continue;
     if (store === VERSIONS && field === 'content') {
@@ -365,15 +368,23 @@ function updateRecord(
     }
     const current = readField(record, field);
     const next = storedValue(value, current);
+    if (computedOnly && !mayCorrect(store, field)) {
+      const shown = shownValue(store, field, current);
+      // Where the client's own value for a field never stored is unknown, it cannot be restated.
+      if (shown !== undefined && !sameJson(shown, next)) (kept ??= { id: rec.id })[field] = shown;
+      delete rec[field];
+      continue;
+    }
     if (!sameJson(current, next)) record.set(field, next);
     result.touched.push(touchKey(store, key, field));
   }
+  if (kept) correction(result, store, 'updated').push(kept);
   if (!isTasks) return;
   const currentParent = tree.parentKey(key) ?? ROOT;
   if ('parentId' in rec) {
     const parentKey = rec.parentId === null || rec.parentId === undefined ? ROOT : recordKey(rec.parentId as RecordId);
     if (parentKey !== currentParent) {
-      if (!movesParents || (parentKey !== ROOT && tree.isSelfOrAncestor(key, parentKey))) {
+      if (computedOnly || (parentKey !== ROOT && tree.isSelfOrAncestor(key, parentKey))) {
         // A task cannot move below itself (nor by a correction): keep it where it is and put the
         // sender back in step.
         refuseMove(result, rec, record, tree, currentParent);

@@ -15,6 +15,7 @@
  * engine derives neither from anything the entry could hold, so replaying them ends where the
  * sender's engine did.
  */
+import { mayCorrect } from '../protocol/engine-fields.js';
 import { sameJson } from './json.js';
 
 type Rec = Record<string, unknown>;
@@ -25,20 +26,16 @@ export interface InputEntry {
   $input?: { added?: Rec[]; updated?: Rec[]; [k: string]: unknown };
 }
 
-const TREE_FIELDS = ['parentId', 'parentIndex', 'orderedParentIndex', '$PhantomId', '$PhantomParentId', 'children', 'id'];
+/** A record's identity and place in the tree. */
+const TREE_FIELDS = new Set(['parentId', '$PhantomId', '$PhantomParentId', 'children', 'id']);
 
-/** Fields Bryntum's engine computes or rewrites (or that are one user's view state), per store. */
-const DERIVED: Record<string, Set<string>> = {
-  tasks: new Set([
-    ...TREE_FIELDS,
-    'startDate', 'endDate', 'duration', 'durationUnit', 'effort', 'effortUnit', 'percentDone',
-    'constraintType', 'constraintDate', 'earlyStartDate', 'earlyEndDate', 'lateStartDate', 'lateEndDate',
-    'totalSlack', 'slackUnit', 'critical', 'segments', 'expanded',
-  ]),
-  assignments: new Set([...TREE_FIELDS, 'units', 'effort']),
-  dependencies: new Set([...TREE_FIELDS, 'active']),
-};
-const DERIVED_ELSEWHERE = new Set(TREE_FIELDS);
+/**
+ * Fields never added to `$input`: what the engine computes, positions, view state, identity, and
+ * a dependency's `active` flag, which engines toggle while resolving cycles each on their own.
+ */
+const notReplayed = (store: string, field: string): boolean =>
+  mayCorrect(store, field) || TREE_FIELDS.has(field) || (store === 'dependencies' && field === 'active');
+
 /** Derived fields of tasks that a leaf task's partial `$input` entry may still take (a unit goes with its value). */
 const LEAF_INPUTS: Record<string, string[]> = { duration: ['duration', 'durationUnit'], percentDone: ['percentDone'] };
 
@@ -65,8 +62,7 @@ const isChangeSet = (v: unknown): boolean =>
 export function completeInput(store: string, entry: InputEntry, stored: StoredRecords): void {
   const input = entry.$input;
   if (typeof input !== 'object' || input === null) return;
-  const derived = DERIVED[store] ?? DERIVED_ELSEWHERE;
-  const userFields = (rec: Rec) => Object.keys(rec).filter((f) => !derived.has(f) && !isChangeSet(rec[f]));
+  const userFields = (rec: Rec) => Object.keys(rec).filter((f) => !notReplayed(store, f) && !isChangeSet(rec[f]));
 
   const replayedAdds = byId(input.added);
   for (const rec of entry.added ?? []) {
