@@ -185,7 +185,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
         const record = map.get(recordKey(id as RecordId));
         return record ? { value: readField(record, field) } : undefined;
       },
-      isLeafTask: (id) => store === TASKS && map.has(recordKey(id as RecordId)) && [...project.tree.childKeys(recordKey(id as RecordId))].length === 0,
+      isLeafTask: (id) => store === TASKS && map.has(recordKey(id as RecordId)) && !project.tree.hasChildren(recordKey(id as RecordId)),
     });
   }
 

@@ -71,6 +71,10 @@ export class TreeIndex {
     return typeof value === 'string' ? value : '';
   }
 
+  hasChildren(key: string): boolean {
+    return (this.children.get(key)?.size ?? 0) > 0;
+  }
+
   /** The children of a parent in no particular order (cheaper than `childrenOf`). */
   childKeys(parentKey: string): Iterable<string> {
     return this.children.get(parentKey) ?? [];
