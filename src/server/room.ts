@@ -11,6 +11,7 @@ import { Pacer } from '../document/pacer.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
 import { recordKey, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
+import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
 import { restoreState } from '../document/restore.js';
 import { seedIds, type SeedData } from '../document/seed.js';
@@ -75,7 +76,7 @@ export class ProjectRoom {
   /** Who is present, and the Yjs peers' side of the project. */
   private readonly presence: RoomPresence;
   /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
-  private readonly recentWrites = new Map<string, { writer: string; at: number }>();
+  private readonly recentWrites: RecentWrites;
   /** Recent task placements, for telling classic senders the final sibling order. */
   private readonly placements: RecentPlacements;
   private closed = false;
@@ -91,6 +92,7 @@ export class ProjectRoom {
     this.log = new UpdateLog(options.storage);
     this.presence = new RoomPresence(this.id, () => [...this.subscribers].flatMap((c) => (c.user ? [c.user.name] : [])));
     this.placements = new RecentPlacements(options.config.concurrencyWindowMs);
+    this.recentWrites = new RecentWrites(options.config.concurrencyWindowMs);
     const { quietMs, quietMaxMs } = options.config.storage;
     const lastChange = () => this.lastChange;
     this.foldSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => {
@@ -291,8 +293,7 @@ export class ProjectRoom {
 
   /** A peer's writes count as concurrent with classic senders' ones like any other writer's. */
   private notePeerWrites(peer: string, changes: Changes | null): Changes | null {
-    const at = Date.now();
-    for (const key of fieldWrites(changes)) this.recentWrites.set(key, { writer: peer, at });
+    this.recentWrites.note(peer, fieldWrites(changes));
     this.placements.note(peer, [changes]);
     return changes;
   }
@@ -353,34 +354,15 @@ export class ProjectRoom {
 
   /**
    * Classic clients are not echoed their own updates, so when another writer changed the same
-   * field moments before, the sender may hold that writer's value: send it the final one.
+   * field moments before (`RecentWrites`), the sender may hold that writer's value: send it the
+   * final one.
    */
   private concurrentWrites(sender: Sender, touched: string[], corrections: Changes | null): Changes | null {
-    const window = this.options.config.concurrencyWindowMs;
-    const now = Date.now();
-    const writer = sender.connection.id;
-    const concurrent: string[] = [];
-    for (const key of touched) {
-      const last = this.recentWrites.get(key);
-      if (last && last.writer !== writer && now - last.at <= window) concurrent.push(key);
-      this.recentWrites.set(key, { writer, at: now });
-    }
-    if (this.recentWrites.size > 50_000) {
-      for (const [key, w] of this.recentWrites) if (now - w.at > window) this.recentWrites.delete(key);
-    }
+    const concurrent = this.recentWrites.concurrent(sender.connection.id, touched);
     if (concurrent.length === 0 || sender.generation === 'revisions') return corrections;
-    // The sender may have written the field again before this final reaches it: its next write
-    // counts as concurrent too, so the final that follows carries that value.
-    for (const key of concurrent) this.recentWrites.set(key, { writer: SERVER_CLIENT, at: now });
+    this.recentWrites.finalsSent(concurrent, SERVER_CLIENT);
     const out: Record<string, Record<string, unknown>> = (corrections ?? {}) as never;
-    const fieldsByRecord = new Map<string, string[]>();
-    for (const key of concurrent) {
-      const [store, record, field] = key.split('\u0000');
-      const k = `${store}\u0000${record}`;
-      fieldsByRecord.set(k, [...(fieldsByRecord.get(k) ?? []), field]);
-    }
-    for (const [k, fields] of fieldsByRecord) {
-      const [store, record] = k.split('\u0000');
+    for (const { store, record, fields } of finalFields(concurrent).values()) {
       const values = this.document.readFields(store, record, store === 'project' ? fields : [...fields, 'id']);
       if (!values) continue;
       if (store === 'project') out.project = { ...(out.project ?? {}), ...values };
