@@ -5,7 +5,7 @@
  */
 
 /** Values the engine derives, per store (stores not listed have none). */
-export const COMPUTED_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
+const COMPUTED_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
   tasks: new Set([
     'startDate', 'endDate', 'duration', 'durationUnit', 'effort', 'effortUnit', 'percentDone',
     'constraintType', 'constraintDate', 'earlyStartDate', 'earlyEndDate', 'lateStartDate', 'lateEndDate',
@@ -15,10 +15,10 @@ export const COMPUTED_FIELDS: Readonly<Record<string, ReadonlySet<string>>> = {
 };
 
 /** A record's position among its siblings: renumbered on every insert, move and removal nearby. */
-export const POSITION_FIELDS: ReadonlySet<string> = new Set(['parentIndex', 'orderedParentIndex']);
+const POSITION_FIELDS: ReadonlySet<string> = new Set(['parentIndex', 'orderedParentIndex']);
 
 /** One user's view of the tree, not project data anyone else needs to replay. */
-export const VIEW_FIELDS: ReadonlySet<string> = new Set(['expanded']);
+const VIEW_FIELDS: ReadonlySet<string> = new Set(['expanded']);
 
 /**
  * Values Bryntum models take for fields a record does not hold, where a server must be able to
@@ -35,7 +35,7 @@ export function shownValue(store: string, field: string, stored: unknown): unkno
 
 const NONE: ReadonlySet<string> = new Set();
 
-export function isComputed(store: string, field: string): boolean {
+function isComputed(store: string, field: string): boolean {
   return (COMPUTED_FIELDS[store] ?? NONE).has(field);
 }
 
