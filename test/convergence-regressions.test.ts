@@ -179,7 +179,7 @@ describe('on the wire', () => {
     await revise(r, project, { tasks: { removed: [{ id: 2 }, { id: 3 }, { id: 4 }] } });
     // c moved 6 under 3 before it heard of the removal: when it does, its client drops 6 with 3's subtree.
     c.send({ command: 'projectChange', project, changes: { tasks: { updated: [{ id: 6, parentId: 3, parentIndex: 0, orderedParentIndex: 0 }] } } });
-    const fixes = (await changesOf(c)).at(-1)!;
+    const fixes = (await changesOf(c)).find((changes) => changes.tasks?.added)!;
     expect(fixes.tasks.added).toEqual([expect.objectContaining({ id: 6, name: 'Frontend', parentId: null })]);
     expect(fixes.dependencies.added).toEqual([expect.objectContaining({ id: linked.changes.dependencies.added[0].id, fromTask: 6, toTask: 7 })]);
     expect((await serverView(project)).tasks.get('6')!.parentId).toBe(null);
@@ -195,6 +195,19 @@ describe('on the wire', () => {
     c.send({ command: 'projectChange', project, changes: { tasks: { updated: [{ id: 7, name: 'c2' }] } } });
     const names = (await changesOf(c)).flatMap((ch) => ch.tasks?.updated ?? []).filter((u: Rec) => u.id === 7).map((u: Rec) => u.name);
     expect(names.at(-1)).toBe('c2');
+  });
+
+  it('tells only the classic sender the final values; the others get the writes in order and nothing more', async () => {
+    const project = s.freshProject();
+    const a = await classic(project);
+    const b = await classic(project);
+    const watcher = await classic(project);
+    a.send({ command: 'projectChange', project, changes: { tasks: { updated: [{ id: 7, name: 'from a' }] } } });
+    await b.nextOf('projectChange');
+    b.send({ command: 'projectChange', project, changes: { tasks: { updated: [{ id: 7, name: 'from b' }] } } });
+    expect(await changesOf(b)).toEqual([{ tasks: { updated: [{ id: 7, name: 'from b' }] } }]);
+    expect(await changesOf(watcher)).toEqual([{ tasks: { updated: [{ id: 7, name: 'from a' }] } }, { tasks: { updated: [{ id: 7, name: 'from b' }] } }]);
+    expect(await changesOf(a)).toEqual([{ tasks: { updated: [{ id: 7, name: 'from b' }] } }]);
   });
 
   it("tells a classic sender the final value of a field a Yjs peer wrote moments before", async () => {

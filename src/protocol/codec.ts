@@ -91,6 +91,11 @@ export interface Encoder {
   presence(project: ProjectId, users: string[]): Message;
 }
 
+/** A classic `projectChange` message. */
+export function classicChange(project: ProjectId, changes: Changes): string {
+  return JSON.stringify({ command: 'projectChange', project, changes });
+}
+
 export const classicEncoder: Encoder = {
   generation: 'classic',
   loginOk: () => ({ command: 'login' }),
@@ -110,7 +115,7 @@ export const classicEncoder: Encoder = {
       if (amendments.has(r) && sets.length) sets[sets.length - 1] = followedBy(sets[sets.length - 1], changes);
       else sets.push(changes);
     }
-    return sets.map((changes) => JSON.stringify({ command: 'projectChange', project, changes }));
+    return sets.map((changes) => classicChange(project, changes));
   },
   autoSaveOk: (project) => ({ command: 'versionAutoSaveOK', project }),
   versionContent: (command, project, versionId, content) =>

@@ -21,7 +21,7 @@ import type { VersionMeta, VersionReason } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
 import { isEngineCorrection, together, withInput } from '../protocol/changes.js';
-import { amending, encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import { amending, classicChange, encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import { RoomPresence } from './room-presence.js';
@@ -272,11 +272,13 @@ export class ProjectRoom {
       const outgoing: OutgoingRevision[] = [];
       let failure: string | null = null;
       let added = false;
+      let finals: Changes | null = null;
       for (const request of requests) {
         try {
           const result = await this.commit(sender, request);
           outgoing.push(...result.revisions);
           added ||= result.hasAdded;
+          finals = together(finals, result.finals);
         } catch (e) {
           failure = (e as Error).message;
           await this.recover(e as Error);
@@ -287,6 +289,7 @@ export class ProjectRoom {
       // of it (server revisions that follow, such as corrections, they do get).
       const noEcho = sender.generation === 'classic' && !added ? { connection: sender.connection, client: sender.connection.id } : null;
       this.broadcast(outgoing, noEcho);
+      if (finals) sender.connection.send(classicChange(this.id, finals));
       return failure;
     });
   }
@@ -298,7 +301,13 @@ export class ProjectRoom {
     return changes;
   }
 
-  private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; hasAdded: boolean }> {
+  /**
+   * One change as one revision (and a server revision for what the document did beyond it).
+   * `finals`: for a classic sender only, the final values and places of what it wrote concurrently
+   * with another writer. Everyone else gets the writes in the server's order anyway; told again,
+   * their engines reschedule and write back, which kept classic clients busy correcting each other.
+   */
+  private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; hasAdded: boolean; finals: Changes | null }> {
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
     const applied = this.document.applyChange(request.changes, {
       ids,
@@ -313,7 +322,8 @@ export class ProjectRoom {
     // Like field finals, these may reach the sender after a newer move of its own.
     if (order) this.placements.markWriter(SERVER_CLIENT);
     const lost = classic ? lostByMoves(applied.outgoing, applied.repairs, this.document) : null;
-    const fixes = together(this.concurrentWrites(sender, applied.touched, applied.corrections), applied.repairs, order, lost);
+    const finals = together(this.fieldFinals(sender, applied.touched), order);
+    const fixes = together(applied.corrections, applied.repairs, lost);
 
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
@@ -324,9 +334,9 @@ export class ProjectRoom {
       ...(request.conflictResolutionFor ? { conflictResolutionFor: request.conflictResolutionFor } : {}),
     };
     const revisions = [revision];
-    // What the document did beyond the change as sent (repairs, refused parts, concurrent writes)
-    // travels as a server revision of its own, to every client; classic clients get it in the
-    // same message when it broke a scheduling loop.
+    // What the document did beyond the change as sent (repairs, refused parts) travels as a server
+    // revision of its own, to every client; classic clients get it in the same message when it
+    // broke a scheduling loop.
     if (fixes) {
       const server: OutgoingRevision = { revision: `server-${n++}`, client: SERVER_CLIENT, changes: withInput(fixes) };
       // Between the two, a classic client would hold a schedule that waits for itself.
@@ -349,19 +359,18 @@ export class ProjectRoom {
     this.noteChange(sender.connection.user?.name ?? sender.connection.id);
     // A classic sender back from offline may hold a record only under the real id its dataset gave
     // it, while its change named it by the phantom id: it learns the result only from an echo.
-    return { revisions, hasAdded: applied.hasAdded || applied.usedEarlierPhantoms };
+    return { revisions, hasAdded: applied.hasAdded || applied.usedEarlierPhantoms, finals };
   }
 
   /**
    * Classic clients are not echoed their own updates, so when another writer changed the same
-   * field moments before (`RecentWrites`), the sender may hold that writer's value: send it the
-   * final one.
+   * field moments before (`RecentWrites`), the sender may hold that writer's value: the final ones.
    */
-  private concurrentWrites(sender: Sender, touched: string[], corrections: Changes | null): Changes | null {
+  private fieldFinals(sender: Sender, touched: string[]): Changes | null {
     const concurrent = this.recentWrites.concurrent(sender.connection.id, touched);
-    if (concurrent.length === 0 || sender.generation === 'revisions') return corrections;
+    if (concurrent.length === 0 || sender.generation === 'revisions') return null;
     this.recentWrites.finalsSent(concurrent, SERVER_CLIENT);
-    const out: Record<string, Record<string, unknown>> = (corrections ?? {}) as never;
+    const out: Record<string, Record<string, unknown>> = {};
     for (const { store, record, fields } of finalFields(concurrent).values()) {
       const values = this.document.readFields(store, record, store === 'project' ? fields : [...fields, 'id']);
       if (!values) continue;
@@ -371,7 +380,7 @@ export class ProjectRoom {
         (entry.updated ??= []).push(values);
       }
     }
-    return out;
+    return Object.keys(out).length ? out : null;
   }
 
   /** A revision failed half-way: rebuild the document from storage so memory matches disk. */
