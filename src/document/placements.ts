@@ -31,8 +31,12 @@ function placedTasks(changes: Changes | null): { placed: string[]; removed: bool
   return { placed, removed: (tasks?.removed?.length ?? 0) > 0 };
 }
 
-/** Fields an update from a Yjs peer wrote, as touch keys (for telling classic senders of concurrent writes). */
-export function fieldWrites(changes: Changes | null): string[] {
+/**
+ * Fields a change set writes, as touch keys (for telling classic senders of concurrent writes):
+ * those of `updated` rows, and with `restated` those of `added` rows too (a record the server sends
+ * again whole, as it holds it now).
+ */
+export function fieldWrites(changes: Changes | null, restated = false): string[] {
   const keys: string[] = [];
   for (const [store, entry] of Object.entries(changes ?? {})) {
     if (typeof entry !== 'object' || entry === null) continue;
@@ -40,10 +44,11 @@ export function fieldWrites(changes: Changes | null): string[] {
       for (const field of Object.keys(entry)) if (field !== '$input') keys.push(touchKey(store, '', field));
       continue;
     }
-    for (const rec of (entry as { updated?: Rec[] }).updated ?? []) {
+    const { added, updated } = entry as { added?: Rec[]; updated?: Rec[] };
+    for (const rec of [...(restated ? (added ?? []) : []), ...(updated ?? [])]) {
       if (!isRecordId(rec.id)) continue;
       for (const field of Object.keys(rec)) {
-        if (field === 'id' || field === 'parentIndex' || field === 'orderedParentIndex') continue;
+        if (field === 'id' || field === 'parentIndex' || field === 'orderedParentIndex' || field === '$PhantomId') continue;
         keys.push(touchKey(store, recordKey(rec.id), field));
       }
     }

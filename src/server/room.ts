@@ -324,6 +324,10 @@ export class ProjectRoom {
     const lost = classic ? lostByMoves(applied.outgoing, applied.repairs, this.document) : null;
     const finals = together(this.fieldFinals(sender, applied.touched), order);
     const fixes = together(applied.corrections, applied.repairs, lost);
+    // A fix may reach a classic client after its own write of the same field (a task sent again
+    // whole after a move under a removed parent, with the name it had then): that write then
+    // counts as concurrent, and its writer gets the final value.
+    if (fixes) this.recentWrites.note(SERVER_CLIENT, fieldWrites(fixes, true));
 
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
