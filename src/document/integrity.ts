@@ -20,10 +20,10 @@
  * The repairs are returned as a change set, so clients are told of them like of any change.
  */
 import type * as Y from 'yjs';
-import { BASE_FIELD, DEPENDENCIES, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
+import { ASSIGNMENT_REFS, BASE_FIELD, DEPENDENCIES, DEPENDENCY_ENDS, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
 import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
-import { DEPENDENCY_ENDS, closesCycle, cycleCandidates, type DependencyIndex } from './schedule-cycles.js';
+import { closesCycle, cycleCandidates, type DependencyIndex } from './schedule-cycles.js';
 
 export interface ProjectState {
   doc: Y.Doc;
@@ -31,10 +31,6 @@ export interface ProjectState {
   /** The dependency index; `pending`: keys this transaction changed (see ProjectDocument.links). */
   links(pending: Iterable<string>): DependencyIndex;
 }
-const ASSIGNMENT_REFS: [string[], string][] = [
-  [['event', 'eventId'], TASKS],
-  [['resource', 'resourceId'], 'resources'],
-];
 
 /** What a transaction touched, read from Yjs's own record of it. */
 export interface Scope {

@@ -86,6 +86,18 @@ export function readField(record: FieldMap, field: string): unknown {
   return baseOf(record)?.[field];
 }
 
+/** The fields a dependency names its two tasks by (a reference may go by several names). */
+export const DEPENDENCY_ENDS = [
+  ['fromTask', 'fromEvent', 'from'],
+  ['toTask', 'toEvent', 'to'],
+] as const;
+
+/** The fields an assignment names its task and its resource by, with the store each points into. */
+export const ASSIGNMENT_REFS: readonly (readonly [readonly string[], string])[] = [
+  [['event', 'eventId'], TASKS],
+  [['resource', 'resourceId'], 'resources'],
+];
+
 /** The value of the first of `names` the record has (a reference may go by several names), or undefined. */
 export function firstField(record: FieldMap, names: readonly string[]): unknown {
   for (const name of names) {

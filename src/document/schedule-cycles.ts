@@ -10,13 +10,8 @@
  * A cycle must use a dependency edge, since the tree edges alone only go down (starts) or up (ends).
  * So a dependency A -> B closes a cycle exactly when end(A) is reachable from start(B).
  */
-import { firstField, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
+import { DEPENDENCY_ENDS, firstField, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
 import { ROOT, type TreeIndex } from './tree.js';
-
-export const DEPENDENCY_ENDS = [
-  ['fromTask', 'fromEvent', 'from'],
-  ['toTask', 'toEvent', 'to'],
-] as const;
 
 /** The task key a dependency end names (the first of `names` it has), or undefined. */
 function endOf(record: FieldMap, names: readonly string[]): string | undefined {

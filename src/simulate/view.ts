@@ -5,7 +5,7 @@
  * server reaches the same state from the same changes.
  */
 import type * as Y from 'yjs';
-import { recordFields } from '../document/layout.js';
+import { ASSIGNMENT_REFS, DEPENDENCY_ENDS, recordFields } from '../document/layout.js';
 import { DATASET_KEYS } from '../document/dataset.js';
 
 export type Rec = Record<string, unknown>;
@@ -19,13 +19,7 @@ export const STORES = ['tasks', 'resources', 'dependencies', 'assignments', 'cal
 const STORE_ORDER = ['calendars', 'resources', 'tasks', 'dependencies', 'assignments', 'versions', 'changelogs'];
 /** Wire fields that describe place or identity, never data. */
 export const TRANSPORT_FIELDS = new Set(['$PhantomId', '$PhantomParentId', 'parentIndex', 'orderedParentIndex', 'children']);
-import { DEPENDENCY_ENDS } from '../document/schedule-cycles.js';
-
-export { DEPENDENCY_ENDS };
-export const ASSIGNMENT_REFS: [string[], string][] = [
-  [['event', 'eventId'], 'tasks'],
-  [['resource', 'resourceId'], 'resources'],
-];
+export { ASSIGNMENT_REFS, DEPENDENCY_ENDS };
 
 export const keyOf = (id: unknown): string => String(id);
 export const isPhantom = (id: unknown): id is string => typeof id === 'string' && id.startsWith('_generated');
