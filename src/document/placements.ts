@@ -5,7 +5,7 @@
  * the sender's list after its own edit: the sender's sibling order drifts from the document's.
  * This keeps track of recent placements so such a sender can be told the final places.
  */
-import { HIDDEN_TASK_FIELDS, PARENT_FIELD, TASKS, idOf, readField, recordFields, recordKey, storeMap, type RecordId } from './layout.js';
+import { HIDDEN_TASK_FIELDS, PARENT_FIELD, TASKS, TRANSPORT_FIELDS, idOf, readField, recordFields, recordKey, storeMap, type RecordId } from './layout.js';
 import { touchKey } from './adapter.js';
 import type { ProjectDocument } from './project-document.js';
 import { ROOT } from './tree.js';
@@ -48,7 +48,8 @@ export function fieldWrites(changes: Changes | null, restated = false): string[]
     for (const rec of [...(restated ? (added ?? []) : []), ...(updated ?? [])]) {
       if (!isRecordId(rec.id)) continue;
       for (const field of Object.keys(rec)) {
-        if (field === 'id' || field === 'parentIndex' || field === 'orderedParentIndex' || field === '$PhantomId') continue;
+        // Places are tracked by RecentPlacements; ids and phantom ids are not fields anyone writes.
+        if (field === 'id' || TRANSPORT_FIELDS.has(field)) continue;
         keys.push(touchKey(store, recordKey(rec.id), field));
       }
     }

@@ -17,6 +17,7 @@
  */
 import { mayCorrect } from '../protocol/engine-fields.js';
 import { sameJson } from './json.js';
+import { PARENT_FIELD, TRANSPORT_FIELDS } from './layout.js';
 
 type Rec = Record<string, unknown>;
 
@@ -26,15 +27,13 @@ export interface InputEntry {
   $input?: { added?: Rec[]; updated?: Rec[]; [k: string]: unknown };
 }
 
-/** A record's identity and place in the tree. */
-const TREE_FIELDS = new Set(['parentId', '$PhantomId', '$PhantomParentId', 'children', 'id']);
-
 /**
- * Fields never added to `$input`: what the engine computes, positions, view state, identity, and
- * a dependency's `active` flag, which engines toggle while resolving cycles each on their own.
+ * Fields never added to `$input`: what the engine computes, positions, view state, identity, the
+ * parent, and a dependency's `active` flag, which engines toggle while resolving cycles each on
+ * their own.
  */
 const notReplayed = (store: string, field: string): boolean =>
-  mayCorrect(store, field) || TREE_FIELDS.has(field) || (store === 'dependencies' && field === 'active');
+  mayCorrect(store, field) || TRANSPORT_FIELDS.has(field) || field === 'id' || field === PARENT_FIELD || (store === 'dependencies' && field === 'active');
 
 /** Derived fields of tasks that a leaf task's partial `$input` entry may still take (a unit goes with its value). */
 const LEAF_INPUTS: Record<string, string[]> = { duration: ['duration', 'durationUnit'], percentDone: ['percentDone'] };

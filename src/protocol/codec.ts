@@ -56,7 +56,7 @@ const amendments = new WeakSet<OutgoingRevision>();
 
 /**
  * Mark a revision as carrying what the server did beyond the revision just before it (repairs,
- * refusals, final values): classic clients get the two as one change set.
+ * refusals): classic clients get the two as one change set.
  */
 export function amending(revision: OutgoingRevision): OutgoingRevision {
   amendments.add(revision);
