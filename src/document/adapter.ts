@@ -99,6 +99,12 @@ export function touchKey(store: string, key: string, field: string): string {
   return `${store}\u0000${key}\u0000${field}`;
 }
 
+/** The store, record key and field of a `touchKey`. */
+export function touchParts(touch: string): { store: string; key: string; field: string } {
+  const [store, key, field] = touch.split('\u0000');
+  return { store, key, field };
+}
+
 export function applyChange(project: ProjectView, incoming: Changes, ctx: ChangeContext): AppliedChange {
   const { doc } = project;
   const change = structuredClone(incoming) as Record<string, unknown>;

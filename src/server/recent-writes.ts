@@ -3,14 +3,14 @@
  * updates, so a sender whose write came moments after another writer's write of the same field may
  * hold that writer's value: the room sends it the final one.
  */
-const SEPARATOR = '\u0000';
+import { touchKey, touchParts } from '../document/adapter.js';
 
-/** The fields whose final values the writers of `keys` (`store \0 record \0 field`) need, by record. */
+/** The fields whose final values the writers of `keys` (touch keys) need, by record. */
 export function finalFields(keys: string[]): Map<string, { store: string; record: string; fields: string[] }> {
   const out = new Map<string, { store: string; record: string; fields: string[] }>();
-  for (const key of keys) {
-    const [store, record, field] = key.split(SEPARATOR);
-    const k = `${store}${SEPARATOR}${record}`;
+  for (const touch of keys) {
+    const { store, key: record, field } = touchParts(touch);
+    const k = touchKey(store, record, '');
     let entry = out.get(k);
     if (!entry) out.set(k, (entry = { store, record, fields: [] }));
     entry.fields.push(field);
