@@ -26,6 +26,13 @@ export interface YjsFloor {
   heapKb: number;
 }
 
+/** The same small work back to back and 5 ms apart (bench/spacing-probe.ts), medians in µs. */
+export interface SpacingProbe {
+  gapMs: number;
+  json: { togetherUs: number; spacedUs: number };
+  yjs: { togetherUs: number; spacedUs: number };
+}
+
 type Cell = string;
 type Row = [Cell, Cell, Cell, Cell, Cell];
 
@@ -139,7 +146,7 @@ function increments(memory: MemoryFigures): { tasks: number; incKb: number; tota
   });
 }
 
-export function report(weft: TargetResults, relay: TargetResults, paired: PairedRound[], floor: YjsFloor, settings: { count: number; intervalMs: number; receiversDuringLoad: number; bigTasks: number }): string {
+export function report(weft: TargetResults, relay: TargetResults, paired: PairedRound[], floor: YjsFloor, spacing: SpacingProbe, settings: { count: number; intervalMs: number; receiversDuringLoad: number; bigTasks: number }): string {
   const sections: string[] = [];
 
   const loads: Row[] = [];
@@ -187,6 +194,18 @@ export function report(weft: TargetResults, relay: TargetResults, paired: Paired
       'D: the same rounds, the relay that writes each change to LevelDB before forwarding it (what persisting before telling anyone costs by itself)',
       persistingRows(paired),
       ['', 'relay+LevelDB', 'relay', 'ratio', ''],
+    ),
+  );
+
+  const spaced: Row[] = [
+    ['JSON.stringify of one small projectChange', num(spacing.json.togetherUs, 1), num(spacing.json.spacedUs, 1), ratio(spacing.json.spacedUs, spacing.json.togetherUs), ''],
+    ['a Yjs field write on 1000 records, update encoded', num(spacing.yjs.togetherUs, 1), num(spacing.yjs.spacedUs, 1), ratio(spacing.yjs.spacedUs, spacing.yjs.togetherUs), ''],
+  ];
+  sections.push(
+    render(
+      `E: this machine: the same small work run back to back, and run once every ${spacing.gapMs} ms as the fan-out updates come (median µs of 300 runs, in a process of its own)`,
+      spaced,
+      ['', 'back to back', `every ${spacing.gapMs} ms`, 'ratio', ''],
     ),
   );
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAllChildren, ServerProcess } from './processes.js';
-import { report, type TargetResults, type YjsFloor } from './report.js';
+import { report, type SpacingProbe, type TargetResults, type YjsFloor } from './report.js';
 import { fanout, latencyDuringLoads, loadProjects, type FanoutFigures, type Limits, type MemoryFigures, type PairedRound, type ProjectRef } from './scenarios.js';
 import { median } from './stats.js';
 import { closeAll } from './client.js';
@@ -24,6 +24,7 @@ const WEFT_MAIN = join(HERE, '..', 'src', 'cli', 'main.js');
 const RELAY_MAIN = join(HERE, 'relay.js');
 const GC_PRELOAD = join(HERE, 'gc-signal.js');
 const YJS_FLOOR_MAIN = join(HERE, 'yjs-floor.js');
+const SPACING_PROBE_MAIN = join(HERE, 'spacing-probe.js');
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map(Number);
 if (SIZES.length === 0 || SIZES.some((n, i) => !Number.isInteger(n) || n < 1000 || (i > 0 && n <= SIZES[i - 1]))) {
@@ -256,6 +257,13 @@ async function yjsFloor(big: ProjectRef): Promise<YjsFloor> {
   return JSON.parse(stdout) as YjsFloor;
 }
 
+/** How much a gap between small pieces of work slows them on this machine, in its own process. */
+async function spacingProbe(): Promise<SpacingProbe> {
+  log('the same small work back to back and spaced out');
+  const { stdout } = await promisify(execFile)(process.execPath, [SPACING_PROBE_MAIN], { timeout: START_MS });
+  return JSON.parse(stdout) as SpacingProbe;
+}
+
 async function main(): Promise<void> {
   log(`temp dir ${tempRoot}; generating projects of ${SIZES.map(label).join(', ')} tasks`);
   const files = writeBenchFiles(tempRoot, SIZES);
@@ -270,8 +278,9 @@ async function main(): Promise<void> {
   const weft = await benchWeft(files.configFile, projects);
   const paired = await pairedFanouts(files.configFile, projects[0]);
   const floor = await yjsFloor(projects[projects.length - 1]);
+  const spacing = await spacingProbe();
 
-  const table = report(weft, relay, paired, floor, {
+  const table = report(weft, relay, paired, floor, spacing, {
     count: UPDATES,
     intervalMs: INTERVAL_MS,
     receiversDuringLoad: RECEIVERS_DURING_LOAD,
