@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { datasetJson, storesPieces } from '../src/document/dataset.js';
-import { readSeedFile } from '../src/document/seed.js';
+import { parseSeed, parseSeedPaced, readSeedFile, seedParts } from '../src/document/seed.js';
 import { idTree, projectOf, seededProject, seedPath, walkTasks, type SeedName, type ServedTask } from './support/document.js';
 
 type Rec = Record<string, any>;
@@ -215,5 +215,68 @@ describe('the dataset cache', () => {
     t.project.replaceWith(await readSeedFile(seedPath('website')));
     const raw = JSON.parse(await readFile(seedPath('website'), 'utf8'));
     expect(idTree(await tasksOf(t))).toEqual(seedTree(raw.tasks.rows));
+  });
+});
+
+describe('seed files', () => {
+  /** `count` tasks, ten to a parent, nested through `children`; a dependency and an assignment each. */
+  function bigSeed(count: number): Rec {
+    const tasks: Rec[] = [];
+    const byId = new Map<number, Rec>();
+    for (let id = 1; id <= count; id++) {
+      const task: Rec = { id, name: `Task ${id}`, duration: 1 };
+      byId.set(id, task);
+      const parent = byId.get(Math.floor((id - 1) / 10));
+      if (parent) (parent.children ??= []).push(task);
+      else tasks.push(task);
+    }
+    const dependencies = { rows: Array.from({ length: count - 1 }, (_, i) => ({ id: i + 1, fromTask: i + 1, toTask: i + 2 })) };
+    const assignments = { rows: Array.from({ length: count }, (_, i) => ({ id: i + 1, event: i + 1, resource: 1 })) };
+    return { project: { name: 'big' }, tasks: { rows: tasks }, resources: { rows: [{ id: 1, name: 'R' }] }, dependencies, assignments };
+  }
+
+  it('takes a large seed apart in steps, letting timers run meanwhile, into what reading it at once gives', async () => {
+    const data = bigSeed(60_000);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      const paced = await parseSeedPaced(data, 'big');
+      expect(ticks).toBeGreaterThan(0);
+      expect(paced).toEqual(parseSeed(data, 'big'));
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it('takes apart task trees nested deeper than a recursive walk could go', () => {
+    const depth = 50_000;
+    const root: Rec = { id: 1 };
+    let node = root;
+    for (let id = 2; id <= depth; id++) {
+      const child = { id };
+      node.children = [child];
+      node = child;
+    }
+    const tasks = parseSeed({ tasks: { rows: [root] } }).stores.get('tasks')!;
+    expect(tasks).toHaveLength(depth);
+    expect(tasks.every((t, i) => t.parentId === (i === 0 ? null : i))).toBe(true);
+  });
+
+  it('cuts a seed into parts as they are asked for, each at most a batch, every row once and in order', () => {
+    const seed = parseSeed(bigSeed(5_000));
+    const parts = seedParts(seed, 1_000);
+    const first = parts.next();
+    expect(first.done).toBe(false);
+    expect(first.value!.project).toEqual({ name: 'big' });
+    expect([...first.value!.stores.keys()]).toEqual([...seed.stores.keys()]);
+    const all = [first.value!, ...parts];
+    expect(all.every((p) => [...p.stores.values()].reduce((n, rows) => n + rows.length, 0) <= 1_000)).toBe(true);
+    for (const [name, rows] of seed.stores) {
+      const cut = all.flatMap((p) => p.stores.get(name) ?? []);
+      expect(cut.map((r) => r.id)).toEqual(rows.map((r) => r.id));
+    }
+    const keys = all.flatMap((p) => p.stores.get('tasks') ?? []).filter((t) => t.parentId === 1).map((t) => t.$order as string);
+    expect(keys).toHaveLength(10);
+    expect([...keys].sort()).toEqual(keys);
   });
 });

@@ -17,3 +17,20 @@ export class Pacer {
     this.since = performance.now();
   }
 }
+
+/** Work written as a generator that yields where it may pause, run to its end at once. */
+export function runToEnd<T>(work: Generator<void, T>): T {
+  for (;;) {
+    const step = work.next();
+    if (step.done) return step.value;
+  }
+}
+
+/** The same, pausing whenever the pacer's budget is spent. */
+export async function runPaced<T>(work: Generator<void, T>, pacer = new Pacer()): Promise<T> {
+  for (;;) {
+    const step = work.next();
+    if (step.done) return step.value;
+    await pacer.tick();
+  }
+}

@@ -125,12 +125,13 @@ export class ProjectDocument {
       }
     }
     const parts = seedParts(seed, batch);
+    const first = parts.next();
     this.doc.transact(() => {
       const project = projectMap(this.doc);
       for (const key of [...project.keys()]) project.delete(key);
-      writeSeed(this.doc, parts[0]);
+      if (!first.done) writeSeed(this.doc, first.value);
     }, ADAPTER_ORIGIN);
-    for (const part of parts.slice(1)) {
+    for (const part of parts) {
       yield;
       this.doc.transact(() => writeSeed(this.doc, part), ADAPTER_ORIGIN);
     }

@@ -7,6 +7,7 @@ import * as Y from 'yjs';
 import { readFile } from 'node:fs/promises';
 import { PARENT_FIELD, ORDER_FIELD, STORE_NAME, TASKS, TRANSPORT_FIELDS, VERSIONS, newRecord, projectMap, recordKey, registerStore, storeMap, type RecordId } from './layout.js';
 import { keysBetween } from './order.js';
+import { runPaced, runToEnd } from './pacer.js';
 
 export interface SeedData {
   project: Record<string, unknown>;
@@ -27,17 +28,29 @@ export async function readSeedFile(path: string): Promise<SeedData> {
   } catch (e) {
     throw new Error(`cannot read seed file ${path}: ${(e as Error).message}`);
   }
-  return parseSeed(parsed, path);
+  return parseSeedPaced(parsed, path);
 }
 
 export function parseSeed(data: unknown, source = 'seed'): SeedData {
+  return runToEnd(buildSeed(data, source));
+}
+
+/** The same, pausing now and then: a 100k-task seed takes a few hundred ms to take apart. */
+export function parseSeedPaced(data: unknown, source = 'seed'): Promise<SeedData> {
+  return runPaced(buildSeed(data, source));
+}
+
+/** Rows handled between the points where building a seed may hand the event loop back. */
+const STEP = 1000;
+
+function* buildSeed(data: unknown, source: string): Generator<void, SeedData> {
   if (!isObject(data)) throw new Error(`${source}: expected a JSON object`);
   const seed: SeedData = { project: isObject(data.project) ? { ...data.project } : {}, stores: new Map(), versionContents: new Map() };
   for (const [name, value] of Object.entries(data)) {
     if (name === 'project' || name === 'success') continue;
     const rows = isObject(value) && Array.isArray(value.rows) ? value.rows : Array.isArray(value) ? value : null;
     if (!rows || !STORE_NAME.test(name)) continue;
-    const records = name === TASKS ? flattenTasks(rows) : rows.filter(isObject).map((r) => ({ ...r }));
+    const records = name === TASKS ? yield* flattenTasks(rows) : yield* copyRecords(rows);
     if (name === VERSIONS) {
       for (const r of records) {
         if ('content' in r) seed.versionContents.set(recordKey(r.id as RecordId), r.content);
@@ -49,18 +62,34 @@ export function parseSeed(data: unknown, source = 'seed'): SeedData {
   return seed;
 }
 
-function flattenTasks(rows: unknown[]): Record<string, unknown>[] {
+function* copyRecords(rows: unknown[]): Generator<void, Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
-  const walk = (list: unknown[], parentId: unknown) => {
-    for (const row of list) {
-      if (!isObject(row)) continue;
-      const { children, ...fields } = row;
-      const parent = parentId !== undefined ? parentId : (fields.parentId ?? null);
-      out.push({ ...fields, [PARENT_FIELD]: parent });
-      if (Array.isArray(children)) walk(children, fields.id);
+  for (const row of rows) {
+    if (!isObject(row)) continue;
+    out.push({ ...row });
+    if (out.length % STEP === 0) yield;
+  }
+  return out;
+}
+
+/** Tasks depth first in sibling order, each with its parent's id (an explicit stack: seeds nest deep). */
+function* flattenTasks(rows: unknown[]): Generator<void, Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  const stack: { list: unknown[]; next: number; parentId: unknown }[] = [{ list: rows, next: 0, parentId: undefined }];
+  while (stack.length > 0) {
+    const level = stack[stack.length - 1];
+    if (level.next === level.list.length) {
+      stack.pop();
+      continue;
     }
-  };
-  walk(rows, undefined);
+    const row = level.list[level.next++];
+    if (!isObject(row)) continue;
+    const { children, ...fields } = row;
+    const parent = level.parentId !== undefined ? level.parentId : (fields.parentId ?? null);
+    out.push({ ...fields, [PARENT_FIELD]: parent });
+    if (Array.isArray(children)) stack.push({ list: children, next: 0, parentId: fields.id });
+    if (out.length % STEP === 0) yield;
+  }
   return out;
 }
 
@@ -101,23 +130,33 @@ function siblingKeys(rows: Record<string, unknown>[]): Map<Record<string, unknow
 
 /**
  * The seed cut into parts of at most `batch` records (the project fields and store names go with
- * the first part). Sibling order keys are computed over the whole seed, so parts can be written
- * one after another.
+ * the first part), made one at a time as they are asked for. Sibling order keys are computed over
+ * the whole seed first, so parts can be written one after another.
  */
-export function seedParts(seed: SeedData, batch: number): SeedData[] {
-  const orderKeys = seed.stores.has(TASKS) ? siblingKeys(seed.stores.get(TASKS)!) : new Map();
-  const rows: [string, Record<string, unknown>][] = [];
-  for (const [name, list] of seed.stores) for (const row of list) rows.push([name, name === TASKS ? { ...row, [ORDER_FIELD]: orderKeys.get(row) } : row]);
-  const parts: SeedData[] = [];
-  for (let i = 0; i === 0 || i < rows.length; i += batch) {
-    const stores = new Map<string, Record<string, unknown>[]>(i === 0 ? [...seed.stores.keys()].map((n) => [n, []]) : []);
-    for (const [name, row] of rows.slice(i, i + batch)) {
-      if (!stores.has(name)) stores.set(name, []);
-      stores.get(name)!.push(row);
+export function* seedParts(seed: SeedData, batch: number): Generator<SeedData, void, undefined> {
+  const orderKeys = seed.stores.has(TASKS) ? siblingKeys(seed.stores.get(TASKS)!) : new Map<Record<string, unknown>, string>();
+  const start = (first: boolean): SeedData => ({
+    project: first ? seed.project : {},
+    stores: new Map(first ? [...seed.stores.keys()].map((n) => [n, []]) : []),
+    versionContents: new Map(),
+    ordered: true,
+  });
+  let part = start(true);
+  let size = 0;
+  for (const [name, list] of seed.stores) {
+    for (const row of list) {
+      if (size === batch) {
+        yield part;
+        part = start(false);
+        size = 0;
+      }
+      let rows = part.stores.get(name);
+      if (!rows) part.stores.set(name, (rows = []));
+      rows.push(name === TASKS ? { ...row, [ORDER_FIELD]: orderKeys.get(row) } : row);
+      size++;
     }
-    parts.push({ project: i === 0 ? seed.project : {}, stores, versionContents: new Map(), ordered: true });
   }
-  return parts;
+  yield part;
 }
 
 /** Every id in the seed, for starting a project's id counter above them. */
