@@ -3,6 +3,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
 import { datasetJson, storesPieces } from '../src/document/dataset.js';
 import { parseSeed, parseSeedPaced, readSeedFile, seedParts } from '../src/document/seed.js';
+import { ProjectDocument } from '../src/document/project-document.js';
+import { Pacer } from '../src/document/pacer.js';
+import { ROOT, TreeIndex } from '../src/document/tree.js';
+import { TASKS, storeMap } from '../src/document/layout.js';
 import { idTree, projectOf, seededProject, seedPath, walkTasks, type SeedName, type ServedTask } from './support/document.js';
 
 type Rec = Record<string, any>;
@@ -278,5 +282,32 @@ describe('seed files', () => {
     const keys = all.flatMap((p) => p.stores.get('tasks') ?? []).filter((t) => t.parentId === 1).map((t) => t.$order as string);
     expect(keys).toHaveLength(10);
     expect([...keys].sort()).toEqual(keys);
+  });
+});
+
+describe('loading a project', () => {
+  it('indexes the task tree in steps, letting timers run meanwhile, into the index built at once', async () => {
+    const project = new ProjectDocument();
+    for await (const _ of project.importSeed(parseSeed({ tasks: { rows: Array.from({ length: 50 }, (_, p) => ({ id: p + 1, children: Array.from({ length: 100 }, (_, c) => ({ id: 1000 + p * 100 + c })) })) } }))) void _;
+    const tasks = storeMap(project.doc, TASKS);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    try {
+      // A budget of 0 ms pauses at every step.
+      const built = await TreeIndex.build(tasks, new Pacer(0));
+      expect(ticks).toBeGreaterThan(0);
+      const whole = new TreeIndex(tasks);
+      for (const parent of [ROOT, ...whole.childrenOf(ROOT)]) expect(built.childrenOf(parent)).toEqual(whole.childrenOf(parent));
+      expect(built.childrenOf(ROOT)).toHaveLength(50);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it('loads a stored state with its task tree indexed', async () => {
+    const source = projectOf({ tasks: { rows: [{ id: 1, children: [{ id: 2 }, { id: 3 }] }, { id: 4 }] } });
+    const loaded = await ProjectDocument.load([source.project.encodeState()]);
+    expect(loaded.tree.childrenOf(ROOT).length).toBe(2);
+    expect(loaded.tree.childrenOf(loaded.tree.childrenOf(ROOT)[0]).length).toBe(2);
   });
 });

@@ -27,9 +27,11 @@ export class ProjectDocument {
   private readonly cache: DatasetCache;
   private v1Listener: ((update: Uint8Array) => void) | null = null;
 
-  constructor(doc: Y.Doc = new Y.Doc({ gc: true })) {
+  /** `tree`: the task tree index when the caller built it already (see `load`). */
+  constructor(doc: Y.Doc = new Y.Doc({ gc: true }), tree?: TreeIndex) {
     this.doc = doc;
-    this.reindex();
+    if (tree) this.tree = tree;
+    else this.reindex();
     this.cache = new DatasetCache(doc, this);
   }
 
@@ -52,14 +54,14 @@ export class ProjectDocument {
       Y.applyUpdateV2(doc, part);
       await pacer.tick();
     }
-    return new ProjectDocument(doc);
+    return new ProjectDocument(doc, await TreeIndex.build(storeMap(doc, TASKS), pacer));
   }
 
   /**
    * Write a seed into this (empty) document in parts of `batch` records, one transaction each,
    * yielding after each so the caller can persist it and other work can run in between.
    */
-  async *importSeed(seed: SeedData, batch = 2000): AsyncGenerator<void> {
+  async *importSeed(seed: SeedData, batch = 500): AsyncGenerator<void> {
     const parts = seedParts(seed, batch);
     for (const part of parts) {
       this.doc.transact(() => writeSeed(this.doc, part), ADAPTER_ORIGIN);
@@ -113,7 +115,7 @@ export class ProjectDocument {
    * each so the caller can let other work run: a 100k-task project took seconds in one. The
    * document is only consistent again once the generator is done.
    */
-  *replaceInParts(seed: SeedData, batch = 2000): Generator<void> {
+  *replaceInParts(seed: SeedData, batch = 500): Generator<void> {
     for (const name of allStoreNames(this.doc)) {
       const map = storeMap(this.doc, name);
       const keys = [...map.keys()];

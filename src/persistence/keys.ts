@@ -4,7 +4,7 @@
  *
  *   p:<project>:meta               JSON  counters (next id, next revision, phantom epoch, ...)
  *   p:<project>:snap:<i>           bytes snapshot chunks: Yjs V2 updates which, applied in order,
- *                                        give the state up to `snapseq` (each about 256 KB, so a
+ *                                        give the state up to `snapseq` (each about 64 KB, so a
  *                                        load applies them one at a time between other work)
  *   p:<project>:snapseq            JSON  last update sequence folded into the chunks
  *   p:<project>:u:<seq>            bytes one accepted change as a Yjs V2 update

@@ -8,7 +8,7 @@ import { updatesOf, type Commit, type ProjectStorage, type StoredProject } from 
 import { mergeUpdates } from './merger.js';
 
 /** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 
 export class UpdateLog {
   private seq = 0;
