@@ -122,8 +122,9 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
   };
   const resent = new Set<Rec>();
   const usedIds = new Set<string>();
-  const existingStores = allStoreNames(doc);
-  const taken = (id: RecordId) => usedIds.has(recordKey(id)) || existingStores.some((name) => storeMap(doc, name).has(recordKey(id)));
+  // Only changes that add records look ids up across all stores.
+  let existingStores: string[] | undefined;
+  const taken = (id: RecordId) => usedIds.has(recordKey(id)) || (existingStores ??= allStoreNames(doc)).some((name) => storeMap(doc, name).has(recordKey(id)));
 
   // 1. Ids for every added record, across all stores, before any reference is read.
   let hasAdded = false;
