@@ -5,6 +5,7 @@ import { BenchClient, closeAll, connectClients, datasetCounts } from './client.j
 import type { HeapReport, ServerProcess } from './processes.js';
 import { max, median, percentile } from './stats.js';
 import { runTraffic } from './traffic.js';
+import { RemoteLoader } from './remote-loader.js';
 
 export interface Limits {
   connectMs: number;
@@ -197,9 +198,9 @@ export async function fanout(
 }
 
 /**
- * `receivers` clients on `project` get updates every `intervalMs` while `loaders` (one per load,
- * each a separate client) request `bigProject` one after another; latency of updates sent during
- * each load, and of the updates sent outside any load.
+ * `receivers` clients on `project` get updates every `intervalMs` while loading clients (one per
+ * load, in a process of their own, as another user's browser would be) request `bigProject` one
+ * after another; latency of updates sent during each load, and of the updates sent outside any load.
  */
 export async function latencyDuringLoads(
   server: ServerProcess,
@@ -209,14 +210,14 @@ export async function latencyDuringLoads(
   options: { receivers: number; intervalMs: number; limits: Limits; log: (m: string) => void },
 ): Promise<InterferenceFigures[]> {
   const clients = await subscribed(server, project, options.receivers + 1, options.limits);
-  const loaders = await connectClients(server.url, loads, options.limits.connectMs).catch(async (e) => {
+  const loader = await RemoteLoader.start(server.url, bigProject.id, loads, options.limits.connectMs).catch(async (e) => {
     await closeAll(clients);
     throw e;
   });
   try {
     await sleep(500);
     const out: InterferenceFigures[] = [];
-    for (const loader of loaders) {
+    for (let load = 0; load < loads; load++) {
       let done = false;
       const traffic = runTraffic({
         sender: clients[0],
@@ -231,7 +232,7 @@ export async function latencyDuringLoads(
       const start = performance.now();
       let loadMs: number;
       try {
-        loadMs = (await loader.loadDataset(bigProject.id, options.limits.loadMs)).ms;
+        loadMs = (await loader.load(options.limits.loadMs)).ms;
       } finally {
         // Let traffic run on a little so delayed updates are seen, then stop it either way.
         await sleep(500);
@@ -247,6 +248,7 @@ export async function latencyDuringLoads(
     }
     return out;
   } finally {
-    await closeAll([...clients, ...loaders]);
+    await closeAll(clients);
+    await loader.close();
   }
 }
