@@ -23,9 +23,14 @@ export class RecentWrites {
 
   constructor(private readonly windowMs: number) {}
 
-  /** Writes nobody is told finals of (Yjs peers), noted so that later writes count as concurrent. */
+  /**
+   * Writes nobody is told finals of (Yjs peers, server fixes), noted so that later writes count as
+   * concurrent; also finals sent to a writer, which may have written those fields again before the
+   * final reaches it, so that its next write of them gets a final of its own.
+   */
   note(writer: string, keys: string[], now = Date.now()): void {
     for (const key of keys) this.last.set(key, { writer, at: now });
+    this.prune(now);
   }
 
   /** Note `writer`'s writes; returns the keys another writer wrote within the window. */
@@ -36,18 +41,14 @@ export class RecentWrites {
       if (last && last.writer !== writer && now - last.at <= this.windowMs) out.push(key);
       this.last.set(key, { writer, at: now });
     }
-    if (this.last.size > 50_000) {
-      for (const [key, w] of this.last) if (now - w.at > this.windowMs) this.last.delete(key);
-    }
+    this.prune(now);
     return out;
   }
 
-  /**
-   * The writer of `keys` is sent their finals; it may have written them again before the final
-   * reaches it, so its next write of them counts as concurrent too and gets a final of its own.
-   */
-  finalsSent(keys: string[], writer: string, now = Date.now()): void {
-    for (const key of keys) this.last.set(key, { writer, at: now });
+  /** Writes older than the window no longer count; past a size, they are dropped. */
+  private prune(now: number): void {
+    if (this.last.size <= 50_000) return;
+    for (const [key, w] of this.last) if (now - w.at > this.windowMs) this.last.delete(key);
   }
 
   clear(): void {

@@ -373,7 +373,8 @@ export class ProjectRoom {
   private fieldFinals(sender: Sender, touched: string[]): Changes | null {
     const concurrent = this.recentWrites.concurrent(sender.connection.id, touched);
     if (concurrent.length === 0 || sender.generation === 'revisions') return null;
-    this.recentWrites.finalsSent(concurrent, SERVER_CLIENT);
+    // Written again before the final arrives, a field gets a final of its own.
+    this.recentWrites.note(SERVER_CLIENT, concurrent);
     const out: Record<string, Record<string, unknown>> = {};
     for (const { store, record, fields } of finalFields(concurrent).values()) {
       const values = this.document.readFields(store, record, store === 'project' ? fields : [...fields, 'id']);
