@@ -276,6 +276,20 @@ describe('what revisions receivers replay ($input)', () => {
     expect((outgoing.assignments as Rec).$input).toEqual({});
   });
 
+  it('replays a value the document stores as it is, and leaves out one it merges as a nested change set', async () => {
+    const t = await seededProject();
+    const mixed = { added: [{ id: 1 }], label: 'not a change set' };
+    const { outgoing } = t.apply({
+      tasks: {
+        updated: [{ id: 14, custom: mixed, segments2: { added: [{ id: 1, name: 'merged' }] } }],
+        $input: { updated: [] },
+      },
+    });
+    expect(t.record('tasks', 14)?.custom).toEqual(mixed);
+    expect(t.record('tasks', 14)?.segments2).toEqual([{ id: 1, name: 'merged' }]);
+    expect((outgoing.tasks as Rec).$input.updated).toEqual([{ id: 14, custom: mixed }]);
+  });
+
   it('adds a leaf task\'s duration and progress to its partial $input entry, but not a summary task\'s', async () => {
     const t = await seededProject();
     const all: Rec[] = [];

@@ -29,7 +29,7 @@ import {
 } from './layout.js';
 import { isOrderKey, keyBetween, keysBetween } from './order.js';
 import { ROOT, TreeIndex } from './tree.js';
-import { sameJson } from './json.js';
+import { isNestedChangeSet, sameJson } from './json.js';
 import { completeInput } from './replayed-input.js';
 import { mayCorrect, shownValue } from '../protocol/engine-fields.js';
 
@@ -509,7 +509,7 @@ function writeProjectFields(doc: Y.Doc, fields: Rec, result: AppliedChange): voi
  * array it describes, applied to the value already stored.
  */
 function storedValue(value: unknown, existing: unknown): unknown {
-  if (!isObject(value) || !isNestedChangeSet(value)) return value;
+  if (!isNestedChangeSet(value)) return value;
   let rows = Array.isArray(existing) ? [...(existing as Rec[])] : [];
   const idOf = (r: unknown) => (isObject(r) ? r.id : undefined);
   if (Array.isArray(value.removed)) {
@@ -529,11 +529,6 @@ function storedValue(value: unknown, existing: unknown): unknown {
     }
   }
   return rows;
-}
-
-function isNestedChangeSet(value: Rec): boolean {
-  const keys = Object.keys(value);
-  return keys.length > 0 && keys.every((k) => (k === 'added' || k === 'updated' || k === 'removed') && Array.isArray(value[k]));
 }
 
 

@@ -16,8 +16,8 @@
  * sender's engine did.
  */
 import { mayCorrect } from '../protocol/engine-fields.js';
-import { sameJson } from './json.js';
-import { PARENT_FIELD, TRANSPORT_FIELDS } from './layout.js';
+import { isNestedChangeSet, sameJson } from './json.js';
+import { DEPENDENCIES, PARENT_FIELD, TASKS, TRANSPORT_FIELDS } from './layout.js';
 
 type Rec = Record<string, unknown>;
 
@@ -33,7 +33,7 @@ export interface InputEntry {
  * their own.
  */
 const notReplayed = (store: string, field: string): boolean =>
-  mayCorrect(store, field) || TRANSPORT_FIELDS.has(field) || field === 'id' || field === PARENT_FIELD || (store === 'dependencies' && field === 'active');
+  mayCorrect(store, field) || TRANSPORT_FIELDS.has(field) || field === 'id' || field === PARENT_FIELD || (store === DEPENDENCIES && field === 'active');
 
 /** Derived fields of tasks that a leaf task's partial `$input` entry may still take (a unit goes with its value). */
 const LEAF_INPUTS: Record<string, string[]> = { duration: ['duration', 'durationUnit'], percentDone: ['percentDone'] };
@@ -49,10 +49,6 @@ export interface StoredRecords {
 /** The records of a list by id (revisions may carry thousands). */
 const byId = (list: Rec[] | undefined): Map<unknown, Rec> => new Map((list ?? []).map((r) => [r.id, r]));
 
-/** A nested change set (`{added, updated, removed}`) is merged, not replayed as a value. */
-const isChangeSet = (v: unknown): boolean =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && ['added', 'updated', 'removed'].some((k) => Array.isArray((v as Rec)[k]));
-
 /**
  * Adds to `entry.$input` what `entry` writes to user fields but `$input` lacks; an update only
  * counts where it changes what is `stored`. Entries without `$input` (classic changes, engine
@@ -61,7 +57,7 @@ const isChangeSet = (v: unknown): boolean =>
 export function completeInput(store: string, entry: InputEntry, stored: StoredRecords): void {
   const input = entry.$input;
   if (typeof input !== 'object' || input === null) return;
-  const userFields = (rec: Rec) => Object.keys(rec).filter((f) => !notReplayed(store, f) && !isChangeSet(rec[f]));
+  const userFields = (rec: Rec) => Object.keys(rec).filter((f) => !notReplayed(store, f) && !isNestedChangeSet(rec[f]));
 
   const replayedAdds = byId(input.added);
   for (const rec of entry.added ?? []) {
@@ -85,7 +81,7 @@ export function completeInput(store: string, entry: InputEntry, stored: StoredRe
       if (replayed && field in replayed) continue;
       if (changed(field)) missing[field] = rec[field];
     }
-    if (replayed && store === 'tasks' && stored.isLeafTask(rec.id)) {
+    if (replayed && store === TASKS && stored.isLeafTask(rec.id)) {
       for (const [field, group] of Object.entries(LEAF_INPUTS)) {
         if (!(field in rec) || field in replayed || !changed(field)) continue;
         for (const f of group) if (f in rec && !(f in replayed)) missing[f] = rec[f];
