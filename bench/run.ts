@@ -249,19 +249,22 @@ async function pairedFanouts(configFile: string, small: ProjectRef): Promise<Pai
   }
 }
 
-/** The Yjs structure alone for the big project's records (a Y.Map per record), in its own process. */
-async function yjsFloor(big: ProjectRef): Promise<YjsFloor> {
-  log(`the Yjs structure alone for ${label(big.tasks)} tasks' records`);
-  const args = Object.entries(big.counts).map(([store, n]) => `${store}=${n}`);
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', YJS_FLOOR_MAIN, ...args], { timeout: START_MS });
-  return JSON.parse(stdout) as YjsFloor;
+/** Run a bench script in a process of its own; it prints one JSON line. */
+async function jsonFromScript<T>(args: string[]): Promise<T> {
+  const { stdout } = await promisify(execFile)(process.execPath, args, { timeout: START_MS });
+  return JSON.parse(stdout) as T;
 }
 
-/** How much a gap between small pieces of work slows them on this machine, in its own process. */
-async function spacingProbe(): Promise<SpacingProbe> {
+/** The Yjs structure alone for the big project's records (a Y.Map per record). */
+function yjsFloor(big: ProjectRef): Promise<YjsFloor> {
+  log(`the Yjs structure alone for ${label(big.tasks)} tasks' records`);
+  return jsonFromScript(['--expose-gc', YJS_FLOOR_MAIN, ...Object.entries(big.counts).map(([store, n]) => `${store}=${n}`)]);
+}
+
+/** How much a gap between small pieces of work slows them on this machine. */
+function spacingProbe(): Promise<SpacingProbe> {
   log('the same small work back to back and spaced out');
-  const { stdout } = await promisify(execFile)(process.execPath, [SPACING_PROBE_MAIN], { timeout: START_MS });
-  return JSON.parse(stdout) as SpacingProbe;
+  return jsonFromScript([SPACING_PROBE_MAIN]);
 }
 
 async function main(): Promise<void> {
