@@ -58,28 +58,42 @@ async function flatStoreJson(doc: Y.Doc, store: string, slicer: Slicer): Promise
   return `[${parts.join(',')}]`;
 }
 
-/** Tasks as a nested tree in sibling order; tasks whose parent is missing are served at the top. */
+/**
+ * Tasks as a nested tree in sibling order; tasks whose parent is missing are served at the top.
+ * Written depth-first into one list of pieces and joined once, so a task's text is copied once
+ * however deep it sits (nesting by concatenation copied it again at every level above it).
+ */
 async function taskTreeJson(doc: Y.Doc, tree: TreeIndex, slicer: Slicer): Promise<string> {
   const tasks = storeMap(doc, TASKS);
-  const visit = async (parentKey: string): Promise<string[]> => {
-    const parts: string[] = [];
-    for (const key of tree.childrenOf(parentKey)) {
-      const record = tasks.get(key);
-      if (!record) continue;
-      let text = JSON.stringify(recordJson(record, HIDDEN_TASK_FIELDS));
-      await slicer.tick();
-      if (tree.childrenOf(key).length) {
-        const children = await visit(key);
-        text = `${text.length > 2 ? text.slice(0, -1) + ',' : '{'}"children":[${children.join(',')}]}`;
-      }
-      parts.push(text);
-    }
-    return parts;
-  };
   const top = [ROOT, ...tree.topLevelParents().filter((p) => p !== ROOT).sort()];
-  const parts: string[] = [];
-  for (const parentKey of top) parts.push(...(await visit(parentKey)));
-  return `[${parts.join(',')}]`;
+  const pieces: string[] = ['['];
+  // One entry per open array: the keys still to write in it, what closes it, whether it has an entry yet.
+  const open: { keys: Iterator<string>; close: string; any: boolean }[] = [
+    { keys: top.flatMap((p) => tree.childrenOf(p)).values(), close: ']', any: false },
+  ];
+  while (open.length > 0) {
+    const level = open[open.length - 1];
+    const next = level.keys.next();
+    if (next.done) {
+      pieces.push(level.close);
+      open.pop();
+      continue;
+    }
+    const record = tasks.get(next.value);
+    if (!record) continue;
+    if (level.any) pieces.push(',');
+    level.any = true;
+    const text = JSON.stringify(recordJson(record, HIDDEN_TASK_FIELDS));
+    await slicer.tick();
+    const children = tree.childrenOf(next.value);
+    if (children.length === 0) {
+      pieces.push(text);
+      continue;
+    }
+    pieces.push(`${text.length > 2 ? text.slice(0, -1) + ',' : '{'}"children":[`);
+    open.push({ keys: children.values(), close: ']}', any: false });
+  }
+  return pieces.join('');
 }
 
 export class DatasetCache {
