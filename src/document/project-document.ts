@@ -45,12 +45,13 @@ export class ProjectDocument {
 
   /**
    * Build from stored parts (snapshot chunks, then updates), handing the event loop back between
-   * parts so loading a large project does not hold up other projects' traffic.
+   * parts so loading a large project does not hold up other projects' traffic. Parts may be read
+   * as they are applied (a stream from storage), so only one is held at a time.
    */
-  static async load(parts: Uint8Array[]): Promise<ProjectDocument> {
+  static async load(parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<ProjectDocument> {
     const doc = new Y.Doc({ gc: true });
     const pacer = new Pacer();
-    for (const part of parts) {
+    for await (const part of parts) {
       Y.applyUpdateV2(doc, part);
       await pacer.tick();
     }

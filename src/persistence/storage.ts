@@ -21,10 +21,20 @@ export interface ProjectMeta {
   createdAt: string;
 }
 
+/** One snapshot chunk: a Yjs V2 update, applied in index order. */
+export interface StoredChunk {
+  index: number;
+  bytes: Uint8Array;
+}
+
 export interface StoredProject {
   meta: ProjectMeta;
-  /** Snapshot chunks in order (apply all, then `updates`). */
-  chunks: Uint8Array[];
+  /**
+   * The last snapshot chunk (null: none yet). The chunks before it are read with `chunks(index)`
+   * when they are applied, so a load never holds the stored state and the document at once.
+   */
+  lastChunk: StoredChunk | null;
+  /** Updates logged after the snapshot chunks, in order. */
   updates: Uint8Array[];
   lastSeq: number;
   snapshotSeq: number;
@@ -105,7 +115,11 @@ export class ProjectStorage {
   async load(): Promise<StoredProject | null> {
     const meta = await this.getJson<ProjectMeta>(this.keys.meta());
     if (!meta) return null;
-    const chunks = await this.chunks();
+    const snap = this.keys.range('snap');
+    let lastChunk: StoredChunk | null = null;
+    for await (const [key, bytes] of this.db.iterator({ ...snap, reverse: true, limit: 1 })) {
+      lastChunk = { index: Number(key.slice(snap.gte.length)), bytes };
+    }
     const snapshotSeq = (await this.getJson<number>(this.keys.snapSeq())) ?? 0;
     const updates: Uint8Array[] = [];
     let lastSeq = snapshotSeq;
@@ -120,7 +134,7 @@ export class ProjectStorage {
     for await (const [key, value] of this.db.iterator<string, RecordId>({ ...phantomRange, valueEncoding: 'json' })) {
       phantoms.set(key.slice(phantomRange.gte.length), value);
     }
-    return { meta, chunks, updates, lastSeq, snapshotSeq, phantoms };
+    return { meta, lastChunk, updates, lastSeq, snapshotSeq, phantoms };
   }
 
   async commit(c: Commit): Promise<void> {
@@ -142,7 +156,7 @@ export class ProjectStorage {
    * nothing per key. Updates at or below the snapshot sequence are never read again, so a crash
    * between the two steps only leaves garbage that the next fold clears.
    */
-  async compact(chunks: { index: number; bytes: Uint8Array }[], seq: number): Promise<void> {
+  async compact(chunks: StoredChunk[], seq: number): Promise<void> {
     const ops: Op[] = [
       ...chunks.map((chunk): Op => ({ type: 'put', key: this.keys.snapChunk(chunk.index), value: chunk.bytes })),
       { type: 'put', key: this.keys.snapSeq(), value: seq, valueEncoding: 'json' },
@@ -164,13 +178,10 @@ export class ProjectStorage {
     return out;
   }
 
-  /** The snapshot chunks in order (those before index `before`, when given). */
-  async chunks(before?: number): Promise<Uint8Array[]> {
-    const out: Uint8Array[] = [];
+  /** The snapshot chunks in order (those before index `before`, when given), read as consumed. */
+  async *chunks(before?: number): AsyncGenerator<Uint8Array> {
     const range = this.keys.range('snap');
-    const bounds = before === undefined ? range : { gte: range.gte, lt: this.keys.snapChunk(before) };
-    for await (const value of this.db.values(bounds)) out.push(value);
-    return out;
+    yield* this.db.values(before === undefined ? range : { gte: range.gte, lt: this.keys.snapChunk(before) });
   }
 
   /** Drop revision log entries below `before`. */

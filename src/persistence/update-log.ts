@@ -4,7 +4,7 @@
  * worker thread (src/persistence/merger.ts), beside the project's queue, and at most one fold
  * runs at a time.
  */
-import { updatesOf, type Commit, type ProjectStorage, type StoredProject } from './storage.js';
+import { updatesOf, type Commit, type ProjectStorage, type StoredChunk, type StoredProject } from './storage.js';
 import { mergeUpdates } from './merger.js';
 
 /** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
@@ -15,7 +15,7 @@ export class UpdateLog {
   private snapshotSeq = 0;
   /** Committed updates not yet folded into the snapshot chunks, in sequence order. */
   private unfolded: Uint8Array[] = [];
-  private lastChunk: { index: number; bytes: Uint8Array } | null = null;
+  private lastChunk: StoredChunk | null = null;
   private folding: Promise<void> | null = null;
 
   constructor(private readonly storage: ProjectStorage) {}
@@ -25,8 +25,7 @@ export class UpdateLog {
     this.seq = stored?.lastSeq ?? 0;
     this.snapshotSeq = stored?.snapshotSeq ?? 0;
     this.unfolded = stored?.updates ?? [];
-    const last = (stored?.chunks.length ?? 0) - 1;
-    this.lastChunk = last >= 0 ? { index: last, bytes: stored!.chunks[last] } : null;
+    this.lastChunk = stored?.lastChunk ?? null;
   }
 
   /** Updates written since the last fold. */
@@ -44,15 +43,20 @@ export class UpdateLog {
 
   /**
    * The whole logged state as updates to apply in order: the snapshot chunks, then the updates
-   * not folded yet (call this where no write can land meanwhile). Chunks before the last are never
-   * rewritten; the last one and the log are taken from memory first, so a fold finishing while the
-   * earlier chunks are read cannot make the parts overlap or miss anything.
+   * not folded yet (call this where no write can land meanwhile). The chunks before the last are
+   * read from storage as the stream is consumed; they are never rewritten, and the last one and
+   * the log are taken from memory at the call, so a fold finishing meanwhile cannot make the
+   * parts overlap or miss anything.
    */
+  read(): AsyncGenerator<Uint8Array> {
+    return logged(this.storage, this.lastChunk, this.unfolded.slice());
+  }
+
+  /** The same, all read into a list. */
   async parts(): Promise<Uint8Array[]> {
-    const last = this.lastChunk;
-    const unfolded = this.unfolded.slice();
-    const earlier = last ? await this.storage.chunks(last.index) : [];
-    return [...earlier, ...(last ? [last.bytes] : []), ...unfolded];
+    const out: Uint8Array[] = [];
+    for await (const part of this.read()) out.push(part);
+    return out;
   }
 
   /** Fold the updates written so far into snapshot chunks (joins a fold already running). */
@@ -87,11 +91,19 @@ export class UpdateLog {
       size += update.byteLength;
     }
     let index = last === null ? 0 : extend ? last.index : last.index + 1;
-    const chunks: { index: number; bytes: Uint8Array }[] = [];
+    const chunks: StoredChunk[] = [];
     for (const group of groups) chunks.push({ index: index++, bytes: await mergeUpdates(group) });
     await this.storage.compact(chunks, seq);
     this.lastChunk = chunks[chunks.length - 1];
     this.unfolded.splice(0, updates.length);
     this.snapshotSeq = seq;
   }
+}
+
+async function* logged(storage: ProjectStorage, last: StoredChunk | null, unfolded: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  if (last) {
+    yield* storage.chunks(last.index);
+    yield last.bytes;
+  }
+  yield* unfolded;
 }

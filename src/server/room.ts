@@ -112,10 +112,10 @@ export class ProjectRoom {
     const stored = await this.options.storage.load();
     this.pendingUpdates = [];
     if (stored) {
-      this.attach(await ProjectDocument.load([...stored.chunks, ...stored.updates]));
+      this.log.reset(stored);
+      this.attach(await ProjectDocument.load(this.log.read()));
       this.meta = stored.meta;
       this.phantoms = stored.phantoms;
-      this.log.reset(stored);
       return;
     }
     // First start: the seed becomes the first state of the document, written in parts so a large
