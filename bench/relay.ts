@@ -8,7 +8,12 @@
  * order per project, as Weft does before telling anyone): the least a server that loses nothing
  * must add to the relay's work, so the bench can show how much of Weft's latency that alone costs.
  *
- *   node relay.js --config FILE [--port 0] [--projects 1,2,3] [--persist DIR]
+ * With `--yjs` as well it also keeps each project as a Y.Doc laid out as Weft's (a map per store,
+ * a `Y.Map` per record holding its seed fields as `$base`), writes each change's updated fields
+ * into it in one transaction and persists the Yjs update instead of the text: the least a server
+ * keeping projects as Yjs documents must do per change (no ids, no checks, no adding or removing).
+ *
+ *   node relay.js --config FILE [--port 0] [--projects 1,2,3] [--persist DIR [--yjs]]
  *
  * Prints `relay listening on ws://127.0.0.1:<port>` once ready.
  */
@@ -17,6 +22,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Level } from 'level';
+import * as Y from 'yjs';
 
 type Row = Record<string, unknown>;
 interface Dataset {
@@ -44,6 +50,48 @@ function readDataset(seedFile: string): Dataset {
   return { projectMeta: (seed.project as Row) ?? {}, dataset };
 }
 
+/** The project as Weft lays it out: a map per store, a `Y.Map` per record with its fields as `$base`. */
+function yjsProject(seedFile: string): Y.Doc {
+  const seed = JSON.parse(readFileSync(seedFile, 'utf8')) as Row;
+  const doc = new Y.Doc();
+  doc.transact(() => {
+    for (const store of Object.keys(STORES)) {
+      const map = doc.getMap<Y.Map<unknown>>(store);
+      const visit = (rows: unknown): void => {
+        if (!Array.isArray(rows)) return;
+        for (const row of rows as Row[]) {
+          const { children, ...fields } = row;
+          const record = new Y.Map<unknown>();
+          map.set(String(fields.id), record);
+          record.set('$base', fields);
+          visit(children);
+        }
+      };
+      visit((seed[store] as { rows?: unknown[] } | undefined)?.rows);
+    }
+  });
+  return doc;
+}
+
+/** A change's updated fields written into the document, in one transaction; the Yjs update it made. */
+function writeUpdates(doc: Y.Doc, changes: unknown): Uint8Array | null {
+  let update: Uint8Array | null = null;
+  const keep = (u: Uint8Array) => (update = u);
+  doc.on('updateV2', keep);
+  doc.transact(() => {
+    for (const [store, entry] of Object.entries((changes ?? {}) as Record<string, { updated?: Row[] }>)) {
+      const map = doc.getMap<Y.Map<unknown>>(store);
+      for (const row of entry?.updated ?? []) {
+        const record = map.get(String(row.id));
+        if (!record) continue;
+        for (const [field, value] of Object.entries(row)) if (field !== 'id') record.set(field, value);
+      }
+    }
+  });
+  doc.off('updateV2', keep);
+  return update;
+}
+
 function hasAdded(changes: unknown): boolean {
   if (typeof changes !== 'object' || changes === null) return false;
   return Object.values(changes).some((entry) => Array.isArray((entry as { added?: unknown[] } | null)?.added) && (entry as { added: unknown[] }).added.length > 0);
@@ -51,21 +99,25 @@ function hasAdded(changes: unknown): boolean {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, projects: { type: 'string' }, persist: { type: 'string' } },
+    options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, projects: { type: 'string' }, persist: { type: 'string' }, yjs: { type: 'boolean', default: false } },
     strict: true,
   });
   if (!values.config) throw new Error('--config is required');
+  if (values.yjs && !values.persist) throw new Error('--yjs needs --persist');
   const configFile = resolve(values.config);
   const config = JSON.parse(readFileSync(configFile, 'utf8')) as { projects: { id: number; seed: string }[] };
   const wanted = values.projects === undefined ? null : new Set(values.projects.split(',').filter(Boolean).map(Number));
 
   const datasets = new Map<number, Dataset>();
+  const docs = new Map<number, Y.Doc>();
   for (const project of config.projects) {
     if (wanted && !wanted.has(project.id)) continue;
-    datasets.set(project.id, readDataset(resolve(dirname(configFile), project.seed)));
+    const seed = resolve(dirname(configFile), project.seed);
+    datasets.set(project.id, readDataset(seed));
+    if (values.yjs) docs.set(project.id, yjsProject(seed));
   }
 
-  const db = values.persist ? new Level<string, string>(resolve(values.persist)) : null;
+  const db = values.persist ? new Level<string, string | Uint8Array>(resolve(values.persist)) : null;
   if (db) await db.open();
   let written = 0;
   /** Per project: the write of its last change, so changes are written and forwarded in order. */
@@ -123,7 +175,11 @@ async function main(): Promise<void> {
           };
           if (!db) return forward();
           const key = `${project}/${String(++written).padStart(12, '0')}`;
-          const tail = (tails.get(project) ?? Promise.resolve()).then(() => db.put(key, text)).then(forward);
+          const doc = docs.get(project);
+          const value = doc ? writeUpdates(doc, message.changes) : text;
+          const tail = (tails.get(project) ?? Promise.resolve())
+            .then(() => (value === null ? undefined : db.put(key, value, { valueEncoding: typeof value === 'string' ? 'utf8' : 'view' })))
+            .then(forward);
           tails.set(project, tail);
           return;
         }

@@ -74,11 +74,14 @@ function startWeft(configFile: string, dataDir: string, tag: string): Promise<Se
   });
 }
 
-/** `persistDir`: the relay writes each change to a LevelDB there before forwarding it. */
-function startRelay(configFile: string, projects: number[], persistDir?: string): Promise<ServerProcess> {
+/**
+ * `persistDir`: the relay writes each change to a LevelDB there before forwarding it; with `yjs`,
+ * it writes the change into a Yjs document first and stores the document's update.
+ */
+function startRelay(configFile: string, projects: number[], persistDir?: string, yjs = false): Promise<ServerProcess> {
   return ServerProcess.start({
-    name: persistDir ? 'relay+LevelDB' : 'relay',
-    args: [RELAY_MAIN, '--config', configFile, '--port', '0', '--projects', projects.join(','), ...(persistDir ? ['--persist', persistDir] : [])],
+    name: persistDir ? (yjs ? 'relay+Yjs+LevelDB' : 'relay+LevelDB') : 'relay',
+    args: [RELAY_MAIN, '--config', configFile, '--port', '0', '--projects', projects.join(','), ...(persistDir ? ['--persist', persistDir] : []), ...(yjs ? ['--yjs'] : [])],
     gcPreload: GC_PRELOAD,
     timeoutMs: START_MS,
   });
@@ -212,12 +215,13 @@ async function benchRelay(configFile: string, projects: ProjectRef[]): Promise<T
 }
 
 /**
- * Fan-out with a Weft process, a relay and a relay that writes to LevelDB running side by side, in
- * rounds that rotate which goes first, so all see the same machine: this machine's noise moves
- * single runs by tens of percent, and paired rounds let the ratio be taken per round.
+ * Fan-out with a Weft process, a relay, a relay that writes to LevelDB and one that also keeps a
+ * Yjs document running side by side, in rounds that rotate which goes first, so all see the same
+ * machine: this machine's noise moves single runs by tens of percent, and paired rounds let the
+ * ratio be taken per round.
  */
 async function pairedFanouts(configFile: string, small: ProjectRef): Promise<PairedRound[]> {
-  log(`paired fan-out: Weft, the relay and the relay writing to LevelDB side by side, ${PAIRED_ROUNDS} rounds`);
+  log(`paired fan-out: Weft and three relays (plain, writing to LevelDB, keeping a Yjs document) side by side, ${PAIRED_ROUNDS} rounds`);
   const started: ServerProcess[] = [];
   try {
     const weft = await startWeft(configFile, join(tempRoot, 'weft-data'), 'paired');
@@ -226,16 +230,20 @@ async function pairedFanouts(configFile: string, small: ProjectRef): Promise<Pai
     started.push(relay);
     const persisting = await startRelay(configFile, [small.id], join(tempRoot, 'relay-level'));
     started.push(persisting);
-    const servers = [relay, weft, persisting];
+    const yjs = await startRelay(configFile, [small.id], join(tempRoot, 'relay-yjs'), true);
+    started.push(yjs);
+    const servers = [relay, weft, persisting, yjs];
     const rounds: PairedRound[] = [];
     for (let round = 0; round < PAIRED_ROUNDS; round++) {
       for (const receivers of FANOUT_RECEIVERS) {
-        const order = [...servers.slice(round % 3), ...servers.slice(0, round % 3)];
+        const first = round % servers.length;
+        const order = [...servers.slice(first), ...servers.slice(0, first)];
         const figures = new Map<ServerProcess, FanoutFigures>();
         for (const server of order) figures.set(server, await fanout(server, small.id, receivers, { count: UPDATES, intervalMs: INTERVAL_MS, limits: LIMITS }));
-        const [w, r, l] = [figures.get(weft)!, figures.get(relay)!, figures.get(persisting)!];
-        log(`paired round ${round + 1}, ${receivers} receivers: p99 Weft ${w.p99.toFixed(2)} ms, relay ${r.p99.toFixed(2)} ms (${(w.p99 / r.p99).toFixed(2)}x), relay+LevelDB ${l.p99.toFixed(2)} ms (${(l.p99 / r.p99).toFixed(2)}x)`);
-        rounds.push({ round: round + 1, receivers, weft: w, relay: r, persisting: l });
+        const [w, r, l, y] = [weft, relay, persisting, yjs].map((s) => figures.get(s)!);
+        const vs = (f: FanoutFigures) => `${f.p99.toFixed(2)} ms (${(f.p99 / r.p99).toFixed(2)}x)`;
+        log(`paired round ${round + 1}, ${receivers} receivers: p99 relay ${r.p99.toFixed(2)} ms, Weft ${vs(w)}, relay+LevelDB ${vs(l)}, relay+Yjs+LevelDB ${vs(y)}`);
+        rounds.push({ round: round + 1, receivers, weft: w, relay: r, persisting: l, yjs: y });
       }
     }
     for (const server of started.splice(0).reverse()) await stop(server);

@@ -67,6 +67,8 @@ export interface PairedRound {
   relay: FanoutFigures;
   /** The relay writing each change to LevelDB before forwarding it. */
   persisting: FanoutFigures;
+  /** The relay writing each change into a Yjs document and its update to LevelDB before forwarding it. */
+  yjs: FanoutFigures;
 }
 
 export interface InterferenceFigures {
