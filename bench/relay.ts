@@ -40,8 +40,7 @@ const STORES: Record<string, string> = {
   changelogs: 'changelogsData',
 };
 
-function readDataset(seedFile: string): Dataset {
-  const seed = JSON.parse(readFileSync(seedFile, 'utf8')) as Row;
+function datasetOf(seed: Row): Dataset {
   const dataset: Row = {};
   for (const [store, key] of Object.entries(STORES)) {
     const entry = seed[store] as { rows?: unknown[] } | undefined;
@@ -51,8 +50,7 @@ function readDataset(seedFile: string): Dataset {
 }
 
 /** The project as Weft lays it out: a map per store, a `Y.Map` per record with its fields as `$base`. */
-function yjsProject(seedFile: string): Y.Doc {
-  const seed = JSON.parse(readFileSync(seedFile, 'utf8')) as Row;
+function yjsProject(seed: Row): Y.Doc {
   const doc = new Y.Doc();
   doc.transact(() => {
     for (const store of Object.keys(STORES)) {
@@ -112,8 +110,8 @@ async function main(): Promise<void> {
   const docs = new Map<number, Y.Doc>();
   for (const project of config.projects) {
     if (wanted && !wanted.has(project.id)) continue;
-    const seed = resolve(dirname(configFile), project.seed);
-    datasets.set(project.id, readDataset(seed));
+    const seed = JSON.parse(readFileSync(resolve(dirname(configFile), project.seed), 'utf8')) as Row;
+    datasets.set(project.id, datasetOf(seed));
     if (values.yjs) docs.set(project.id, yjsProject(seed));
   }
 

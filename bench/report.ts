@@ -98,6 +98,9 @@ function pairedRows(paired: PairedRound[]): Row[] {
   return rows;
 }
 
+/** Median over `rounds` of a relay variant's p99 ratio to the plain relay of the same round. */
+const variantRatio = (rounds: PairedRound[], pick: (p: PairedRound) => FanoutFigures) => median(rounds.map((p) => pick(p).p99 / p.relay.p99));
+
 /** A relay that does more before forwarding (`pick`), against the plain relay of the same rounds. */
 function variantRows(paired: PairedRound[], name: string, pick: (p: PairedRound) => FanoutFigures): Row[] {
   const rows: Row[] = [];
@@ -105,16 +108,13 @@ function variantRows(paired: PairedRound[], name: string, pick: (p: PairedRound)
     const n = `${s.receivers} receivers`.padEnd(13);
     for (const p of s.rounds) rows.push([`${n} round ${p.round}: p99 (ms)`, num(pick(p).p99, 2), num(p.relay.p99, 2), ratio(pick(p).p99, p.relay.p99), '']);
     const med = (f: (p: PairedRound) => number) => median(s.rounds.map(f));
-    rows.push([`${n} median p99 (ms) / of the ratios`, num(med((p) => pick(p).p99), 2), num(s.relayP99, 2), `${med((p) => pick(p).p99 / p.relay.p99).toFixed(2)}x`, '']);
+    rows.push([`${n} median p99 (ms) / of the ratios`, num(med((p) => pick(p).p99), 2), num(s.relayP99, 2), `${variantRatio(s.rounds, pick).toFixed(2)}x`, '']);
     rows.push([`${n} median p50 (ms)`, num(med((p) => pick(p).p50), 2), num(med((p) => p.relay.p50), 2), ratio(med((p) => pick(p).p50), med((p) => p.relay.p50)), '']);
     rows.push([`${n} median CPU ms / 1000 delivered`, num(med((p) => pick(p).cpuMsPer1000), 2), num(med((p) => p.relay.cpuMsPer1000), 2), ratio(med((p) => pick(p).cpuMsPer1000), med((p) => p.relay.cpuMsPer1000)), '']);
     rows.push([`${n} Weft / ${name}, median p99 ratio`, '', '', `${med((p) => p.weft.p99 / pick(p).p99).toFixed(2)}x`, '']);
   }
   return rows;
 }
-
-/** Median over the rounds with `receivers` of a relay variant's p99 ratio to the plain relay. */
-const variantRatio = (rounds: PairedRound[], pick: (p: PairedRound) => FanoutFigures) => median(rounds.map((p) => pick(p).p99 / p.relay.p99));
 
 function targetRows(weft: TargetResults, relay: TargetResults, paired: PairedRound[], floor: YjsFloor, bigTasks: number): Row[] {
   const rows: Row[] = [];
