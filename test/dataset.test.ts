@@ -96,6 +96,20 @@ describe('served tasks', () => {
     expect(idTree(await tasksOf(t))).toEqual([[1, [2]], 5, [3, [4]]]);
   });
 
+  it('serves a chain of tasks nested 20,000 levels deep, each holding the next as its only child', async () => {
+    const depth = 20_000;
+    const rows = Array.from({ length: depth }, (_, i) => (i === 0 ? { id: 1, name: 'task 1' } : { id: i + 1, name: `task ${i + 1}`, parentId: i }));
+    const t = projectOf({ tasks: { rows } });
+    let level = await tasksOf(t);
+    for (let id = 1; id <= depth; id++) {
+      expect(level).toHaveLength(1);
+      const [task] = level;
+      if (task.id !== id || task.name !== `task ${id}`) expect({ id: task.id, name: task.name }).toEqual({ id, name: `task ${id}` });
+      level = task.children ?? [];
+    }
+    expect(level).toHaveLength(0);
+  });
+
   it('serves a task with no fields but its id and children', async () => {
     const t = projectOf({ tasks: { rows: [{ id: 1, children: [{ id: 2 }] }] } });
     expect(await tasksOf(t)).toEqual([{ id: 1, children: [{ id: 2 }] }]);
