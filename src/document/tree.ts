@@ -5,7 +5,7 @@
  */
 import * as Y from 'yjs';
 import { ORDER_FIELD, PARENT_FIELD, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
-import type { Pacer } from './pacer.js';
+import { runPaced, runToEnd, type Pacer } from './pacer.js';
 
 export const ROOT = '\u0000root';
 
@@ -19,19 +19,24 @@ export class TreeIndex {
   private readonly sorted = new Map<string, string[]>();
   private readonly parentOf = new Map<string, string>();
 
-  constructor(private readonly tasks: StoreMap, build = true) {
-    if (build) for (const [key, record] of tasks) this.attach(key, parentKeyOf(record));
+  constructor(private readonly tasks: StoreMap, fill = true) {
+    if (fill) runToEnd(this.indexAll());
   }
 
   /** The same in paced steps: a 100k-task tree takes tens of milliseconds to index. */
   static async build(tasks: StoreMap, pacer: Pacer): Promise<TreeIndex> {
     const tree = new TreeIndex(tasks, false);
-    let n = 0;
-    for (const [key, record] of tasks) {
-      tree.attach(key, parentKeyOf(record));
-      if (++n % 1000 === 0) await pacer.tick();
-    }
+    await runPaced(tree.indexAll(), pacer);
     return tree;
+  }
+
+  /** Index every task, with a point to pause every thousand. */
+  private *indexAll(): Generator<void> {
+    let n = 0;
+    for (const [key, record] of this.tasks) {
+      this.attach(key, parentKeyOf(record));
+      if (++n % 1000 === 0) yield;
+    }
   }
 
   attach(key: string, parentKey: string): void {
