@@ -323,7 +323,7 @@ describe('authentication and authorization', () => {
 });
 
 describe('dataset and subscription', () => {
-  it('case 24: the dataset reply has a top-level projectMeta and exactly the seven store keys', async () => {
+  it('case 24: the dataset reply has a top-level projectMeta and the seven store keys plus project, as a reset broadcast has', async () => {
     const c = await h.login('admin');
     c.send({ command: 'dataset', project: 1 });
     const reply = await c.next();
@@ -332,8 +332,15 @@ describe('dataset and subscription', () => {
     expect(reply.project).toBe(1);
     expect(typeof reply.projectMeta).toBe('object');
     expect(reply.projectMeta).toMatchObject({ startDate: expect.any(String), calendar: 'general' });
-    expect(Object.keys(reply.dataset).sort()).toEqual(STORE_KEYS);
+    expect(Object.keys(reply.dataset).sort()).toEqual([...STORE_KEYS, 'project'].sort());
     for (const key of STORE_KEYS) expect(Array.isArray(reply.dataset[key])).toBe(true);
+    // Real clients read project fields only from dataset.project (PROTOCOL.md §3.2).
+    expect(reply.dataset.project).toEqual(reply.projectMeta);
+
+    c.send({ command: 'reset', project: 1 });
+    const pushed = await c.nextOf('dataset');
+    expect(Object.keys(pushed.dataset).sort()).toEqual(Object.keys(reply.dataset).sort());
+    expect(pushed.dataset.project).toEqual(reply.dataset.project);
   });
 
   it('case 25: the project id keeps its JSON type in every reply and broadcast (number 1)', async () => {
@@ -915,7 +922,7 @@ describe('bad input', () => {
     a.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 11, name: 'after' }] } } });
     expect((await b.next()).changes).toEqual({ tasks: { updated: [{ id: 11, name: 'after' }] } });
     const after = await h.freshDataset(1);
-    expect(Object.keys(after.dataset).sort()).toEqual(STORE_KEYS);
+    expect(Object.keys(after.dataset).sort()).toEqual([...STORE_KEYS, 'project'].sort());
     expect(flattenTasks(after.dataset.tasksData).get(11)?.rec.name).toBe('after');
     expect(after.dataset.resourcesData).toEqual(before.dataset.resourcesData);
   });

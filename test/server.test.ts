@@ -20,7 +20,7 @@ describe('a server on the demo configuration', () => {
     const b = await classicLogin(s.port, 'alex');
     a.send({ command: 'dataset', project: 1 });
     const ds = await a.nextOf('dataset');
-    expect(Object.keys(ds.dataset)).toHaveLength(7);
+    expect(Object.keys(ds.dataset)).toHaveLength(8);
     expect(ds.dataset.tasksData[0].children.length).toBeGreaterThan(0);
     b.send({ command: 'dataset', project: 1 });
     await b.nextOf('dataset');
@@ -230,7 +230,7 @@ describe('dataset key names', () => {
       const c = await classicLogin(plain.port);
       c.send({ command: 'dataset', project: 1 });
       const ds = await c.nextOf('dataset');
-      expect(Object.keys(ds.dataset)).toEqual(['tasks', 'resources', 'dependencies', 'assignments', 'calendars', 'versionsData', 'changelogsData']);
+      expect(Object.keys(ds.dataset)).toEqual(['tasks', 'resources', 'dependencies', 'assignments', 'calendars', 'versionsData', 'changelogsData', 'project']);
       expect(ds.projectMeta).toBeDefined();
       expect(ds.dataset.tasks[0].children.length).toBeGreaterThan(0);
 
@@ -250,22 +250,16 @@ describe('dataset key names', () => {
 
     const c = await classicLogin(s.port);
     c.send({ command: 'dataset', project: 2 });
-    expect(Object.keys((await c.nextOf('dataset')).dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData']);
+    expect(Object.keys((await c.nextOf('dataset')).dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData', 'project']);
     await c.close();
   });
 
-  it('include the project fields in the classic reply\'s dataset too when classicProjectInDataset is on', async () => {
-    const server = await startServer({ classicProjectInDataset: true });
-    try {
-      const c = await classicLogin(server.port);
-      c.send({ command: 'dataset', project: 1 });
-      const ds = await c.nextOf('dataset');
-      expect(Object.keys(ds.dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData', 'project']);
-      expect(ds.dataset.project).toEqual(ds.projectMeta);
-      expect(ds.projectMeta).toMatchObject({ calendar: 'general', startDate: '2019-01-14' });
-      await c.close();
-    } finally {
-      await server.dispose();
-    }
+  it('carry the project fields inside the classic reply\'s dataset as well as in projectMeta, on the default configuration', async () => {
+    const c = await classicLogin(s.port);
+    c.send({ command: 'dataset', project: 2 });
+    const ds = await c.nextOf('dataset');
+    expect(Object.keys(ds.dataset)).toEqual(['tasksData', 'resourcesData', 'dependenciesData', 'assignmentsData', 'calendarsData', 'versionsData', 'changelogsData', 'project']);
+    expect(ds.dataset.project).toEqual(ds.projectMeta);
+    await c.close();
   });
 });

@@ -99,14 +99,6 @@ export const ConfigSchema = z.strictObject({
    * Bryntum 7.x reads without a deprecation warning. Versions and change logs keep their names.
    */
   datasetKeys: z.enum(['legacy', 'plain']).default('legacy'),
-  /**
-   * Also put the project fields inside the classic `dataset` reply, as `project` beside the stores
-   * (the top-level `projectMeta` stays). Bryntum clients read project fields (calendar, hours per
-   * day, ...) only from there: without them a classic client schedules with its own defaults, and
-   * its dates differ from those of revisions clients, who get them. Off by default because
-   * PROTOCOL.md's classic reply has exactly the seven store keys.
-   */
-  classicProjectInDataset: z.boolean().default(false),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

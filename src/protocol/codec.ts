@@ -162,13 +162,15 @@ export function withoutInput(changes: Changes): Changes {
 }
 
 /**
- * The classic `dataset` reply as pieces of text: the request echoed, with the project fields and
- * the stores (`stores`: the pieces of the 7-key object), which are large and passed on as they are.
+ * The classic `dataset` reply as pieces of text: the request echoed, with the project fields as
+ * the top-level `projectMeta` (the 2022 demo's place) and the dataset (`dataset`: the pieces of
+ * the 8-key object, `project` inside, where Bryntum clients read project fields: PROTOCOL.md
+ * §3.2), which is large and passed on as it is.
  */
-export function classicDatasetReply(request: Record<string, unknown>, projectJson: string, stores: string[]): string[] {
+export function classicDatasetReply(request: Record<string, unknown>, projectJson: string, dataset: string[]): string[] {
   const { projectMeta: _m, dataset: _d, ...echo } = request;
   const head = JSON.stringify({ command: 'dataset', ...echo });
-  return [`${head.slice(0, -1)},"projectMeta":${projectJson},"dataset":`, ...stores, '}'];
+  return [`${head.slice(0, -1)},"projectMeta":${projectJson},"dataset":`, ...dataset, '}'];
 }
 
 /** The revisions `dataset` reply as pieces of text: the request data echoed, with the 8-key dataset and the last revision. */

@@ -15,7 +15,7 @@ import {
   type ProjectId,
 } from '../protocol/schemas.js';
 import { classicDatasetReply, revisionsDatasetReply, versionContentReply, type Frame, type Generation } from '../protocol/codec.js';
-import { datasetPieces, storesPieces, type DatasetKeys } from '../document/dataset.js';
+import { datasetPieces, type DatasetKeys } from '../document/dataset.js';
 import type { AccessPolicy } from './access.js';
 import type { AutoSaveGrants } from './autosave.js';
 import type { Connection } from './connection.js';
@@ -30,8 +30,6 @@ export interface ServerContext {
   forcedGeneration: Generation | null;
   /** Names of the store arrays in datasets (config `datasetKeys`). */
   datasetKeys: DatasetKeys;
-  /** Classic dataset replies carry `project` inside `dataset` too (config `classicProjectInDataset`). */
-  classicProjectInDataset: boolean;
   /** Logged-in, open connections (for login/logout announcements). */
   loggedIn(): Iterable<Connection>;
 }
@@ -112,7 +110,7 @@ const dataset: Command = {
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     await room.subscribe(connection, (texts, revision) =>
       connection.generation === 'classic'
-        ? classicDatasetReply(frame.payload, texts.project, (server.classicProjectInDataset ? datasetPieces : storesPieces)(texts, server.datasetKeys))
+        ? classicDatasetReply(frame.payload, texts.project, datasetPieces(texts, server.datasetKeys))
         : revisionsDatasetReply(frame.payload, datasetPieces(texts, server.datasetKeys), revision),
     );
   },

@@ -55,7 +55,6 @@ export class WeftServer {
       version: packageVersion(),
       forcedGeneration: config.generation === 'auto' ? null : config.generation,
       datasetKeys: config.datasetKeys,
-      classicProjectInDataset: config.classicProjectInDataset,
       loggedIn: () => [...this.connections].filter((c) => c.user && c.open),
     };
     http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));

@@ -110,10 +110,11 @@ describe('real Bryntum clients (classic protocol)', () => {
 });
 
 describe('real Bryntum clients (revisions protocol)', () => {
-  it('see each other’s renames, new tasks and new links, and so does a classic client once classic datasets carry the project fields', async () => {
-    // Without the project's calendar, the classic client's engine dates the new task otherwise and
-    // the two kinds keep correcting each other (README).
-    server = await startServer({ classicProjectInDataset: true });
+  it('see each other’s renames, new tasks and new links, and so does a classic client beside them', async () => {
+    // Classic datasets carry the project fields where the engine reads them: without the project's
+    // calendar, the classic client's engine dated the new task otherwise and the two kinds kept
+    // correcting each other.
+    server = await startServer();
     const ann = await client('admin', 1, RevisionsClient);
     const ben = await client('alex', 1, RevisionsClient);
     const cid = await client('ben', 1, ClassicClient);
