@@ -201,31 +201,50 @@ describe('integrity rules', () => {
     expect(readField(tasksOf(ben).get('13')!, 'name')).toBe(server);
   });
 
-  it('rule 8: a dependency that makes a task wait for itself is refused and the sender is told', async () => {
+  it('rule 8: a dependency that makes a task wait for itself is kept but switched off, and everyone is told', async () => {
     const t = await seededProject('saas', 'number');
     // 401 -> 402 exists: 402 -> 401 would close a loop.
     const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 402, toTask: 401 }] } }) as Rec;
     const id = applied.newPhantoms.get('d-1');
-    expect(t.record('dependencies', id)).toBeUndefined();
-    expect(applied.repairs.dependencies.removed).toEqual([{ id }]);
+    expect(t.record('dependencies', id)).toMatchObject({ fromTask: 402, toTask: 401, active: false });
+    expect(applied.repairs.dependencies).toEqual({ updated: [{ id, active: false }] });
+    expect(applied.loops).toBe(1);
     expect(t.record('dependencies', 13)).toMatchObject({ fromTask: 401, toTask: 402 });
+    expect(t.record('dependencies', 13)!.active).toBeUndefined();
+    expect(t.count('dependencies')).toBe(23);
   });
 
-  it('rule 8: a dependency between a task and one of its own ancestors is refused', async () => {
+  it('rule 8: a dependency switched off for closing a loop is switched off again when someone switches it on while the loop is there, and stays on once it is gone', async () => {
+    const t = await seededProject('saas', 'number');
+    const id = (t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 402, toTask: 401 }] } }) as Rec).newPhantoms.get('d-1');
+    const again = t.apply({ dependencies: { updated: [{ id, active: true }] } }) as Rec;
+    expect(again.repairs.dependencies).toEqual({ updated: [{ id, active: false }] });
+    expect(t.record('dependencies', id)!.active).toBe(false);
+    // Without 401 -> 402 (dependency 13) there is no loop to close.
+    t.apply({ dependencies: { removed: [{ id: 13 }] } });
+    const on = t.apply({ dependencies: { updated: [{ id, active: true }] } }) as Rec;
+    expect(on.repairs).toBeNull();
+    expect(t.record('dependencies', id)!.active).toBe(true);
+  });
+
+  it('rule 8: a dependency between a task and one of its own ancestors is switched off', async () => {
     const t = await seededProject('saas', 'number');
     const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 4, toTask: 41 }, { $PhantomId: 'd-2', fromTask: 41, toTask: 400 }] } }) as Rec;
-    expect(applied.repairs.dependencies.removed.map((r: Rec) => r.id).sort()).toEqual([applied.newPhantoms.get('d-1'), applied.newPhantoms.get('d-2')].sort());
-    expect(t.count('dependencies')).toBe(22);
+    const ids = [applied.newPhantoms.get('d-1'), applied.newPhantoms.get('d-2')];
+    expect(applied.repairs.dependencies.updated.map((r: Rec) => r.id).sort()).toEqual([...ids].sort());
+    expect(t.count('dependencies')).toBe(24);
+    for (const id of ids) expect(t.record('dependencies', id)!.active).toBe(false);
   });
 
-  it('rule 8: a move that closes a loop through the task tree removes the moved task\'s dependency that closes it', async () => {
+  it('rule 8: a move that closes a loop through the task tree switches off the moved task\'s dependency that closes it', async () => {
     const t = await seededProject('saas', 'number');
     // 4036 waits for 4035 inside 402, and 402 waits for 401: 4036 cannot also be part of 401.
     const applied = t.apply({ tasks: { updated: [{ id: 4036, parentId: 401, parentIndex: 0 }] } }) as Rec;
     expect(t.record('tasks', 4036)).toMatchObject({ parentId: 401 });
-    expect(applied.repairs.dependencies.removed).toEqual([{ id: 21 }]);
-    expect(t.record('dependencies', 13)).toBeDefined();
-    expect(t.record('dependencies', 20)).toBeDefined();
+    expect(applied.repairs.dependencies).toEqual({ updated: [{ id: 21, active: false }] });
+    expect(t.record('dependencies', 21)).toMatchObject({ active: false });
+    expect(t.record('dependencies', 13)!.active).toBeUndefined();
+    expect(t.record('dependencies', 20)!.active).toBeUndefined();
   });
 
   it('rule 8: dependencies that close no loop stay, and the check still works after the document is reloaded', async () => {
@@ -237,8 +256,8 @@ describe('integrity rules', () => {
     const reloaded = ProjectDocument.fromUpdate(t.project.encodeState());
     const repairs = reloaded.applyChange({ dependencies: { updated: [{ id: 12, fromTask: 402 }] } }, { ids: t.ids, phantoms: () => undefined, resentPhantoms: 'keep-added' }).repairs as Rec;
     // 400 -> 401 re-pointed to 402 -> 401 closes a loop with 401 -> 402.
-    expect(repairs.dependencies.removed).toEqual([{ id: 12 }]);
-    expect(storeMap(reloaded.doc, 'dependencies').has('12')).toBe(false);
+    expect(repairs.dependencies).toEqual({ updated: [{ id: 12, active: false }] });
+    expect(readField(storeMap(reloaded.doc, 'dependencies').get('12')!, 'active')).toBe(false);
   });
 
   it('rule 8: an inactive dependency closes no loop', async () => {
@@ -257,9 +276,10 @@ describe('integrity rules', () => {
     const applied = t.apply({ dependencies: { added: [{ $PhantomId: 'd-1', fromTask: 42, toTask: 43 }] } }) as Rec;
     expect(applied.repairs).toBeNull();
     const told = push(replica, t.project);
-    expect(t.record('dependencies', 7001)).toBeUndefined();
-    expect(t.record('dependencies', applied.newPhantoms.get('d-1')!)).toBeDefined();
-    expect(told?.dependencies?.added ?? []).toEqual([]);
+    expect(t.record('dependencies', 7001)).toMatchObject({ fromTask: 43, toTask: 42, active: false });
+    expect(t.record('dependencies', applied.newPhantoms.get('d-1')!)!.active).toBeUndefined();
+    // Bryntum clients get the peer's dependency already switched off.
+    expect(told?.dependencies?.added).toEqual([expect.objectContaining({ id: 7001, active: false })]);
   });
 
   it('rule 7: siblings with equal order keys sort by id, and inserting between them renumbers that parent', async () => {

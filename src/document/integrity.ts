@@ -12,15 +12,16 @@
  * 4. An assignment whose task (event/eventId) or resource (resource/resourceId) no longer exists
  *    is removed.
  * 5. A dependency that closes a scheduling cycle (a task waiting for itself through dependencies
- *    and the task tree, see src/document/schedule-cycles.ts) is removed: the ones the transaction
- *    added or re-pointed are checked first, then the ones crossing the subtree of a task it moved,
- *    each in record key order. Bryntum clients cannot load a project with such a cycle.
+ *    and the task tree, see src/document/schedule-cycles.ts) is switched off (`active: false`), as
+ *    Bryntum's engine resolves such a loop; it is never removed. The ones the transaction added,
+ *    re-pointed or switched on are checked first, then the ones crossing the subtree of a task it
+ *    moved, each in record key order. Bryntum clients cannot load a project with such a cycle.
  *    (README "Conflicts and integrity" numbers these rules 1-4 and 8.)
  *
  * The repairs are returned as a change set, so clients are told of them like of any change.
  */
 import type * as Y from 'yjs';
-import { ASSIGNMENT_REFS, BASE_FIELD, DEPENDENCIES, DEPENDENCY_ENDS, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
+import { ACTIVE_FIELD, ASSIGNMENT_REFS, BASE_FIELD, DEPENDENCIES, DEPENDENCY_ENDS, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
 import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
 import { closesCycle, cycleCandidates, type DependencyIndex } from './schedule-cycles.js';
@@ -97,7 +98,7 @@ type Rec = Record<string, unknown>;
 
 /** What `repair` found besides the change set it returns. */
 export interface RepairNotes {
-  /** Dependencies removed because they closed a scheduling cycle (rule 5). */
+  /** Dependencies switched off because they closed a scheduling cycle (rule 5). */
   loops: number;
 }
 
@@ -157,12 +158,15 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
     const relinked = [...scope.dependencies].filter((key) => links.update(key));
     for (const key of cycleCandidates(links, tree, relinked, scope.tasks)) {
       if (!closesCycle(key, links, tree)) continue;
-      cyclic.push({ id: idOf(dependencies.get(key)!, key) });
-      dependencies.delete(key);
+      // A dependency is something a user drew: switched off, as Bryntum's engine resolves a loop,
+      // it stays in the project for anyone to switch on again once the loop is gone.
+      const record = dependencies.get(key)!;
+      record.set(ACTIVE_FIELD, false);
+      cyclic.push({ id: idOf(record, key), [ACTIVE_FIELD]: false });
       links.update(key);
     }
   }
-  if (cyclic.length) (out.dependencies ??= {}).removed = [...(out.dependencies?.removed ?? []), ...cyclic];
+  if (cyclic.length) (out.dependencies ??= {}).updated = cyclic;
   if (notes) notes.loops = cyclic.length;
 
   const assignments = storeMap(doc, 'assignments');

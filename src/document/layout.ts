@@ -28,6 +28,8 @@ export const EXTRA_STORES_MAP = '$stores';
 export const ORDER_FIELD = '$order';
 export const BASE_FIELD = '$base';
 export const PARENT_FIELD = 'parentId';
+/** A dependency with `active: false` does not constrain the schedule. */
+export const ACTIVE_FIELD = 'active';
 
 /**
  * Fields a client may send that are never stored as data: they describe a record's place or

@@ -10,7 +10,7 @@
  * A cycle must use a dependency edge, since the tree edges alone only go down (starts) or up (ends).
  * So a dependency A -> B closes a cycle exactly when end(A) is reachable from start(B).
  */
-import { DEPENDENCY_ENDS, firstField, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
+import { ACTIVE_FIELD, DEPENDENCY_ENDS, firstField, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
 import { ROOT, type TreeIndex } from './tree.js';
 
 /** The task key a dependency end names (the first of `names` it has), or undefined. */
@@ -71,7 +71,7 @@ export class DependencyIndex {
     const old = this.ends.get(key);
     const record = this.dependencies.get(key);
     // An inactive dependency does not constrain the schedule.
-    const live = record !== undefined && readField(record, 'active') !== false;
+    const live = record !== undefined && readField(record, ACTIVE_FIELD) !== false;
     const from = live ? endOf(record, DEPENDENCY_ENDS[0]) : undefined;
     const to = live ? endOf(record, DEPENDENCY_ENDS[1]) : undefined;
     if (old && old[0] === from && old[1] === to) return false;
