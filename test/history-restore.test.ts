@@ -76,10 +76,15 @@ function applyToTree(tasks: Rec[], entry: Rec): Rec[] {
   return build(TOP);
 }
 
-/** Flat stores carry no order for clients: compare them sorted by id. */
+/**
+ * Flat stores carry no order for clients: compare them sorted by id. A dependency's `active: true`
+ * is what a client shows for one without the field (a dependency switched off for closing a loop
+ * is switched on again so).
+ */
 function normalized(dataset: Rec): Rec {
   const out: Rec = {};
   for (const [key, v] of Object.entries(dataset)) out[key] = Array.isArray(v) && key !== 'tasksData' ? [...v].sort((a, b) => String(a.id).localeCompare(String(b.id))) : v;
+  out.dependenciesData = out.dependenciesData.map(({ active, ...rest }: Rec) => (active === true ? rest : { active, ...rest }));
   return out;
 }
 

@@ -23,6 +23,7 @@ import {
   type RecordId,
 } from './layout.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
+import { shownValue } from '../protocol/engine-fields.js';
 
 type Rec = Record<string, unknown>;
 interface Entry {
@@ -114,7 +115,9 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex): Record
       for (const field of subs) {
         if (field === null || field === ORDER_FIELD || field === BASE_FIELD) continue;
         if (field === PARENT_FIELD && parentStore === TASKS) rec.parentId = parentKeyOf(record) === ROOT ? null : readField(record, PARENT_FIELD);
-        else rec[field] = readField(record, field) ?? null;
+        // A field deleted (a restore) shows the model's default where there is one: `null` would
+        // switch a dependency off.
+        else rec[field] = readField(record, field) ?? shownValue(parentStore, field, undefined) ?? null;
       }
       const moved = subs.has(ORDER_FIELD) || subs.has(PARENT_FIELD) || subs.has(BASE_FIELD);
       if (parentStore === TASKS && moved) {
