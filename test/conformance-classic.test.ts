@@ -564,6 +564,88 @@ describe('changes: ids and phantoms', () => {
   });
 });
 
+describe('phantom ids are the client\'s: per store, per user', () => {
+  /** The records of every store of a classic dataset, tasks flattened. */
+  const records = (dataset: Rec, key: string): Rec[] => (key === 'tasksData' ? [...flattenTasks(dataset.tasksData).values()].map((t) => t.rec) : dataset[key]);
+
+  it('a phantom id used before in another store makes a new record there, told in that store only', async () => {
+    const c = await h.login('admin');
+    const watcher = await h.login('alex');
+    await h.subscribe(c, 1);
+    await h.subscribe(watcher, 1);
+    c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: 'newrec1', name: 'A task' }] } } });
+    const task = (await c.nextOf('projectChange')).changes.tasks.added[0];
+    await watcher.nextOf('projectChange');
+    c.send({ command: 'projectChange', project: 1, changes: { resources: { added: [{ $PhantomId: 'newrec1', name: 'A resource' }] } } });
+    const echo = await c.nextOf('projectChange');
+    expect(echo.changes).toEqual({ resources: { added: [{ $PhantomId: 'newrec1', name: 'A resource', id: expect.anything() }] } });
+    const resource = echo.changes.resources.added[0];
+    expect(resource.id).not.toEqual(task.id);
+    expect(await watcher.nextOf('projectChange')).toEqual(echo);
+    await c.expectSilence(T);
+    await watcher.expectSilence(T);
+    const { dataset } = await h.freshDataset(1);
+    expect(records(dataset, 'tasksData').filter((t) => t.id === task.id).map((t) => t.name)).toEqual(['A task']);
+    expect(records(dataset, 'resourcesData').filter((r) => r.id === resource.id).map((r) => r.name)).toEqual(['A resource']);
+  });
+
+  it('one phantom id for records of several stores in one change: each reference resolves in the store its field names', async () => {
+    const c = await h.login('admin');
+    await h.subscribe(c, 1);
+    c.send({
+      command: 'projectChange',
+      project: 1,
+      changes: {
+        tasks: { added: [{ $PhantomId: 'p1', name: 'T' }] },
+        resources: { added: [{ $PhantomId: 'p1', name: 'R' }] },
+        assignments: { added: [{ $PhantomId: 'p2', event: 'p1', resource: 'p1' }] },
+        dependencies: { added: [{ $PhantomId: 'p2', fromTask: 11, toTask: 'p1' }] },
+      },
+    });
+    const { changes } = await c.nextOf('projectChange');
+    const [task, resource, assignment, dependency] = ['tasks', 'resources', 'assignments', 'dependencies'].map((s) => changes[s].added[0]);
+    expect(new Set([task.id, resource.id, assignment.id, dependency.id]).size).toBe(4);
+    expect(assignment).toMatchObject({ event: task.id, resource: resource.id });
+    expect(dependency).toMatchObject({ fromTask: 11, toTask: task.id });
+  });
+
+  it('another user\'s phantom id is another record, even in the same store', async () => {
+    const a = await h.login('admin');
+    const b = await h.login('alex');
+    await h.subscribe(a, 1);
+    await h.subscribe(b, 1);
+    // Older clients count phantom ids per page: two users' first new task are both _generatedModel1.
+    a.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generatedModel1', name: 'from admin' }] } } });
+    const first = (await a.nextOf('projectChange')).changes.tasks.added[0];
+    await b.nextOf('projectChange');
+    b.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generatedModel1', name: 'from alex' }] } } });
+    const second = (await b.nextOf('projectChange')).changes.tasks.added[0];
+    expect(second.id).not.toEqual(first.id);
+    const names = records((await h.freshDataset(1)).dataset, 'tasksData').filter((t) => t.id === first.id || t.id === second.id).map((t) => t.name);
+    expect(names.sort()).toEqual(['from admin', 'from alex']);
+  });
+
+  it('the same user sending a page-counted phantom id again over a new connection makes a new record; a UUID one names the record it made', async () => {
+    const first = await h.login('admin');
+    await h.subscribe(first, 1);
+    const uuid = '_generatedTaskModel_8f0f5c2e-3b4d-4e4f-9a7b-2c1d0e9f8a7b';
+    first.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generatedModel1', name: 'page 1' }, { $PhantomId: uuid, name: 'sent' }] } } });
+    const [counted, unique] = (await first.nextOf('projectChange')).changes.tasks.added;
+    await first.close();
+    await h.forget(first);
+
+    // The page was reloaded (its counter starts again), and the reply to the other task was lost.
+    const again = await h.login('admin');
+    await h.subscribe(again, 1);
+    again.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generatedModel1', name: 'page 2' }, { $PhantomId: uuid, name: 'sent again' }] } } });
+    const [fresh, retried] = (await again.nextOf('projectChange')).changes.tasks.added;
+    expect(fresh.id).not.toEqual(counted.id);
+    expect(retried.id).toEqual(unique.id);
+    const tasks = records((await h.freshDataset(1)).dataset, 'tasksData');
+    expect(tasks.filter((t) => [counted.id, fresh.id, unique.id].includes(t.id)).map((t) => t.name).sort()).toEqual(['page 1', 'page 2', 'sent again']);
+  });
+});
+
 describe('changes: delivery', () => {
   it('case 39: an update-only projectChange reaches the other subscriber and not the sender', async () => {
     const a = await h.login('admin');

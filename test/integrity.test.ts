@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { ORDER_FIELD, readField, storeMap, type FieldMap, type RecordId } from '../src/document/layout.js';
 import { keyBetween } from '../src/document/order.js';
+import { NO_PHANTOMS } from '../src/document/phantoms.js';
 import { ProjectDocument } from '../src/document/project-document.js';
 import { seededProject, type TestProject } from './support/document.js';
 
@@ -254,7 +255,7 @@ describe('integrity rules', () => {
     expect(t.record('dependencies', kept.newPhantoms.get('d-1'))).toBeDefined();
 
     const reloaded = ProjectDocument.fromUpdate(t.project.encodeState());
-    const repairs = reloaded.applyChange({ dependencies: { updated: [{ id: 12, fromTask: 402 }] } }, { ids: t.ids, phantoms: () => undefined, resentPhantoms: 'keep-added' }).repairs as Rec;
+    const repairs = reloaded.applyChange({ dependencies: { updated: [{ id: 12, fromTask: 402 }] } }, { ids: t.ids, phantoms: NO_PHANTOMS, resentPhantoms: 'keep-added' }).repairs as Rec;
     // 400 -> 401 re-pointed to 402 -> 401 closes a loop with 401 -> 402.
     expect(repairs.dependencies).toEqual({ updated: [{ id: 12, active: false }] });
     expect(readField(storeMap(reloaded.doc, 'dependencies').get('12')!, 'active')).toBe(false);

@@ -556,9 +556,8 @@ describe('reset', () => {
     a.send({ command: 'reset', project: 1 });
     const pushed = await watcher.nextOf('dataset', 5000);
     expect(await watcher.nextOf('reset')).toMatchObject({ command: 'reset', project: 1 });
-    const { project: pushedProject, ...pushedStores } = pushed.dataset;
-    expect(pushedStores).toEqual(seed.dataset);
-    expect(pushedProject).toEqual(seed.projectMeta);
+    expect(pushed.dataset).toEqual(seed.dataset);
+    expect(pushed.dataset.project).toEqual(seed.projectMeta);
     await a.nextOf('reset');
 
     const afterReset = await datasetOf(s.port, 1);

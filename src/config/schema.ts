@@ -78,8 +78,10 @@ export const ConfigSchema = z.strictObject({
       quietMs: z.number().int().min(0).default(1000),
       /** ...but no longer than this after they were due. */
       quietMaxMs: z.number().int().min(0).default(30_000),
+      /** A phantom id a client named a new record by is remembered this many days (src/document/phantoms.ts). */
+      phantomDays: z.number().positive().default(7),
     })
-    .default({ compactAfterUpdates: 500, unloadAfterSeconds: 60, sync: false, quietMs: 1000, quietMaxMs: 30_000 }),
+    .default({ compactAfterUpdates: 500, unloadAfterSeconds: 60, sync: false, quietMs: 1000, quietMaxMs: 30_000, phantomDays: 7 }),
   revisionLog: z
     .strictObject({
       /** Revisions kept per project for catch-up; older ones are pruned (clients behind them reload). */

@@ -13,6 +13,7 @@ import {
   ORDER_FIELD,
   PARENT_FIELD,
   PROJECT_MAP,
+  REFERENCE_STORES,
   TASKS,
   TRANSPORT_FIELDS,
   VERSIONS,
@@ -31,6 +32,7 @@ import { isOrderKey, keyBetween, keysBetween } from './order.js';
 import { ROOT, TreeIndex } from './tree.js';
 import { isNestedChangeSet, sameJson } from './json.js';
 import { completeInput } from './replayed-input.js';
+import { NewPhantoms, type KnownPhantoms } from './phantoms.js';
 import { mayCorrect, shownValue } from '../protocol/engine-fields.js';
 
 export interface IdSource {
@@ -44,8 +46,8 @@ export interface IdSource {
 
 export interface ChangeContext {
   ids: IdSource;
-  /** Phantom ids mapped by earlier changes of this project. */
-  phantoms: (phantom: string) => RecordId | undefined;
+  /** Phantom ids earlier changes of the same sender named records by (src/document/phantoms.ts). */
+  phantoms: KnownPhantoms;
   /** How a re-sent phantom (already mapped) is reported: moved to `updated` (revisions) or kept in `added` with its id. */
   resentPhantoms: 'to-updated' | 'keep-added';
   /** Yjs transaction origin, so observers can tell the adapter's own writes apart. */
@@ -64,7 +66,8 @@ export interface AppliedChange {
   outgoing: Changes;
   /** At least one record was added (classic clients then get their own change back). */
   hasAdded: boolean;
-  newPhantoms: Map<string, RecordId>;
+  /** Phantom ids this change named new records by, per store. */
+  newPhantoms: NewPhantoms;
   /** Version content to store outside the document, keyed by version record key. */
   versionContents: Map<string, unknown>;
   removedVersions: string[];
@@ -111,14 +114,19 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
   // §7.7: no store entry of the outgoing change may be null.
   for (const key of Object.keys(change)) if (change[key] === null || change[key] === undefined) delete change[key];
   const stores = orderedStores(change);
-  const newPhantoms = new Map<string, RecordId>();
+  const newPhantoms = new NewPhantoms();
   let usedEarlierPhantoms = false;
-  const lookup = (p: string) => {
-    const id = newPhantoms.get(p);
+  /** The record a phantom id names: in `store`, or where the field does not tell, in any store. */
+  const lookup: PhantomLookup = (p, store) => {
+    const id = newPhantoms.get(p, store ?? undefined);
     if (id !== undefined) return id;
-    const earlier = ctx.phantoms(p);
-    if (earlier !== undefined) usedEarlierPhantoms = true;
-    return earlier;
+    for (const s of store === null ? ctx.phantoms.storesOf(p) : [store]) {
+      const earlier = ctx.phantoms.get(s, p);
+      if (earlier === undefined) continue;
+      usedEarlierPhantoms = true;
+      return earlier.id;
+    }
+    return undefined;
   };
   const resent = new Set<Rec>();
   const usedIds = new Set<string>();
@@ -133,8 +141,11 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
     for (const rec of entry.added ?? []) {
       hasAdded = true;
       const phantom = typeof rec.$PhantomId === 'string' ? rec.$PhantomId : undefined;
-      const known = phantom === undefined ? undefined : lookup(phantom);
+      // The same record sent again (§7.3): in this change, or over the connection that sent it first.
+      const earlier = phantom === undefined ? undefined : ctx.phantoms.get(store, phantom);
+      const known = phantom === undefined ? undefined : (newPhantoms.get(phantom, store) ?? (earlier?.resent ? earlier.id : undefined));
       if (known !== undefined) {
+        if (earlier?.resent && known === earlier.id) usedEarlierPhantoms = true;
         resent.add(rec);
         rec.id = known;
         continue;
@@ -155,7 +166,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
       }
       usedIds.add(recordKey(id));
       rec.id = id;
-      if (phantom !== undefined) newPhantoms.set(phantom, id);
+      if (phantom !== undefined) newPhantoms.set(store, phantom, id);
     }
   }
 
@@ -163,17 +174,17 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
   for (const store of stores) {
     const entry = change[store] as StoreEntry;
     for (const list of [entry.added, entry.updated, entry.removed, entry.$input?.added, entry.$input?.updated, entry.$input?.removed]) {
-      if (list) for (const rec of list) resolveReferences(rec, lookup);
+      if (list) for (const rec of list) resolveRecord(rec, store, lookup);
     }
     for (const rec of entry.added ?? []) {
       if (typeof rec.$PhantomParentId === 'string') {
-        const parent = lookup(rec.$PhantomParentId);
+        const parent = lookup(rec.$PhantomParentId, TASKS);
         if (parent !== undefined) rec.parentId = parent;
       }
     }
     for (const rec of entry.$input?.added ?? []) {
       if (typeof rec.$PhantomId === 'string') {
-        const id = lookup(rec.$PhantomId);
+        const id = lookup(rec.$PhantomId, store);
         if (id !== undefined) rec.id = id;
       } else {
         const id = (entry.added ?? []).find((r) => r.$PhantomId === rec.$PhantomId)?.id;
@@ -182,7 +193,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
     }
     if (resent.size && ctx.resentPhantoms === 'to-updated') moveResentToUpdated(entry, resent);
   }
-  if (isObject(change.project)) resolveReferences(change.project, lookup);
+  if (isObject(change.project)) resolveRecord(change.project, null, lookup);
 
   // 3. What receivers replay must hold every user edit the document is about to take.
   for (const store of stores) {
@@ -225,24 +236,37 @@ const rank = (store: string) => {
   return i === -1 ? STORE_ORDER.length : i;
 };
 
-function resolveReferences(value: Rec | unknown[], lookup: (p: string) => RecordId | undefined): void {
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      if (typeof v === 'string') {
-        const id = lookup(v);
-        if (id !== undefined) value[i] = id;
-      } else if (typeof v === 'object' && v !== null) resolveReferences(v as Rec, lookup);
-    }
-    return;
-  }
-  for (const key in value) {
+type PhantomLookup = (phantom: string, store: string | null) => RecordId | undefined;
+
+/**
+ * §7.4: phantom ids in the fields of a record of `store` (null: project fields) become real ids.
+ * A record's own `id` names a record of its store, a reference field one of the store it points
+ * into (REFERENCE_STORES); any other field, and anything nested, a record of any store.
+ */
+function resolveRecord(rec: Rec, store: string | null, lookup: PhantomLookup): void {
+  for (const key in rec) {
     if (key === '$PhantomId' || key === '$PhantomParentId') continue;
-    const v = value[key];
+    const v = rec[key];
     if (typeof v === 'string') {
-      const id = lookup(v);
-      if (id !== undefined) value[key] = id;
-    } else if (typeof v === 'object' && v !== null) resolveReferences(v as Rec, lookup);
+      const id = lookup(v, key === 'id' ? store : (REFERENCE_STORES.get(key) ?? null));
+      if (id !== undefined) rec[key] = id;
+    } else if (typeof v === 'object' && v !== null) resolveNested(v as Rec | unknown[], lookup);
+  }
+}
+
+function resolveNested(value: Rec | unknown[], lookup: PhantomLookup): void {
+  // Depth-first with an explicit stack: a value may nest deeper than the call stack allows.
+  const stack: (Rec | unknown[])[] = [value];
+  while (stack.length) {
+    const node = stack.pop()! as Record<string | number, unknown>;
+    for (const key of Array.isArray(node) ? node.keys() : Object.keys(node)) {
+      if (key === '$PhantomId' || key === '$PhantomParentId') continue;
+      const v = node[key];
+      if (typeof v === 'string') {
+        const id = lookup(v, null);
+        if (id !== undefined) node[key] = id;
+      } else if (typeof v === 'object' && v !== null) stack.push(v as Rec | unknown[]);
+    }
   }
 }
 

@@ -100,6 +100,14 @@ export const ASSIGNMENT_REFS: readonly (readonly [readonly string[], string])[] 
   [['resource', 'resourceId'], 'resources'],
 ];
 
+/** Fields that name a record of a known store (a parent task, a dependency's tasks, ...), by field. */
+export const REFERENCE_STORES: ReadonlyMap<string, string> = new Map([
+  [PARENT_FIELD, TASKS],
+  ...DEPENDENCY_ENDS.flat().map((field) => [field, TASKS] as const),
+  ...ASSIGNMENT_REFS.flatMap(([names, store]) => names.map((field) => [field, store] as const)),
+  ['calendar', 'calendars'],
+]);
+
 /** The value of the first of `names` the record has (a reference may go by several names), or undefined. */
 export function firstField(record: FieldMap, names: readonly string[]): unknown {
   for (const name of names) {

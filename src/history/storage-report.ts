@@ -11,7 +11,7 @@ export interface Usage {
 const PARTS = {
   document: ['snap', 'snapseq', 'u'],
   revisionLog: ['rv'],
-  phantoms: ['ph'],
+  phantoms: ['pn', 'ph'],
   versionContents: ['vc'],
   serverVersions: ['ver', 'vs', 'verpending'],
 } as const;

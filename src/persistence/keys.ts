@@ -8,7 +8,10 @@
  *                                        load applies them one at a time between other work)
  *   p:<project>:snapseq            JSON  last update sequence folded into the chunks
  *   p:<project>:u:<seq>            bytes one accepted change as a Yjs V2 update
- *   p:<project>:ph:<epoch>:<id>    JSON  phantom id -> real id (epoch changes on reset)
+ *   p:<project>:pn:<epoch>:<name>  JSON  a phantom id's record: `<name>` is the JSON of [user, store,
+ *                                        phantom id], the value {id, c: connection, t: time}
+ *                                        (epoch changes on reset; `ph:` held them by phantom id
+ *                                        alone before, and is cleared)
  *   p:<project>:vc:<version>       JSON  content of a Bryntum version record (kept out of the doc)
  *   p:<project>:rv:<n>             JSON  outgoing revision server-<n> (the revision log)
  *   p:<project>:ver:<n>            JSON  server-side version n: metadata
@@ -37,7 +40,7 @@ export class ProjectKeys {
   snapChunk = (index: number) => `${this.prefix}snap:${pad(index)}`;
   snapSeq = () => `${this.prefix}snapseq`;
   update = (seq: number) => `${this.prefix}u:${pad(seq)}`;
-  phantom = (epoch: number, phantom: string) => `${this.prefix}ph:${epoch}:${phantom}`;
+  phantom = (epoch: number, user: string, store: string, phantom: string) => `${this.prefix}pn:${epoch}:${JSON.stringify([user, store, phantom])}`;
   versionContent = (version: string) => `${this.prefix}vc:${version}`;
   revision = (n: number) => `${this.prefix}rv:${pad(n)}`;
   version = (n: number) => `${this.prefix}ver:${pad(n)}`;

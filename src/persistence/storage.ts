@@ -6,6 +6,7 @@
 import { Level } from 'level';
 import type { ProjectId } from '../protocol/schemas.js';
 import { ProjectKeys, projectIdFromKey, seqOf } from './keys.js';
+import type { PhantomRecord } from '../document/phantoms.js';
 
 export type RecordId = string | number;
 
@@ -38,7 +39,7 @@ export interface StoredProject {
   updates: Uint8Array[];
   lastSeq: number;
   snapshotSeq: number;
-  phantoms: Map<string, RecordId>;
+  phantoms: PhantomRecord[];
 }
 
 export interface Commit {
@@ -48,11 +49,27 @@ export interface Commit {
   update: Uint8Array | Uint8Array[] | null;
   /** Counters; left out only while a first import is still writing its parts. */
   meta?: ProjectMeta;
-  phantoms?: Iterable<[string, RecordId]>;
+  phantoms?: Iterable<PhantomRecord>;
   versionContents?: Iterable<[string, unknown]>;
   removedVersions?: Iterable<string>;
   /** Revision log entries as JSON text. */
   revisions?: { n: number; text: string }[];
+}
+
+/** A phantom mapping as stored (its key holds user, store and phantom id). */
+interface StoredPhantom {
+  id: RecordId;
+  c: string;
+  t: number;
+}
+
+function parsePhantomName(text: string): { user: string; store: string; phantom: string } | null {
+  try {
+    const [user, store, phantom] = JSON.parse(text) as unknown[];
+    return typeof user === 'string' && typeof store === 'string' && typeof phantom === 'string' ? { user, store, phantom } : null;
+  } catch {
+    return null;
+  }
 }
 
 type Op =
@@ -129,10 +146,11 @@ export class ProjectStorage {
       updates.push(value);
       lastSeq = seq;
     }
-    const phantoms = new Map<string, RecordId>();
-    const phantomRange = this.keys.range(`ph:${meta.phantomEpoch}`);
-    for await (const [key, value] of this.db.iterator<string, RecordId>({ ...phantomRange, valueEncoding: 'json' })) {
-      phantoms.set(key.slice(phantomRange.gte.length), value);
+    const phantoms: PhantomRecord[] = [];
+    const phantomRange = this.keys.range(`pn:${meta.phantomEpoch}`);
+    for await (const [key, value] of this.db.iterator<string, StoredPhantom>({ ...phantomRange, valueEncoding: 'json' })) {
+      const name = parsePhantomName(key.slice(phantomRange.gte.length));
+      if (name && value && (typeof value.id === 'number' || typeof value.id === 'string')) phantoms.push({ ...name, id: value.id, connection: String(value.c), at: Number(value.t) || 0 });
     }
     return { meta, lastChunk, updates, lastSeq, snapshotSeq, phantoms };
   }
@@ -140,7 +158,10 @@ export class ProjectStorage {
   async commit(c: Commit): Promise<void> {
     const ops: Op[] = c.meta ? [{ type: 'put', key: this.keys.meta(), value: c.meta, valueEncoding: 'json' }] : [];
     updatesOf(c).forEach((update, i) => ops.push({ type: 'put', key: this.keys.update(c.seq + i), value: update }));
-    for (const [phantom, id] of c.phantoms ?? []) ops.push({ type: 'put', key: this.keys.phantom(c.meta!.phantomEpoch, phantom), value: id, valueEncoding: 'json' });
+    for (const p of c.phantoms ?? []) {
+      const value: StoredPhantom = { id: p.id, c: p.connection, t: p.at };
+      ops.push({ type: 'put', key: this.keys.phantom(c.meta!.phantomEpoch, p.user, p.store, p.phantom), value, valueEncoding: 'json' });
+    }
     for (const [version, content] of c.versionContents ?? []) {
       ops.push({ type: 'put', key: this.keys.versionContent(version), value: content === undefined ? null : content, valueEncoding: 'json' });
     }
@@ -189,12 +210,20 @@ export class ProjectStorage {
     await this.db.clear({ gte: this.keys.range('rv').gte, lt: this.keys.revision(before) });
   }
 
-  /** Forget phantom mappings of epochs other than `keep`. */
+  /** Forget phantom mappings of epochs other than `keep` (and any of the older layout). */
   async dropPhantomsExcept(keep: number): Promise<void> {
-    const range = this.keys.range('ph');
-    const keepPrefix = `${range.gte}${keep}:`;
-    await this.db.clear({ gte: range.gte, lt: keepPrefix });
-    await this.db.clear({ gt: `${keepPrefix}\uffff`, lt: range.lt });
+    await this.db.clear(this.keys.range('ph'));
+    const range = this.keys.range('pn');
+    const kept = this.keys.range(`pn:${keep}`);
+    await this.db.clear({ gte: range.gte, lt: kept.gte });
+    await this.db.clear({ gte: kept.lt, lt: range.lt });
+  }
+
+  /** Forget these phantom mappings (expired ones). */
+  async forgetPhantoms(epoch: number, phantoms: Iterable<PhantomRecord>): Promise<void> {
+    const ops: Op[] = [];
+    for (const p of phantoms) ops.push({ type: 'del', key: this.keys.phantom(epoch, p.user, p.store, p.phantom) });
+    if (ops.length) await this.db.batch(ops as never);
   }
 
   // ---- small generic access for server-side versions (src/history) ----------------------------

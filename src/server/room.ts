@@ -13,6 +13,7 @@ import { recordKey, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
 import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
+import { PhantomMap, type PhantomRecord } from '../document/phantoms.js';
 import { restoreState } from '../document/restore.js';
 import { seedIds, type SeedData } from '../document/seed.js';
 import { ProjectHistory } from '../history/project-history.js';
@@ -69,7 +70,7 @@ export class ProjectRoom {
   lastActive = Date.now();
   private document!: ProjectDocument;
   private meta!: ProjectMeta;
-  private phantoms!: Map<string, RecordId>;
+  private phantoms!: PhantomMap;
   private readonly log: UpdateLog;
   private autoVersioning = false;
   private pendingUpdates: Uint8Array[] = [];
@@ -96,6 +97,7 @@ export class ProjectRoom {
     const { quietMs, quietMaxMs } = options.config.storage;
     const lastChange = () => this.lastChange;
     this.foldSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => {
+      this.prunePhantoms();
       this.log.fold().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
     });
     this.versionSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => void this.autoVersion());
@@ -115,7 +117,9 @@ export class ProjectRoom {
       this.log.reset(stored);
       this.attach(await ProjectDocument.load(this.log.read()));
       this.meta = stored.meta;
-      this.phantoms = stored.phantoms;
+      this.phantoms = this.newPhantomMap(stored.phantoms);
+      // Mappings of other epochs, and of the layout before phantom ids were kept per store, go.
+      void this.options.storage.dropPhantomsExcept(stored.meta.phantomEpoch);
       return;
     }
     // First start: the seed becomes the first state of the document, written in parts so a large
@@ -123,7 +127,7 @@ export class ProjectRoom {
     // last part: until they are stored the project does not exist and would be seeded again.
     const seed = await this.options.loadSeed();
     this.attach(new ProjectDocument());
-    this.phantoms = new Map();
+    this.phantoms = this.newPhantomMap();
     this.log.reset(null);
     const meta: ProjectMeta = {
       nextId: counterAbove(seedIds(seed)),
@@ -141,6 +145,18 @@ export class ProjectRoom {
     }
     this.meta = meta;
     this.options.log(`project ${JSON.stringify(this.id)} seeded`);
+  }
+
+  private newPhantomMap(records: PhantomRecord[] = []): PhantomMap {
+    const map = new PhantomMap(this.options.config.storage.phantomDays * 24 * 3600 * 1000);
+    for (const record of records) map.set(record);
+    return map;
+  }
+
+  /** Forget phantom ids past their retention, in memory and in storage. */
+  private prunePhantoms(): void {
+    const gone = this.phantoms.prune();
+    if (gone.length) void this.options.storage.forgetPhantoms(this.meta.phantomEpoch, gone).catch((e: Error) => this.options.log(`project ${JSON.stringify(this.id)}: cannot forget phantom ids: ${e.message}`));
   }
 
   private attach(document: ProjectDocument): void {
@@ -311,7 +327,7 @@ export class ProjectRoom {
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
     const applied = this.document.applyChange(request.changes, {
       ids,
-      phantoms: (p) => this.phantoms.get(p),
+      phantoms: this.phantoms.of(sender.connection.user?.name ?? '', sender.connection.id),
       resentPhantoms: sender.generation === 'revisions' ? 'to-updated' : 'keep-added',
       engineCorrection: sender.generation === 'revisions' && isEngineCorrection(request.changes),
     });
@@ -347,17 +363,20 @@ export class ProjectRoom {
       revisions.push(applied.loops ? amending(server) : server);
     }
 
+    const at = Date.now();
+    const user = sender.connection.user?.name ?? '';
+    const named = [...applied.newPhantoms.entries()].map((p) => ({ ...p, user, connection: sender.connection.id, at }));
     const meta: ProjectMeta = { ...this.meta, nextId: ids.nextValue, nextRevision: n };
     await this.persist({
       update,
       meta,
-      phantoms: applied.newPhantoms,
+      phantoms: named,
       versionContents: applied.versionContents,
       removedVersions: applied.removedVersions,
       revisions: logEntries(revisions),
     });
     this.meta = meta;
-    for (const [p, id] of applied.newPhantoms) this.phantoms.set(p, id);
+    for (const record of named) this.phantoms.set(record);
     this.presence.flushToPeers();
     this.afterCommit();
     this.noteChange(sender.connection.user?.name ?? sender.connection.id);
@@ -472,7 +491,7 @@ export class ProjectRoom {
       await this.persist({ update: updates, meta, versionContents: seed.versionContents, removedVersions });
       this.presence.flushToPeers();
       this.meta = meta;
-      this.phantoms = new Map();
+      this.phantoms = this.newPhantomMap();
       this.recentWrites.clear();
       this.placements.clear();
       void this.options.storage.dropPhantomsExcept(meta.phantomEpoch);

@@ -58,6 +58,12 @@ export class ChangeTracker {
     }
   }
 
+  /** Fields of a record edited locally and not sent yet (`key`: its key in the view). */
+  pendingFields(store: string, key: string): Set<string> {
+    const s = this.stores.get(store);
+    return new Set(Object.keys(s?.updated.get(key) ?? s?.added.get(key) ?? {}));
+  }
+
   get empty(): boolean {
     for (const s of this.stores.values()) if (s.added.size || s.updated.size || s.removed.size) return false;
     return true;
@@ -89,6 +95,9 @@ export class ChangeTracker {
   }
 }
 
+
+/** Fields of an echoed record that are not plain values of it (identity, place in the tree). */
+const ECHO_SKIPS = new Set(['id', '$PhantomId', '$PhantomParentId', 'parentId', 'parentIndex', 'orderedParentIndex', 'children']);
 
 export class ClassicClient extends SocketClient implements SimClient {
   readonly kind = 'classic' as const;
@@ -182,11 +191,17 @@ export class ClassicClient extends SocketClient implements SimClient {
           this.unconfirmed.delete(phantom);
           if (this.deletedPhantoms.delete(phantom)) continue;
           if (this.current.store(store).has(phantom)) {
+            const unsent = this.pending.pendingFields(store, phantom);
             this.current.rekey(store, phantom, rec.id as string | number);
-            // A reference to a phantom this client no longer holds (its record came back under the
-            // real id with a reload) is only known to the server: take the server's value.
+            // Fields as the server holds them (a repair, such as a dependency switched off for
+            // closing a loop, or a reference to a phantom this client no longer holds), except
+            // those edited here since.
             const local = this.current.store(store).get(keyOf(rec.id as string | number));
-            if (local) for (const [field, value] of Object.entries(local)) if (isPhantom(value) && field in rec && !isPhantom(rec[field])) local[field] = rec[field];
+            if (local) {
+              for (const [field, value] of Object.entries(rec)) {
+                if (!ECHO_SKIPS.has(field) && !unsent.has(field) && JSON.stringify(local[field]) !== JSON.stringify(value)) local[field] = structuredClone(value);
+              }
+            }
             continue;
           }
         }

@@ -8,6 +8,7 @@ import { recordJson } from '../../src/document/dataset.js';
 import { CounterIds, counterAbove, type IdStyle } from '../../src/document/ids.js';
 import { idOf, recordKey, storeMap, TASKS, type RecordId } from '../../src/document/layout.js';
 import { ProjectDocument } from '../../src/document/project-document.js';
+import { PhantomMap } from '../../src/document/phantoms.js';
 import { parseSeed, readSeedFile, seedIds, type SeedData } from '../../src/document/seed.js';
 import { ROOT } from '../../src/document/tree.js';
 
@@ -20,8 +21,8 @@ export function seedPath(name: SeedName): string {
 export interface TestProject {
   project: ProjectDocument;
   ids: CounterIds;
-  phantoms: Map<string, RecordId>;
-  /** Apply a change as a room does: new phantoms are remembered for later changes. */
+  phantoms: PhantomMap;
+  /** Apply a change as a room does, as one sender: new phantoms are remembered for its later changes. */
   apply(changes: Record<string, unknown>, resentPhantoms?: ChangeContext['resentPhantoms']): AppliedChange;
   /** Ids of a task's children in sibling order (null = the root), as the tree index gives them. */
   children(parent: RecordId | null): RecordId[];
@@ -34,15 +35,15 @@ export function projectFrom(seed: SeedData, style: IdStyle = 'prefixed'): TestPr
   const project = new ProjectDocument();
   project.replaceWith(seed);
   const ids = new CounterIds(counterAbove(seedIds(seed)), style);
-  const phantoms = new Map<string, RecordId>();
+  const phantoms = new PhantomMap(Infinity);
   const tasks = () => storeMap(project.doc, TASKS);
   return {
     project,
     ids,
     phantoms,
     apply(changes, resentPhantoms = 'to-updated') {
-      const applied = project.applyChange(changes, { ids, phantoms: (p) => phantoms.get(p), resentPhantoms });
-      for (const [p, id] of applied.newPhantoms) phantoms.set(p, id);
+      const applied = project.applyChange(changes, { ids, phantoms: phantoms.of('user', 'connection'), resentPhantoms });
+      for (const p of applied.newPhantoms.entries()) phantoms.set({ ...p, user: 'user', connection: 'connection', at: Date.now() });
       return applied;
     },
     children(parent) {

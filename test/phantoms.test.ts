@@ -1,0 +1,70 @@
+/**
+ * Phantom ids as the project remembers them (src/document/phantoms.ts): per user, per store, for a
+ * while; and what a change resolves through them.
+ */
+import { describe, expect, it } from 'vitest';
+import { PhantomMap } from '../src/document/phantoms.js';
+import { seededProject } from './support/document.js';
+
+const DAY = 24 * 3600 * 1000;
+
+describe('the phantom map', () => {
+  it('names a record only in its store and only for its user', () => {
+    const map = new PhantomMap(DAY);
+    const now = Date.now();
+    map.set({ user: 'ann', store: 'tasks', phantom: 'p', id: 7, connection: 'c1', at: now });
+    expect(map.of('ann', 'c1', now).get('tasks', 'p')).toEqual({ id: 7, resent: true });
+    expect(map.of('ann', 'c1', now).get('resources', 'p')).toBeUndefined();
+    expect(map.of('ben', 'c1', now).get('tasks', 'p')).toBeUndefined();
+    expect([...map.of('ann', 'c2', now).storesOf('p')]).toEqual(['tasks']);
+  });
+
+  it('takes a page-counted phantom id as sent again only over the connection that sent it, any other over any connection of the user', () => {
+    const map = new PhantomMap(DAY);
+    const now = Date.now();
+    map.set({ user: 'ann', store: 'tasks', phantom: '_generatedModel1', id: 7, connection: 'c1', at: now });
+    map.set({ user: 'ann', store: 'tasks', phantom: '_generatedTaskModel_0d6c2f5e-aaaa-4bbb-8ccc-0123456789ab', id: 8, connection: 'c1', at: now });
+    expect(map.of('ann', 'c2', now).get('tasks', '_generatedModel1')).toEqual({ id: 7, resent: false });
+    expect(map.of('ann', 'c2', now).get('tasks', '_generatedTaskModel_0d6c2f5e-aaaa-4bbb-8ccc-0123456789ab')).toEqual({ id: 8, resent: true });
+  });
+
+  it('forgets mappings older than its retention, and prune hands them over for storage', () => {
+    const map = new PhantomMap(DAY);
+    const now = Date.now();
+    map.set({ user: 'ann', store: 'tasks', phantom: 'old', id: 1, connection: 'c', at: now - 2 * DAY });
+    map.set({ user: 'ann', store: 'tasks', phantom: 'new', id: 2, connection: 'c', at: now });
+    expect(map.of('ann', 'c', now).get('tasks', 'old')).toBeUndefined();
+    expect(map.prune(now).map((p) => p.phantom)).toEqual(['old']);
+    expect(map.size).toBe(1);
+    expect(map.of('ann', 'c', now).get('tasks', 'new')?.id).toBe(2);
+  });
+
+  it('keeps a user name or phantom id like __proto__ as plain data', () => {
+    const map = new PhantomMap(DAY);
+    map.set({ user: '__proto__', store: 'tasks', phantom: 'constructor', id: 3, connection: 'c', at: Date.now() });
+    expect(map.of('__proto__', 'c').get('tasks', 'constructor')?.id).toBe(3);
+    expect(map.of('toString', 'c').get('tasks', 'constructor')).toBeUndefined();
+    expect(({} as Record<string, unknown>).constructor).toBe(Object);
+  });
+});
+
+describe('a change resolving phantom ids', () => {
+  it('puts a phantom id named in a field that tells no store (a nested value) to the record of any store that has it', async () => {
+    const t = await seededProject('saas', 'number');
+    const applied = t.apply({ resources: { added: [{ $PhantomId: 'r', name: 'R' }] }, tasks: { updated: [{ id: 11, note: { owner: 'r' } }] } });
+    const id = applied.newPhantoms.get('r', 'resources');
+    expect(t.record('tasks', 11)!.note).toEqual({ owner: id });
+  });
+
+  it('resolves an updated or removed row\'s id in its own store only', async () => {
+    const t = await seededProject('saas', 'number');
+    const task = t.apply({ tasks: { added: [{ $PhantomId: 'x', name: 'T' }] } }).newPhantoms.get('x', 'tasks');
+    const resource = t.apply({ resources: { added: [{ $PhantomId: 'x', name: 'R' }] } }).newPhantoms.get('x', 'resources');
+    t.apply({ resources: { updated: [{ id: 'x', name: 'R2' }] }, tasks: { updated: [{ id: 'x', name: 'T2' }] } });
+    expect(t.record('resources', resource!)!.name).toBe('R2');
+    expect(t.record('tasks', task!)!.name).toBe('T2');
+    t.apply({ resources: { removed: [{ id: 'x' }] } });
+    expect(t.record('resources', resource!)).toBeUndefined();
+    expect(t.record('tasks', task!)).toBeDefined();
+  });
+});
