@@ -11,7 +11,7 @@
  * The bundle is not part of Weft: point BRYNTUM_BUNDLE at `gantt.umd.js` of your own
  * `@bryntum/gantt` (or the trial package) to run `npm run test:bryntum`.
  */
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 
 type Rec = Record<string, any>;
@@ -27,6 +27,12 @@ function bundleText(): string {
   const path = process.env.BRYNTUM_BUNDLE;
   if (!path) throw new Error('Set BRYNTUM_BUNDLE to the path of a Bryntum Gantt 7.x UMD bundle (gantt.umd.js)');
   return (bundle ??= readFileSync(path, 'utf8'));
+}
+
+/** With BRYNTUM_TRACE=<file>, every frame any client sends or receives is appended there. */
+function trace(name: string, direction: string, text: string): void {
+  const file = process.env.BRYNTUM_TRACE;
+  if (file) appendFileSync(file, `${Date.now()} ${name} ${direction} ${text}\n`);
 }
 
 /** Wait until no client of `group` has work and no message moved for `calmMs` (bounded). */
@@ -68,6 +74,8 @@ export abstract class BryntumClient {
   conflicts = 0;
   /** Messages sent and received so far: a group is quiet when this stops moving. */
   activity = 0;
+  /** The login name, in traces. */
+  name = '';
   protected socket: WebSocket | null = null;
   private readonly inbox: Rec[] = [];
   private readonly waiters: { match: (m: Rec) => boolean; resolve: (m: Rec) => void }[] = [];
@@ -80,6 +88,7 @@ export abstract class BryntumClient {
   ) {}
 
   async connect(login: string): Promise<void> {
+    this.name = login;
     this.socket = new WebSocket(this.url);
     this.socket.on('message', (data) => this.onMessage(String(data)));
     await new Promise((resolve, reject) => {
@@ -130,8 +139,19 @@ export abstract class BryntumClient {
     return out.sort();
   }
 
+  /** The schedule the engine computed: `id start..end percentDone`, by id. */
+  schedule(): string[] {
+    const day = (d: unknown) => (d instanceof this.window.Date ? (d as Date).toISOString().slice(0, 10) : String(d));
+    const out: string[] = [];
+    this.project!.taskStore.rootNode.traverse((task: Rec) => {
+      if (!task.isRoot) out.push(`${task.id} ${day(task.startDate)}..${day(task.endDate)} ${Math.round(task.percentDone ?? 0)}%`);
+    });
+    return out.sort();
+  }
+
+  /** Dependencies as `from->to`, with ` (off)` for one switched off (`active: false`), sorted. */
   links(): string[] {
-    return this.project!.dependencyStore.allRecords.map((d: Rec) => `${d.fromEvent?.id}->${d.toEvent?.id}`).sort();
+    return this.project!.dependencyStore.allRecords.map((d: Rec) => `${d.fromEvent?.id}->${d.toEvent?.id}${d.active === false ? ' (off)' : ''}`).sort();
   }
 
   protected abstract login(login: string): Promise<void>;
@@ -153,7 +173,9 @@ export abstract class BryntumClient {
 
   protected send(message: Rec): void {
     this.activity++;
-    this.socket!.send(JSON.stringify(message));
+    const text = JSON.stringify(message);
+    trace(this.name, '>>', text);
+    this.socket!.send(text);
   }
 
   protected next(match: (m: Rec) => boolean, ms = 10_000): Promise<Rec> {
@@ -166,6 +188,7 @@ export abstract class BryntumClient {
   }
 
   private onMessage(text: string): void {
+    trace(this.name, '<<', text);
     // Parsed in the window, so the engine gets objects of its own realm.
     const message = this.window.JSON.parse(text) as Rec;
     this.activity++;
