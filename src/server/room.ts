@@ -119,7 +119,7 @@ export class ProjectRoom {
       this.meta = stored.meta;
       this.phantoms = this.newPhantomMap(stored.phantoms);
       // Mappings of other epochs, and of the layout before phantom ids were kept per store, go.
-      void this.options.storage.dropPhantomsExcept(stored.meta.phantomEpoch);
+      await this.options.storage.dropPhantomsExcept(stored.meta.phantomEpoch);
       return;
     }
     // First start: the seed becomes the first state of the document, written in parts so a large
@@ -494,8 +494,9 @@ export class ProjectRoom {
       this.phantoms = this.newPhantomMap();
       this.recentWrites.clear();
       this.placements.clear();
-      void this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
-      void this.options.storage.pruneRevisions(meta.firstLoggedRevision);
+      // Awaited: a store closed right after a reset must not meet these clears half done.
+      await this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
+      await this.options.storage.pruneRevisions(meta.firstLoggedRevision);
       const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
       for (const connection of this.subscribers) {
         const encoder = encoderFor(connection.generation);
