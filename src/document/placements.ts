@@ -32,29 +32,31 @@ function placedTasks(changes: Changes | null): { placed: string[]; removed: bool
 }
 
 /**
- * Fields a change set writes, as touch keys (for telling classic senders of concurrent writes):
- * those of `updated` rows, and with `restated` those of `added` rows too (a record the server sends
- * again whole, as it holds it now).
+ * Fields a change set writes, as touch keys with the values written: those of `updated` rows, and
+ * with `restated` those of `added` rows too (a record the server sends again whole, as it holds it now).
  */
-export function fieldWrites(changes: Changes | null, restated = false): string[] {
-  const keys: string[] = [];
+export function* fieldValues(changes: Changes | null, restated = false): Generator<[string, unknown]> {
   for (const [store, entry] of Object.entries(changes ?? {})) {
     if (typeof entry !== 'object' || entry === null) continue;
     if (store === 'project') {
-      for (const field of Object.keys(entry)) if (field !== '$input') keys.push(touchKey(store, '', field));
+      for (const [field, value] of Object.entries(entry)) if (field !== '$input' && field !== 'id') yield [touchKey(store, '', field), value];
       continue;
     }
     const { added, updated } = entry as { added?: Rec[]; updated?: Rec[] };
     for (const rec of [...(restated ? (added ?? []) : []), ...(updated ?? [])]) {
       if (!isRecordId(rec.id)) continue;
-      for (const field of Object.keys(rec)) {
+      for (const [field, value] of Object.entries(rec)) {
         // Places are tracked by RecentPlacements; ids and phantom ids are not fields anyone writes.
         if (field === 'id' || TRANSPORT_FIELDS.has(field)) continue;
-        keys.push(touchKey(store, recordKey(rec.id), field));
+        yield [touchKey(store, recordKey(rec.id), field), value];
       }
     }
   }
-  return keys;
+}
+
+/** The touch keys of `fieldValues` (for telling classic senders of concurrent writes). */
+export function fieldWrites(changes: Changes | null, restated = false): string[] {
+  return Array.from(fieldValues(changes, restated), ([key]) => key);
 }
 
 const REFERENCES: [string, string[]][] = [

@@ -107,3 +107,27 @@ export function followedBy(a: Changes, b: Changes): Changes {
 function rows(value: unknown): Row[] {
   return Array.isArray(value) ? (value.filter(isObject) as Row[]) : [];
 }
+
+/**
+ * `changes` without the fields `drop` names, in `updated` rows and project fields (a copy where
+ * anything is left out). A row left with its id only goes; a row that came so stays.
+ */
+export function withoutFields(changes: Changes, drop: (store: string, id: unknown, field: string) => boolean): Changes {
+  let out: Changes | null = null;
+  for (const [store, entry] of Object.entries(changes)) {
+    if (!isObject(entry)) continue;
+    if (store === 'project') {
+      const fields = Object.keys(entry).filter((f) => f !== '$input' && f !== 'id' && drop(store, null, f));
+      if (fields.length) (out ??= { ...changes })[store] = Object.fromEntries(Object.entries(entry).filter(([f]) => !fields.includes(f)));
+      continue;
+    }
+    const updated = rows(entry.updated);
+    if (!updated.some((rec) => Object.keys(rec).some((f) => f !== 'id' && drop(store, rec.id, f)))) continue;
+    const kept = updated.flatMap((rec) => {
+      const left = Object.fromEntries(Object.entries(rec).filter(([f]) => f === 'id' || !drop(store, rec.id, f)));
+      return Object.keys(left).length > 1 || Object.keys(rec).length <= 1 ? [left] : [];
+    });
+    (out ??= { ...changes })[store] = { ...entry, updated: kept };
+  }
+  return out ?? changes;
+}

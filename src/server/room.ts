@@ -9,19 +9,21 @@ import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
 import { Pacer } from '../document/pacer.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
-import { recordKey, VERSIONS, type RecordId } from '../document/layout.js';
-import { RecentPlacements, fieldWrites, lostByMoves } from '../document/placements.js';
+import { PROJECT_MAP, recordKey, VERSIONS, type RecordId } from '../document/layout.js';
+import { RecentPlacements, fieldValues, fieldWrites, lostByMoves } from '../document/placements.js';
 import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
 import { PhantomMap, type PhantomRecord } from '../document/phantoms.js';
 import { restoreState } from '../document/restore.js';
+import { touchKey } from '../document/adapter.js';
+import { CorrectionLoops } from './correction-loops.js';
 import { seedIds, type SeedData } from '../document/seed.js';
 import { ProjectHistory } from '../history/project-history.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
 import type { VersionMeta, VersionReason } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
-import { isEngineCorrection, together, withInput } from '../protocol/changes.js';
+import { isEngineCorrection, together, withInput, withoutFields } from '../protocol/changes.js';
 import { amending, classicChange, encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
@@ -87,6 +89,10 @@ export class ProjectRoom {
   private lastChange = 0;
   private readonly foldSoon: WhenQuiet;
   private readonly versionSoon: WhenQuiet;
+  /** Fields clients keep correcting each other on (src/server/correction-loops.ts). */
+  private readonly loops: CorrectionLoops;
+  /** Everyone gets a fresh dataset once a project with such a field is quiet. */
+  private readonly resyncSoon: WhenQuiet;
 
   private constructor(private readonly options: RoomOptions) {
     this.id = options.project.id;
@@ -101,6 +107,8 @@ export class ProjectRoom {
       this.log.fold().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
     });
     this.versionSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => void this.autoVersion());
+    this.loops = new CorrectionLoops(RESYNC.windowMs);
+    this.resyncSoon = new WhenQuiet(lastChange, RESYNC.quietMs, RESYNC.maxDelayMs, () => void this.resync());
   }
 
   static async open(options: RoomOptions): Promise<ProjectRoom> {
@@ -345,12 +353,15 @@ export class ProjectRoom {
     // counts as concurrent, and its writer gets the final value.
     if (fixes) this.recentWrites.note(SERVER_CLIENT, fieldWrites(fixes, true));
 
+    // A field caught flipping between clients' values is not passed on until everyone is resynced.
+    if (this.loops.note(sender.connection.id, fieldValues(applied.outgoing))) this.resyncSoon.request();
+    const told = this.loops.anyMuted ? withoutFields(applied.outgoing, (store, id, field) => this.loops.isMuted(touchKey(store, store === PROJECT_MAP ? '' : recordKey(id as RecordId), field))) : applied.outgoing;
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
       revision: `server-${n++}`,
       ...(request.localRevision !== undefined ? { localRevision: request.localRevision } : {}),
       client: sender.connection.id,
-      changes: sender.generation === 'revisions' ? applied.outgoing : withInput(applied.outgoing),
+      changes: sender.generation === 'revisions' ? told : withInput(told),
       ...(request.conflictResolutionFor ? { conflictResolutionFor: request.conflictResolutionFor } : {}),
     };
     const revisions = [revision];
@@ -457,6 +468,20 @@ export class ProjectRoom {
       const list = (frames[generation] ??= encoderFor(generation).changes(this.id, revisions));
       for (const frame of list) connection.send(frame);
     }
+  }
+
+  /**
+   * Give every Bryntum client the project as a client loading it now gets it (as a reset does, but
+   * with nothing else), so engines that fell out of step with each other compute alike again.
+   */
+  private resync(): Promise<void> {
+    return this.queue.run(async () => {
+      if (this.closed) return;
+      this.loops.clear();
+      const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
+      this.options.log(`project ${JSON.stringify(this.id)}: clients kept correcting each other; sent ${this.subscribers.size} of them a fresh dataset`);
+      for (const connection of this.subscribers) connection.sendPieces(encoderFor(connection.generation).resetDataset(this.id, dataset));
+    });
   }
 
   // ---- reset, versions, catch-up --------------------------------------------------------------
@@ -613,6 +638,7 @@ export class ProjectRoom {
     return this.queue.run(async () => {
       this.foldSoon.cancel();
       this.versionSoon.cancel();
+      this.resyncSoon.cancel();
       await this.log.settled();
       await this.log.fold();
       await this.history.close(this.meta.nextRevision);
@@ -623,6 +649,13 @@ export class ProjectRoom {
     });
   }
 }
+
+/**
+ * Correction loops: a field written this often within `windowMs` by several clients, going back to
+ * a value it had, stops being passed on; once the project had no change for `quietMs` (at most
+ * `maxDelayMs` after), everyone gets a fresh dataset.
+ */
+const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000 };
 
 /** Revisions as revision log entries (`server-<n>` is stored under n). */
 function logEntries(revisions: OutgoingRevision[]): { n: number; text: string }[] {
