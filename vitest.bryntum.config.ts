@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-/** Real Bryntum clients (BRYNTUM_BUNDLE=/path/to/gantt.umd.js); see README "Testing with real Bryntum clients". */
+/** Real Bryntum clients (a bundle from BRYNTUM_BUNDLE or the trial in .bryntum/); see README "Testing with real Bryntum clients". */
 export default defineConfig({
   test: {
     include: ['test/bryntum/**/*.test.ts'],

@@ -8,10 +8,12 @@
  *   `initRevisions(client, 'base')` after each dataset, `applyRevisions` on `project_change`, and
  *   each `revisionNotification` sent as one `project_change`.
  *
- * The bundle is not part of Weft: point BRYNTUM_BUNDLE at `gantt.umd.js` of your own
- * `@bryntum/gantt` (or the trial package) to run `npm run test:bryntum`.
+ * The bundle is not part of Weft: BRYNTUM_BUNDLE names `gantt.umd.js` of your own `@bryntum/gantt`;
+ * without it `npm run test:bryntum` fetches the public trial package into `.bryntum/`
+ * (install-bundle.mjs) and uses that.
  */
 import { appendFileSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 
 type Rec = Record<string, any>;
@@ -24,9 +26,11 @@ interface Dom {
 let bundle: string | null = null;
 
 function bundleText(): string {
-  const path = process.env.BRYNTUM_BUNDLE;
-  if (!path) throw new Error('Set BRYNTUM_BUNDLE to the path of a Bryntum Gantt 7.x UMD bundle (gantt.umd.js)');
-  return (bundle ??= readFileSync(path, 'utf8'));
+  return (bundle ??= readFileSync(bundlePath(), 'utf8'));
+}
+
+function bundlePath(): string {
+  return process.env.BRYNTUM_BUNDLE || fileURLToPath(new URL('../../.bryntum/package/gantt.umd.js', import.meta.url));
 }
 
 /** With BRYNTUM_TRACE=<file>, every frame any client sends or receives is appended there. */
@@ -61,7 +65,7 @@ export async function bryntumWindow(): Promise<Dom['window']> {
   };
   window.console.warn = () => undefined;
   window.eval(bundleText());
-  if (!window.bryntum?.gantt?.ProjectModel) throw new Error(`${process.env.BRYNTUM_BUNDLE} defines no bryntum.gantt.ProjectModel`);
+  if (!window.bryntum?.gantt?.ProjectModel) throw new Error(`${bundlePath()} defines no bryntum.gantt.ProjectModel`);
   return window;
 }
 
@@ -192,11 +196,11 @@ export abstract class BryntumClient {
     // Parsed in the window, so the engine gets objects of its own realm.
     const message = this.window.JSON.parse(text) as Rec;
     this.activity++;
+    const k = this.waiters.findIndex((w) => w.match(message));
+    if (k >= 0) return void this.waiters.splice(k, 1)[0].resolve(message);
     const apply = this.project ? this.remoteChange(message) : null;
     if (apply) return void this.enqueue('apply', apply);
-    const k = this.waiters.findIndex((w) => w.match(message));
-    if (k >= 0) this.waiters.splice(k, 1)[0].resolve(message);
-    else this.inbox.push(message);
+    this.inbox.push(message);
   }
 }
 
@@ -225,12 +229,18 @@ export class ClassicClient extends BryntumClient {
     this.send({ command: 'dataset', project: projectId });
     const reply = await this.next((m) => m.command === 'dataset' && m.project === projectId, 30_000);
     if (reply.error) throw new Error(reply.error);
-    await this.project!.loadInlineData(reply.dataset);
+    await this.applyDataset(reply.dataset);
+  }
+
+  private async applyDataset(dataset: Rec): Promise<void> {
+    await this.project!.loadInlineData(dataset);
     await this.project!.commitAsync();
     this.project!.acceptChanges();
   }
 
   protected remoteChange(message: Rec): (() => Promise<void>) | null {
+    // A dataset the server pushes (a reset, or to bring the client back in step) replaces what it shows.
+    if (message.command === 'dataset' && message.project === this.projectId && message.dataset) return () => this.applyDataset(message.dataset);
     if (message.command !== 'projectChange' || message.project !== this.projectId) return null;
     return async () => {
       await this.project!.applyProjectChanges(message.changes);
@@ -241,6 +251,10 @@ export class ClassicClient extends BryntumClient {
   }
 
   protected async afterEdit(): Promise<void> {
+    // The engine schedules what the edit changed before the page handles its next message.
+    await this.project!.commitAsync();
+    // autoSyncMs 0: the edit goes out at once, before any message that arrives meanwhile is applied.
+    if (this.autoSyncMs === 0) return this.sync();
     this.syncSoon();
   }
 
@@ -284,15 +298,20 @@ export class RevisionsClient extends BryntumClient {
     this.send({ command: 'dataset', data: { project: projectId } });
     const reply = await this.next((m) => m.command === 'dataset' && m.data?.project === projectId, 30_000);
     if (reply.error) throw new Error(reply.error);
+    await this.applyDataset(reply.data.dataset);
+  }
+
+  private async applyDataset(dataset: Rec): Promise<void> {
     const { stm } = this.project!;
     stm.disable();
-    await this.project!.loadInlineData(reply.data.dataset);
+    await this.project!.loadInlineData(dataset);
     await this.project!.commitAsync();
     stm.enable();
     await this.project!.initRevisions(this.clientId, 'base');
   }
 
   protected remoteChange(message: Rec): (() => Promise<void>) | null {
+    if (message.command === 'dataset' && message.data?.project === this.projectId && message.data.dataset) return () => this.applyDataset(message.data.dataset);
     if (message.command !== 'project_change' || message.data?.project !== this.projectId) return null;
     const revisions = (message.data.revisions as Rec[]).map((r) => ({
       revisionId: r.revision,
