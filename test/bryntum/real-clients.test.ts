@@ -63,10 +63,13 @@ describe('real Bryntum clients (classic protocol)', () => {
     expect(fresh.errors).toEqual([]);
     expect(fresh.tasks().length).toBe(ann.tasks().length);
     const links = fresh.links();
-    // The server switches the link that closes the loop off; a client whose engine met the loop
-    // before that and had its dialog cancelled removes the other user's link itself.
-    expect(links.filter((l) => l === '42->43' || l === '43->42').length).toBeLessThanOrEqual(1);
-    expect(links.some((l) => /^4[23]->4[23] \(off\)$/.test(l))).toBe(true);
+    // The server switches the link that closes the loop off. A client whose engine met the loop
+    // before that and had its dialog cancelled removes the other user's link itself, and may then
+    // send its own link as active again (with no loop left, the server keeps it): depending on
+    // timing, one link is active and the other off, or one is left. Never both active.
+    const between = links.filter((l) => /^4[23]->4[23]( \(off\))?$/.test(l));
+    expect(between.length).toBeGreaterThanOrEqual(1);
+    expect(between.filter((l) => !l.endsWith('(off)')).length).toBeLessThanOrEqual(1);
     // A client whose engine met the loop before the server broke it answers its dialog (Cancel
     // here), and auto-sync sends what that undid: everyone, and a fresh load, end up alike.
     for (const c of [ann, ben]) {
