@@ -65,7 +65,8 @@ export const ConfigSchema = z.strictObject({
       /** Incoming bytes of one connection waiting to be handled before its socket is no longer read (until half have been). */
       maxQueuedBytes: z.number().int().positive().default(32 * 1024 * 1024),
     })
-    .default({ maxMessageBytes: 16 * 1024 * 1024, maxFrameBytes: 64 * 1024 * 1024, maxBufferedBytes: 64 * 1024 * 1024, maxQueuedBytes: 32 * 1024 * 1024 }),
+    // prefault: an absent `limits` is parsed as {}, so every field takes its own default.
+    .prefault({}),
   storage: z
     .strictObject({
       /** Fold the update log into a snapshot after this many updates. */
