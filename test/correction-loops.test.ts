@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorrectionLoops } from '../src/server/correction-loops.js';
 import { withoutFields } from '../src/protocol/changes.js';
-import { classicLogin, type Msg } from './support/client.js';
+import { classicLogin, revisionsLogin, type Msg } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 
 describe('CorrectionLoops', () => {
@@ -70,6 +70,9 @@ describe('classic clients correcting each other on a field', () => {
 
   it('stop being passed each other\'s values, and every client gets a fresh dataset once the project is quiet', async () => {
     const [a, b, watcher] = [await classicLogin(s.port), await classicLogin(s.port, 'alex'), await classicLogin(s.port, 'ben')];
+    const replayer = await revisionsLogin(s.port, 'carl');
+    replayer.send({ command: 'dataset', data: { project: 1 } });
+    await replayer.nextOf('dataset');
     for (const c of [a, b, watcher]) c.send({ command: 'dataset', project: 1 });
     const ds = await watcher.nextOf('dataset');
     await a.nextOf('dataset');
@@ -92,6 +95,10 @@ describe('classic clients correcting each other on a field', () => {
     expect(durations.slice(0, 4)).toEqual([6, 7, 6, 7]);
     expect(durations.filter((d) => d !== undefined).length).toBeLessThan(flips);
 
+    // A revisions client rebases on the server's order: it gets every write, and no dataset.
+    const replayed = (await replayer.drain(100)).filter((m) => m.command === 'project_change');
+    expect(replayed.map((m) => m.data.revisions[0].changes.tasks.updated.find((r: Msg) => r.id === leaf.id)?.duration)).toEqual(Array.from({ length: flips }, (_, i) => (i % 2 ? 7 : 6)));
+
     const pushed = await watcher.nextOf('dataset', 5000);
     const task = (function find(tasks: Msg[]): Msg | undefined {
       for (const t of tasks) {
@@ -109,6 +116,7 @@ describe('classic clients correcting each other on a field', () => {
     a.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: leaf.id, duration: 3 }] } } });
     const next = await watcher.nextOf('projectChange');
     expect(next.changes.tasks.updated.find((r: Msg) => r.id === leaf.id)?.duration).toBe(3);
-    for (const c of [a, b, watcher]) await c.close();
+    expect((await replayer.drain(100)).filter((m) => m.command === 'dataset')).toEqual([]);
+    for (const c of [a, b, watcher, replayer]) await c.close();
   });
 });

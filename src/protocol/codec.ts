@@ -63,6 +63,12 @@ export function amending(revision: OutgoingRevision): OutgoingRevision {
   return revision;
 }
 
+/** `revision` with other changes, amending as it did. */
+export function withChanges(revision: OutgoingRevision, changes: Changes): OutgoingRevision {
+  const copy = { ...revision, changes };
+  return amendments.has(revision) ? amending(copy) : copy;
+}
+
 /** A revision's JSON text, made once: the revision log stores it and revisions clients receive it. */
 export function revisionText(revision: OutgoingRevision): string {
   let text = revisionTexts.get(revision);

@@ -24,7 +24,7 @@ import type { VersionMeta, VersionReason } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
 import { isEngineCorrection, together, withInput, withoutFields } from '../protocol/changes.js';
-import { amending, classicChange, encoderFor, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import { amending, classicChange, encoderFor, withChanges, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import { RoomPresence } from './room-presence.js';
@@ -353,15 +353,14 @@ export class ProjectRoom {
     // counts as concurrent, and its writer gets the final value.
     if (fixes) this.recentWrites.note(SERVER_CLIENT, fieldWrites(fixes, true));
 
-    // A field caught flipping between clients' values is not passed on until everyone is resynced.
-    if (this.loops.note(sender.connection.id, fieldValues(applied.outgoing))) this.resyncSoon.request();
-    const told = this.loops.anyMuted ? withoutFields(applied.outgoing, (store, id, field) => this.loops.isMuted(touchKey(store, store === PROJECT_MAP ? '' : recordKey(id as RecordId), field))) : applied.outgoing;
+    // Classic engines answer each other's values; revisions clients rebase on the server's order.
+    if (classic && this.loops.note(sender.connection.id, fieldValues(applied.outgoing))) this.resyncSoon.request();
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
       revision: `server-${n++}`,
       ...(request.localRevision !== undefined ? { localRevision: request.localRevision } : {}),
       client: sender.connection.id,
-      changes: sender.generation === 'revisions' ? told : withInput(told),
+      changes: sender.generation === 'revisions' ? applied.outgoing : withInput(applied.outgoing),
       ...(request.conflictResolutionFor ? { conflictResolutionFor: request.conflictResolutionFor } : {}),
     };
     const revisions = [revision];
@@ -455,11 +454,13 @@ export class ProjectRoom {
    * Send revisions to every subscriber in its own framing, serialized once per generation.
    * `noEcho` names a sender that must not get its own revision back (classic rule).
    */
-  private broadcast(revisions: OutgoingRevision[], noEcho: { connection: Connection; client: string } | null): void {
+  private broadcast(all: OutgoingRevision[], noEcho: { connection: Connection; client: string } | null): void {
     const frames: Partial<Record<Generation, string[]>> = {};
     let echoless: string[] | undefined;
+    const muted = this.loops.anyMuted ? all.map((r) => this.withoutMuted(r)) : all;
     for (const connection of this.subscribers) {
       const generation: Generation = connection.generation;
+      const revisions = generation === 'classic' ? muted : all;
       if (connection === noEcho?.connection) {
         echoless ??= encoderFor(generation).changes(this.id, revisions.filter((r) => r.client !== noEcho.client));
         for (const frame of echoless) connection.send(frame);
@@ -471,16 +472,28 @@ export class ProjectRoom {
   }
 
   /**
-   * Give every Bryntum client the project as a client loading it now gets it (as a reset does, but
+   * A revision as classic clients get it while fields are muted (CorrectionLoops): the stored one
+   * and what revisions clients get stay whole, so catch-up and their replay miss nothing.
+   */
+  private withoutMuted(revision: OutgoingRevision): OutgoingRevision {
+    const changes = withoutFields(revision.changes, (store, id, field) => this.loops.isMuted(touchKey(store, store === PROJECT_MAP ? '' : recordKey(id as RecordId), field)));
+    return changes === revision.changes ? revision : withChanges(revision, changes);
+  }
+
+  /**
+   * Give every classic client the project as a client loading it now gets it (as a reset does, but
    * with nothing else), so engines that fell out of step with each other compute alike again.
+   * Revisions clients were told every value and keep their pending revisions.
    */
   private resync(): Promise<void> {
     return this.queue.run(async () => {
       if (this.closed) return;
       this.loops.clear();
+      const classic = [...this.subscribers].filter((c) => c.generation === 'classic');
+      if (!classic.length) return;
       const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
-      this.options.log(`project ${JSON.stringify(this.id)}: clients kept correcting each other; sent ${this.subscribers.size} of them a fresh dataset`);
-      for (const connection of this.subscribers) connection.sendPieces(encoderFor(connection.generation).resetDataset(this.id, dataset));
+      this.options.log(`project ${JSON.stringify(this.id)}: classic clients kept correcting each other; sent ${classic.length} of them a fresh dataset`);
+      for (const connection of classic) connection.sendPieces(encoderFor('classic').resetDataset(this.id, dataset));
     });
   }
 
