@@ -9,7 +9,7 @@ import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
 import { Pacer } from '../document/pacer.js';
 import { CounterIds, counterAbove } from '../document/ids.js';
-import { PROJECT_MAP, recordKey, VERSIONS, type RecordId } from '../document/layout.js';
+import { PROJECT_MAP, recordKey, TASKS, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldValues, fieldWrites, lostByMoves } from '../document/placements.js';
 import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
@@ -639,6 +639,11 @@ export class ProjectRoom {
         target.destroy();
       }
     });
+  }
+
+  /** How many tasks the project holds now (the history page's project list). */
+  get taskCount(): number {
+    return this.document.recordKeys(TASKS).length;
   }
 
   /** Dataset as plain objects (tests, CLI), serialized in paced stretches. */

@@ -21,6 +21,8 @@ import { YjsPeer } from './yjs-peer.js';
 import { AdminHttp } from './admin-http.js';
 import { localUrl, removeSidecar, writeSidecar } from './sidecar.js';
 import { HistoryService } from '../history/service.js';
+import { HistoryPage } from '../history-page/page-http.js';
+import { historyPage } from '../history-page/mount.js';
 import type { Socket } from 'node:net';
 import type { ProjectId } from '../protocol/schemas.js';
 
@@ -71,7 +73,8 @@ export class WeftServer {
     warmUpMerger();
     const projects = new ProjectRegistry(config, storage, log);
     const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'));
-    const http = createServer((req, res) => handleHttp(req, res, admin));
+    const page = historyPage(config, storage, projects, log);
+    const http = createServer((req, res) => handleHttp(req, res, admin, page));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -231,14 +234,18 @@ export class WeftServer {
     await removeSidecar(this.config.dataDir);
     for (const client of this.wss.clients) client.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+    // Open event streams of the history page would hold the port.
+    this.http.closeAllConnections();
+    await closed;
     await this.projects.closeAll();
     await this.storage.close();
   }
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp): void {
+function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp, page: HistoryPage): void {
   if (admin.handles(req)) return void admin.handle(req, res);
+  if (page.handles(req)) return void page.handle(req, res);
   if (req.url === '/health') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: packageVersion() }));
     return;

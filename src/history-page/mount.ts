@@ -1,0 +1,21 @@
+/** The history page as the server mounts it: its users, history service and project list. */
+import type { Config } from '../config/schema.js';
+import { HistoryService } from '../history/service.js';
+import type { Storage } from '../persistence/storage.js';
+import type { ProjectId } from '../protocol/schemas.js';
+import type { ProjectRoom } from '../server/room.js';
+import { HistoryPage } from './page-http.js';
+import { sameToken } from './sessions.js';
+import { projectSummaries } from './summaries.js';
+
+export function historyPage(config: Config, storage: Storage, rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> }, log: (message: string) => void): HistoryPage {
+  return new HistoryPage({
+    authenticateAdmin(name, password) {
+      const user = Object.hasOwn(config.users, name) ? config.users[name] : undefined;
+      return user && sameToken(password, user.password) && config.adminGroups.includes(user.group) ? name : null;
+    },
+    historyFor: (user) => new HistoryService(storage, config, rooms, user),
+    summaries: () => projectSummaries(config, storage, rooms),
+    log,
+  });
+}
