@@ -5,14 +5,14 @@ import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import type { ProjectRoom } from '../server/room.js';
 import { HistoryPage } from './page-http.js';
-import { sameToken } from './sessions.js';
+import { verifyPassword } from '../server/passwords.js';
 import { projectSummaries } from './summaries.js';
 
 export function historyPage(config: Config, storage: Storage, rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> }, log: (message: string) => void): HistoryPage {
   return new HistoryPage({
     authenticateAdmin(name, password) {
       const user = Object.hasOwn(config.users, name) ? config.users[name] : undefined;
-      return user && sameToken(password, user.password) && config.adminGroups.includes(user.group) ? name : null;
+      return user && config.adminGroups.includes(user.group) && verifyPassword(password, user.password) ? name : null;
     },
     historyFor: (user) => new HistoryService(storage, config, rooms, user),
     summaries: () => projectSummaries(config, storage, rooms),
