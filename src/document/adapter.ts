@@ -32,6 +32,7 @@ import { isOrderKey, keyBetween, keysBetween } from './order.js';
 import { ROOT, TreeIndex } from './tree.js';
 import { isNestedChangeSet, sameJson } from './json.js';
 import { completeInput } from './replayed-input.js';
+import { inServerIdSpace, refuseReservedIds } from './reserved-ids.js';
 import { NewPhantoms, type KnownPhantoms } from './phantoms.js';
 import { mayCorrect, shownValue } from '../protocol/engine-fields.js';
 
@@ -111,6 +112,7 @@ export function touchParts(touch: string): { store: string; key: string; field: 
 export function applyChange(project: ProjectView, incoming: Changes, ctx: ChangeContext): AppliedChange {
   const { doc } = project;
   const change = structuredClone(incoming) as Record<string, unknown>;
+  refuseReservedIds(change);
   // §7.7: no store entry of the outgoing change may be null.
   for (const key of Object.keys(change)) if (change[key] === null || change[key] === undefined) delete change[key];
   const stores = orderedStores(change);
@@ -158,7 +160,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
         continue;
       }
       let id: RecordId;
-      if (phantom === undefined && (typeof rec.id === 'number' || (typeof rec.id === 'string' && rec.id !== '' && !rec.id.startsWith('_generated'))) && !taken(rec.id)) {
+      if (phantom === undefined && (typeof rec.id === 'number' || (typeof rec.id === 'string' && rec.id !== '' && !rec.id.startsWith('_generated'))) && !taken(rec.id) && !inServerIdSpace(store, rec.id)) {
         id = rec.id;
         ctx.ids.claim(id);
       } else {
@@ -447,8 +449,9 @@ function dropPlacement(rec: Rec): void {
 }
 
 function correction(result: AppliedChange, store: string, kind: 'updated' | 'removed'): Rec[] {
+  // Keyed by store names: own entries only, so a store named like an Object method stays a store.
   const corrections = (result.corrections ??= {});
-  const entry = (corrections[store] ??= {}) as StoreEntry;
+  const entry = (Object.hasOwn(corrections, store) ? corrections[store] : (corrections[store] = {})) as StoreEntry;
   return (entry[kind] ??= []);
 }
 

@@ -5,7 +5,8 @@
  * traffic is not held up.
  */
 import * as Y from 'yjs';
-import { HIDDEN_TASK_FIELDS, KNOWN_STORES, TASKS, VERSIONS, projectMap, recordFields, storeMap, type FieldMap } from './layout.js';
+import { HIDDEN_TASK_FIELDS, KNOWN_STORES, TASKS, VERSIONS, idOf, isReservedKey, projectMap, recordFields, storeMap, type FieldMap } from './layout.js';
+import { isServerVersionId } from '../history/version-records.js';
 import { ROOT, type TreeIndex } from './tree.js';
 import { Pacer } from './pacer.js';
 
@@ -49,7 +50,10 @@ export function recordJson(record: FieldMap, hidden?: Set<string>): Record<strin
 
 async function flatStoreJson(doc: Y.Doc, store: string, slicer: Slicer): Promise<string> {
   const parts: string[] = [];
-  for (const record of storeMap(doc, store).values()) {
+  for (const [key, record] of storeMap(doc, store)) {
+    // Ids `weft-<n>` name the server's versions (added to datasets beside these): a record of
+    // the document under such an id would pass for one.
+    if (store === VERSIONS && (isServerVersionId(key) || isServerVersionId(idOf(record, key)))) continue;
     const json = recordJson(record);
     if (store === VERSIONS) delete json.content;
     parts.push(JSON.stringify(json));
@@ -67,10 +71,17 @@ async function taskTreeJson(doc: Y.Doc, tree: TreeIndex, slicer: Slicer): Promis
   const tasks = storeMap(doc, TASKS);
   const top = [ROOT, ...tree.topLevelParents().filter((p) => p !== ROOT).sort()];
   const pieces: string[] = ['['];
+  // Each task once, whatever the stored parent links: a cycle stored before the integrity rules
+  // repaired it must not make the walk endless.
+  const written = new Set<string>();
+  function* topKeys(): Generator<string> {
+    for (const parent of top) yield* tree.childrenOf(parent);
+    // Only members of such a cycle (and their subtrees) are left once the walk gets here: served
+    // at the top rather than hidden, until a change repairs them.
+    for (const key of tasks.keys()) if (!written.has(key) && !isReservedKey(key)) yield key;
+  }
   // One entry per open array: the keys still to write in it, what closes it, whether it has an entry yet.
-  const open: { keys: Iterator<string>; close: string; any: boolean }[] = [
-    { keys: top.flatMap((p) => tree.childrenOf(p)).values(), close: ']', any: false },
-  ];
+  const open: { keys: Iterator<string>; close: string; any: boolean }[] = [{ keys: topKeys(), close: ']', any: false }];
   while (open.length > 0) {
     const level = open[open.length - 1];
     const next = level.keys.next();
@@ -79,8 +90,9 @@ async function taskTreeJson(doc: Y.Doc, tree: TreeIndex, slicer: Slicer): Promis
       open.pop();
       continue;
     }
-    const record = tasks.get(next.value);
+    const record = written.has(next.value) ? undefined : tasks.get(next.value);
     if (!record) continue;
+    written.add(next.value);
     if (level.any) pieces.push(',');
     level.any = true;
     const text = JSON.stringify(recordJson(record, HIDDEN_TASK_FIELDS));

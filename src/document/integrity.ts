@@ -21,7 +21,7 @@
  * The repairs are returned as a change set, so clients are told of them like of any change.
  */
 import type * as Y from 'yjs';
-import { ACTIVE_FIELD, ASSIGNMENT_REFS, BASE_FIELD, DEPENDENCIES, DEPENDENCY_ENDS, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
+import { ACTIVE_FIELD, ASSIGNMENT_REFS, BASE_FIELD, DEPENDENCIES, DEPENDENCY_ENDS, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, isReservedKey, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
 import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
 import { closesCycle, cycleCandidates, type DependencyIndex } from './schedule-cycles.js';
@@ -108,16 +108,26 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
   const out: Record<string, { updated?: Rec[]; removed?: Rec[] }> = {};
   const moved = new Set<string>();
 
+  // The order key of the last top-level task, found once: each task moved goes after it and
+  // becomes the last (sorting the top level again for every one made many moves quadratic).
+  let last: string | null | undefined;
   const moveToTop = (key: string) => {
     const record = tasks.get(key)!;
-    // Keys a peer wrote in another format cannot be bounds; the last well-formed one can.
-    const keys = tree.childrenOf(ROOT).filter((k) => k !== key).map((k) => tree.orderOf(k)).filter(isOrderKey);
-    const last = keys.length ? keys[keys.length - 1] : null;
+    if (last === undefined) {
+      // Keys a peer wrote in another format cannot be bounds; the last well-formed one can.
+      const keys = tree.childrenOf(ROOT).filter((k) => k !== key).map((k) => tree.orderOf(k)).filter(isOrderKey);
+      last = keys.length ? keys[keys.length - 1] : null;
+    }
+    last = keyBetween(last, null);
     record.set(PARENT_FIELD, null);
-    record.set(ORDER_FIELD, keyBetween(last, null));
+    record.set(ORDER_FIELD, last);
     tree.attach(key, ROOT);
     moved.add(key);
   };
+
+  // A task under a reserved key (a Yjs peer's write) goes: the tree keeps that key for its root.
+  // Clients never saw it (the tree index leaves it out), so there is nobody to tell.
+  for (const key of scope.tasks) if (isReservedKey(key) && tasks.has(key)) tasks.delete(key);
 
   // Orphans first: a detached task cannot be part of a cycle.
   const candidates = [...scope.tasks];
@@ -131,14 +141,18 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
     const parent = parentKeyOf(record);
     if (parent !== ROOT && !tasks.has(parent)) moveToTop(key);
   }
+  // Keys whose parent links are known to end at the top (or at a missing task): a walk that
+  // reaches one stops there, so a deep chain costs one walk in all, not one per task.
+  const settled = new Set<string>();
   for (const key of [...scope.tasks].sort()) {
-    const cycle = cycleThrough(tasks, key);
+    const cycle = cycleThrough(tasks, key, settled);
     if (cycle) moveToTop(cycle.sort()[0]);
   }
   if (moved.size) {
+    const top = new Map(tree.childrenOf(ROOT).map((key, i) => [key, i]));
     out.tasks = {
       updated: [...moved].sort().map((key) => {
-        const index = tree.childrenOf(ROOT).indexOf(key);
+        const index = top.get(key) ?? -1;
         return { id: idOf(tasks.get(key)!, key), parentId: null, parentIndex: index, orderedParentIndex: index };
       }),
     };
@@ -194,18 +208,27 @@ function removeAll(map: StoreMap, keys: string[], store: string, out: Record<str
   out[store] = { removed };
 }
 
-/** The keys of the cycle reached from `key` by following parent links, if there is one. */
-function cycleThrough(tasks: StoreMap, key: string): string[] | null {
+/**
+ * The keys of the cycle reached from `key` by following parent links, if there is one. Every key
+ * walked is added to `settled`: once the caller has broken the cycle found, they all end at the top.
+ */
+function cycleThrough(tasks: StoreMap, key: string, settled: Set<string>): string[] | null {
   const path: string[] = [];
   const index = new Map<string, number>();
-  for (let k: string = key; ; ) {
-    if (index.has(k)) return path.slice(index.get(k));
+  let cycle: string[] | null = null;
+  for (let k: string = key; !settled.has(k); ) {
+    if (index.has(k)) {
+      cycle = path.slice(index.get(k));
+      break;
+    }
     const record = tasks.get(k);
-    if (!record) return null;
+    if (!record) break;
     index.set(k, path.length);
     path.push(k);
     const parent = parentKeyOf(record);
-    if (parent === ROOT) return null;
+    if (parent === ROOT) break;
     k = parent;
   }
+  for (const k of path) settled.add(k);
+  return cycle;
 }

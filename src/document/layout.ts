@@ -74,6 +74,12 @@ export function allStoreNames(doc: Y.Doc): string[] {
 
 export const recordKey = (id: RecordId): string => String(id);
 
+/**
+ * Record keys the server keeps for itself: the task tree's root key and the separator of
+ * `touchKey` both use U+0000, so no record may be stored under a key holding it.
+ */
+export const isReservedKey = (key: string): boolean => key.includes('\u0000');
+
 type Fields = Record<string, unknown>;
 
 const baseOf = (record: FieldMap): Fields | undefined => {

@@ -123,20 +123,23 @@ export function closesCycle(key: string, links: TaskLinks, tree: TaskTree): bool
   const finishes = new Set<string>();
   const startStack = [to];
   const endStack: string[] = [];
+  // Starts and ends in turns, and `from` recognised as soon as it is reached: walking every start
+  // below `to` first made a dependency from a task to its child (a loop through the parent's end,
+  // two steps away) cost the child's whole subtree, and many of them the square of a chain's length.
+  if (to === from) return true;
   while (startStack.length || endStack.length) {
     const start = startStack.pop();
-    if (start !== undefined) {
-      if (starts.has(start)) continue;
+    if (start !== undefined && !starts.has(start)) {
       starts.add(start);
       for (const child of tree.childKeys(start)) startStack.push(child);
+      if (start === from) return true;
       endStack.push(start);
-      continue;
     }
-    const end = endStack.pop()!;
-    if (end === from) return true;
-    if (finishes.has(end)) continue;
+    const end = endStack.pop();
+    if (end === undefined || finishes.has(end)) continue;
     finishes.add(end);
     const parent = tree.parentKey(end);
+    if (parent === from) return true;
     if (parent !== undefined && parent !== ROOT) endStack.push(parent);
     for (const target of links.targetsFrom(end)) startStack.push(target);
   }
@@ -147,18 +150,58 @@ export function closesCycle(key: string, links: TaskLinks, tree: TaskTree): bool
  * Dependencies a transaction may have made part of a cycle: the ones it added or re-pointed, and
  * for every task it added or moved, those crossing the border of that task's subtree (a move can
  * only close a cycle through one of them).
+ *
+ * Linear in the subtrees however the moved tasks nest (one subtree per moved task costs the
+ * square of a chain's length): a dependency crosses the border of some moved task's subtree
+ * exactly when its two ends have different nearest moved ancestors (each counting as its own).
  */
 export function cycleCandidates(links: DependencyIndex, tree: TreeIndex, dependencies: Iterable<string>, tasks: Iterable<string>): string[] {
   const out = new Set<string>();
   for (const key of dependencies) if (links.endsOf(key)) out.add(key);
-  for (const task of tasks) {
-    if (tree.parentKey(task) === undefined) continue;
-    const inside = new Set([task, ...tree.descendants(task)]);
-    for (const member of inside) {
-      for (const key of links.touching(member)) {
-        const ends = links.endsOf(key)!;
-        if (!inside.has(ends.from) || !inside.has(ends.to)) out.add(key);
+  const moved = new Set<string>();
+  for (const task of tasks) if (tree.parentKey(task) !== undefined) moved.add(task);
+  // Every task in a moved task's subtree, each visited once.
+  const inside = new Set<string>();
+  for (const task of moved) {
+    if (inside.has(task)) continue;
+    inside.add(task);
+    const stack = [task];
+    while (stack.length) {
+      for (const child of tree.childKeys(stack.pop()!)) {
+        if (inside.has(child)) continue;
+        inside.add(child);
+        stack.push(child);
       }
+    }
+  }
+  // Nearest moved ancestor-or-self of a task in `inside` (null outside: it has none), remembered
+  // along each walk so every task is walked once.
+  const nearest = new Map<string, string | null>();
+  const nearestMoved = (task: string): string | null => {
+    if (!inside.has(task)) return null;
+    const path = new Set<string>();
+    let found: string | null = null;
+    for (let k: string | undefined = task; k !== undefined && k !== ROOT; k = tree.parentKey(k)) {
+      const known = nearest.get(k);
+      if (known !== undefined) {
+        found = known;
+        break;
+      }
+      if (moved.has(k)) {
+        found = k;
+        break;
+      }
+      // Outside every moved subtree, or back on this walk (a cycle not broken yet): none.
+      if (!inside.has(k) || path.has(k)) break;
+      path.add(k);
+    }
+    for (const k of path) nearest.set(k, found);
+    return found;
+  };
+  for (const member of inside) {
+    for (const key of links.touching(member)) {
+      const ends = links.endsOf(key)!;
+      if (nearestMoved(ends.from) !== nearestMoved(ends.to)) out.add(key);
     }
   }
   return [...out].sort();

@@ -5,9 +5,10 @@
  */
 import * as Y from 'yjs';
 import { readFile } from 'node:fs/promises';
-import { PARENT_FIELD, ORDER_FIELD, STORE_NAME, TASKS, TRANSPORT_FIELDS, VERSIONS, newRecord, projectMap, recordKey, registerStore, storeMap, type RecordId } from './layout.js';
+import { PARENT_FIELD, ORDER_FIELD, STORE_NAME, TASKS, TRANSPORT_FIELDS, VERSIONS, isReservedKey, newRecord, projectMap, recordKey, registerStore, storeMap, type RecordId } from './layout.js';
 import { keysBetween } from './order.js';
 import { runPaced, runToEnd } from './pacer.js';
+import { isServerVersionId } from '../history/version-records.js';
 
 export interface SeedData {
   project: Record<string, unknown>;
@@ -103,6 +104,8 @@ export function writeSeed(doc: Y.Doc, seed: SeedData): void {
     const orderKeys = name === TASKS && !seed.ordered ? siblingKeys(rows) : null;
     for (const row of rows) {
       if (row.id === undefined || row.id === null) continue;
+      // The server's own keys and version ids are no record's (src/document/reserved-ids.ts).
+      if (isReservedKey(recordKey(row.id as RecordId)) || (name === VERSIONS && isServerVersionId(row.id))) continue;
       const fields: Record<string, unknown> = {};
       for (const [field, value] of Object.entries(row)) if (!TRANSPORT_FIELDS.has(field)) fields[field] = value;
       if (orderKeys) fields[ORDER_FIELD] = orderKeys.get(row)!;

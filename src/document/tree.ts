@@ -4,9 +4,10 @@
  * task's siblings or subtree never scans the whole project.
  */
 import * as Y from 'yjs';
-import { ORDER_FIELD, PARENT_FIELD, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
+import { ORDER_FIELD, PARENT_FIELD, isReservedKey, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
 import { runPaced, runToEnd, type Pacer } from './pacer.js';
 
+/** The parent key of top-level tasks; reserved (see isReservedKey), so no task can have it. */
 export const ROOT = '\u0000root';
 
 export function parentKeyOf(record: FieldMap): string {
@@ -40,6 +41,9 @@ export class TreeIndex {
   }
 
   attach(key: string, parentKey: string): void {
+    // A record under a reserved key (only a Yjs peer can write one) is no task: as the root's own
+    // child it would make every walk from the root endless.
+    if (isReservedKey(key)) return;
     const previous = this.parentOf.get(key);
     if (previous === parentKey) return this.touch(parentKey);
     if (previous !== undefined) this.detach(key);
@@ -116,14 +120,42 @@ export class TreeIndex {
     return out;
   }
 
-  /** True when `ancestor` is `key` itself or lies on the path from `key` to the root. */
+  /**
+   * True when `ancestor` is `key` itself or lies on the path from `key` to the root. Walks up from
+   * `key` and down through `ancestor`'s subtree in turns, so the answer costs the shorter of the
+   * two: a change moving many small tasks under a deep one does not walk the whole depth each time.
+   */
   isSelfOrAncestor(ancestor: string, key: string): boolean {
-    const seen = new Set<string>();
-    for (let k: string | undefined = key; k !== undefined && k !== ROOT && !seen.has(k); k = this.parentOf.get(k)) {
+    if (ancestor === key) return true;
+    // The root is on every path, but not as a task.
+    if (ancestor === ROOT) return false;
+    const up = new Set<string>();
+    const down = new Set<string>([ancestor]);
+    let k: string | undefined = key;
+    const stack: string[] = [ancestor];
+    let below: Iterator<string> | null = null;
+    for (;;) {
+      // One step up.
+      if (k === undefined || k === ROOT || up.has(k)) return false;
       if (k === ancestor) return true;
-      seen.add(k);
+      up.add(k);
+      k = this.parentOf.get(k);
+      // One step down: the next task below `ancestor`.
+      let child: IteratorResult<string> | null = null;
+      while (stack.length > 0 || below !== null) {
+        child = below?.next() ?? null;
+        if (child && !child.done) break;
+        child = null;
+        below = stack.length > 0 ? (this.children.get(stack.pop()!)?.values() ?? null) : null;
+      }
+      // The subtree was walked whole without meeting `key`.
+      if (child === null) return false;
+      if (child.value === key) return true;
+      if (!down.has(child.value)) {
+        down.add(child.value);
+        stack.push(child.value);
+      }
     }
-    return false;
   }
 
   /** Parents whose key is not a task (the root, and parents that do not exist). */

@@ -21,6 +21,15 @@ export function serverVersionNumber(id: RecordId): number | null {
   return Number(id.slice(PREFIX.length));
 }
 
+/**
+ * Whether an id lies in the server's version id space (`weft-` and digits, whatever their form):
+ * a client's record under such an id would pass for a server version, now or once the number
+ * is reached, so the document never holds one.
+ */
+export function isServerVersionId(id: unknown): boolean {
+  return typeof id === 'string' && /^weft-\d+$/.test(id);
+}
+
 export const shownToClients = (version: Pick<VersionMeta, 'reason'>): boolean => version.reason === 'manual' || version.reason === 'auto';
 
 export function versionRecord(version: VersionMeta): Record<string, unknown> {

@@ -1,0 +1,56 @@
+/**
+ * Checks on a client's change before any of it is written. Everything here is refused as a whole
+ * (RefusedChange), so the document stays as it was and the project is not reloaded:
+ * - keys that are names of Object.prototype's own machinery (`__proto__`, `constructor`,
+ *   `prototype`) at any depth: they reach Yjs (which throws on them) and plain-object lookups;
+ * - values nested deeper than `maxDepth` (structuredClone and the dataset writer recurse);
+ * - more records than `maxRecords` in one change (it is one transaction, applied at once);
+ * - store names outside STORE_NAME or naming an Object.prototype member (`toString`, ...).
+ * One linear, iterative pass: no recursion, so depth itself cannot overflow the stack here.
+ */
+import { RefusedChange } from './refused.js';
+import { PROJECT_MAP, STORE_NAME } from './layout.js';
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface InputLimits {
+  maxDepth: number;
+  maxRecords: number;
+}
+
+/** A name a client may give a store: plain, and never one of Object.prototype's members. */
+export function isValidStoreName(name: string): boolean {
+  return STORE_NAME.test(name) && !(name in Object.prototype);
+}
+
+export function checkInput(change: Record<string, unknown>, limits: InputLimits): void {
+  let records = 0;
+  for (const store of Object.keys(change)) {
+    if (store !== PROJECT_MAP && !isValidStoreName(store)) throw new RefusedChange(`${JSON.stringify(store.slice(0, 80))} is not a valid store name`);
+    const entry = change[store];
+    if (store === PROJECT_MAP || typeof entry !== 'object' || entry === null) continue;
+    for (const list of Object.values(entry as Record<string, unknown>)) if (Array.isArray(list)) records += list.length;
+  }
+  if (records > limits.maxRecords) {
+    throw new RefusedChange(`a change may hold at most ${limits.maxRecords} records (this one has ${records}); send it in parts`);
+  }
+  const stack: unknown[] = [change];
+  const depths: number[] = [0];
+  while (stack.length) {
+    const value = stack.pop();
+    const depth = depths.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > limits.maxDepth) throw new RefusedChange(`values may be nested at most ${limits.maxDepth} levels deep`);
+    if (Array.isArray(value)) {
+      for (const item of value) if (typeof item === 'object' && item !== null) (stack.push(item), depths.push(depth + 1));
+      continue;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) throw new RefusedChange('values must be plain JSON');
+    for (const key of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
+      const item = (value as Record<string, unknown>)[key];
+      if (typeof item === 'object' && item !== null) (stack.push(item), depths.push(depth + 1));
+    }
+  }
+}
