@@ -188,3 +188,16 @@ describe.skipIf(!haveBrowser)('the history page on a 10k-task project', () => {
     }
   }, 120_000);
 });
+
+describe('the history page login', () => {
+  it('makes an address that keeps failing wait (429), sharing the server\'s count of failed logins', async () => {
+    const s = await startServer({ limits: { maxFailedLoginsPerAddress: 3 } as never });
+    try {
+      const login = (password: string) => fetch(`http://127.0.0.1:${s.port}/history/api/login`, { method: 'POST', body: JSON.stringify({ name: 'admin', password }) });
+      for (let i = 0; i < 3; i++) expect((await login('wrong')).status).toBe(401);
+      expect((await login('admin')).status).toBe(429);
+    } finally {
+      await s.dispose();
+    }
+  });
+});

@@ -100,6 +100,12 @@ async function runServe(args: string[]): Promise<number> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Last resort: one failed request, wherever it escaped, must not end the service for everyone.
+  const survive = (kind: string) => (error: unknown) => {
+    process.stderr.write(`weft: ${kind} (still serving): ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  };
+  process.on('unhandledRejection', survive('unhandled rejection'));
+  process.on('uncaughtException', survive('uncaught exception'));
   return 0;
 }
 

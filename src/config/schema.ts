@@ -64,6 +64,40 @@ export const ConfigSchema = z.strictObject({
       maxBufferedBytes: z.number().int().positive().default(64 * 1024 * 1024),
       /** Incoming bytes of one connection waiting to be handled before its socket is no longer read (until half have been). */
       maxQueuedBytes: z.number().int().positive().default(32 * 1024 * 1024),
+      /** Output all connections together may hold for clients that do not read it; then the slowest are disconnected (1013). */
+      maxBufferedBytesTotal: z.number().int().positive().default(512 * 1024 * 1024),
+      /** Records (added, updated, removed) one change may hold; a larger change is refused with an error. */
+      maxRecordsPerChange: z.number().int().positive().default(20_000),
+      /** Deepest nesting of objects and arrays a change or a peer's record may hold; deeper ones are refused. */
+      maxValueDepth: z.number().int().positive().default(64),
+      /** Changes of one connection refused within a minute before it is closed (1008). */
+      maxRefusalsPerMinute: z.number().int().positive().default(60),
+      /** Longest login name accepted, in characters. */
+      maxLoginChars: z.number().int().positive().default(128),
+      /** Logins one connection may send (re-logins included); more close it (1008). */
+      maxLoginsPerConnection: z.number().int().positive().default(20),
+      /** Failed logins one connection may send before it is closed (1008). */
+      maxFailedLoginsPerConnection: z.number().int().positive().default(5),
+      /** Failed logins (WebSocket and admin API) from one address within `failedLoginWindowSeconds` before it must wait. */
+      maxFailedLoginsPerAddress: z.number().int().positive().default(30),
+      /** The window over which failed logins of one address are counted. */
+      failedLoginWindowSeconds: z.number().positive().default(60),
+      /** After a burst of 8, a connection gets the users list at most once per this many milliseconds. */
+      usersBroadcastMs: z.number().int().min(0).default(250),
+      /** Bytes a connection may send before it has logged in; more close it (1009). */
+      preLoginBytes: z.number().int().positive().default(64 * 1024),
+      /** A connection not logged in after this many seconds is closed (1008). */
+      loginTimeoutSeconds: z.number().positive().default(30),
+      /** WebSocket connections not logged in yet, at most; more are refused (HTTP 503). */
+      maxPendingSockets: z.number().int().positive().default(4096),
+      /** WebSocket connections not logged in yet from one address, at most; more are refused (HTTP 503). */
+      maxPendingSocketsPerAddress: z.number().int().positive().default(2048),
+      /** A catch-up reply above this many characters of revisions is answered with `reload: true` instead. */
+      maxCatchUpChars: z.number().int().positive().default(16 * 1024 * 1024),
+      /** Awareness client states one Yjs peer may announce (a provider announces one); frames adding more are dropped. */
+      maxAwarenessStatesPerPeer: z.number().int().positive().default(8),
+      /** Awareness frames from a Yjs peer larger than this are dropped unrelayed. */
+      maxAwarenessFrameBytes: z.number().int().positive().default(64 * 1024),
     })
     // prefault: an absent `limits` is parsed as {}, so every field takes its own default.
     .prefault({}),

@@ -4,12 +4,19 @@ import { HistoryService } from '../history/service.js';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import type { ProjectRoom } from '../server/room.js';
-import { HistoryPage } from './page-http.js';
+import { HistoryPage, type HistoryPageOptions } from './page-http.js';
 import { verifyPassword } from '../server/passwords.js';
 import { projectSummaries } from './summaries.js';
 
-export function historyPage(config: Config, storage: Storage, rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> }, log: (message: string) => void): HistoryPage {
+export function historyPage(
+  config: Config,
+  storage: Storage,
+  rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> },
+  log: (message: string) => void,
+  guard?: HistoryPageOptions['guard'],
+): HistoryPage {
   return new HistoryPage({
+    guard,
     authenticateAdmin(name, password) {
       const user = Object.hasOwn(config.users, name) ? config.users[name] : undefined;
       return user && config.adminGroups.includes(user.group) && verifyPassword(password, user.password) ? name : null;

@@ -42,6 +42,8 @@ export interface ProjectSummary {
 export interface HistoryPageOptions {
   /** The configured user with this password, if it is in an admin group. */
   authenticateAdmin(name: string, password: string): string | null;
+  /** Failed logins per address, shared with every other login of the server. */
+  guard?: { blockedFor(address: string): number; failed(address: string): void };
   /** The history service acting for `user` (restores are recorded as theirs). */
   historyFor(user: string): HistoryApi;
   summaries(): Promise<ProjectSummary[]>;
@@ -166,8 +168,14 @@ export class HistoryPage {
   private async login(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = LoginSchema.safeParse(await readJson(req));
     if (!body.success) throw new HttpError(400, 'send { "name": ..., "password": ... }');
+    const address = req.socket.remoteAddress ?? '';
+    const waitMs = this.options.guard?.blockedFor(address) ?? 0;
+    if (waitMs > 0) throw new HttpError(429, `too many failed logins: try again in ${Math.ceil(waitMs / 1000)} s`);
     const user = this.options.authenticateAdmin(body.data.name, body.data.password);
-    if (!user) throw new HttpError(401, 'wrong name or password, or not an administrator');
+    if (!user) {
+      this.options.guard?.failed(address);
+      throw new HttpError(401, 'wrong name or password, or not an administrator');
+    }
     const { id, session } = this.sessions.create(user);
     res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': sessionCookie(id, 8 * 3600), 'cache-control': 'no-store' });
     res.end(JSON.stringify({ user: session.user, csrf: session.csrf }));

@@ -3,6 +3,7 @@
  * Each accepted change is written as one atomic batch — the Yjs update, the counters, the new
  * phantom mappings, version content and the revision log entry — before anyone is told of it.
  */
+import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import type { ProjectId } from '../protocol/schemas.js';
 import { ProjectKeys, projectIdFromKey, seqOf } from './keys.js';
@@ -90,6 +91,8 @@ export class Storage {
   private constructor(readonly db: Level<string, Uint8Array>, private readonly options: StorageOptions) {}
 
   static async open(dir: string, options: StorageOptions = {}): Promise<Storage> {
+    // The database holds every project: a directory created here is for its owner only (an existing one keeps its mode).
+    await mkdir(dir, { recursive: true, mode: 0o700 }).catch(() => {});
     const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
     try {
       await db.open();

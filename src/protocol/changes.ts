@@ -56,7 +56,7 @@ export function together(...sets: (Changes | null)[]): Changes | null {
     const merged: Changes = structuredClone(out);
     for (const [store, entry] of Object.entries(set)) {
       if (!isObject(entry)) continue;
-      const target = ((merged[store] as Row | undefined) ??= {}) as Row;
+      const target = (Object.hasOwn(merged, store) ? merged[store] : (merged[store] = {})) as Row;
       if (store === 'project') Object.assign(target, entry);
       else for (const kind of ['added', 'updated', 'removed']) if (Array.isArray(entry[kind])) target[kind] = [...(Array.isArray(target[kind]) ? (target[kind] as unknown[]) : []), ...(entry[kind] as unknown[])];
     }

@@ -69,3 +69,17 @@ export const awarenessFrame = (update: Uint8Array) =>
     encoding.writeVarUint(e, MESSAGE_AWARENESS);
     encoding.writeVarUint8Array(e, update);
   });
+
+/** The client ids an awareness update announces (each entry: client id, clock, state as JSON). */
+export function awarenessClientIds(update: Uint8Array): number[] {
+  const decoder = decoding.createDecoder(update);
+  const count = decoding.readVarUint(decoder);
+  const ids: number[] = [];
+  for (let i = 0; i < count; i++) {
+    if (!decoding.hasContent(decoder)) throw new Error('awareness update ends early');
+    ids.push(decoding.readVarUint(decoder));
+    decoding.readVarUint(decoder);
+    decoding.readVarString(decoder);
+  }
+  return ids;
+}

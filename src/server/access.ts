@@ -27,6 +27,11 @@ export class AccessPolicy {
     return this.config.anonymous.enabled ? { name: login, group: null } : null;
   }
 
+  /** Does logging in as `login` need a password (so that failing it may be a guess)? */
+  checksPassword(login: string): boolean {
+    return this.accounts.has(login) || !this.config.anonymous.enabled;
+  }
+
   private allowed(user: User): ProjectId[] {
     return user.group === null ? this.config.anonymous.projects : (this.groups.get(user.group) ?? []);
   }

@@ -18,6 +18,7 @@ import type { Config } from '../config/schema.js';
 import { HistoryError } from '../history/errors.js';
 import type { HistoryApi } from '../history/service.js';
 import { describeIssues } from '../protocol/schemas.js';
+import type { LoginGuard } from './login-guard.js';
 
 type Role = 'cli' | 'admin';
 
@@ -43,7 +44,13 @@ export class AdminHttp {
     private readonly history: HistoryApi,
     /** Bearer token of the sidecar file. */
     readonly token: string,
+    /** Failed Basic logins per client address (shared with WebSocket logins). */
+    private readonly guard: LoginGuard | null = null,
+    /** Failed Basic logins one HTTP connection may send before it is closed. */
+    private readonly maxFailuresPerConnection = Infinity,
   ) {}
+
+  private readonly failures = new WeakMap<object, number>();
 
   handles(req: IncomingMessage): boolean {
     return (req.url ?? '').startsWith('/api/');
@@ -71,17 +78,36 @@ export class AdminHttp {
       return 'cli';
     }
     if (scheme !== 'basic') throw unauthorized('authentication required');
+    const address = req.socket.remoteAddress ?? '';
+    const waitMs = this.guard?.blockedFor(address) ?? 0;
+    if (waitMs > 0) {
+      const seconds = Math.ceil(waitMs / 1000);
+      throw new HttpError(429, `too many failed logins: try again in ${seconds} s`, { 'retry-after': String(seconds), connection: 'close' });
+    }
+    const failed = (message: string) => {
+      this.guard?.failed(address);
+      const count = (this.failures.get(req.socket) ?? 0) + 1;
+      this.failures.set(req.socket, count);
+      // Each guess on a kept-alive connection would otherwise cost only a round trip.
+      const close: Record<string, string> = count >= this.maxFailuresPerConnection ? { connection: 'close' } : {};
+      return new HttpError(401, message, { 'www-authenticate': 'Basic realm="weft", charset="UTF-8"', ...close });
+    };
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const [name, password] = colon === -1 ? [decoded, ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
     const user = Object.hasOwn(this.config.users, name) ? this.config.users[name] : undefined;
-    if (!user || !sameSecret(password, user.password)) throw unauthorized('wrong user name or password');
+    if (!user || !sameSecret(password, user.password)) throw failed('wrong user name or password');
     if (!this.config.adminGroups.includes(user.group)) throw new HttpError(403, `user "${name}" is not in an admin group`);
     return 'admin';
   }
 
   private async route(req: IncomingMessage, role: Role): Promise<unknown> {
-    const url = new URL(req.url ?? '/', 'http://weft');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://weft');
+    } catch {
+      throw new HttpError(400, 'malformed request target');
+    }
     const parts = url.pathname.split('/').filter(Boolean).map(decodePart).slice(1);
     const method = req.method ?? 'GET';
     const only = (allowed: string) => {

@@ -2,6 +2,7 @@
  * The commands clients send, with their preconditions (PROTOCOL.md §11) and handlers. Framing is
  * already removed; replies go through the connection's encoder.
  */
+import { tooManyRefusals } from './refusals.js';
 import { z } from 'zod';
 import {
   CatchUpSchema,
@@ -21,6 +22,9 @@ import type { AutoSaveGrants } from './autosave.js';
 import type { Connection } from './connection.js';
 import type { ProjectRegistry } from './projects.js';
 import type { ProjectRoom } from './room.js';
+import type { LoginGuard } from './login-guard.js';
+import type { UsersAnnouncer } from './users-announcer.js';
+import type { Config } from '../config/schema.js';
 
 export interface ServerContext {
   access: AccessPolicy;
@@ -32,6 +36,12 @@ export interface ServerContext {
   datasetKeys: DatasetKeys;
   /** Logged-in, open connections (for login/logout announcements). */
   loggedIn(): Iterable<Connection>;
+  limits: Pick<Config['limits'], 'maxLoginChars' | 'maxLoginsPerConnection' | 'maxFailedLoginsPerConnection' | 'maxRefusalsPerMinute'>;
+  /** Failed logins per client address. */
+  loginGuard: LoginGuard;
+  users: UsersAnnouncer;
+  /** A connection logged in for the first time: the limits for sockets not logged in no longer apply. */
+  admitted(connection: Connection): void;
 }
 
 interface Request {
@@ -56,6 +66,7 @@ export const PROJECT_REQUIRED = 'Project id is required';
 export const AUTHORIZATION_REQUIRED = 'Authorization required';
 export const SUBSCRIPTION_REQUIRED = 'Subscription to project is required. Load project first';
 export const WRONG_CREDENTIALS = 'Wrong username/password';
+export const LOGIN_THROTTLED = 'Too many failed logins';
 
 const needs = (login: boolean, project: boolean, access: boolean, subscription: boolean) => ({ login, project, access, subscription });
 
@@ -64,26 +75,41 @@ const login: Command = {
   run({ server, connection, frame }) {
     const parsed = LoginSchema.safeParse(frame.payload);
     const generation = server.forcedGeneration ?? frame.looksLike;
-    if (!parsed.success) {
-      connection.send(connection.encoder.commandError('login', `Invalid login: ${describeIssues(parsed.error)}`));
-      return;
+    const limits = server.limits;
+    const fail = (message: string) => connection.send(connection.encoder.commandError('login', message));
+    // Logins still queued on a connection closed for its logins are not tries (nor announced).
+    if (!connection.open) return;
+    // Each login is announced to everyone: a connection may not repeat them without end.
+    if (++connection.logins > limits.maxLoginsPerConnection) {
+      fail(`Too many logins on this connection (limit ${limits.maxLoginsPerConnection}): reconnect`);
+      return connection.close(1008, 'too many logins');
     }
-    const user = server.access.authenticate(parsed.data.login, parsed.data.password);
+    if (!parsed.success) return fail(`Invalid login: ${describeIssues(parsed.error)}`);
+    if (parsed.data.login.length > limits.maxLoginChars) return fail(`Invalid login: login must be at most ${limits.maxLoginChars} characters`);
+    // Anonymous names need no password, so an address that failed too often may still use them.
+    const waitMs = server.access.checksPassword(parsed.data.login) ? server.loginGuard.blockedFor(connection.address) : 0;
+    const user = waitMs > 0 ? null : server.access.authenticate(parsed.data.login, parsed.data.password);
     if (!user) {
-      connection.send(connection.encoder.commandError('login', WRONG_CREDENTIALS));
+      if (waitMs === 0) server.loginGuard.failed(connection.address);
+      fail(waitMs > 0 ? `${LOGIN_THROTTLED}: try again in ${Math.ceil(waitMs / 1000)} s` : WRONG_CREDENTIALS);
+      if (++connection.failedLogins >= limits.maxFailedLoginsPerConnection) connection.close(1008, 'too many failed logins');
       return;
     }
+    const first = connection.user === null;
     connection.generation = generation;
     connection.user = user;
+    // A subscription belongs to the user who made it: the new one may not hold it.
+    if (connection.room && !server.access.canAccess(user, connection.room.id)) connection.unsubscribe();
+    if (first) server.admitted(connection);
     connection.send(connection.encoder.loginOk(connection.id, user.name));
     for (const other of server.loggedIn()) if (other !== connection) other.send(other.encoder.joined(user.name));
-    announceUsers(server);
+    server.users.changed();
   },
 };
 
+/** The users list changed (a login or a logout): everyone hears of it soon. */
 export function announceUsers(server: ServerContext): void {
-  const names = [...new Set([...server.loggedIn()].map((c) => c.user!.name))];
-  for (const c of server.loggedIn()) c.send(c.encoder.users(names));
+  server.users.changed();
 }
 
 const logout: Command = {
@@ -118,11 +144,11 @@ const dataset: Command = {
 
 const projectChange: Command = {
   ...needs(true, true, true, true),
-  async run({ connection, frame, project, room }) {
+  async run({ server, connection, frame, project, room }) {
     const parsed = ProjectChangeSchema.safeParse(frame.payload);
     if (!parsed.success) return invalid(connection, frame, project, parsed.error);
     const failure = await room!.submit({ connection, generation: connection.generation }, [{ changes: parsed.data.changes }]);
-    if (failure) refused(connection, frame, failure);
+    if (failure) refused(server, connection, frame, failure);
   },
 };
 
@@ -139,7 +165,7 @@ const revisionsChange: Command = {
     }));
     const failure = await room!.submit({ connection, generation: connection.generation }, requests);
     if (!failure) return;
-    refused(connection, frame, failure);
+    if (refused(server, connection, frame, failure)) return;
     // A revisions client never re-sends a refused revision: bring it back in step (§12.2).
     if (connection.generation === 'revisions') {
       await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, datasetPieces(texts, server.datasetKeys), revision));
@@ -165,6 +191,8 @@ const reset: Command = {
 const autoSave: Command = {
   ...needs(true, false, false, true),
   run({ server, connection, project }) {
+    // The grant makes other clients skip their save: only a client that can save may take it.
+    if (!server.access.canWrite(connection.user!)) return;
     if (server.autosave.request(project)) connection.send(connection.encoder.autoSaveOk(project));
   },
 };
@@ -197,8 +225,16 @@ const catchUp: Command = {
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     const since = Number(parsed.data.since.slice('server-'.length));
     const { revisions, revision } = await room.catchUp(connection, since);
-    const data = revisions ? { project, revision, revisions } : { project, revision, reload: true };
-    connection.send(connection.generation === 'classic' ? { command: frame.command, ...data } : { command: frame.command, data });
+    if (!revisions) {
+      const data = { project, revision, reload: true };
+      return void connection.send(connection.generation === 'classic' ? { command: frame.command, ...data } : { command: frame.command, data });
+    }
+    // Sent as pieces (streamed when long), never joined into one text.
+    const head = JSON.stringify({ project, revision }).slice(0, -1) + ',"revisions":[';
+    const pieces = connection.generation === 'classic' ? [`{"command":${JSON.stringify(frame.command)},${head.slice(1)}`] : [`{"command":${JSON.stringify(frame.command)},"data":${head}`];
+    revisions.forEach((text, i) => pieces.push(i ? ',' : '', text));
+    pieces.push(connection.generation === 'classic' ? ']}' : ']}}');
+    connection.sendPieces(pieces);
   },
 };
 
@@ -227,8 +263,13 @@ function invalid(connection: Connection, frame: Frame, project: ProjectId, error
   connection.send(connection.encoder.commandError(frame.command, `Invalid ${frame.command}: ${describeIssues(error)}`, project));
 }
 
-function refused(connection: Connection, frame: Frame, message: string): void {
+/** Answer a refused change; false when the connection was closed for refusing too often. */
+function refused(server: ServerContext, connection: Connection, frame: Frame, message: string): boolean {
   connection.send({ command: 'error', message: `${frame.command} refused: ${message}` });
+  // Each refusal costs a check (or a reload) of the project: a sender of nothing else is let go.
+  if (!tooManyRefusals(connection, server.limits.maxRefusalsPerMinute)) return false;
+  connection.close(1008, 'too many refused changes');
+  return true;
 }
 
 /**

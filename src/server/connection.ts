@@ -6,6 +6,7 @@ import { encoderFor, type Encoder, type Generation, type Message } from '../prot
 import type { User } from './access.js';
 import type { ProjectRoom } from './room.js';
 import { fragments } from './fragments.js';
+import type { OutputBudget } from './output-budget.js';
 
 /** Replies longer than this (in UTF-16 code units) are sent as fragments. */
 const STREAM_ABOVE = 1024 * 1024;
@@ -26,13 +27,26 @@ export class Connection {
   private waiting: { item: string | string[]; chars: number }[] | null = null;
   /** Their length in UTF-16 code units. */
   private waitingChars = 0;
+  /** Logins on this connection, successful or not (capped by `limits.maxLoginsPerConnection`). */
+  logins = 0;
+  /** Failed logins on this connection. */
+  failedLogins = 0;
 
   constructor(
     /** Distinct for every connection this server ever accepts (PROTOCOL.md §2.1). */
     readonly id: string,
     private readonly socket: WebSocket,
     private readonly maxBufferedBytes: number,
+    /** Shared by every connection of the server: what all slow clients together may hold. */
+    private readonly budget: OutputBudget | null = null,
+    /** The client's address (for limits per address). */
+    readonly address = '',
   ) {}
+
+  /** Output held for this client: queued in the socket and waiting behind a streamed reply. */
+  get held(): number {
+    return this.socket.bufferedAmount + this.waitingChars;
+  }
 
   get encoder(): Encoder {
     return encoderFor(this.generation);
@@ -66,19 +80,21 @@ export class Connection {
   }
 
   private write(text: string): void {
-    if (this.socket.bufferedAmount > this.maxBufferedBytes) return this.tooSlow();
+    if (this.socket.bufferedAmount > this.maxBufferedBytes || this.budget?.over(this, this.held)) return this.tooSlow();
     this.socket.send(text);
   }
 
   private wait(item: string | string[], chars: number): void {
     this.waiting!.push({ item, chars });
     this.waitingChars += chars;
-    if (this.waitingChars > this.maxBufferedBytes) this.tooSlow();
+    if (this.waitingChars > this.maxBufferedBytes || this.budget?.over(this, this.held)) this.tooSlow();
   }
 
   /** A client this far behind would miss changes; close so it reconnects and reloads. */
   private tooSlow(): void {
     this.waiting = null;
+    this.waitingChars = 0;
+    this.budget?.release(this);
     this.socket.close(1013, 'client too slow: reconnect and reload');
   }
 

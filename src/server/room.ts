@@ -8,13 +8,15 @@
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
 import { Pacer } from '../document/pacer.js';
-import { CounterIds, counterAbove } from '../document/ids.js';
+import { CounterIds, counterAbove, saneCounter } from '../document/ids.js';
 import { PROJECT_MAP, recordKey, TASKS, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldValues, fieldWrites, lostByMoves } from '../document/placements.js';
 import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
 import { PhantomMap, type PhantomRecord } from '../document/phantoms.js';
 import { restoreState } from '../document/restore.js';
+import { RefusedChange } from '../document/refused.js';
+import { checkInput } from '../document/input-check.js';
 import { touchKey } from '../document/adapter.js';
 import { CorrectionLoops } from './correction-loops.js';
 import { seedIds, type SeedData } from '../document/seed.js';
@@ -124,7 +126,8 @@ export class ProjectRoom {
     if (stored) {
       this.log.reset(stored);
       this.attach(await ProjectDocument.load(this.log.read()));
-      this.meta = stored.meta;
+      // A counter stored out of bounds would fail every allocation: start again above the ids held.
+      this.meta = { ...stored.meta, nextId: saneCounter(stored.meta.nextId, () => this.document.ids()) };
       this.phantoms = this.newPhantomMap(stored.phantoms);
       // Mappings of other epochs, and of the layout before phantom ids were kept per store, go.
       await this.options.storage.dropPhantomsExcept(stored.meta.phantomEpoch);
@@ -248,7 +251,13 @@ export class ProjectRoom {
    */
   applyPeerUpdate(peer: YjsPeer, update: Uint8Array): Promise<void> {
     return this.queue.run(async () => {
-      await this.commitWrite(peer.id, peer.user.name, () => this.notePeerWrites(peer.id, this.document.applyUpdate(update, peer)));
+      try {
+        await this.commitWrite(peer.id, peer.user.name, () => this.notePeerWrites(peer.id, this.document.applyUpdate(update, peer)), peer);
+      } catch (e) {
+        // Nobody else was told of it: only the peer that wrote it has to sync again.
+        if (e instanceof RefusedChange) peer.close(1008, e.message.slice(0, 120));
+        else throw e;
+      }
     });
   }
 
@@ -258,13 +267,22 @@ export class ProjectRoom {
    * Bryntum clients as a revision of `client` (with `$input`), Yjs peers as an update.
    * Resolves with the revision id, or null when the write changed nothing.
    */
-  private async commitWrite(client: string, author: string, write: () => Changes | null): Promise<string | null> {
+  private async commitWrite(client: string, author: string, write: () => Changes | null, peer?: YjsPeer): Promise<string | null> {
     this.lastActive = Date.now();
     let changes: Changes | null;
+    let revisions: OutgoingRevision[];
+    let entries: { n: number; text: string }[];
+    let n = this.meta.nextRevision;
     try {
       changes = write();
+      // A peer's update is held to the limits a Bryntum change is (depth, names), so that nothing
+      // it wrote fails later, when it is serialized for clients or the log.
+      if (peer && changes) checkInput(changes, { maxDepth: this.options.config.limits.maxValueDepth, maxRecords: Number.POSITIVE_INFINITY });
+      revisions = changes ? [{ revision: `server-${n++}`, client, changes: withInput(changes) }] : [];
+      entries = logEntries(revisions);
     } catch (e) {
-      await this.recover(e as Error);
+      // Applied in memory but not stored: memory goes back to what is on disk.
+      await this.recover(e as Error, !(e instanceof RefusedChange));
       throw e;
     }
     const update = this.takeUpdate();
@@ -272,10 +290,8 @@ export class ProjectRoom {
       this.presence.discardPending();
       return null;
     }
-    let n = this.meta.nextRevision;
-    const revisions: OutgoingRevision[] = changes ? [{ revision: `server-${n++}`, client, changes: withInput(changes) }] : [];
     const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
-    await this.persist({ update, meta, revisions: logEntries(revisions) });
+    await this.persist({ update, meta, revisions: entries });
     this.meta = meta;
     this.afterCommit();
     this.noteChange(author);
@@ -305,7 +321,7 @@ export class ProjectRoom {
           finals = together(finals, result.finals);
         } catch (e) {
           failure = (e as Error).message;
-          await this.recover(e as Error);
+          if (!(e instanceof RefusedChange)) await this.recover(e as Error);
           break;
         }
       }
@@ -332,6 +348,9 @@ export class ProjectRoom {
    * their engines reschedule and write back, which kept classic clients busy correcting each other.
    */
   private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; hasAdded: boolean; finals: Changes | null }> {
+    const { maxValueDepth, maxRecordsPerChange } = this.options.config.limits;
+    // Before the transaction: a bad record refused here costs no reload of the project.
+    checkInput(request.changes, { maxDepth: maxValueDepth, maxRecords: maxRecordsPerChange });
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
     const applied = this.document.applyChange(request.changes, {
       ids,
@@ -410,7 +429,7 @@ export class ProjectRoom {
       if (!values) continue;
       if (store === 'project') out.project = { ...(out.project ?? {}), ...values };
       else {
-        const entry = (out[store] ??= {}) as { updated?: unknown[] };
+        const entry = (Object.hasOwn(out, store) ? out[store] : (out[store] = {})) as { updated?: unknown[] };
         (entry.updated ??= []).push(values);
       }
     }
@@ -418,14 +437,14 @@ export class ProjectRoom {
   }
 
   /** A revision failed half-way: rebuild the document from storage so memory matches disk. */
-  private async recover(error: Error): Promise<void> {
+  private async recover(error: Error, closePeers = true): Promise<void> {
     this.options.log(`project ${JSON.stringify(this.id)}: change refused (${error.message}); reloading from storage`);
     this.pendingUpdates = [];
     this.presence.discardPending();
     this.document.destroy();
     await this.load();
     // Peers may hold state the document no longer has: they reconnect and sync again.
-    this.presence.closePeers(1011, 'project reloaded: sync again');
+    if (closePeers) this.presence.closePeers(1011, 'project reloaded: sync again');
   }
 
   private afterCommit(): void {
@@ -551,19 +570,32 @@ export class ProjectRoom {
   versionContent(versionId: RecordId): Promise<{ found: boolean; content?: unknown; json?: string[] }> {
     const n = serverVersionNumber(versionId);
     // A server version's content is built from its stored state, which no change touches.
-    if (n !== null && !this.document.has(VERSIONS, versionId)) return this.history.content(n);
+    // The document holds no record in that id space (a peer's would be ignored too).
+    if (n !== null) return this.history.content(n);
     return this.queue.run(() => this.options.storage.versionContent(recordKey(versionId)));
   }
 
   /**
-   * Weft's catch-up: subscribe and return the revisions after `since`, or null when the log no
-   * longer reaches back that far (the client must load the dataset).
+   * Weft's catch-up: subscribe and return the revisions after `since` as JSON texts (one each),
+   * or null when the log no longer reaches back that far or they are longer than
+   * `limits.maxCatchUpChars` (the client must load the dataset). Revisions are read one at a
+   * time so a refused catch-up never holds more than the bound.
    */
-  catchUp(connection: Connection, since: number): Promise<{ revisions: OutgoingRevision[] | null; revision: string | null }> {
+  catchUp(connection: Connection, since: number): Promise<{ revisions: string[] | null; revision: string | null }> {
     return this.queue.run(async () => {
       const next = this.meta.nextRevision;
       if (since + 1 < this.meta.firstLoggedRevision || since >= next) return { revisions: null, revision: this.lastRevision };
-      const revisions = (await this.options.storage.revisions(since + 1, next - 1)) as OutgoingRevision[];
+      const bound = this.options.config.limits.maxCatchUpChars;
+      const revisions: string[] = [];
+      let chars = 0;
+      for (let n = since + 1; n < next; n++) {
+        for (const revision of await this.options.storage.revisions(n, n)) {
+          const text = JSON.stringify(revision as OutgoingRevision);
+          chars += text.length;
+          if (chars > bound) return { revisions: null, revision: this.lastRevision };
+          revisions.push(text);
+        }
+      }
       connection.subscribeTo(this);
       this.subscribers.add(connection);
       return { revisions, revision: this.lastRevision };

@@ -2,13 +2,17 @@
  * Runs jobs one at a time, in arrival order. Each project has one: it is the sequencer that gives
  * the project its total order of changes, and keeps "dataset + subscribe" atomic with respect to them.
  */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
 
   run<T>(job: () => Promise<T> | T): Promise<T> {
     this.pending++;
-    const result = this.tail.then(job);
+    // A turn of the event loop between jobs: a long backlog of one project (say, many sync
+    // requests) must not keep other projects' sockets and timers from running.
+    const result = this.tail.then(nextTurn).then(job);
     this.tail = result.then(
       () => this.pending--,
       () => this.pending--,

@@ -18,6 +18,9 @@ import { ProjectRegistry } from './projects.js';
 import { SerialQueue } from './serial-queue.js';
 import { Inbound } from './inbound.js';
 import { YjsPeer } from './yjs-peer.js';
+import { LoginGuard } from './login-guard.js';
+import { OutputBudget } from './output-budget.js';
+import { UsersAnnouncer } from './users-announcer.js';
 import { AdminHttp } from './admin-http.js';
 import { localUrl, removeSidecar, writeSidecar } from './sidecar.js';
 import { HistoryService } from '../history/service.js';
@@ -41,6 +44,11 @@ export class WeftServer {
   private readonly inactivityTimer: NodeJS.Timeout | null;
   private readonly heartbeatTimer: NodeJS.Timeout | null;
   private readonly alive = new WeakSet<WebSocket>();
+  private readonly budget: OutputBudget;
+  private readonly budgetTimer: NodeJS.Timeout;
+  /** Connections not logged in yet, with what ends their limits (byte count, deadline). */
+  private readonly pending = new Map<Connection, () => void>();
+  private readonly pendingPerAddress = new Map<string, number>();
 
   private constructor(
     readonly config: Config,
@@ -49,7 +57,12 @@ export class WeftServer {
     private readonly http: HttpServer,
     private readonly wss: WebSocketServer,
     private readonly log: (message: string) => void,
+    loginGuard: LoginGuard,
   ) {
+    this.budget = new OutputBudget(config.limits.maxBufferedBytesTotal, this.connections);
+    // Buffers drain without a write reporting it.
+    this.budgetTimer = setInterval(() => this.budget.recount(), 1000);
+    this.budgetTimer.unref();
     this.context = {
       access: new AccessPolicy(config),
       projects,
@@ -58,8 +71,18 @@ export class WeftServer {
       forcedGeneration: config.generation === 'auto' ? null : config.generation,
       datasetKeys: config.datasetKeys,
       loggedIn: () => [...this.connections].filter((c) => c.user && c.open),
+      limits: config.limits,
+      loginGuard,
+      users: new UsersAnnouncer(config.limits.usersBroadcastMs, () => this.context.loggedIn()),
+      admitted: (connection) => this.admitted(connection),
     };
-    http.on('upgrade', (req, socket, head) => void this.upgrade(req, socket as Socket, head));
+    http.on('upgrade', (req, socket: Socket, head) =>
+      this.upgrade(req, socket, head).catch((e: Error) => {
+        // Last resort: a request this server cannot handle must not take it down.
+        this.log(`upgrade ${JSON.stringify(req.url)} failed: ${e.stack ?? e}`);
+        socket.destroy();
+      }),
+    );
     this.inactivityTimer = config.inactivityResetSeconds > 0 ? setInterval(() => void this.checkInactivity(), 1000) : null;
     this.inactivityTimer?.unref();
     this.heartbeatTimer = config.heartbeatSeconds > 0 ? setInterval(() => this.heartbeat(), config.heartbeatSeconds * 1000) : null;
@@ -72,9 +95,10 @@ export class WeftServer {
     const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
     warmUpMerger();
     const projects = new ProjectRegistry(config, storage, log);
-    const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'));
-    const page = historyPage(config, storage, projects, log);
-    const http = createServer((req, res) => handleHttp(req, res, admin, page));
+    const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
+    const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'), loginGuard, config.limits.maxFailedLoginsPerConnection);
+    const page = historyPage(config, storage, projects, log, loginGuard);
+    const http = createServer((req, res) => handleHttp(req, res, admin, page, log));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -85,7 +109,7 @@ export class WeftServer {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
-    const server = new WeftServer(config, storage, projects, http, wss, log);
+    const server = new WeftServer(config, storage, projects, http, wss, log, loginGuard);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`),
@@ -117,15 +141,35 @@ export class WeftServer {
 
   /** Bryntum clients connect on any path; Yjs peers on /yjs/<project>. */
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://weft');
-    const match = /^\/yjs\/([^/]+)\/?$/.exec(url.pathname);
-    if (!match) return this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(this.track(ws)));
+    // Until ws takes the socket over, a reset by the client must not be an unhandled 'error'.
+    socket.on('error', () => {});
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${text}\n`);
     };
-    const project = this.projectFromPath(decodeURIComponent(match[1]));
+    const path = parsePath(req.url ?? '/');
+    if (path === null) return refuse(400, 'Bad Request');
+    const match = /^\/yjs\/([^/]+)\/?$/.exec(path.url.pathname);
+    if (!match) {
+      const address = socket.remoteAddress ?? '';
+      const limits = this.config.limits;
+      if (this.pending.size >= limits.maxPendingSockets || (this.pendingPerAddress.get(address) ?? 0) >= limits.maxPendingSocketsPerAddress) {
+        return refuse(503, 'Service Unavailable: too many connections not logged in');
+      }
+      return this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(this.track(ws), socket, address, head.length));
+    }
+    const url = path.url;
+    const segment = decodeSegment(match[1]);
+    if (segment === null) return refuse(400, 'Bad Request');
+    const project = this.projectFromPath(segment);
     const login = url.searchParams.get('login') ?? '';
+    const address = socket.remoteAddress ?? '';
+    const guard = this.context.loginGuard;
+    // The same guard as WebSocket logins: a password is not to be guessed over this door either.
+    const checked = login !== '' && this.context.access.checksPassword(login);
+    const waitMs = checked ? guard.blockedFor(address) : 0;
+    if (waitMs > 0) return refuse(429, `Too Many Requests: too many failed logins, try again in ${Math.ceil(waitMs / 1000)} s`);
     const user = login ? this.context.access.authenticate(login, url.searchParams.get('password')) : null;
+    if (!user && checked) guard.failed(address);
     if (!user) return refuse(401, 'Unauthorized: pass ?login=<name>&password=<password>');
     if (project === undefined || !this.context.access.canAccess(user, project)) return refuse(403, 'Forbidden');
     const room = await this.projects.open(project);
@@ -133,7 +177,7 @@ export class WeftServer {
     this.wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = this.track(upgraded);
       const id = `yjs-${this.instance}-${++this.connectionCount}`;
-      const peer = new YjsPeer(id, ws, user, !this.context.access.canWrite(user), room, this.inbound(id, ws), this.log);
+      const peer = new YjsPeer(id, ws, user, !this.context.access.canWrite(user), room, this.inbound(id, ws), this.log, this.config.limits);
       void peer.start();
     });
   }
@@ -144,9 +188,11 @@ export class WeftServer {
     return (projects.find((p) => p.id === segment) ?? projects.find((p) => typeof p.id === 'number' && String(p.id) === segment))?.id;
   }
 
-  private accept(socket: WebSocket): void {
-    const connection = new Connection(`client-${this.instance}-${++this.connectionCount}`, socket, this.config.limits.maxBufferedBytes);
+  private accept(socket: WebSocket, raw: Socket, address: string, headBytes: number): void {
+    const limits = this.config.limits;
+    const connection = new Connection(`client-${this.instance}-${++this.connectionCount}`, socket, limits.maxBufferedBytes, this.budget, address);
     this.connections.add(connection);
+    this.holdUntilLogin(connection, socket, raw, address, headBytes);
     const frames = new SerialQueue();
     const inbound = this.inbound(connection.id, socket);
     socket.on('message', (data, isBinary) => {
@@ -183,7 +229,45 @@ export class WeftServer {
     }
   }
 
+  /**
+   * Until it logs in, a connection may send only `preLoginBytes` (counted on the raw socket, so
+   * fragments of a message never finished count too) and must log in within `loginTimeoutSeconds`.
+   */
+  private holdUntilLogin(connection: Connection, socket: WebSocket, raw: Socket, address: string, headBytes: number): void {
+    const limits = this.config.limits;
+    this.pendingPerAddress.set(address, (this.pendingPerAddress.get(address) ?? 0) + 1);
+    let received = headBytes;
+    const count = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limits.preLoginBytes) {
+        this.admitted(connection);
+        shut(socket, 1009, `more than ${limits.preLoginBytes} bytes before login`);
+      }
+    };
+    raw.on('data', count);
+    const deadline = setTimeout(() => shut(socket, 1008, 'login timeout'), limits.loginTimeoutSeconds * 1000);
+    deadline.unref();
+    this.pending.set(connection, () => {
+      raw.off('data', count);
+      clearTimeout(deadline);
+      const left = (this.pendingPerAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.pendingPerAddress.set(address, left);
+      else this.pendingPerAddress.delete(address);
+    });
+    if (received > limits.preLoginBytes) count(Buffer.alloc(0));
+  }
+
+  /** The connection logged in (or is being closed): the limits before login no longer apply. */
+  private admitted(connection: Connection): void {
+    const release = this.pending.get(connection);
+    if (!release) return;
+    this.pending.delete(connection);
+    release();
+  }
+
   private closed(connection: Connection): void {
+    this.admitted(connection);
+    this.budget.release(connection);
     connection.unsubscribe();
     this.connections.delete(connection);
     const user = connection.user;
@@ -231,6 +315,10 @@ export class WeftServer {
     this.closing = true;
     if (this.inactivityTimer) clearInterval(this.inactivityTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    clearInterval(this.budgetTimer);
+    this.context.users.close();
+    for (const release of this.pending.values()) release();
+    this.pending.clear();
     await removeSidecar(this.config.dataDir);
     for (const client of this.wss.clients) client.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -243,9 +331,44 @@ export class WeftServer {
   }
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp, page: HistoryPage): void {
-  if (admin.handles(req)) return void admin.handle(req, res);
-  if (page.handles(req)) return void page.handle(req, res);
+/** Close with a code, and drop the socket soon if the client does not complete the close (it may not be reading). */
+function shut(socket: WebSocket, code: number, reason: string): void {
+  socket.close(code, reason);
+  // Nothing more is read from a client being shut out.
+  socket.pause();
+  setTimeout(() => socket.terminate(), 200).unref();
+}
+
+/** The request target as a URL, or null when it is not one (e.g. `//[`). */
+function parsePath(target: string): { url: URL } | null {
+  try {
+    return { url: new URL(target, 'http://weft') };
+  } catch {
+    return null;
+  }
+}
+
+function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return null;
+  }
+}
+
+function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp, page: HistoryPage, log: (message: string) => void): void {
+  // Last resort: a request this server cannot handle must not take it down.
+  const failed = (e: unknown) => {
+    log(`${req.method} ${JSON.stringify(req.url)} failed: ${(e as Error)?.stack ?? e}`);
+    if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+    res.end();
+  };
+  try {
+    if (admin.handles(req)) return void admin.handle(req, res).catch(failed);
+    if (page.handles(req)) return void Promise.resolve(page.handle(req, res)).catch(failed);
+  } catch (e) {
+    return failed(e);
+  }
   if (req.url === '/health') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: packageVersion() }));
     return;

@@ -3,14 +3,26 @@
  * directly; its edits are repaired and passed on to Bryntum clients by the room like any change.
  */
 import type { WebSocket } from 'ws';
-import { decodeYjsFrame } from '../protocol/yjs-wire.js';
+import { awarenessClientIds, decodeYjsFrame } from '../protocol/yjs-wire.js';
 import type { User } from './access.js';
 import type { Inbound } from './inbound.js';
 import type { ProjectRoom } from './room.js';
 
+/** The `limits` a peer is held to (defaults as in the config schema). */
+export interface PeerLimits {
+  maxBufferedBytes: number;
+  maxAwarenessStatesPerPeer: number;
+  maxAwarenessFrameBytes: number;
+}
+
+const DEFAULT_LIMITS: PeerLimits = { maxBufferedBytes: 64 * 1024 * 1024, maxAwarenessStatesPerPeer: 8, maxAwarenessFrameBytes: 64 * 1024 };
+
 export class YjsPeer {
   /** Awareness client ids this peer announced, removed when it leaves. */
   readonly awarenessClients = new Set<number>();
+  /** A sync step 1 is being answered; the state vector of one asked meanwhile, answered after it. */
+  private syncing = false;
+  private syncAgain: Uint8Array | null = null;
 
   constructor(
     readonly id: string,
@@ -20,6 +32,7 @@ export class YjsPeer {
     private readonly room: ProjectRoom,
     private readonly inbound: Inbound,
     private readonly log: (message: string) => void,
+    private readonly limits: PeerLimits = DEFAULT_LIMITS,
   ) {}
 
   async start(): Promise<void> {
@@ -31,7 +44,10 @@ export class YjsPeer {
   }
 
   send(frame: Uint8Array): void {
-    if (this.socket.readyState === this.socket.OPEN) this.socket.send(frame);
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    // A peer this far behind would hold the server's memory; it reconnects and syncs afresh.
+    if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) return this.close(1013, 'peer too slow: reconnect');
+    this.socket.send(frame);
   }
 
   close(code: number, reason: string): void {
@@ -48,8 +64,14 @@ export class YjsPeer {
     }
     switch (frame.type) {
       case 'sync-step-1': {
-        const handled = this.inbound.admit(data.byteLength);
-        void this.room.answerSyncStep1(this, frame.stateVector).finally(handled);
+        // One answer at a time: each encodes what the peer lacks (the whole project for an empty
+        // state vector), so requests sent meanwhile are folded into one asked after it, with the
+        // latest state vector.
+        if (this.syncing) {
+          this.syncAgain = frame.stateVector;
+          return;
+        }
+        this.answerSync(frame.stateVector, data.byteLength);
         return;
       }
       case 'update': {
@@ -66,10 +88,50 @@ export class YjsPeer {
         return;
       }
       case 'awareness':
-        this.room.applyAwareness(this, frame.update);
+        if (this.admitAwareness(frame.update)) this.room.applyAwareness(this, frame.update);
         return;
       case 'query-awareness':
         return;
     }
+  }
+
+  private answerSync(stateVector: Uint8Array, bytes: number): void {
+    this.syncing = true;
+    const handled = this.inbound.admit(bytes);
+    void this.room
+      .answerSyncStep1(this, stateVector)
+      .catch((e) => this.log(`${this.id}: sync step 1 failed: ${(e as Error).message}`))
+      .finally(() => {
+        handled();
+        this.syncing = false;
+        const again = this.syncAgain;
+        this.syncAgain = null;
+        if (again && this.socket.readyState === this.socket.OPEN) this.answerSync(again, again.byteLength);
+      });
+  }
+
+  /**
+   * An awareness frame is relayed to every peer, so its size and the states one peer may hold
+   * are bounded; a frame over either bound is dropped whole (a real provider never sends one).
+   */
+  private admitAwareness(update: Uint8Array): boolean {
+    if (update.byteLength > this.limits.maxAwarenessFrameBytes) {
+      this.log(`${this.id}: awareness frame of ${update.byteLength} bytes dropped`);
+      return false;
+    }
+    let ids: number[];
+    try {
+      ids = awarenessClientIds(update);
+    } catch {
+      this.close(1007, 'invalid awareness update');
+      return false;
+    }
+    const held = new Set(this.awarenessClients);
+    for (const id of ids) held.add(id);
+    if (held.size > this.limits.maxAwarenessStatesPerPeer) {
+      this.log(`${this.id}: awareness frame for ${held.size} client states dropped`);
+      return false;
+    }
+    return true;
   }
 }

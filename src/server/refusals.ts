@@ -1,0 +1,13 @@
+/** Refused changes per connection over the last minute (a sliding window of their times). */
+import type { Connection } from './connection.js';
+
+const WINDOW_MS = 60_000;
+const times = new WeakMap<Connection, number[]>();
+
+/** Note a refusal of `connection`'s; true once it has had more than `limit` within a minute. */
+export function tooManyRefusals(connection: Connection, limit: number, now = Date.now()): boolean {
+  const list = (times.get(connection) ?? []).filter((t) => now - t < WINDOW_MS);
+  list.push(now);
+  times.set(connection, list.length > limit + 1 ? list.slice(-limit - 1) : list);
+  return list.length > limit;
+}
