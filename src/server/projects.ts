@@ -17,6 +17,7 @@ export class ProjectRegistry {
     private readonly config: Config,
     private readonly storage: Storage,
     private readonly log: (message: string) => void,
+    private readonly stored?: (seconds: number, revisions: number) => void,
   ) {
     const every = Math.max(1000, Math.min(30_000, (config.storage.unloadAfterSeconds * 1000) / 2));
     this.timer = setInterval(() => void this.unloadIdle(), every);
@@ -42,6 +43,7 @@ export class ProjectRegistry {
           storage: this.storage.project(id),
           loadSeed: () => loadSeed(project),
           log: this.log,
+          stored: this.stored,
         });
       })();
       this.rooms.set(id, room);

@@ -65,6 +65,8 @@ export interface RoomOptions {
   storage: ProjectStorage;
   loadSeed: () => Promise<SeedData>;
   log: (message: string) => void;
+  /** Told of every write to storage: how long it took and how many revisions it logged (metrics). */
+  stored?: (seconds: number, revisions: number) => void;
 }
 
 export class ProjectRoom {
@@ -465,8 +467,10 @@ export class ProjectRoom {
   }
 
   /** Write a commit in one LevelDB batch (src/persistence/update-log.ts). */
-  private persist(commit: Omit<Commit, 'seq'>): Promise<void> {
-    return this.log.write(commit);
+  private async persist(commit: Omit<Commit, 'seq'>): Promise<void> {
+    const started = performance.now();
+    await this.log.write(commit);
+    this.options.stored?.((performance.now() - started) / 1000, commit.revisions?.length ?? 0);
   }
 
   /**

@@ -19,6 +19,7 @@ import { SerialQueue } from './serial-queue.js';
 import { Inbound } from './inbound.js';
 import { YjsPeer } from './yjs-peer.js';
 import { LoginGuard } from './login-guard.js';
+import { Metrics } from './metrics.js';
 import { OutputBudget } from './output-budget.js';
 import { UsersAnnouncer } from './users-announcer.js';
 import { AdminHttp } from './admin-http.js';
@@ -40,7 +41,9 @@ export class WeftServer {
   private readonly instance = randomBytes(4).toString('hex');
   private connectionCount = 0;
   private lastFrameAt = Date.now();
-  private closing = false;
+  /** Set by close(): /readyz answers 503 from then on. */
+  closing = false;
+  private peers = 0;
   private readonly inactivityTimer: NodeJS.Timeout | null;
   private readonly heartbeatTimer: NodeJS.Timeout | null;
   private readonly alive = new WeakSet<WebSocket>();
@@ -94,11 +97,21 @@ export class WeftServer {
     const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
     const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
     warmUpMerger();
-    const projects = new ProjectRegistry(config, storage, log);
+    let server: WeftServer | undefined;
+    const metrics = new Metrics({
+      connections: () => server?.connectionCounts() ?? [],
+      loggedInUsers: () => new Set([...(server?.context.loggedIn() ?? [])].map((c) => c.user!.name)).size,
+      projectsLoaded: () => projects.loaded().length,
+      bufferedBytes: () => [...(server?.connections ?? [])].reduce((n, c) => n + c.held, 0),
+    });
+    const projects = new ProjectRegistry(config, storage, log, (seconds, revisions) => {
+      metrics.storageWriteSeconds.observe(seconds);
+      if (revisions) metrics.changes.inc(revisions);
+    });
     const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
     const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'), loginGuard, config.limits.maxFailedLoginsPerConnection);
     const page = historyPage(config, storage, projects, log, loginGuard);
-    const http = createServer((req, res) => handleHttp(req, res, admin, page, log));
+    const http = createServer((req, res) => handleHttp(req, res, { admin, page, metrics, ready: () => server !== undefined && !server.closing }, log));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -109,7 +122,7 @@ export class WeftServer {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
-    const server = new WeftServer(config, storage, projects, http, wss, log, loginGuard);
+    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`),
@@ -178,8 +191,17 @@ export class WeftServer {
       const ws = this.track(upgraded);
       const id = `yjs-${this.instance}-${++this.connectionCount}`;
       const peer = new YjsPeer(id, ws, user, !this.context.access.canWrite(user), room, this.inbound(id, ws), this.log, this.config.limits);
+      this.peers++;
+      ws.once('close', () => void this.peers--);
       void peer.start();
     });
+  }
+
+  /** Open connections by generation and kind, for the metrics. */
+  connectionCounts(): { generation: string; kind: string; count: number }[] {
+    const counts = new Map<string, number>();
+    for (const c of this.connections) if (c.open) counts.set(c.generation, (counts.get(c.generation) ?? 0) + 1);
+    return [...[...counts].map(([generation, count]) => ({ generation, kind: 'bryntum', count })), { generation: 'yjs', kind: 'yjs', count: this.peers }];
   }
 
   /** A path segment names a project by its id as text; numeric ids match their digits. */
@@ -356,7 +378,15 @@ function decodeSegment(segment: string): string | null {
   }
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp, page: HistoryPage, log: (message: string) => void): void {
+interface HttpParts {
+  admin: AdminHttp;
+  page: HistoryPage;
+  metrics: Metrics;
+  /** Storage open, accepting, not shutting down. */
+  ready(): boolean;
+}
+
+function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, metrics, ready }: HttpParts, log: (message: string) => void): void {
   // Last resort: a request this server cannot handle must not take it down.
   const failed = (e: unknown) => {
     log(`${req.method} ${JSON.stringify(req.url)} failed: ${(e as Error)?.stack ?? e}`);
@@ -369,8 +399,18 @@ function handleHttp(req: IncomingMessage, res: ServerResponse, admin: AdminHttp,
   } catch (e) {
     return failed(e);
   }
-  if (req.url === '/health') {
+  const path = (req.url ?? '').split('?')[0];
+  if (path === '/health' || path === '/healthz') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: packageVersion() }));
+    return;
+  }
+  if (path === '/readyz') {
+    const ok = ready();
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
+    return;
+  }
+  if (path === '/metrics') {
+    metrics.text().then((text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text), failed);
     return;
   }
   res.writeHead(426, { 'content-type': 'text/plain' }).end('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');

@@ -1,0 +1,48 @@
+/**
+ * Prometheus metrics (prom-client), one registry per server so several servers in one process
+ * keep apart. The change counter and the write histogram are fed by every storage write; gauges
+ * read the server's state when scraped; the process metrics are prom-client's defaults.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What the gauges read at scrape time. */
+export interface MetricsSource {
+  connections(): { generation: string; kind: string; count: number }[];
+  loggedInUsers(): number;
+  projectsLoaded(): number;
+  bufferedBytes(): number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly changes: Counter;
+  readonly storageWriteSeconds: Histogram;
+
+  constructor(source: MetricsSource) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'weft_' });
+    new Gauge({
+      name: 'weft_connections',
+      help: 'Open connections by protocol generation and kind (bryntum, yjs)',
+      labelNames: ['generation', 'kind'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { generation, kind, count } of source.connections()) this.set({ generation, kind }, count);
+      },
+    });
+    new Gauge({ name: 'weft_logged_in_users', help: 'Distinct users logged in', registers, collect() { this.set(source.loggedInUsers()); } });
+    new Gauge({ name: 'weft_projects_loaded', help: 'Projects held in memory', registers, collect() { this.set(source.projectsLoaded()); } });
+    new Gauge({ name: 'weft_buffered_bytes', help: 'Bytes waiting to be sent to slow clients', registers, collect() { this.set(source.bufferedBytes()); } });
+    this.changes = new Counter({ name: 'weft_changes_committed_total', help: 'Revisions stored: client changes, Yjs peer writes, repairs, restores', registers });
+    this.storageWriteSeconds = new Histogram({ name: 'weft_storage_write_seconds', help: 'LevelDB batch writes', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
