@@ -38,3 +38,28 @@ describe('configured passwords', () => {
     expect(verifyPassword('s3cret pass', out.trim())).toBe(true);
   });
 });
+
+describe('a server whose config holds a hashed password', () => {
+  it('logs that user in with the password, over WebSocket and the admin API, and not with the hash', async () => {
+    const { startServer } = await import('./support/server.js');
+    const { TestClient } = await import('./support/client.js');
+    const hash = hashPassword('pa55word');
+    const s = await startServer({ users: { admin: { password: hash, group: 'admin' } } });
+    try {
+      const tryLogin = async (password: string) => {
+        const c = await TestClient.connect(s.port);
+        c.send({ command: 'login', login: 'admin', password });
+        const reply = await c.next();
+        await c.close();
+        return reply;
+      };
+      expect((await tryLogin('pa55word')).error).toBeUndefined();
+      expect((await tryLogin(hash)).error).toBeDefined();
+      const basic = (p: string) => fetch(`http://127.0.0.1:${s.port}/api/projects/1/versions`, { headers: { authorization: `Basic ${Buffer.from(`admin:${p}`).toString('base64')}` } });
+      expect((await basic('pa55word')).status).toBe(200);
+      expect((await basic('nope')).status).toBe(401);
+    } finally {
+      await s.dispose();
+    }
+  });
+});

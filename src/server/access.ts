@@ -3,6 +3,7 @@
  * password; any other name logs in anonymously when anonymous logins are on. Project access is
  * checked with strict equality, so "1" is not project 1.
  */
+import { verifyPassword } from './passwords.js';
 import type { Config } from '../config/schema.js';
 import type { ProjectId } from '../protocol/schemas.js';
 
@@ -23,7 +24,7 @@ export class AccessPolicy {
 
   authenticate(login: string, password: string | null | undefined): User | null {
     const account = this.accounts.get(login);
-    if (account) return password === account.password ? { name: login, group: account.group } : null;
+    if (account) return typeof password === 'string' && verifyPassword(password, account.password) ? { name: login, group: account.group } : null;
     return this.config.anonymous.enabled ? { name: login, group: null } : null;
   }
 

@@ -11,6 +11,7 @@
  * Readers authenticate with HTTP Basic as a configured user of an admin group. Changes need the
  * token of the sidecar file: only whoever can read the data directory may rewrite its history.
  */
+import { verifyPassword } from './passwords.js';
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -96,7 +97,7 @@ export class AdminHttp {
     const colon = decoded.indexOf(':');
     const [name, password] = colon === -1 ? [decoded, ''] : [decoded.slice(0, colon), decoded.slice(colon + 1)];
     const user = Object.hasOwn(this.config.users, name) ? this.config.users[name] : undefined;
-    if (!user || !sameSecret(password, user.password)) throw failed('wrong user name or password');
+    if (!user || !verifyPassword(password, user.password)) throw failed('wrong user name or password');
     if (!this.config.adminGroups.includes(user.group)) throw new HttpError(403, `user "${name}" is not in an admin group`);
     return 'admin';
   }
