@@ -25,8 +25,12 @@ interface Dom {
 
 let bundle: string | null = null;
 
+/** The name stack frames inside the Bryntum library carry. */
+export const BUNDLE_NAME = 'bryntum-gantt.umd.js';
+
 function bundleText(): string {
-  return (bundle ??= readFileSync(bundlePath(), 'utf8'));
+  // Named, so that stack frames inside the library say so (vitest.bryntum.config.ts).
+  return (bundle ??= `${readFileSync(bundlePath(), 'utf8')}\n//# sourceURL=${BUNDLE_NAME}`);
 }
 
 function bundlePath(): string {
