@@ -164,3 +164,28 @@ describe('change sets keyed by store names', () => {
     expect((Object.prototype.toString as unknown as Record<string, unknown>).updated).toBeUndefined();
   });
 });
+
+describe('a connection sending big changes back to back', () => {
+  it('waits for its records-per-second budget, while others are answered at once, and nothing it sent is dropped', async () => {
+    const s = await serve({ limits: { maxRecordsPerSecond: 1000 } as never });
+    const big = await login(s.port, 'bulk');
+    const started = Date.now();
+    for (let k = 0; k < 3; k++) {
+      const added = Array.from({ length: 1000 }, (_, i) => ({ $PhantomId: `b${k}_${i}`, name: `bulk ${k}.${i}`, parentId: 1000 }));
+      big.send({ command: 'projectChange', project: 1, changes: { tasks: { added } } });
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await honestEdit(s.port, 'meanwhile');
+    for (let k = 0; k < 3; ) {
+      const m = await big.nextOf('projectChange', 5000);
+      if (m.changes.tasks?.added?.some((t: Msg) => String(t.name).startsWith('bulk '))) k++;
+    }
+    // A full bucket takes the first; the next two wait a second each.
+    expect(Date.now() - started).toBeGreaterThan(1800);
+    const r = await s.restart();
+    servers.push(r);
+    const names = (await tasks(r.port)).map((t) => t.name);
+    expect(names.filter((n) => String(n).startsWith('bulk ')).length).toBe(3000);
+    expect(names).toContain('meanwhile');
+  });
+});

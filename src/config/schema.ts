@@ -72,6 +72,8 @@ export const ConfigSchema = z.strictObject({
       maxValueDepth: z.number().int().positive().default(64),
       /** Changes of one connection refused within a minute before it is closed (1008). */
       maxRefusalsPerMinute: z.number().int().positive().default(60),
+      /** Records (added, updated, removed) one connection may send per second; more wait. */
+      maxRecordsPerSecond: z.number().int().positive().default(20_000),
       /** Longest login name accepted, in characters. */
       maxLoginChars: z.number().int().positive().default(128),
       /** Logins one connection may send (re-logins included); more close it (1008). */

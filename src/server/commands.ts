@@ -3,6 +3,7 @@
  * already removed; replies go through the connection's encoder.
  */
 import { tooManyRefusals } from './refusals.js';
+import { countRecords, takeRecords } from './record-rate.js';
 import { z } from 'zod';
 import {
   CatchUpSchema,
@@ -36,7 +37,7 @@ export interface ServerContext {
   datasetKeys: DatasetKeys;
   /** Logged-in, open connections (for login/logout announcements). */
   loggedIn(): Iterable<Connection>;
-  limits: Pick<Config['limits'], 'maxLoginChars' | 'maxLoginsPerConnection' | 'maxFailedLoginsPerConnection' | 'maxRefusalsPerMinute'>;
+  limits: Pick<Config['limits'], 'maxLoginChars' | 'maxLoginsPerConnection' | 'maxFailedLoginsPerConnection' | 'maxRefusalsPerMinute' | 'maxRecordsPerSecond'>;
   /** Failed logins per client address. */
   loginGuard: LoginGuard;
   users: UsersAnnouncer;
@@ -147,6 +148,7 @@ const projectChange: Command = {
   async run({ server, connection, frame, project, room }) {
     const parsed = ProjectChangeSchema.safeParse(frame.payload);
     if (!parsed.success) return invalid(connection, frame, project, parsed.error);
+    await takeRecords(connection, countRecords(parsed.data.changes), server.limits.maxRecordsPerSecond);
     const failure = await room!.submit({ connection, generation: connection.generation }, [{ changes: parsed.data.changes }]);
     if (failure) refused(server, connection, frame, failure);
   },
@@ -163,6 +165,7 @@ const revisionsChange: Command = {
       localRevision: r.revision ?? r.localRevisionId ?? r.revisionId,
       conflictResolutionFor: r.conflictResolutionFor,
     }));
+    await takeRecords(connection, requests.reduce((n, r) => n + countRecords(r.changes), 0), server.limits.maxRecordsPerSecond);
     const failure = await room!.submit({ connection, generation: connection.generation }, requests);
     if (!failure) return;
     if (refused(server, connection, frame, failure)) return;
