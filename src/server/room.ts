@@ -19,6 +19,7 @@ import { RefusedChange } from '../document/refused.js';
 import { checkInput } from '../document/input-check.js';
 import { touchKey } from '../document/adapter.js';
 import { CorrectionLoops } from './correction-loops.js';
+import { Disputes } from './disputes.js';
 import { seedIds, type SeedData } from '../document/seed.js';
 import { ProjectHistory } from '../history/project-history.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
@@ -95,7 +96,18 @@ export class ProjectRoom {
   private readonly versionSoon: WhenQuiet;
   /** Fields clients keep correcting each other on (src/server/correction-loops.ts). */
   private readonly loops: CorrectionLoops;
-  /** Everyone gets a fresh dataset once a project with such a field is quiet. */
+  /** Fields revisions clients' engines gave different values (src/server/disputes.ts). */
+  private readonly disputes: Disputes;
+  /** Classic clients that get a fresh dataset because of a correction loop (soon, even if the loop goes on). */
+  private readonly loopTargets = new Set<Connection>();
+  /**
+   * Clients that get one because engines disagree (only once the project is really quiet: a
+   * revisions client that gets a dataset while its own revision is on the way replays stale records).
+   */
+  private readonly settleTargets = new Set<Connection>();
+  private readonly settleSoon: WhenQuiet;
+  /** When clients were last given a fresh dataset, for changes that crossed it on the wire. */
+  private readonly resyncedAt = new Map<Connection, number>();
   private readonly resyncSoon: WhenQuiet;
 
   private constructor(private readonly options: RoomOptions) {
@@ -112,7 +124,9 @@ export class ProjectRoom {
     });
     this.versionSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => void this.autoVersion());
     this.loops = new CorrectionLoops(RESYNC.windowMs);
-    this.resyncSoon = new WhenQuiet(lastChange, RESYNC.quietMs, RESYNC.maxDelayMs, () => void this.resync());
+    this.disputes = new Disputes(RESYNC.windowMs);
+    this.resyncSoon = new WhenQuiet(lastChange, RESYNC.quietMs, RESYNC.maxDelayMs, () => void this.resync(this.loopTargets));
+    this.settleSoon = new WhenQuiet(lastChange, RESYNC.quietMs, RESYNC.settleMaxDelayMs, () => void this.resync(this.settleTargets));
   }
 
   static async open(options: RoomOptions): Promise<ProjectRoom> {
@@ -215,6 +229,9 @@ export class ProjectRoom {
 
   unsubscribe(connection: Connection): void {
     this.subscribers.delete(connection);
+    this.loopTargets.delete(connection);
+    this.settleTargets.delete(connection);
+    this.resyncedAt.delete(connection);
     this.presence.unwatch(connection);
     this.lastActive = Date.now();
     this.presence.publish();
@@ -283,8 +300,9 @@ export class ProjectRoom {
       revisions = changes ? [{ revision: `server-${n++}`, client, changes: withInput(changes) }] : [];
       entries = logEntries(revisions);
     } catch (e) {
-      // Applied in memory but not stored: memory goes back to what is on disk.
-      await this.recover(e as Error, !(e instanceof RefusedChange));
+      // Applied in memory but not stored: memory goes back to what is on disk. Other peers were
+      // not sent a peer's update before it is stored, so only its writer needs to sync again.
+      await this.recover(e as Error, !(e instanceof RefusedChange) && !peer);
       throw e;
     }
     const update = this.takeUpdate();
@@ -374,8 +392,7 @@ export class ProjectRoom {
     // counts as concurrent, and its writer gets the final value.
     if (fixes) this.recentWrites.note(SERVER_CLIENT, fieldWrites(fixes, true));
 
-    // Classic engines answer each other's values; revisions clients rebase on the server's order.
-    if (classic && this.loops.note(sender.connection.id, fieldValues(applied.outgoing))) this.resyncSoon.request();
+    this.watchForDrift(sender, applied.outgoing);
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
       revision: `server-${n++}`,
@@ -504,19 +521,49 @@ export class ProjectRoom {
   }
 
   /**
-   * Give every classic client the project as a client loading it now gets it (as a reset does, but
-   * with nothing else), so engines that fell out of step with each other compute alike again.
-   * Revisions clients were told every value and keep their pending revisions.
+   * Engines that fell out of step, noticed in what they send. Classic engines answer each other's
+   * values (CorrectionLoops); revisions engines rebase on the server's order but may keep a value
+   * one of them derived alone (Disputes). Either way they get a fresh dataset once it is quiet.
    */
-  private resync(): Promise<void> {
+  private watchForDrift(sender: Sender, outgoing: Changes): void {
+    const { connection, generation } = sender;
+    // Revisions writers count too: a classic engine can answer them as it answers another classic one.
+    if (this.loops.note(connection.id, fieldValues(outgoing))) {
+      for (const c of this.subscribers) if (c.generation === 'classic') this.loopTargets.add(c);
+      if (this.loopTargets.size) this.resyncSoon.request();
+    }
+    const before = this.settleTargets.size;
+    // Sent before the fresh dataset reached it: the load dropped this change, only the next dataset has it.
+    const pushed = this.resyncedAt.get(connection);
+    if (pushed !== undefined && Date.now() - pushed < RESYNC.crossingMs) this.settleTargets.add(connection);
+    // Only where every client rebases on the server's order: a classic engine beside revisions
+    // ones answers their values at once, and a dataset in the middle of that starts it over.
+    if (generation === 'revisions' && this.disputes.note(connection.id, fieldValues(outgoing)) !== null) {
+      if ([...this.subscribers].every((c) => c.generation === 'revisions')) for (const c of this.subscribers) this.settleTargets.add(c);
+    }
+    if (this.settleTargets.size > before) this.settleSoon.request();
+  }
+
+  /**
+   * Give the clients whose engines fell out of step the project as a client loading it now gets it
+   * (as a reset does, but with nothing else), so they compute alike again.
+   */
+  private resync(targetSet: Set<Connection>): Promise<void> {
     return this.queue.run(async () => {
       if (this.closed) return;
+      const targets = [...targetSet].filter((c) => this.subscribers.has(c));
+      targetSet.clear();
+      if (!targets.length) return;
       this.loops.clear();
-      const classic = [...this.subscribers].filter((c) => c.generation === 'classic');
-      if (!classic.length) return;
+      this.disputes.clear();
       const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
-      this.options.log(`project ${JSON.stringify(this.id)}: classic clients kept correcting each other; sent ${classic.length} of them a fresh dataset`);
-      for (const connection of classic) connection.sendPieces(encoderFor('classic').resetDataset(this.id, dataset));
+      const classic = targets.filter((c) => c.generation === 'classic').length;
+      this.options.log(`project ${JSON.stringify(this.id)}: clients' engines fell out of step; sent ${classic} classic and ${targets.length - classic} revisions clients a fresh dataset`);
+      const now = Date.now();
+      for (const connection of targets) {
+        connection.sendPieces(encoderFor(connection.generation).resetDataset(this.id, dataset));
+        this.resyncedAt.set(connection, now);
+      }
     });
   }
 
@@ -693,6 +740,7 @@ export class ProjectRoom {
       this.foldSoon.cancel();
       this.versionSoon.cancel();
       this.resyncSoon.cancel();
+      this.settleSoon.cancel();
       await this.log.settled();
       await this.log.fold();
       await this.history.close(this.meta.nextRevision);
@@ -709,7 +757,12 @@ export class ProjectRoom {
  * a value it had, stops being passed on; once the project had no change for `quietMs` (at most
  * `maxDelayMs` after), everyone gets a fresh dataset.
  */
-const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000 };
+/**
+ * Drift (see watchForDrift): writes within `windowMs` count, the fresh dataset waits for `quietMs`
+ * without a change (at most `maxDelayMs` for a loop, `settleMaxDelayMs` for a dispute), and a
+ * client's change within `crossingMs` of its fresh dataset may have crossed it on the wire.
+ */
+const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000, settleMaxDelayMs: 30_000, crossingMs: 1000 };
 
 /** Revisions as revision log entries (`server-<n>` is stored under n). */
 function logEntries(revisions: OutgoingRevision[]): { n: number; text: string }[] {
