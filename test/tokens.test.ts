@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TokenVerifier, TokensConfigSchema, grantAllows, grantWrites, looksLikeToken } from '../src/server/tokens.js';
+import { TokenVerifier, grantAllows, grantWrites, looksLikeToken } from '../src/server/tokens.js';
+import { TokensConfigSchema } from '../src/config/schema.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';
 const now = () => Math.floor(Date.now() / 1000);

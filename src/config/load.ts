@@ -34,6 +34,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; description: string }> = [
   { name: 'WEFT_AUTOSAVE_INTERVAL_MINS', description: "clients' autosave interval in minutes" },
   { name: 'WEFT_GENERATION', description: 'protocol generation: auto, classic or revisions' },
   { name: 'WEFT_SYNC', description: 'fsync every commit: true/false/1/0' },
+  { name: 'WEFT_TOKEN_SECRET', description: 'HS256 secret of app-issued login tokens (at least 32 characters)' },
 ];
 
 /** Keys whose value in a config file replaces the default instead of merging into it. */
@@ -116,6 +117,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Json {
   }
   const sync = nonEmpty(env.WEFT_SYNC);
   if (sync !== undefined) out.storage = { sync: parseBoolean('WEFT_SYNC', sync) };
+  const secret = nonEmpty(env.WEFT_TOKEN_SECRET);
+  if (secret !== undefined) out.tokens = { secret };
   return out;
 }
 

@@ -33,6 +33,20 @@ export const HistoryConfigSchema = z.strictObject({
   keepDaily: z.number().int().min(0).default(HISTORY_DEFAULTS.keepDaily),
 });
 
+/** App-issued tokens (src/server/tokens.ts). */
+export const TokensConfigSchema = z.strictObject({
+  /** HS256 shared secret (at least 32 characters); WEFT_TOKEN_SECRET sets it too. */
+  secret: z.string().min(32, 'a token secret needs at least 32 characters').optional(),
+  /** RS256 / ES256 public key, a PEM file (SPKI). */
+  publicKeyFile: z.string().min(1).optional(),
+  /** RS256 / ES256 keys, a JWKS file. */
+  jwksFile: z.string().min(1).optional(),
+  issuer: z.string().min(1).optional(),
+  audience: z.string().min(1).optional(),
+  requireExpiry: z.boolean().default(true),
+});
+export type TokensConfig = z.infer<typeof TokensConfigSchema>;
+
 export const ConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
@@ -46,12 +60,16 @@ export const ConfigSchema = z.strictObject({
     /** Anonymous users may look but not change anything. */
     readOnly: z.boolean().default(false),
   }),
+  /** Tokens the host application signs (JWT): logins with one get what its claims grant. */
+  tokens: TokensConfigSchema.optional(),
   /** Groups whose users may look at their projects but not change them. */
   readOnlyGroups: z.array(z.string().min(1)).default([]),
   /** Groups whose users may read every project's history over HTTP (Basic auth). */
   adminGroups: z.array(z.string().min(1)).default(['admin']),
   /** Clients' autosave interval; a grant is repeated after max(1, this - 1) minutes (PROTOCOL.md §9.1). */
   autoSaveIntervalMins: z.number().positive().default(60),
+  /** On SIGTERM / SIGINT, exit with an error if closing connections and flushing projects takes longer. */
+  shutdownTimeoutSeconds: z.number().positive().default(10),
   /** Reload every project from its seed after this long without any incoming frame; 0 = never. */
   inactivityResetSeconds: z.number().min(0).default(0),
   limits: z

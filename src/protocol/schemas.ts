@@ -54,6 +54,8 @@ const WithProject = z.looseObject({ project: ProjectIdSchema });
 export const LoginSchema = z.looseObject({
   login: z.string({ error: 'login must be a string' }).min(1, 'login must not be empty').max(256),
   password: z.string().optional().nullable(),
+  /** An app-issued token (JWT), instead of a password. */
+  token: z.string({ error: 'token must be a string' }).max(16_384).optional(),
 });
 
 export const DatasetSchema = WithProject;

@@ -4,20 +4,28 @@
  * checked with strict equality, so "1" is not project 1.
  */
 import { verifyPassword } from './passwords.js';
+import { TokenError, grantAllows, grantWrites, looksLikeToken, type TokenGrant, type TokenVerifier } from './tokens.js';
 import type { Config } from '../config/schema.js';
 import type { ProjectId } from '../protocol/schemas.js';
 
+export const WRONG_CREDENTIALS = 'Wrong username/password';
+
 export interface User {
   name: string;
-  /** null for anonymous users. */
+  /** null for anonymous users and users logged in with a token. */
   group: string | null;
+  /** What the token the user logged in with grants (its projects, writes, expiry). */
+  grant?: TokenGrant;
 }
 
 export class AccessPolicy {
   private readonly accounts: Map<string, { password: string; group: string }>;
   private readonly groups: Map<string, ProjectId[]>;
 
-  constructor(private readonly config: Pick<Config, 'users' | 'groups' | 'anonymous' | 'projects' | 'readOnlyGroups'>) {
+  constructor(
+    private readonly config: Pick<Config, 'users' | 'groups' | 'anonymous' | 'projects' | 'readOnlyGroups'>,
+    private readonly tokens: TokenVerifier | null = null,
+  ) {
     this.accounts = new Map(Object.entries(config.users));
     this.groups = new Map(Object.entries(config.groups));
   }
@@ -26,6 +34,26 @@ export class AccessPolicy {
     const account = this.accounts.get(login);
     if (account) return typeof password === 'string' && verifyPassword(password, account.password) ? { name: login, group: account.group } : null;
     return this.config.anonymous.enabled ? { name: login, group: null } : null;
+  }
+
+  /**
+   * A login with a password or an app-issued token: `token`, or a `password` that looks like one
+   * for a name that is not a configured account. The user, or why not.
+   */
+  async logIn(login: string, password: string | null | undefined, token?: unknown): Promise<User | { refused: string }> {
+    const candidate = typeof token === 'string' ? token : !this.accounts.has(login) && looksLikeToken(password) ? password : null;
+    if (candidate === null || !this.tokens) {
+      if (typeof token === 'string') return { refused: 'Tokens are not accepted by this server' };
+      return this.authenticate(login, password) ?? { refused: WRONG_CREDENTIALS };
+    }
+    try {
+      const grant = await this.tokens.verify(candidate);
+      if (login !== '' && login !== grant.user) return { refused: 'Token is for another user' };
+      return { name: grant.user, group: null, grant };
+    } catch (e) {
+      if (e instanceof TokenError) return { refused: `Invalid token: ${e.message}` };
+      throw e;
+    }
   }
 
   /** Does logging in as `login` need a password (so that failing it may be a guess)? */
@@ -37,12 +65,14 @@ export class AccessPolicy {
     return user.group === null ? this.config.anonymous.projects : (this.groups.get(user.group) ?? []);
   }
 
-  /** May the user change the projects it can see? */
-  canWrite(user: User): boolean {
+  /** May the user change `project` (one it can see)? */
+  canWrite(user: User, project: ProjectId): boolean {
+    if (user.grant) return grantWrites(user.grant, project);
     return user.group === null ? !this.config.anonymous.readOnly : !this.config.readOnlyGroups.includes(user.group);
   }
 
   canAccess(user: User, project: ProjectId): boolean {
+    if (user.grant) return grantAllows(user.grant, project);
     return this.allowed(user).some((p) => p === project);
   }
 

@@ -66,14 +66,14 @@ export const AUTHENTICATION_REQUIRED = 'Authentication required';
 export const PROJECT_REQUIRED = 'Project id is required';
 export const AUTHORIZATION_REQUIRED = 'Authorization required';
 export const SUBSCRIPTION_REQUIRED = 'Subscription to project is required. Load project first';
-export const WRONG_CREDENTIALS = 'Wrong username/password';
+export { WRONG_CREDENTIALS } from './access.js';
 export const LOGIN_THROTTLED = 'Too many failed logins';
 
 const needs = (login: boolean, project: boolean, access: boolean, subscription: boolean) => ({ login, project, access, subscription });
 
 const login: Command = {
   ...needs(false, false, false, false),
-  run({ server, connection, frame }) {
+  async run({ server, connection, frame }) {
     const parsed = LoginSchema.safeParse(frame.payload);
     const generation = server.forcedGeneration ?? frame.looksLike;
     const limits = server.limits;
@@ -88,17 +88,22 @@ const login: Command = {
     if (!parsed.success) return fail(`Invalid login: ${describeIssues(parsed.error)}`);
     if (parsed.data.login.length > limits.maxLoginChars) return fail(`Invalid login: login must be at most ${limits.maxLoginChars} characters`);
     // Anonymous names need no password, so an address that failed too often may still use them.
-    const waitMs = server.access.checksPassword(parsed.data.login) ? server.loginGuard.blockedFor(connection.address) : 0;
-    const user = waitMs > 0 ? null : server.access.authenticate(parsed.data.login, parsed.data.password);
-    if (!user) {
+    const { login: name, password, token } = parsed.data;
+    const checked = token !== undefined || server.access.checksPassword(name);
+    const waitMs = checked ? server.loginGuard.blockedFor(connection.address) : 0;
+    const result = waitMs > 0 ? { refused: `${LOGIN_THROTTLED}: try again in ${Math.ceil(waitMs / 1000)} s` } : await server.access.logIn(name, password, token);
+    if (!connection.open) return;
+    if ('refused' in result) {
       if (waitMs === 0) server.loginGuard.failed(connection.address);
-      fail(waitMs > 0 ? `${LOGIN_THROTTLED}: try again in ${Math.ceil(waitMs / 1000)} s` : WRONG_CREDENTIALS);
+      fail(result.refused);
       if (++connection.failedLogins >= limits.maxFailedLoginsPerConnection) connection.close(1008, 'too many failed logins');
       return;
     }
+    const user = result;
     const first = connection.user === null;
     connection.generation = generation;
     connection.user = user;
+    connection.expireAt(user.grant?.expiresAt ?? null);
     // A subscription belongs to the user who made it: the new one may not hold it.
     if (connection.room && !server.access.canAccess(user, connection.room.id)) connection.unsubscribe();
     if (first) server.admitted(connection);
@@ -195,7 +200,7 @@ const autoSave: Command = {
   ...needs(true, false, false, true),
   run({ server, connection, project }) {
     // The grant makes other clients skip their save: only a client that can save may take it.
-    if (!server.access.canWrite(connection.user!)) return;
+    if (!server.access.canWrite(connection.user!, project)) return;
     if (server.autosave.request(project)) connection.send(connection.encoder.autoSaveOk(project));
   },
 };
@@ -294,7 +299,7 @@ export async function dispatch(server: ServerContext, connection: Connection, fr
     const parsed = ProjectIdSchema.safeParse(rawProject);
     if (!parsed.success) return reply(`Invalid project id: ${describeIssues(parsed.error)}`);
     if (command.access && !server.access.canAccess(connection.user!, parsed.data)) return reply(AUTHORIZATION_REQUIRED);
-    if (WRITES.has(frame.command) && !server.access.canWrite(connection.user!)) return reply(READ_ONLY, parsed.data);
+    if (WRITES.has(frame.command) && !server.access.canWrite(connection.user!, parsed.data)) return reply(READ_ONLY, parsed.data);
   }
   const room = connection.room;
   if (command.subscription) {

@@ -31,6 +31,8 @@ export class Connection {
   logins = 0;
   /** Failed logins on this connection. */
   failedLogins = 0;
+  /** Closes the connection when the token it logged in with expires. */
+  private expiry: NodeJS.Timeout | null = null;
 
   constructor(
     /** Distinct for every connection this server ever accepts (PROTOCOL.md §2.1). */
@@ -141,6 +143,21 @@ export class Connection {
   }
 
   close(code?: number, reason?: string): void {
+    this.expireAt(null);
     this.socket.close(code, reason);
+  }
+
+  /**
+   * Close with 4401 at `ms` (epoch), when the token of the login expires; null for no expiry. A
+   * new login replaces it. Far expiries are looked at again rather than overflowing the timer.
+   */
+  expireAt(ms: number | null): void {
+    if (this.expiry) clearTimeout(this.expiry);
+    this.expiry = null;
+    if (ms === null) return;
+    const wait = ms - Date.now();
+    if (wait <= 0) return this.close(4401, 'token expired');
+    this.expiry = setTimeout(() => this.expireAt(ms), Math.min(wait, 2 ** 31 - 1));
+    this.expiry.unref();
   }
 }

@@ -13,19 +13,9 @@ import { createSecretKey } from 'node:crypto';
 import { createLocalJWKSet, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { z } from 'zod';
 import { ProjectIdSchema, type ProjectId } from '../protocol/schemas.js';
+import type { TokensConfig } from '../config/schema.js';
 
-export const TokensConfigSchema = z.strictObject({
-  /** HS256 shared secret (at least 32 characters); WEFT_TOKEN_SECRET sets it too. */
-  secret: z.string().min(32, 'a token secret needs at least 32 characters').optional(),
-  /** RS256 / ES256 public key, a PEM file (SPKI). */
-  publicKeyFile: z.string().min(1).optional(),
-  /** RS256 / ES256 keys, a JWKS file. */
-  jwksFile: z.string().min(1).optional(),
-  issuer: z.string().min(1).optional(),
-  audience: z.string().min(1).optional(),
-  requireExpiry: z.boolean().default(true),
-});
-export type TokensConfig = z.infer<typeof TokensConfigSchema>;
+export type { TokensConfig } from '../config/schema.js';
 
 const ProjectListSchema = z.union([z.literal('*'), z.array(ProjectIdSchema).max(10_000)]);
 const ClaimsSchema = z.object({

@@ -2,6 +2,8 @@
  * The Weft server: an HTTP server carrying the WebSocket endpoint, the loaded projects and the
  * connections. Each connection's frames are handled one after another, in arrival order.
  */
+import { TokenVerifier } from './tokens.js';
+import { isHashed } from './passwords.js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -61,13 +63,14 @@ export class WeftServer {
     private readonly wss: WebSocketServer,
     private readonly log: (message: string) => void,
     loginGuard: LoginGuard,
+    tokens: TokenVerifier | null,
   ) {
     this.budget = new OutputBudget(config.limits.maxBufferedBytesTotal, this.connections);
     // Buffers drain without a write reporting it.
     this.budgetTimer = setInterval(() => this.budget.recount(), 1000);
     this.budgetTimer.unref();
     this.context = {
-      access: new AccessPolicy(config),
+      access: new AccessPolicy(config, tokens),
       projects,
       autosave: new AutoSaveGrants(config.autoSaveIntervalMins),
       version: packageVersion(),
@@ -95,6 +98,10 @@ export class WeftServer {
 
   static async start(config: Config, options: StartOptions = {}): Promise<WeftServer> {
     const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+    const tokens = await TokenVerifier.fromConfig(config.tokens);
+    for (const [name, user] of Object.entries(config.users)) {
+      if (!isHashed(user.password)) log(`warning: users.${name} has a plain-text password; put a hash from \`weft hash-password\` in the config instead`);
+    }
     const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
     warmUpMerger();
     let server: WeftServer | undefined;
@@ -122,7 +129,7 @@ export class WeftServer {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
-    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard);
+    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`),
@@ -175,24 +182,32 @@ export class WeftServer {
     if (segment === null) return refuse(400, 'Bad Request');
     const project = this.projectFromPath(segment);
     const login = url.searchParams.get('login') ?? '';
+    const token = url.searchParams.get('token') ?? undefined;
     const address = socket.remoteAddress ?? '';
     const guard = this.context.loginGuard;
     // The same guard as WebSocket logins: a password is not to be guessed over this door either.
-    const checked = login !== '' && this.context.access.checksPassword(login);
+    const checked = token !== undefined || (login !== '' && this.context.access.checksPassword(login));
     const waitMs = checked ? guard.blockedFor(address) : 0;
     if (waitMs > 0) return refuse(429, `Too Many Requests: too many failed logins, try again in ${Math.ceil(waitMs / 1000)} s`);
-    const user = login ? this.context.access.authenticate(login, url.searchParams.get('password')) : null;
+    const result = login || token !== undefined ? await this.context.access.logIn(login, url.searchParams.get('password'), token) : null;
+    const user = result && !('refused' in result) ? result : null;
     if (!user && checked) guard.failed(address);
-    if (!user) return refuse(401, 'Unauthorized: pass ?login=<name>&password=<password>');
+    if (!user) return refuse(401, `Unauthorized: ${result && 'refused' in result ? `${result.refused}; ` : ''}pass ?login=<name>&password=<password> or ?token=<token>`);
     if (project === undefined || !this.context.access.canAccess(user, project)) return refuse(403, 'Forbidden');
     const room = await this.projects.open(project);
     if (!room) return refuse(404, 'Not Found');
     this.wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = this.track(upgraded);
       const id = `yjs-${this.instance}-${++this.connectionCount}`;
-      const peer = new YjsPeer(id, ws, user, !this.context.access.canWrite(user), room, this.inbound(id, ws), this.log, this.config.limits);
+      const peer = new YjsPeer(id, ws, user, !this.context.access.canWrite(user, project), room, this.inbound(id, ws), this.log, this.config.limits);
       this.peers++;
-      ws.once('close', () => void this.peers--);
+      const expiresAt = user.grant?.expiresAt;
+      const expiry = expiresAt ? setTimeout(() => ws.close(4401, 'token expired'), Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1)) : null;
+      expiry?.unref();
+      ws.once('close', () => {
+        this.peers--;
+        if (expiry) clearTimeout(expiry);
+      });
       void peer.start();
     });
   }
@@ -342,7 +357,8 @@ export class WeftServer {
     for (const release of this.pending.values()) release();
     this.pending.clear();
     await removeSidecar(this.config.dataDir);
-    for (const client of this.wss.clients) client.close(1001, 'server shutting down');
+    // 1012 (service restart): clients reconnect, to this server once it is back or to another.
+    for (const client of this.wss.clients) client.close(1012, 'service restart');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
     // Open event streams of the history page would hold the port.
