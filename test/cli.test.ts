@@ -83,7 +83,7 @@ describe('weft serve', () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('listens on the printed port, answers a version request and exits 0 on SIGTERM', async () => {
+  it('listens on the printed port, answers a version request and on SIGTERM closes clients with 1012 and exits 0', async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'weft-cli-'));
     const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
     child = proc;
@@ -107,10 +107,12 @@ describe('weft serve', () => {
       ws.once('message', (data) => resolve(JSON.parse(data.toString()) as Record<string, unknown>));
     });
     expect(reply.command).toBe('version');
-    ws.close();
+    const closeCode = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
 
     proc.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 10_000))]);
     expect(code).toBe(0);
+    // Service restart: the client may reconnect.
+    expect(await closeCode).toBe(1012);
   }, 20_000);
 });

@@ -90,6 +90,11 @@ async function runServe(args: string[]): Promise<number> {
     if (stopping) process.exit(1);
     stopping = true;
     process.stdout.write('shutting down\n');
+    const limit = config.shutdownTimeoutSeconds;
+    setTimeout(() => {
+      process.stderr.write(`weft: shutdown took longer than ${limit} s (shutdownTimeoutSeconds); exiting without finishing it\n`);
+      process.exit(1);
+    }, limit * 1000).unref();
     server.close().then(
       () => process.exit(0),
       (error: unknown) => {
