@@ -115,4 +115,38 @@ describe('weft serve', () => {
     // Service restart: the client may reconnect.
     expect(await closeCode).toBe(1012);
   }, 20_000);
+
+  it('logs JSON lines at the level asked for, naming the connection, user and project, never a password', async () => {
+    const lines = async (level: string): Promise<Record<string, unknown>[]> => {
+      dataDir = await mkdtemp(join(tmpdir(), 'weft-cli-'));
+      const proc = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', level], { cwd: ROOT, env: cleanEnv() });
+      child = proc;
+      let stderr = '';
+      proc.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
+      const out = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
+      const port = Number(/:(\d+)$/.exec(String((await out.next()).value))![1]);
+      const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+      await new Promise((resolve) => ws.once('open', resolve));
+      ws.send(JSON.stringify({ command: 'login', login: 'alex', password: 'alex' }));
+      ws.send(JSON.stringify({ command: 'dataset', project: 1 }));
+      await new Promise<void>((resolve) => ws.on('message', (data) => String(data).startsWith('{"command":"dataset"') && resolve()));
+      ws.close();
+      await new Promise((r) => setTimeout(r, 200));
+      proc.kill('SIGTERM');
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+      expect(stderr).not.toContain('password":');
+      return stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    };
+    const info = await lines('info');
+    const login = info.find((l) => String(l.msg).includes('logged in as "alex"'));
+    expect(login).toMatchObject({ level: 30, user: 'alex' });
+    expect(String(login!.connection)).toMatch(/^client-/);
+    expect(info.find((l) => String(l.msg).includes('project 1 loaded'))).toMatchObject({ level: 30, project: 1 });
+    expect(info.find((l) => String(l.msg).includes('plain-text password'))).toMatchObject({ level: 40 });
+    const warn = await lines('warn');
+    expect(warn.length).toBeGreaterThan(0);
+    expect(warn.every((l) => (l.level as number) >= 40)).toBe(true);
+  }, 30_000);
 });

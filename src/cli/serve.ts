@@ -13,6 +13,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'data-dir': { type: 'string' },
   config: { type: 'string' },
+  'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -23,13 +24,14 @@ export function serveOptionsHelp(): string {
     ['--port <port>', `port to listen on, 0 for any free port (default ${defaults.port})`],
     ['--data-dir <dir>', `database directory (default ${defaults.dataDir})`],
     ['--config <file>', 'JSON config file; its paths are relative to the file (default: none)'],
+    ['--log-level <level>', `debug, info, warn, error or silent (default ${defaults.logLevel ?? 'info'}); JSON lines on stderr, readable on a terminal`],
     ['-h, --help', 'show this help'],
   ]);
 }
 
 function help(): string {
   return [
-    'Usage: weft serve [--host H] [--port P] [--data-dir D] [--config FILE]',
+    'Usage: weft serve [--host H] [--port P] [--data-dir D] [--config FILE] [--log-level L]',
     '',
     'Starts the WebSocket sync server. Settings come from the defaults, then the config file,',
     'then the environment, then these flags.',
@@ -52,6 +54,7 @@ function parseFlags(args: string[]): { help: boolean; file?: string; flags: Part
   const flags: Partial<ConfigFlags> = {};
   if (values.host !== undefined) flags.host = values.host;
   if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
+  if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
   if (values.port !== undefined) {
     const port = /^\d+$/.test(values.port) ? Number(values.port) : NaN;
     if (!(port <= 65535)) throw new UsageError(`--port: expected an integer from 0 to 65535, got "${values.port}"`, 'serve');
@@ -77,7 +80,9 @@ async function runServe(args: string[]): Promise<number> {
   const config = await loadConfig({ file, flags });
   // Loaded lazily so `weft --help` does not pay for the server's dependencies.
   const { WeftServer } = await import('../server/weft.js');
-  const server = await WeftServer.start(config);
+  const { pinoLog } = await import('../server/log.js');
+  const logger = pinoLog(config.logLevel);
+  const server = await WeftServer.start(config, { log: logger.log });
 
   process.stdout.write(
     `weft ${packageVersion()} listening on ws://${urlHost(server.host)}:${server.port}\n` +

@@ -16,6 +16,7 @@ export interface ConfigFlags {
   host: string;
   port: number;
   dataDir: string;
+  logLevel: string;
 }
 
 export interface LoadConfigOptions {
@@ -34,6 +35,7 @@ export const ENV_VARS: ReadonlyArray<{ name: string; description: string }> = [
   { name: 'WEFT_AUTOSAVE_INTERVAL_MINS', description: "clients' autosave interval in minutes" },
   { name: 'WEFT_GENERATION', description: 'protocol generation: auto, classic or revisions' },
   { name: 'WEFT_SYNC', description: 'fsync every commit: true/false/1/0' },
+  { name: 'WEFT_LOG_LEVEL', description: 'log lines at this level and above: debug, info, warn, error or silent' },
   { name: 'WEFT_TOKEN_SECRET', description: 'HS256 secret of app-issued login tokens (at least 32 characters)' },
 ];
 
@@ -117,6 +119,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Json {
   }
   const sync = nonEmpty(env.WEFT_SYNC);
   if (sync !== undefined) out.storage = { sync: parseBoolean('WEFT_SYNC', sync) };
+  const logLevel = nonEmpty(env.WEFT_LOG_LEVEL);
+  if (logLevel !== undefined) out.logLevel = logLevel;
   const secret = nonEmpty(env.WEFT_TOKEN_SECRET);
   if (secret !== undefined) out.tokens = { secret };
   return out;
@@ -127,6 +131,7 @@ function flagOverrides(flags: Partial<ConfigFlags>): Json {
   if (flags.host !== undefined) out.host = flags.host;
   if (flags.port !== undefined) out.port = flags.port;
   if (flags.dataDir !== undefined) out.dataDir = resolve(flags.dataDir);
+  if (flags.logLevel !== undefined) out.logLevel = flags.logLevel;
   return out;
 }
 

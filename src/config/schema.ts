@@ -47,6 +47,9 @@ export const TokensConfigSchema = z.strictObject({
 });
 export type TokensConfig = z.infer<typeof TokensConfigSchema>;
 
+/** Levels of `weft serve`'s log lines, lowest first. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
 export const ConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
@@ -68,6 +71,8 @@ export const ConfigSchema = z.strictObject({
   adminGroups: z.array(z.string().min(1)).default(['admin']),
   /** Clients' autosave interval; a grant is repeated after max(1, this - 1) minutes (PROTOCOL.md §9.1). */
   autoSaveIntervalMins: z.number().positive().default(60),
+  /** `weft serve` logs lines at this level and above (JSON lines on stderr; readable on a terminal). */
+  logLevel: z.enum(LOG_LEVELS).default('info'),
   /** On SIGTERM / SIGINT, exit with an error if closing connections and flushing projects takes longer. */
   shutdownTimeoutSeconds: z.number().positive().default(10),
   /** Reload every project from its seed after this long without any incoming frame; 0 = never. */
@@ -88,7 +93,11 @@ export const ConfigSchema = z.strictObject({
       maxRecordsPerChange: z.number().int().positive().default(20_000),
       /** Deepest nesting of objects and arrays a change or a peer's record may hold; deeper ones are refused. */
       maxValueDepth: z.number().int().positive().default(64),
-      /** Changes of one connection refused within a minute before it is closed (1008). */
+      /** Messages one connection may send per second on average; beyond, they are dropped with an error. */
+      maxMessagesPerSecond: z.number().positive().default(500),
+      /** Messages one connection may send at once, above the average. */
+      messageBurst: z.number().int().positive().default(1000),
+      /** Changes of one connection refused (or messages dropped for its rate) within a minute before it is closed (1008). */
       maxRefusalsPerMinute: z.number().int().positive().default(60),
       /** Records (added, updated, removed) one connection may send per second; more wait. */
       maxRecordsPerSecond: z.number().int().positive().default(20_000),

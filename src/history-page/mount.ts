@@ -1,4 +1,5 @@
 /** The history page as the server mounts it: its users, history service and project list. */
+import type { Log } from '../server/log.js';
 import type { Config } from '../config/schema.js';
 import { HistoryService } from '../history/service.js';
 import type { Storage } from '../persistence/storage.js';
@@ -12,7 +13,7 @@ export function historyPage(
   config: Config,
   storage: Storage,
   rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> },
-  log: (message: string) => void,
+  log: Log,
   guard?: HistoryPageOptions['guard'],
 ): HistoryPage {
   return new HistoryPage({

@@ -2,6 +2,7 @@
  * The commands clients send, with their preconditions (PROTOCOL.md §11) and handlers. Framing is
  * already removed; replies go through the connection's encoder.
  */
+import type { Log } from './log.js';
 import { tooManyRefusals } from './refusals.js';
 import { countRecords, takeRecords } from './record-rate.js';
 import { z } from 'zod';
@@ -41,6 +42,7 @@ export interface ServerContext {
   /** Failed logins per client address. */
   loginGuard: LoginGuard;
   users: UsersAnnouncer;
+  log: Log;
   /** A connection logged in for the first time: the limits for sockets not logged in no longer apply. */
   admitted(connection: Connection): void;
 }
@@ -104,6 +106,7 @@ const login: Command = {
     connection.generation = generation;
     connection.user = user;
     connection.expireAt(user.grant?.expiresAt ?? null);
+    server.log(`${connection.id}: logged in as ${JSON.stringify(user.name)}${user.grant ? ' with a token' : ''}`, { connection: connection.id, user: user.name });
     // A subscription belongs to the user who made it: the new one may not hold it.
     if (connection.room && !server.access.canAccess(user, connection.room.id)) connection.unsubscribe();
     if (first) server.admitted(connection);

@@ -2,6 +2,7 @@
  * The loaded projects. A project is loaded on first use and unloaded (after folding its log into
  * a snapshot) when nobody has been subscribed to it for a while.
  */
+import type { Log } from './log.js';
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { parseSeed, readSeedFile, type SeedData } from '../document/seed.js';
 import type { ProjectId } from '../protocol/schemas.js';
@@ -16,7 +17,7 @@ export class ProjectRegistry {
   constructor(
     private readonly config: Config,
     private readonly storage: Storage,
-    private readonly log: (message: string) => void,
+    private readonly log: Log,
     private readonly stored?: (seconds: number, revisions: number) => void,
   ) {
     const every = Math.max(1000, Math.min(30_000, (config.storage.unloadAfterSeconds * 1000) / 2));
@@ -37,7 +38,8 @@ export class ProjectRegistry {
       const previous = this.closing.get(id);
       room = (async () => {
         if (previous) await previous;
-        return ProjectRoom.open({
+        const started = performance.now();
+        const opened = await ProjectRoom.open({
           project,
           config: this.config,
           storage: this.storage.project(id),
@@ -45,6 +47,8 @@ export class ProjectRegistry {
           log: this.log,
           stored: this.stored,
         });
+        this.log(`project ${JSON.stringify(id)} loaded in ${Math.round(performance.now() - started)} ms`, { project: id });
+        return opened;
       })();
       this.rooms.set(id, room);
       room.catch(() => this.rooms.delete(id));
@@ -67,7 +71,7 @@ export class ProjectRegistry {
 
   private unload(id: ProjectId, room: ProjectRoom): Promise<void> {
     this.rooms.delete(id);
-    const done = room.close().catch((e) => this.log(`project ${JSON.stringify(id)}: unload failed: ${(e as Error).message}`));
+    const done = room.close().then(() => this.log(`project ${JSON.stringify(id)} unloaded`, { project: id })).catch((e) => this.log(`project ${JSON.stringify(id)}: unload failed: ${(e as Error).message}`, { level: 'error', project: id }));
     this.closing.set(id, done);
     void done.then(() => this.closing.get(id) === done && this.closing.delete(id));
     return done;

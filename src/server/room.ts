@@ -5,6 +5,7 @@
  *
  * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
  */
+import type { Log } from './log.js';
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
 import { Pacer } from '../document/pacer.js';
@@ -65,7 +66,7 @@ export interface RoomOptions {
   config: Config;
   storage: ProjectStorage;
   loadSeed: () => Promise<SeedData>;
-  log: (message: string) => void;
+  log: Log;
   /** Told of every write to storage: how long it took and how many revisions it logged (metrics). */
   stored?: (seconds: number, revisions: number) => void;
 }
@@ -120,7 +121,7 @@ export class ProjectRoom {
     const lastChange = () => this.lastChange;
     this.foldSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => {
       this.prunePhantoms();
-      this.log.fold().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`));
+      this.log.fold().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`, { level: 'error', project: this.id }));
     });
     this.versionSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => void this.autoVersion());
     this.loops = new CorrectionLoops(RESYNC.windowMs);
@@ -171,7 +172,7 @@ export class ProjectRoom {
       part = next;
     }
     this.meta = meta;
-    this.options.log(`project ${JSON.stringify(this.id)} seeded`);
+    this.options.log(`project ${JSON.stringify(this.id)} seeded`, { project: this.id });
   }
 
   private newPhantomMap(records: PhantomRecord[] = []): PhantomMap {
@@ -183,7 +184,7 @@ export class ProjectRoom {
   /** Forget phantom ids past their retention, in memory and in storage. */
   private prunePhantoms(): void {
     const gone = this.phantoms.prune();
-    if (gone.length) void this.options.storage.forgetPhantoms(this.meta.phantomEpoch, gone).catch((e: Error) => this.options.log(`project ${JSON.stringify(this.id)}: cannot forget phantom ids: ${e.message}`));
+    if (gone.length) void this.options.storage.forgetPhantoms(this.meta.phantomEpoch, gone).catch((e: Error) => this.options.log(`project ${JSON.stringify(this.id)}: cannot forget phantom ids: ${e.message}`, { level: 'error', project: this.id }));
   }
 
   private attach(document: ProjectDocument): void {
@@ -457,7 +458,7 @@ export class ProjectRoom {
 
   /** A revision failed half-way: rebuild the document from storage so memory matches disk. */
   private async recover(error: Error, closePeers = true): Promise<void> {
-    this.options.log(`project ${JSON.stringify(this.id)}: change refused (${error.message}); reloading from storage`);
+    this.options.log(`project ${JSON.stringify(this.id)}: change refused (${error.message}); reloading from storage`, { level: 'warn', project: this.id });
     this.pendingUpdates = [];
     this.presence.discardPending();
     this.document.destroy();
@@ -558,7 +559,7 @@ export class ProjectRoom {
       this.disputes.clear();
       const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
       const classic = targets.filter((c) => c.generation === 'classic').length;
-      this.options.log(`project ${JSON.stringify(this.id)}: clients' engines fell out of step; sent ${classic} classic and ${targets.length - classic} revisions clients a fresh dataset`);
+      this.options.log(`project ${JSON.stringify(this.id)}: clients' engines fell out of step; sent ${classic} classic and ${targets.length - classic} revisions clients a fresh dataset`, { project: this.id });
       const now = Date.now();
       for (const connection of targets) {
         connection.sendPieces(encoderFor(connection.generation).resetDataset(this.id, dataset));
@@ -666,7 +667,7 @@ export class ProjectRoom {
     try {
       await this.queue.run(() => this.takeVersion('auto'));
     } catch (e) {
-      this.options.log(`project ${JSON.stringify(this.id)}: automatic version failed: ${(e as Error).message}`);
+      this.options.log(`project ${JSON.stringify(this.id)}: automatic version failed: ${(e as Error).message}`, { level: 'error', project: this.id });
     } finally {
       this.autoVersioning = false;
     }

@@ -2,6 +2,9 @@
  * The Weft server: an HTTP server carrying the WebSocket endpoint, the loaded projects and the
  * connections. Each connection's frames are handled one after another, in arrival order.
  */
+import { stderrLog, type Log } from './log.js';
+import { MessageRate } from './message-rate.js';
+import { tooManyRefusals } from './refusals.js';
 import { TokenVerifier } from './tokens.js';
 import { isHashed } from './passwords.js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
@@ -34,7 +37,7 @@ import type { ProjectId } from '../protocol/schemas.js';
 
 export interface StartOptions {
   /** Where log lines go; defaults to stderr. Pass `() => {}` to silence. */
-  log?: (message: string) => void;
+  log?: Log;
 }
 
 export class WeftServer {
@@ -61,7 +64,7 @@ export class WeftServer {
     readonly projects: ProjectRegistry,
     private readonly http: HttpServer,
     private readonly wss: WebSocketServer,
-    private readonly log: (message: string) => void,
+    private readonly log: Log,
     loginGuard: LoginGuard,
     tokens: TokenVerifier | null,
   ) {
@@ -81,11 +84,12 @@ export class WeftServer {
       loginGuard,
       users: new UsersAnnouncer(config.limits.usersBroadcastMs, () => this.context.loggedIn()),
       admitted: (connection) => this.admitted(connection),
+      log,
     };
     http.on('upgrade', (req, socket: Socket, head) =>
       this.upgrade(req, socket, head).catch((e: Error) => {
         // Last resort: a request this server cannot handle must not take it down.
-        this.log(`upgrade ${JSON.stringify(req.url)} failed: ${e.stack ?? e}`);
+        this.log(`upgrade ${JSON.stringify(req.url)} failed: ${e.stack ?? e}`, { level: 'error' });
         socket.destroy();
       }),
     );
@@ -97,10 +101,10 @@ export class WeftServer {
   }
 
   static async start(config: Config, options: StartOptions = {}): Promise<WeftServer> {
-    const log = options.log ?? ((m: string) => process.stderr.write(`${m}\n`));
+    const log = options.log ?? stderrLog;
     const tokens = await TokenVerifier.fromConfig(config.tokens);
     for (const [name, user] of Object.entries(config.users)) {
-      if (!isHashed(user.password)) log(`warning: users.${name} has a plain-text password; put a hash from \`weft hash-password\` in the config instead`);
+      if (!isHashed(user.password)) log(`warning: users.${name} has a plain-text password; put a hash from \`weft hash-password\` in the config instead`, { level: 'warn', user: name });
     }
     const storage = await Storage.open(config.dataDir, { sync: config.storage.sync });
     warmUpMerger();
@@ -132,7 +136,7 @@ export class WeftServer {
     server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
-      log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`),
+      log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`, { level: 'warn' }),
     );
     void server.seedNewProjects();
     return server;
@@ -146,7 +150,7 @@ export class WeftServer {
     const stored = new Set((await this.storage.projectIds().catch(() => [])).map((id) => JSON.stringify(id)));
     for (const project of this.config.projects) {
       if (stored.has(JSON.stringify(project.id)) || this.closing) continue;
-      await this.projects.open(project.id).catch((e: Error) => this.log(`project ${JSON.stringify(project.id)}: cannot seed: ${e.message}`));
+      await this.projects.open(project.id).catch((e: Error) => this.log(`project ${JSON.stringify(project.id)}: cannot seed: ${e.message}`, { level: 'error', project: project.id }));
     }
   }
 
@@ -232,21 +236,30 @@ export class WeftServer {
     this.holdUntilLogin(connection, socket, raw, address, headBytes);
     const frames = new SerialQueue();
     const inbound = this.inbound(connection.id, socket);
+    const rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst);
     socket.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
       const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+      if (!rate.take()) return this.overRate(connection);
       const handled = inbound.admit(bytes);
       void frames.run(() => this.handle(connection, data as Buffer, bytes, isBinary)).finally(handled);
     });
     socket.on('close', () => void frames.run(() => this.closed(connection)));
-    socket.on('error', (e) => this.log(`${connection.id}: socket error: ${e.message}`));
+    socket.on('error', (e) => this.log(`${connection.id}: socket error: ${e.message}`, { level: 'warn', connection: connection.id, user: connection.user?.name }));
+  }
+
+  /** A message past the connection's rate is dropped, with an error; one that goes on is closed (1008). */
+  private overRate(connection: Connection): void {
+    const { maxMessagesPerSecond, maxRefusalsPerMinute } = this.config.limits;
+    connection.send({ command: 'error', message: `Too many messages: at most ${maxMessagesPerSecond} per second (limits.maxMessagesPerSecond); this one was dropped` });
+    if (tooManyRefusals(connection, maxRefusalsPerMinute)) connection.close(1008, 'too many messages');
   }
 
   /** Flow control of one socket's incoming frames (see Inbound). */
   private inbound(id: string, socket: WebSocket): Inbound {
     const limit = this.config.limits.maxQueuedBytes;
     return new Inbound(socket, limit, (waiting) =>
-      this.log(`${id}: sends faster than its frames are handled: reading paused while more than ${limit} bytes wait (${waiting} now)`),
+      this.log(`${id}: sends faster than its frames are handled: reading paused while more than ${limit} bytes wait (${waiting} now)`, { level: 'warn', connection: id }),
     );
   }
 
@@ -261,7 +274,7 @@ export class WeftServer {
     try {
       await dispatch(this.context, connection, decoded.frame);
     } catch (e) {
-      this.log(`${connection.id}: ${decoded.frame.command} failed: ${(e as Error).stack ?? e}`);
+      this.log(`${connection.id}: ${decoded.frame.command} failed: ${(e as Error).stack ?? e}`, { level: 'error', connection: connection.id, user: connection.user?.name, project: connection.room?.id });
       connection.send({ command: 'error', message: `${decoded.frame.command} failed: ${(e as Error).message}` });
     }
   }
@@ -310,6 +323,7 @@ export class WeftServer {
     const user = connection.user;
     if (!user) return;
     connection.user = null;
+    this.log(`${connection.id}: ${JSON.stringify(user.name)} disconnected`, { connection: connection.id, user: user.name });
     for (const other of this.context.loggedIn()) other.send(other.encoder.loggedOut(user.name));
     announceUsers(this.context);
   }
@@ -402,10 +416,10 @@ interface HttpParts {
   ready(): boolean;
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, metrics, ready }: HttpParts, log: (message: string) => void): void {
+function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, metrics, ready }: HttpParts, log: Log): void {
   // Last resort: a request this server cannot handle must not take it down.
   const failed = (e: unknown) => {
-    log(`${req.method} ${JSON.stringify(req.url)} failed: ${(e as Error)?.stack ?? e}`);
+    log(`${req.method} ${JSON.stringify(req.url)} failed: ${(e as Error)?.stack ?? e}`, { level: 'error' });
     if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
     res.end();
   };

@@ -2,6 +2,7 @@
  * A Yjs peer: a y-websocket provider connected at /yjs/<project>. It syncs the project document
  * directly; its edits are repaired and passed on to Bryntum clients by the room like any change.
  */
+import type { Log, LogFields, LogLevel } from './log.js';
 import type { WebSocket } from 'ws';
 import { awarenessClientIds, decodeYjsFrame } from '../protocol/yjs-wire.js';
 import type { User } from './access.js';
@@ -31,15 +32,20 @@ export class YjsPeer {
     readonly readOnly: boolean,
     private readonly room: ProjectRoom,
     private readonly inbound: Inbound,
-    private readonly log: (message: string) => void,
+    private readonly log: Log,
     private readonly limits: PeerLimits = DEFAULT_LIMITS,
   ) {}
+
+  /** Who a log line is about. */
+  private about(level: LogLevel): LogFields {
+    return { level, project: this.room.id, connection: this.id, user: this.user.name };
+  }
 
   async start(): Promise<void> {
     this.socket.binaryType = 'nodebuffer';
     this.socket.on('message', (data: Buffer, isBinary: boolean) => this.receive(data, isBinary));
     this.socket.on('close', () => this.room.removePeer(this));
-    this.socket.on('error', (e) => this.log(`${this.id}: socket error: ${e.message}`));
+    this.socket.on('error', (e) => this.log(`${this.id}: socket error: ${e.message}`, this.about('warn')));
     await this.room.addPeer(this);
   }
 
@@ -81,7 +87,7 @@ export class YjsPeer {
         this.room
           .applyPeerUpdate(this, frame.update)
           .catch((e) => {
-            this.log(`${this.id}: update refused: ${(e as Error).message}`);
+            this.log(`${this.id}: update refused: ${(e as Error).message}`, this.about('warn'));
             this.close(1007, 'update refused');
           })
           .finally(handled);
@@ -100,7 +106,7 @@ export class YjsPeer {
     const handled = this.inbound.admit(bytes);
     void this.room
       .answerSyncStep1(this, stateVector)
-      .catch((e) => this.log(`${this.id}: sync step 1 failed: ${(e as Error).message}`))
+      .catch((e) => this.log(`${this.id}: sync step 1 failed: ${(e as Error).message}`, this.about('error')))
       .finally(() => {
         handled();
         this.syncing = false;
@@ -116,7 +122,7 @@ export class YjsPeer {
    */
   private admitAwareness(update: Uint8Array): boolean {
     if (update.byteLength > this.limits.maxAwarenessFrameBytes) {
-      this.log(`${this.id}: awareness frame of ${update.byteLength} bytes dropped`);
+      this.log(`${this.id}: awareness frame of ${update.byteLength} bytes dropped`, this.about('warn'));
       return false;
     }
     let ids: number[];
@@ -129,7 +135,7 @@ export class YjsPeer {
     const held = new Set(this.awarenessClients);
     for (const id of ids) held.add(id);
     if (held.size > this.limits.maxAwarenessStatesPerPeer) {
-      this.log(`${this.id}: awareness frame for ${held.size} client states dropped`);
+      this.log(`${this.id}: awareness frame for ${held.size} client states dropped`, this.about('warn'));
       return false;
     }
     return true;

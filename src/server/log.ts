@@ -1,0 +1,35 @@
+/**
+ * What the server tells its operator. Every line may name the project, the connection and the
+ * user it is about; never a message body or a password. `weft serve` writes JSON lines with pino
+ * (readable ones with pino-pretty when stderr is a terminal); an embedding application passes its
+ * own function.
+ */
+import { pino } from 'pino';
+import type { ProjectId } from '../protocol/schemas.js';
+import type { LOG_LEVELS } from '../config/schema.js';
+
+export type LogLevel = Exclude<(typeof LOG_LEVELS)[number], 'silent'>;
+
+export interface LogFields {
+  level?: LogLevel;
+  project?: ProjectId;
+  connection?: string;
+  user?: string;
+}
+
+export type Log = (message: string, fields?: LogFields) => void;
+
+/** Plain lines on stderr: the default of a server started without a log function. */
+export const stderrLog: Log = (message) => void process.stderr.write(`${message}\n`);
+
+/** JSON lines on stderr at `level` and above (readable lines on a terminal). */
+export function pinoLog(level: (typeof LOG_LEVELS)[number], pretty = process.stderr.isTTY === true): { log: Log; flush: () => void } {
+  const logger = pretty
+    ? pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname' } } })
+    : pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  const log: Log = (message, fields = {}) => {
+    const { level: at = 'info', ...context } = fields;
+    logger[at](context, message);
+  };
+  return { log, flush: () => logger.flush() };
+}
