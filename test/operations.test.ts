@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classicLogin } from './support/client.js';
+import { TestClient, classicLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 
 let s: TestServer;
@@ -38,6 +38,45 @@ describe('the operations endpoints', () => {
     expect(text).toMatch(/^weft_process_resident_memory_bytes /m);
     expect(text).toMatch(/^weft_nodejs_eventloop_lag_seconds /m);
     await c.close();
+  });
+
+  it('count messages sent, commit latency, errors by kind and the longest project queue', async () => {
+    const before = await (await get('/metrics')).text();
+    const sent = metric(before, /^weft_messages_sent_total /);
+    const protocol = metric(before, /^weft_errors_total\{kind="protocol"\} /) || 0;
+    const commits = metric(before, /^weft_commit_seconds_count /);
+    const c = await classicLogin(s.port, 'alex');
+    c.send({ command: 'dataset', project: 1 });
+    await c.nextOf('dataset');
+    c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 12, name: 'timed' }] } } });
+    c.send('{ not json');
+    await c.drain(200);
+    const failed = await TestClient.connect(s.port);
+    failed.send({ command: 'login', login: 'admin', password: 'wrong' });
+    await failed.nextOf('login');
+    const text = await (await get('/metrics')).text();
+    // The login reply, the users list, the dataset and the error at least.
+    expect(metric(text, /^weft_messages_sent_total /)).toBeGreaterThanOrEqual(sent + 4);
+    expect(metric(text, /^weft_sent_characters_total /)).toBeGreaterThan(1000);
+    expect(metric(text, /^weft_commit_seconds_count /)).toBe(commits + 1);
+    expect(metric(text, /^weft_errors_total\{kind="protocol"\} /)).toBe(protocol + 1);
+    expect(metric(text, /^weft_errors_total\{kind="login_failed"\} /)).toBeGreaterThanOrEqual(1);
+    expect(metric(text, /^weft_project_queue_longest /)).toBe(0);
+    for (const x of [c, failed]) await x.close();
+  });
+
+  it('ask for the metrics token when one is configured', async () => {
+    const other = await startServer({ metricsToken: 'a-metrics-token-0123456789' });
+    try {
+      const url = `http://127.0.0.1:${other.port}/metrics`;
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+      const ok = await fetch(url, { headers: { authorization: 'Bearer a-metrics-token-0123456789' } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toMatch(/^weft_connections/m);
+    } finally {
+      await other.dispose();
+    }
   });
 
   it('say not ready once the server is closing', async () => {

@@ -71,6 +71,8 @@ export const ConfigSchema = z.strictObject({
   adminGroups: z.array(z.string().min(1)).default(['admin']),
   /** Clients' autosave interval; a grant is repeated after max(1, this - 1) minutes (PROTOCOL.md §9.1). */
   autoSaveIntervalMins: z.number().positive().default(60),
+  /** When set, GET /metrics needs `Authorization: Bearer <metricsToken>`. */
+  metricsToken: z.string().min(16, 'metricsToken needs at least 16 characters').optional(),
   /** `weft serve` logs lines at this level and above (JSON lines on stderr; readable on a terminal). */
   logLevel: z.enum(LOG_LEVELS).default('info'),
   /** On SIGTERM / SIGINT, exit with an error if closing connections and flushing projects takes longer. */

@@ -2,6 +2,7 @@
  * The commands clients send, with their preconditions (PROTOCOL.md §11) and handlers. Framing is
  * already removed; replies go through the connection's encoder.
  */
+import type { ErrorKind } from './metrics.js';
 import type { Log } from './log.js';
 import { tooManyRefusals } from './refusals.js';
 import { countRecords, takeRecords } from './record-rate.js';
@@ -43,6 +44,8 @@ export interface ServerContext {
   loginGuard: LoginGuard;
   users: UsersAnnouncer;
   log: Log;
+  /** Count an error of this kind (metrics). */
+  failed(kind: ErrorKind): void;
   /** A connection logged in for the first time: the limits for sockets not logged in no longer apply. */
   admitted(connection: Connection): void;
 }
@@ -96,6 +99,7 @@ const login: Command = {
     const result = waitMs > 0 ? { refused: `${LOGIN_THROTTLED}: try again in ${Math.ceil(waitMs / 1000)} s` } : await server.access.logIn(name, password, token);
     if (!connection.open) return;
     if ('refused' in result) {
+      server.failed('login_failed');
       if (waitMs === 0) server.loginGuard.failed(connection.address);
       fail(result.refused);
       if (++connection.failedLogins >= limits.maxFailedLoginsPerConnection) connection.close(1008, 'too many failed logins');
@@ -276,6 +280,7 @@ function invalid(connection: Connection, frame: Frame, project: ProjectId, error
 
 /** Answer a refused change; false when the connection was closed for refusing too often. */
 function refused(server: ServerContext, connection: Connection, frame: Frame, message: string): boolean {
+  server.failed('refused_change');
   connection.send({ command: 'error', message: `${frame.command} refused: ${message}` });
   // Each refusal costs a check (or a reload) of the project: a sender of nothing else is let go.
   if (!tooManyRefusals(connection, server.limits.maxRefusalsPerMinute)) return false;

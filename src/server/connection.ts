@@ -18,6 +18,12 @@ const STREAM_BUFFER = 4 * 1024 * 1024;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Messages and characters sent by all connections of a server (read by the metrics). */
+export interface SentCount {
+  messages: number;
+  chars: number;
+}
+
 export class Connection {
   /** Fixed by the login message (PROTOCOL.md §2.4); 'classic' until then. */
   generation: Generation = 'classic';
@@ -43,6 +49,7 @@ export class Connection {
     private readonly budget: OutputBudget | null = null,
     /** The client's address (for limits per address). */
     readonly address = '',
+    private readonly sent: SentCount | null = null,
   ) {}
 
   /** Output held for this client: queued in the socket and waiting behind a streamed reply. */
@@ -61,6 +68,10 @@ export class Connection {
   send(message: Message | string): void {
     if (!this.open) return;
     const text = typeof message === 'string' ? message : JSON.stringify(message);
+    if (this.sent) {
+      this.sent.messages++;
+      this.sent.chars += text.length;
+    }
     if (this.waiting) return this.wait(text, text.length);
     this.write(text);
   }
@@ -74,6 +85,10 @@ export class Connection {
   sendPieces(pieces: string[]): void {
     if (!this.open) return;
     const chars = pieces.reduce((n, p) => n + p.length, 0);
+    if (this.sent) {
+      this.sent.messages++;
+      this.sent.chars += chars;
+    }
     if (this.waiting) return this.wait(chars <= STREAM_ABOVE ? pieces.join('') : pieces, chars);
     if (chars <= STREAM_ABOVE) return this.write(pieces.join(''));
     this.waiting = [];

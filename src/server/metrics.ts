@@ -11,12 +11,21 @@ export interface MetricsSource {
   loggedInUsers(): number;
   projectsLoaded(): number;
   bufferedBytes(): number;
+  /** Messages and characters sent to Bryntum clients so far. */
+  sent(): { messages: number; chars: number };
+  /** The most jobs (changes, loads, ...) waiting in one project's queue now. */
+  longestQueue(): number;
 }
+
+/** Kinds of errors counted in `weft_errors_total`. */
+export type ErrorKind = 'protocol' | 'refused_change' | 'login_failed' | 'over_rate' | 'internal';
 
 export class Metrics {
   readonly registry = new Registry();
   readonly changes: Counter;
   readonly storageWriteSeconds: Histogram;
+  readonly commitSeconds: Histogram;
+  readonly errors: Counter<'kind'>;
 
   constructor(source: MetricsSource) {
     const registers = [this.registry];
@@ -34,6 +43,11 @@ export class Metrics {
     new Gauge({ name: 'weft_logged_in_users', help: 'Distinct users logged in', registers, collect() { this.set(source.loggedInUsers()); } });
     new Gauge({ name: 'weft_projects_loaded', help: 'Projects held in memory', registers, collect() { this.set(source.projectsLoaded()); } });
     new Gauge({ name: 'weft_buffered_bytes', help: 'Bytes waiting to be sent to slow clients', registers, collect() { this.set(source.bufferedBytes()); } });
+    new Counter({ name: 'weft_messages_sent_total', help: 'Messages sent to Bryntum clients', registers, collect() { this.reset(); this.inc(source.sent().messages); } });
+    new Counter({ name: 'weft_sent_characters_total', help: 'Characters (UTF-16 code units) of the messages sent to Bryntum clients', registers, collect() { this.reset(); this.inc(source.sent().chars); } });
+    new Gauge({ name: 'weft_project_queue_longest', help: 'The most jobs waiting in one project queue', registers, collect() { this.set(source.longestQueue()); } });
+    this.commitSeconds = new Histogram({ name: 'weft_commit_seconds', help: 'A change from its turn in the project queue to stored and sent', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5], registers });
+    this.errors = new Counter({ name: 'weft_errors_total', help: 'Errors by kind: protocol (bad frames and commands), refused_change, login_failed, over_rate, internal', labelNames: ['kind'], registers });
     this.changes = new Counter({ name: 'weft_changes_committed_total', help: 'Revisions stored: client changes, Yjs peer writes, repairs, restores', registers });
     this.storageWriteSeconds = new Histogram({ name: 'weft_storage_write_seconds', help: 'LevelDB batch writes', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers });
   }

@@ -7,18 +7,21 @@ import type { Config, ProjectConfig } from '../config/schema.js';
 import { parseSeed, readSeedFile, type SeedData } from '../document/seed.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import type { Storage } from '../persistence/storage.js';
-import { ProjectRoom } from './room.js';
+import { ProjectRoom, type RoomObserver } from './room.js';
 
 export class ProjectRegistry {
   private readonly rooms = new Map<ProjectId, Promise<ProjectRoom>>();
   private readonly closing = new Map<ProjectId, Promise<void>>();
   private readonly timer: NodeJS.Timeout;
 
+  /** Rooms done loading. */
+  private readonly ready = new Set<ProjectRoom>();
+
   constructor(
     private readonly config: Config,
     private readonly storage: Storage,
     private readonly log: Log,
-    private readonly stored?: (seconds: number, revisions: number) => void,
+    private readonly observer?: RoomObserver,
   ) {
     const every = Math.max(1000, Math.min(30_000, (config.storage.unloadAfterSeconds * 1000) / 2));
     this.timer = setInterval(() => void this.unloadIdle(), every);
@@ -45,9 +48,10 @@ export class ProjectRegistry {
           storage: this.storage.project(id),
           loadSeed: () => loadSeed(project),
           log: this.log,
-          stored: this.stored,
+          observer: this.observer,
         });
         this.log(`project ${JSON.stringify(id)} loaded in ${Math.round(performance.now() - started)} ms`, { project: id });
+        this.ready.add(opened);
         return opened;
       })();
       this.rooms.set(id, room);
@@ -58,6 +62,13 @@ export class ProjectRegistry {
 
   loaded(): ProjectId[] {
     return [...this.rooms.keys()];
+  }
+
+  /** The most jobs waiting in one loaded project's queue (metrics). */
+  longestQueue(): number {
+    let most = 0;
+    for (const room of this.ready) most = Math.max(most, room.queue.size);
+    return most;
   }
 
   private async unloadIdle(): Promise<void> {
@@ -71,6 +82,7 @@ export class ProjectRegistry {
 
   private unload(id: ProjectId, room: ProjectRoom): Promise<void> {
     this.rooms.delete(id);
+    this.ready.delete(room);
     const done = room.close().then(() => this.log(`project ${JSON.stringify(id)} unloaded`, { project: id })).catch((e) => this.log(`project ${JSON.stringify(id)}: unload failed: ${(e as Error).message}`, { level: 'error', project: id }));
     this.closing.set(id, done);
     void done.then(() => this.closing.get(id) === done && this.closing.delete(id));

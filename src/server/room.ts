@@ -67,8 +67,16 @@ export interface RoomOptions {
   storage: ProjectStorage;
   loadSeed: () => Promise<SeedData>;
   log: Log;
-  /** Told of every write to storage: how long it took and how many revisions it logged (metrics). */
-  stored?: (seconds: number, revisions: number) => void;
+  /** Told what the metrics count. */
+  observer?: RoomObserver;
+}
+
+/** What a room reports for the metrics. */
+export interface RoomObserver {
+  /** A write to storage: how long it took and how many revisions it logged. */
+  stored(seconds: number, revisions: number): void;
+  /** A change committed: from its turn in the queue to stored and sent. */
+  committed(seconds: number): void;
 }
 
 export class ProjectRoom {
@@ -336,7 +344,9 @@ export class ProjectRoom {
       let finals: Changes | null = null;
       for (const request of requests) {
         try {
+          const started = performance.now();
           const result = await this.commit(sender, request);
+          this.options.observer?.committed((performance.now() - started) / 1000);
           outgoing.push(...result.revisions);
           added ||= result.hasAdded;
           finals = together(finals, result.finals);
@@ -488,7 +498,7 @@ export class ProjectRoom {
   private async persist(commit: Omit<Commit, 'seq'>): Promise<void> {
     const started = performance.now();
     await this.log.write(commit);
-    this.options.stored?.((performance.now() - started) / 1000, commit.revisions?.length ?? 0);
+    this.options.observer?.stored((performance.now() - started) / 1000, commit.revisions?.length ?? 0);
   }
 
   /**

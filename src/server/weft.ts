@@ -8,7 +8,7 @@ import { tooManyRefusals } from './refusals.js';
 import { TokenVerifier } from './tokens.js';
 import { isHashed } from './passwords.js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { packageVersion } from '../config/version.js';
@@ -18,7 +18,7 @@ import { warmUpMerger } from '../persistence/merger.js';
 import { AccessPolicy } from './access.js';
 import { AutoSaveGrants } from './autosave.js';
 import { announceUsers, dispatch, type ServerContext } from './commands.js';
-import { Connection } from './connection.js';
+import { Connection, type SentCount } from './connection.js';
 import { ProjectRegistry } from './projects.js';
 import { SerialQueue } from './serial-queue.js';
 import { Inbound } from './inbound.js';
@@ -58,6 +58,9 @@ export class WeftServer {
   private readonly pending = new Map<Connection, () => void>();
   private readonly pendingPerAddress = new Map<string, number>();
 
+  /** Messages and characters sent to Bryntum clients (metrics). */
+  readonly sent: SentCount = { messages: 0, chars: 0 };
+
   private constructor(
     readonly config: Config,
     readonly storage: Storage,
@@ -67,6 +70,7 @@ export class WeftServer {
     private readonly log: Log,
     loginGuard: LoginGuard,
     tokens: TokenVerifier | null,
+    private readonly metrics: Metrics,
   ) {
     this.budget = new OutputBudget(config.limits.maxBufferedBytesTotal, this.connections);
     // Buffers drain without a write reporting it.
@@ -85,6 +89,7 @@ export class WeftServer {
       users: new UsersAnnouncer(config.limits.usersBroadcastMs, () => this.context.loggedIn()),
       admitted: (connection) => this.admitted(connection),
       log,
+      failed: (kind) => metrics.errors.inc({ kind }),
     };
     http.on('upgrade', (req, socket: Socket, head) =>
       this.upgrade(req, socket, head).catch((e: Error) => {
@@ -114,15 +119,20 @@ export class WeftServer {
       loggedInUsers: () => new Set([...(server?.context.loggedIn() ?? [])].map((c) => c.user!.name)).size,
       projectsLoaded: () => projects.loaded().length,
       bufferedBytes: () => [...(server?.connections ?? [])].reduce((n, c) => n + c.held, 0),
+      sent: () => server?.sent ?? { messages: 0, chars: 0 },
+      longestQueue: () => projects.longestQueue(),
     });
-    const projects = new ProjectRegistry(config, storage, log, (seconds, revisions) => {
-      metrics.storageWriteSeconds.observe(seconds);
-      if (revisions) metrics.changes.inc(revisions);
+    const projects = new ProjectRegistry(config, storage, log, {
+      stored(seconds, revisions) {
+        metrics.storageWriteSeconds.observe(seconds);
+        if (revisions) metrics.changes.inc(revisions);
+      },
+      committed: (seconds) => metrics.commitSeconds.observe(seconds),
     });
     const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
     const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'), loginGuard, config.limits.maxFailedLoginsPerConnection);
     const page = historyPage(config, storage, projects, log, loginGuard);
-    const http = createServer((req, res) => handleHttp(req, res, { admin, page, metrics, ready: () => server !== undefined && !server.closing }, log));
+    const http = createServer((req, res) => handleHttp(req, res, { admin, page, metrics, metricsToken: config.metricsToken, ready: () => server !== undefined && !server.closing }, log));
     try {
       await new Promise<void>((resolve, reject) => {
         http.once('error', reject);
@@ -133,7 +143,7 @@ export class WeftServer {
       throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
-    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens);
+    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens, metrics);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`, { level: 'warn' }),
@@ -231,7 +241,7 @@ export class WeftServer {
 
   private accept(socket: WebSocket, raw: Socket, address: string, headBytes: number): void {
     const limits = this.config.limits;
-    const connection = new Connection(`client-${this.instance}-${++this.connectionCount}`, socket, limits.maxBufferedBytes, this.budget, address);
+    const connection = new Connection(`client-${this.instance}-${++this.connectionCount}`, socket, limits.maxBufferedBytes, this.budget, address, this.sent);
     this.connections.add(connection);
     this.holdUntilLogin(connection, socket, raw, address, headBytes);
     const frames = new SerialQueue();
@@ -251,6 +261,7 @@ export class WeftServer {
   /** A message past the connection's rate is dropped, with an error; one that goes on is closed (1008). */
   private overRate(connection: Connection): void {
     const { maxMessagesPerSecond, maxRefusalsPerMinute } = this.config.limits;
+    this.metrics.errors.inc({ kind: 'over_rate' });
     connection.send({ command: 'error', message: `Too many messages: at most ${maxMessagesPerSecond} per second (limits.maxMessagesPerSecond); this one was dropped` });
     if (tooManyRefusals(connection, maxRefusalsPerMinute)) connection.close(1008, 'too many messages');
   }
@@ -266,14 +277,22 @@ export class WeftServer {
   private async handle(connection: Connection, data: Buffer | Buffer[], bytes: number, isBinary: boolean): Promise<void> {
     const limit = this.config.limits.maxMessageBytes;
     if (bytes > limit) {
+      this.metrics.errors.inc({ kind: 'protocol' });
       return connection.send({ command: 'error', message: `Message too large: ${bytes} bytes (limit ${limit})` });
     }
-    if (isBinary) return connection.send({ command: 'error', message: 'Binary frames are not supported: send JSON text' });
+    if (isBinary) {
+      this.metrics.errors.inc({ kind: 'protocol' });
+      return connection.send({ command: 'error', message: 'Binary frames are not supported: send JSON text' });
+    }
     const decoded = decodeFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8'));
-    if (!decoded.ok) return connection.send({ command: 'error', message: decoded.message });
+    if (!decoded.ok) {
+      this.metrics.errors.inc({ kind: 'protocol' });
+      return connection.send({ command: 'error', message: decoded.message });
+    }
     try {
       await dispatch(this.context, connection, decoded.frame);
     } catch (e) {
+      this.metrics.errors.inc({ kind: 'internal' });
       this.log(`${connection.id}: ${decoded.frame.command} failed: ${(e as Error).stack ?? e}`, { level: 'error', connection: connection.id, user: connection.user?.name, project: connection.room?.id });
       connection.send({ command: 'error', message: `${decoded.frame.command} failed: ${(e as Error).message}` });
     }
@@ -412,11 +431,13 @@ interface HttpParts {
   admin: AdminHttp;
   page: HistoryPage;
   metrics: Metrics;
+  /** When set, /metrics wants `Authorization: Bearer <it>`. */
+  metricsToken: string | undefined;
   /** Storage open, accepting, not shutting down. */
   ready(): boolean;
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, metrics, ready }: HttpParts, log: Log): void {
+function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, metrics, metricsToken, ready }: HttpParts, log: Log): void {
   // Last resort: a request this server cannot handle must not take it down.
   const failed = (e: unknown) => {
     log(`${req.method} ${JSON.stringify(req.url)} failed: ${(e as Error)?.stack ?? e}`, { level: 'error' });
@@ -440,8 +461,19 @@ function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, me
     return;
   }
   if (path === '/metrics') {
+    if (metricsToken !== undefined && !sameToken(req.headers.authorization, `Bearer ${metricsToken}`)) {
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('Unauthorized: send Authorization: Bearer <metricsToken>\n');
+      return;
+    }
     metrics.text().then((text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text), failed);
     return;
   }
   res.writeHead(426, { 'content-type': 'text/plain' }).end('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');
+}
+
+/** Constant-time comparison of a header with what it must be. */
+function sameToken(given: string | undefined, expected: string): boolean {
+  const a = Buffer.from(given ?? '');
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
