@@ -93,6 +93,8 @@ export const ConfigSchema = z.strictObject({
       maxBufferedBytesTotal: z.number().int().positive().default(512 * 1024 * 1024),
       /** Records (added, updated, removed) one change may hold; a larger change is refused with an error. */
       maxRecordsPerChange: z.number().int().positive().default(20_000),
+      /** Records (in all stores) a project may hold; a change that would add more is refused. */
+      maxRecordsPerProject: z.number().int().positive().default(1_000_000),
       /** Deepest nesting of objects and arrays a change or a peer's record may hold; deeper ones are refused. */
       maxValueDepth: z.number().int().positive().default(64),
       /** Messages one connection may send per second on average; beyond, they are dropped with an error. */

@@ -23,6 +23,24 @@ export function isValidStoreName(name: string): boolean {
   return STORE_NAME.test(name) && !(name in Object.prototype);
 }
 
+/** Records a change adds, in all stores. */
+export function addedRecords(change: Record<string, unknown>): number {
+  let added = 0;
+  for (const [store, entry] of Object.entries(change)) {
+    if (store === PROJECT_MAP || typeof entry !== 'object' || entry === null) continue;
+    const list = (entry as { added?: unknown }).added;
+    if (Array.isArray(list)) added += list.length;
+  }
+  return added;
+}
+
+/** Refuse a change that would take the project past `maxRecords` records. */
+export function checkProjectSize(current: number, added: number, maxRecords: number): void {
+  if (added > 0 && current + added > maxRecords) {
+    throw new RefusedChange(`a project may hold at most ${maxRecords} records (limits.maxRecordsPerProject); it has ${current} and this change adds ${added}`);
+  }
+}
+
 export function checkInput(change: Record<string, unknown>, limits: InputLimits): void {
   let records = 0;
   for (const store of Object.keys(change)) {

@@ -184,6 +184,13 @@ export class ProjectDocument {
     return out;
   }
 
+  /** How many records the project holds, in all stores. */
+  recordCount(): number {
+    let n = 0;
+    for (const name of allStoreNames(this.doc)) n += storeMap(this.doc, name).size;
+    return n;
+  }
+
   /** Every record id in the project, for id counters. */
   *ids(): Generator<RecordId> {
     for (const name of allStoreNames(this.doc)) {

@@ -17,7 +17,7 @@ import { ProjectDocument } from '../document/project-document.js';
 import { PhantomMap, type PhantomRecord } from '../document/phantoms.js';
 import { restoreState } from '../document/restore.js';
 import { RefusedChange } from '../document/refused.js';
-import { checkInput } from '../document/input-check.js';
+import { addedRecords, checkInput, checkProjectSize } from '../document/input-check.js';
 import { touchKey } from '../document/adapter.js';
 import { CorrectionLoops } from './correction-loops.js';
 import { Disputes } from './disputes.js';
@@ -305,7 +305,11 @@ export class ProjectRoom {
       changes = write();
       // A peer's update is held to the limits a Bryntum change is (depth, names), so that nothing
       // it wrote fails later, when it is serialized for clients or the log.
-      if (peer && changes) checkInput(changes, { maxDepth: this.options.config.limits.maxValueDepth, maxRecords: Number.POSITIVE_INFINITY });
+      if (peer && changes) {
+        checkInput(changes, { maxDepth: this.options.config.limits.maxValueDepth, maxRecords: Number.POSITIVE_INFINITY });
+        // Already applied: the count includes what it added.
+        checkProjectSize(this.document.recordCount() - addedRecords(changes), addedRecords(changes), this.options.config.limits.maxRecordsPerProject);
+      }
       revisions = changes ? [{ revision: `server-${n++}`, client, changes: withInput(changes) }] : [];
       entries = logEntries(revisions);
     } catch (e) {
@@ -382,6 +386,7 @@ export class ProjectRoom {
     const { maxValueDepth, maxRecordsPerChange } = this.options.config.limits;
     // Before the transaction: a bad record refused here costs no reload of the project.
     checkInput(request.changes, { maxDepth: maxValueDepth, maxRecords: maxRecordsPerChange });
+    checkProjectSize(this.document.recordCount(), addedRecords(request.changes), this.options.config.limits.maxRecordsPerProject);
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
     const applied = this.document.applyChange(request.changes, {
       ids,
