@@ -37,6 +37,12 @@ function expectConverged(outcome: Outcome): void {
   expect(outcome.settled && outcome.converged && outcome.valid).toBe(true);
 }
 
+/**
+ * The property runs start from one seed, so `npm test` checks the same cases every time;
+ * `WEFT_PROPERTY_SEED=random` (or a number) explores others. Cases found that way are kept below.
+ */
+const SEED = process.env.WEFT_PROPERTY_SEED === 'random' ? undefined : Number(process.env.WEFT_PROPERTY_SEED ?? 20261204);
+
 type Step =
   | { kind: 'edit'; client: number; seed: number }
   | { kind: 'offline'; client: number }
@@ -90,7 +96,7 @@ async function runProperty(mix: Record<ClientKind, number>, steps: Step[]): Prom
 
 describe('convergence over random interleavings', () => {
   it('concurrent edits by online clients of every kind', async () => {
-    await fc.assert(fc.asyncProperty(mixArb, fc.array(stepArb(false), { minLength: 5, maxLength: 40 }), runProperty), { numRuns: 20, endOnFailure: true });
+    await fc.assert(fc.asyncProperty(mixArb, fc.array(stepArb(false), { minLength: 5, maxLength: 40 }), runProperty), { numRuns: 20, endOnFailure: true, seed: SEED });
   }, 180_000);
 
   it('replays a recorded case: a task sent back whole after a move under a removed parent does not undo a rename made meanwhile', async () => {
@@ -106,13 +112,26 @@ describe('convergence over random interleavings', () => {
   });
 
   it('offline batches and reconnects racing with edits', async () => {
-    await fc.assert(fc.asyncProperty(mixArb, fc.array(stepArb(true), { minLength: 5, maxLength: 50 }), runProperty), { numRuns: 20, endOnFailure: true });
+    await fc.assert(fc.asyncProperty(mixArb, fc.array(stepArb(true), { minLength: 5, maxLength: 50 }), runProperty), { numRuns: 20, endOnFailure: true, seed: SEED });
   }, 180_000);
+
+  // Known, not fixed yet (CHANGELOG, Known issues): these recorded cases still diverge; `it.fails`
+  // turns red once they converge, to be made ordinary tests then.
+  it.fails('replays a recorded case (known issue): a classic client ends without a child moved out of a task it moved under a removed parent', async () => {
+    // Found with seed -2119318620, path 11.
+    const steps = fc.array(stepArb(true), { minLength: 10, maxLength: 50 });
+    await fc.assert(fc.asyncProperty(steps, (st) => runProperty({ classic: 1, revisions: 1, yjs: 3 }, st)), { seed: -2119318620, path: '11', numRuns: 1, endOnFailure: true });
+  });
+
+  it.fails('replays a recorded case (known issue): a classic client keeps a task the server removed', async () => {
+    // Found with seed -862909301, path 13.
+    await fc.assert(fc.asyncProperty(mixArb, fc.array(stepArb(false), { minLength: 5, maxLength: 40 }), runProperty), { seed: -862909301, path: '13', numRuns: 1, endOnFailure: true });
+  });
 
   it('Yjs replicas editing offline, with a Bryntum client of each generation watching', async () => {
     const mix = { classic: 1, revisions: 1, yjs: 3 };
     const steps = fc.array(stepArb(true), { minLength: 10, maxLength: 50 });
-    await fc.assert(fc.asyncProperty(steps, (st) => runProperty(mix, st)), { numRuns: 15, endOnFailure: true });
+    await fc.assert(fc.asyncProperty(steps, (st) => runProperty(mix, st)), { numRuns: 15, endOnFailure: true, seed: SEED });
   }, 180_000);
 });
 
