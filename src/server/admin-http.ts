@@ -11,8 +11,7 @@
  * Readers authenticate with HTTP Basic as a configured user of an admin group. Changes need the
  * token of the sidecar file: only whoever can read the data directory may rewrite its history.
  */
-import { verifyPassword } from './passwords.js';
-import { timingSafeEqual } from 'node:crypto';
+import { sameSecret, verifyPassword } from './passwords.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
@@ -157,11 +156,6 @@ function decodePart(part: string): string {
   }
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));

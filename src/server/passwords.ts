@@ -37,6 +37,11 @@ export function verifyPassword(given: string, stored: string): boolean {
   return timingSafeEqual(key, expected);
 }
 
+/** Whether a secret someone sent (a token, a header) is the expected one, in constant time. */
+export function sameSecret(given: string, expected: string): boolean {
+  return sameBytes(Buffer.from(given), Buffer.from(expected));
+}
+
 /** Constant time for equal lengths; unequal lengths compare against themselves so timing does not say which. */
 function sameBytes(a: Buffer, b: Buffer): boolean {
   if (a.length !== b.length) {

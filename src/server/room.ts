@@ -308,7 +308,8 @@ export class ProjectRoom {
       if (peer && changes) {
         checkInput(changes, { maxDepth: this.options.config.limits.maxValueDepth, maxRecords: Number.POSITIVE_INFINITY });
         // Already applied: the count includes what it added.
-        checkProjectSize(this.document.recordCount() - addedRecords(changes), addedRecords(changes), this.options.config.limits.maxRecordsPerProject);
+        const added = addedRecords(changes);
+        if (added) checkProjectSize(this.document.recordCount() - added, added, this.options.config.limits.maxRecordsPerProject);
       }
       revisions = changes ? [{ revision: `server-${n++}`, client, changes: withInput(changes) }] : [];
       entries = logEntries(revisions);
@@ -386,7 +387,8 @@ export class ProjectRoom {
     const { maxValueDepth, maxRecordsPerChange } = this.options.config.limits;
     // Before the transaction: a bad record refused here costs no reload of the project.
     checkInput(request.changes, { maxDepth: maxValueDepth, maxRecords: maxRecordsPerChange });
-    checkProjectSize(this.document.recordCount(), addedRecords(request.changes), this.options.config.limits.maxRecordsPerProject);
+    const added = addedRecords(request.changes);
+    if (added) checkProjectSize(this.document.recordCount(), added, this.options.config.limits.maxRecordsPerProject);
     const ids = new CounterIds(this.meta.nextId, this.options.project.ids);
     const applied = this.document.applyChange(request.changes, {
       ids,
@@ -543,8 +545,9 @@ export class ProjectRoom {
    */
   private watchForDrift(sender: Sender, outgoing: Changes): void {
     const { connection, generation } = sender;
+    const values = [...fieldValues(outgoing)];
     // Revisions writers count too: a classic engine can answer them as it answers another classic one.
-    if (this.loops.note(connection.id, fieldValues(outgoing))) {
+    if (this.loops.note(connection.id, values)) {
       for (const c of this.subscribers) if (c.generation === 'classic') this.loopTargets.add(c);
       if (this.loopTargets.size) this.resyncSoon.request();
     }
@@ -554,7 +557,7 @@ export class ProjectRoom {
     if (pushed !== undefined && Date.now() - pushed < RESYNC.crossingMs) this.settleTargets.add(connection);
     // Only where every client rebases on the server's order: a classic engine beside revisions
     // ones answers their values at once, and a dataset in the middle of that starts it over.
-    if (generation === 'revisions' && this.disputes.note(connection.id, fieldValues(outgoing)) !== null) {
+    if (generation === 'revisions' && this.disputes.note(connection.id, values) !== null) {
       if ([...this.subscribers].every((c) => c.generation === 'revisions')) for (const c of this.subscribers) this.settleTargets.add(c);
     }
     if (this.settleTargets.size > before) this.settleSoon.request();

@@ -6,9 +6,9 @@ import { stderrLog, type Log } from './log.js';
 import { MessageRate } from './message-rate.js';
 import { tooManyRefusals } from './refusals.js';
 import { TokenVerifier } from './tokens.js';
-import { isHashed } from './passwords.js';
+import { isHashed, sameSecret } from './passwords.js';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { packageVersion } from '../config/version.js';
@@ -70,7 +70,7 @@ export class WeftServer {
     private readonly log: Log,
     loginGuard: LoginGuard,
     tokens: TokenVerifier | null,
-    private readonly metrics: Metrics,
+    metrics: Metrics,
   ) {
     this.budget = new OutputBudget(config.limits.maxBufferedBytesTotal, this.connections);
     // Buffers drain without a write reporting it.
@@ -261,7 +261,7 @@ export class WeftServer {
   /** A message past the connection's rate is dropped, with an error; one that goes on is closed (1008). */
   private overRate(connection: Connection): void {
     const { maxMessagesPerSecond, maxRefusalsPerMinute } = this.config.limits;
-    this.metrics.errors.inc({ kind: 'over_rate' });
+    this.context.failed('over_rate');
     connection.send({ command: 'error', message: `Too many messages: at most ${maxMessagesPerSecond} per second (limits.maxMessagesPerSecond); this one was dropped` });
     if (tooManyRefusals(connection, maxRefusalsPerMinute)) connection.close(1008, 'too many messages');
   }
@@ -277,22 +277,22 @@ export class WeftServer {
   private async handle(connection: Connection, data: Buffer | Buffer[], bytes: number, isBinary: boolean): Promise<void> {
     const limit = this.config.limits.maxMessageBytes;
     if (bytes > limit) {
-      this.metrics.errors.inc({ kind: 'protocol' });
+      this.context.failed('protocol');
       return connection.send({ command: 'error', message: `Message too large: ${bytes} bytes (limit ${limit})` });
     }
     if (isBinary) {
-      this.metrics.errors.inc({ kind: 'protocol' });
+      this.context.failed('protocol');
       return connection.send({ command: 'error', message: 'Binary frames are not supported: send JSON text' });
     }
     const decoded = decodeFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8'));
     if (!decoded.ok) {
-      this.metrics.errors.inc({ kind: 'protocol' });
+      this.context.failed('protocol');
       return connection.send({ command: 'error', message: decoded.message });
     }
     try {
       await dispatch(this.context, connection, decoded.frame);
     } catch (e) {
-      this.metrics.errors.inc({ kind: 'internal' });
+      this.context.failed('internal');
       this.log(`${connection.id}: ${decoded.frame.command} failed: ${(e as Error).stack ?? e}`, { level: 'error', connection: connection.id, user: connection.user?.name, project: connection.room?.id });
       connection.send({ command: 'error', message: `${decoded.frame.command} failed: ${(e as Error).message}` });
     }
@@ -461,7 +461,7 @@ function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, me
     return;
   }
   if (path === '/metrics') {
-    if (metricsToken !== undefined && !sameToken(req.headers.authorization, `Bearer ${metricsToken}`)) {
+    if (metricsToken !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${metricsToken}`)) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('Unauthorized: send Authorization: Bearer <metricsToken>\n');
       return;
     }
@@ -469,11 +469,4 @@ function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, me
     return;
   }
   res.writeHead(426, { 'content-type': 'text/plain' }).end('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');
-}
-
-/** Constant-time comparison of a header with what it must be. */
-function sameToken(given: string | undefined, expected: string): boolean {
-  const a = Buffer.from(given ?? '');
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
