@@ -12,6 +12,7 @@ import { UsageError } from '../src/cli/command.js';
 import type { Io } from '../src/cli/io.js';
 import { runStorage } from '../src/cli/storage.js';
 import { runVersions } from '../src/cli/versions.js';
+import type { ProjectId } from '../src/protocol/schemas.js';
 import { resolveProjectId } from '../src/history/project-id.js';
 import { revisionsLogin, type TestClient } from './support/client.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
@@ -244,7 +245,8 @@ describe('after a crash', () => {
 
 describe('project ids on the command line', () => {
   it('digits name the numeric project when one is configured, else the string one', () => {
-    const projects = [{ id: 1 }, { id: '2' }, { id: 'alpha' }, { id: '07' }];
+    const ids: ProjectId[] = [1, '2', 'alpha', '07'];
+    const projects = { get: (id: ProjectId) => ids.includes(id) };
     expect(resolveProjectId('1', projects)).toBe(1);
     expect(resolveProjectId('2', projects)).toBe('2');
     expect(resolveProjectId('alpha', projects)).toBe('alpha');

@@ -37,7 +37,7 @@ async function start(overrides: Partial<ConfigInput> = {}): Promise<TestServer> 
 }
 
 const room = async (): Promise<ProjectRoom> => (await s.server.projects.open(1))!;
-const service = () => new HistoryService(s.server.storage, s.server.config, s.server.projects);
+const service = () => new HistoryService(s.server.storage, s.server.projects);
 /** A version's (or the current) dataset. */
 const datasetAt = async (ref: string): Promise<Rec> => (await service().show('1', ref)).dataset as Rec;
 const liveDataset = async (): Promise<Rec> => (await room()).dataset() as Promise<Rec>;

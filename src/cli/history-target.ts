@@ -10,9 +10,13 @@ import { ProjectRegistry } from '../server/projects.js';
 import { readSidecar } from '../server/sidecar.js';
 import type { Io } from './io.js';
 import { RemoteHistory } from './remote-history.js';
+import { RemoteProjects } from './remote-projects.js';
+import { ProjectCatalog } from '../projects/catalog.js';
+import { ProjectsService, type ProjectsApi } from '../projects/service.js';
 
 export interface HistoryTarget {
   api: HistoryApi;
+  projects: ProjectsApi;
   close(): Promise<void>;
 }
 
@@ -27,12 +31,15 @@ export async function openHistory(config: Config, io: Io): Promise<HistoryTarget
     const sidecar = await readSidecar(dir);
     if (!sidecar) throw error;
     io.err(`via server at ${sidecar.url}\n`);
-    return { api: new RemoteHistory(sidecar.url, sidecar.token, (error as Error).message), close: async () => {} };
+    const openError = (error as Error).message;
+    return { api: new RemoteHistory(sidecar.url, sidecar.token, openError), projects: new RemoteProjects(sidecar.url, sidecar.token, openError), close: async () => {} };
   }
   io.err(`directly on ${dir}\n`);
-  const projects = new ProjectRegistry(config, storage, () => {});
+  const projects = new ProjectRegistry(config, storage, await ProjectCatalog.open(storage, config.projects), () => {});
+  const history = new HistoryService(storage, projects);
   return {
-    api: new HistoryService(storage, config, projects),
+    api: history,
+    projects: new ProjectsService(projects, history),
     close: async () => {
       await projects.closeAll();
       await storage.close();

@@ -5,11 +5,12 @@ import { serve, serveOptionsHelp } from './serve.js';
 import { simulate } from './simulate.js';
 import { storage } from './storage.js';
 import { versions } from './versions.js';
+import { projects } from './projects.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { packageVersion } from '../config/version.js';
 
 /** Each command lives in its own module; add new ones here. */
-const COMMANDS: Record<string, Command> = { serve, versions, storage, simulate, 'hash-password': hashPasswordCommand };
+const COMMANDS: Record<string, Command> = { serve, projects, versions, storage, simulate, 'hash-password': hashPasswordCommand };
 
 function usage(): string {
   return [

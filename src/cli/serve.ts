@@ -1,8 +1,8 @@
 /** `weft serve`: load the configuration, start the server, stop cleanly on SIGTERM/SIGINT. */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import type { Config } from '../config/schema.js';
 import { defaultConfig } from '../config/defaults.js';
+import type { ProjectId } from '../protocol/schemas.js';
 import { loadConfig, type ConfigFlags } from '../config/load.js';
 import { UsageError, isParseArgsError, type Command } from './command.js';
 import { columns, envVarsHelp } from './help.js';
@@ -67,8 +67,11 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function projectList(config: Config): string {
-  return config.projects.map((p) => `${p.id} ${p.name}`).join(', ');
+/** The projects of the data directory, the first few of many. */
+function projectList(projects: { id: ProjectId; name: string }[]): string {
+  const shown = projects.slice(0, 10).map((p) => `${p.id} ${p.name}`);
+  if (projects.length > shown.length) shown.push(`and ${projects.length - shown.length} more`);
+  return shown.join(', ') || 'none yet: weft projects create';
 }
 
 async function runServe(args: string[]): Promise<number> {
@@ -79,14 +82,14 @@ async function runServe(args: string[]): Promise<number> {
   }
   const config = await loadConfig({ file, flags });
   // Loaded lazily so `weft --help` does not pay for the server's dependencies.
-  const { WeftServer } = await import('../server/weft.js');
+  const { startWeft } = await import('../index.js');
   const { pinoLog } = await import('../server/log.js');
   const logger = pinoLog(config.logLevel);
-  const server = await WeftServer.start(config, { log: logger.log });
+  const server = await startWeft({ config, log: logger.log });
 
   process.stdout.write(
     `weft ${packageVersion()} listening on ws://${urlHost(server.host)}:${server.port}\n` +
-      `data: ${resolve(config.dataDir)} (projects: ${projectList(config)})\n`,
+      `data: ${resolve(config.dataDir)} (projects: ${projectList(server.projects.catalog.list())})\n`,
   );
 
   let stopping = false;

@@ -53,7 +53,11 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Confi
 
   input = mergeConfig(input, envOverrides(env));
   input = mergeConfig(input, flagOverrides(options.flags ?? {}));
+  return parseConfig(input);
+}
 
+/** A configuration from its JSON form (defaults already merged in), checked as a config file is. */
+export async function parseConfig(input: Json): Promise<Config> {
   const parsed = ConfigSchema.safeParse(input);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
@@ -181,7 +185,8 @@ function crossReferenceProblems(config: Config): string[] {
     if (ids.has(key)) problems.push(`projects[${i}].id: duplicate project id ${JSON.stringify(project.id)}`);
     ids.add(key);
   });
-  const unknownIds = (list: ReadonlyArray<string | number>) => list.filter((id) => !ids.has(idKey(id)));
+  // "*" stands for every project, those made at runtime too.
+  const unknownIds = (list: ReadonlyArray<string | number>) => list.filter((id) => id !== '*' && !ids.has(idKey(id)));
   for (const [name, projects] of Object.entries(config.groups)) {
     const missing = unknownIds(projects);
     if (missing.length > 0) problems.push(`${formatPath(['groups', name])}: unknown project ${missing.map((id) => JSON.stringify(id)).join(', ')}`);

@@ -54,7 +54,8 @@ export const ConfigSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8080),
   dataDir: z.string().min(1),
-  projects: z.array(ProjectConfigSchema).min(1, 'at least one project is required'),
+  /** Projects a fresh data directory starts with (after that, the list is in the data directory: `weft projects`). */
+  projects: z.array(ProjectConfigSchema),
   users: z.record(z.string().min(1), UserSchema),
   groups: z.record(z.string().min(1), z.array(ProjectIdSchema)),
   anonymous: z.strictObject({
@@ -63,6 +64,11 @@ export const ConfigSchema = z.strictObject({
     /** Anonymous users may look but not change anything. */
     readOnly: z.boolean().default(false),
   }),
+  /**
+   * A project a token names (in its `projects` claim) that does not exist is created empty when
+   * the token's user first opens it.
+   */
+  onDemandProjects: z.boolean().default(false),
   /** Tokens the host application signs (JWT): logins with one get what its claims grant. */
   tokens: TokensConfigSchema.optional(),
   /** Groups whose users may look at their projects but not change them. */

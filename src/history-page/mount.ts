@@ -5,6 +5,7 @@ import { HistoryService } from '../history/service.js';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import type { ProjectRoom } from '../server/room.js';
+import type { ProjectList } from '../projects/catalog.js';
 import { HistoryPage, type HistoryPageOptions } from './page-http.js';
 import { verifyPassword } from '../server/passwords.js';
 import { projectSummaries } from './summaries.js';
@@ -12,7 +13,7 @@ import { projectSummaries } from './summaries.js';
 export function historyPage(
   config: Config,
   storage: Storage,
-  rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> },
+  rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined>; readonly catalog: ProjectList },
   log: Log,
   guard?: HistoryPageOptions['guard'],
 ): HistoryPage {
@@ -22,8 +23,8 @@ export function historyPage(
       const user = Object.hasOwn(config.users, name) ? config.users[name] : undefined;
       return user && config.adminGroups.includes(user.group) && verifyPassword(password, user.password) ? name : null;
     },
-    historyFor: (user) => new HistoryService(storage, config, rooms, user),
-    summaries: () => projectSummaries(config, storage, rooms),
+    historyFor: (user) => new HistoryService(storage, rooms, user),
+    summaries: () => projectSummaries(storage, rooms),
     log,
   });
 }

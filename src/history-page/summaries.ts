@@ -2,7 +2,7 @@
  * One line per project for the history page's list: name, tasks, versions, and the last change
  * with who made it (changes not in a version yet, else the newest version's).
  */
-import type { Config } from '../config/schema.js';
+import type { ProjectList } from '../projects/catalog.js';
 import { VersionStore } from '../history/versions.js';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
@@ -10,12 +10,11 @@ import type { ProjectRoom } from '../server/room.js';
 import type { ProjectSummary } from './page-http.js';
 
 export async function projectSummaries(
-  config: Pick<Config, 'projects'>,
   storage: Storage,
-  rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> },
+  rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined>; readonly catalog: ProjectList },
 ): Promise<ProjectSummary[]> {
   const out: ProjectSummary[] = [];
-  for (const project of config.projects) {
+  for (const project of rooms.catalog.list()) {
     const store = new VersionStore(storage.project(project.id));
     const [versions, pending, room] = [await store.list(), await store.pending(), await rooms.open(project.id)];
     const newest = versions[versions.length - 1];

@@ -4,10 +4,10 @@
  * and in the CLI when no server holds the data directory (through rooms it opens itself).
  */
 import { z } from 'zod';
-import type { Config } from '../config/schema.js';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import type { ProjectRoom } from '../server/room.js';
+import type { ProjectList } from '../projects/catalog.js';
 import { diffDatasets, type DatasetDiff } from './diff.js';
 import { HistoryError } from './errors.js';
 import { resolveProjectId } from './project-id.js';
@@ -53,14 +53,13 @@ export interface HistoryApi {
 export class HistoryService implements HistoryApi {
   constructor(
     private readonly storage: Storage,
-    private readonly config: Config,
-    private readonly rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined> },
+    private readonly rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined>; readonly catalog: ProjectList },
     /** Who restores (recorded among the authors of the next version). */
     private readonly user = 'weft-cli',
   ) {}
 
   projectId(text: string): ProjectId {
-    const id = resolveProjectId(text, this.config.projects);
+    const id = resolveProjectId(text, this.rooms.catalog);
     if (id === undefined) throw new HistoryError(`unknown project "${text}"`, 404);
     return id;
   }
@@ -97,13 +96,8 @@ export class HistoryService implements HistoryApi {
   }
 
   private async datasetAt(id: ProjectId, ref: VersionRef): Promise<{ version: VersionMeta | null; dataset: Record<string, unknown> }> {
-    if (ref === 'current') {
-      // Reading the current state must not create the project.
-      if (!(await this.storage.project(id).getJson(this.storage.project(id).keys.meta()))) {
-        throw new HistoryError(`project ${JSON.stringify(id)} has no stored state yet`, 404);
-      }
-      return { version: null, dataset: await (await this.room(id)).dataset() };
-    }
+    // A project on the list that was not stored yet is seeded by opening it.
+    if (ref === 'current') return { version: null, dataset: await (await this.room(id)).dataset() };
     const store = new VersionStore(this.storage.project(id));
     const version = (await store.list()).find((v) => v.n === ref);
     const state = version && (await store.state(version));

@@ -18,6 +18,7 @@
  *   p:<project>:vs:<n>[:<i>]       bytes server-side version n: Yjs V2 state, in parts applied in
  *                                        order (part 0 without `:<i>`; older versions have only it)
  *   p:<project>:verpending         JSON  changes and authors since the newest server-side version
+ *   p:<project>:seed               JSON  the data an imported project was created from (resets go back to it)
  */
 import type { ProjectId } from '../protocol/schemas.js';
 
@@ -46,6 +47,7 @@ export class ProjectKeys {
   version = (n: number) => `${this.prefix}ver:${pad(n)}`;
   versionState = (n: number, part = 0) => `${this.prefix}vs:${pad(n)}${part === 0 ? '' : `:${pad(part)}`}`;
   versionPending = () => `${this.prefix}verpending`;
+  seed = () => `${this.prefix}seed`;
   /** Bounds of one section, for range reads: gte/lt. */
   range = (section: string) => ({ gte: `${this.prefix}${section}:`, lt: `${this.prefix}${section};` });
   all = () => ({ gte: this.prefix, lt: this.prefix.slice(0, -1) + ';' });

@@ -115,9 +115,20 @@ export class Storage {
     return ids;
   }
 
+  /** Puts and deletes of any keys in one atomic batch (the project list; a project's own keys go through `project()`). */
+  write(puts: { key: string; value: unknown }[], dels: string[] = []): Promise<void> {
+    return writeBatch(this.db, this.options, puts, dels);
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+function writeBatch(db: Level<string, Uint8Array>, options: StorageOptions, puts: { key: string; value: unknown }[], dels: string[]): Promise<void> {
+  const ops: Op[] = puts.map(({ key, value }) => (value instanceof Uint8Array ? { type: 'put', key, value } : { type: 'put', key, value, valueEncoding: 'json' }));
+  for (const key of dels) ops.push({ type: 'del', key });
+  return db.batch(ops as never, { sync: options.sync ?? false });
 }
 
 export class ProjectStorage {
@@ -243,10 +254,8 @@ export class ProjectStorage {
   }
 
   /** Puts (JSON, or bytes for Uint8Array values) and deletes in one atomic batch. */
-  async write(puts: { key: string; value: unknown }[], dels: string[] = []): Promise<void> {
-    const ops: Op[] = puts.map(({ key, value }) => (value instanceof Uint8Array ? { type: 'put', key, value } : { type: 'put', key, value, valueEncoding: 'json' }));
-    for (const key of dels) ops.push({ type: 'del', key });
-    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+  write(puts: { key: string; value: unknown }[], dels: string[] = []): Promise<void> {
+    return writeBatch(this.db, this.options, puts, dels);
   }
 
   /** Keys and bytes per key section (the name after the project prefix, up to the next ':'). */

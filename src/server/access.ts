@@ -7,6 +7,8 @@ import { verifyPassword } from './passwords.js';
 import { TokenError, grantAllows, grantWrites, looksLikeToken, type TokenGrant, type TokenVerifier } from './tokens.js';
 import type { Config } from '../config/schema.js';
 import type { ProjectId } from '../protocol/schemas.js';
+import type { ProjectList } from '../projects/catalog.js';
+import { grantOf, type AuthRequest, type WeftHooks } from './hooks.js';
 
 export const WRONG_CREDENTIALS = 'Wrong username/password';
 
@@ -23,8 +25,12 @@ export class AccessPolicy {
   private readonly groups: Map<string, ProjectId[]>;
 
   constructor(
-    private readonly config: Pick<Config, 'users' | 'groups' | 'anonymous' | 'projects' | 'readOnlyGroups'>,
-    private readonly tokens: TokenVerifier | null = null,
+    private readonly config: Pick<Config, 'users' | 'groups' | 'anonymous' | 'readOnlyGroups' | 'onDemandProjects'>,
+    private readonly tokens: TokenVerifier | null,
+    private readonly projects: ProjectList,
+    /** The host application's own authentication, asked first (src/server/hooks.ts). */
+    private readonly hook: WeftHooks['authenticate'] = undefined,
+    private readonly hookFailed: (error: Error) => void = () => {},
   ) {
     this.accounts = new Map(Object.entries(config.users));
     this.groups = new Map(Object.entries(config.groups));
@@ -40,7 +46,21 @@ export class AccessPolicy {
    * A login with a password or an app-issued token: `token`, or a `password` that looks like one
    * for a name that is not a configured account. The user, or why not.
    */
-  async logIn(login: string, password: string | null | undefined, token?: unknown): Promise<User | { refused: string }> {
+  async logIn(login: string, password: string | null | undefined, token?: unknown, from: Pick<AuthRequest, 'address' | 'via'> = { address: '', via: 'bryntum' }): Promise<User | { refused: string }> {
+    if (this.hook) {
+      const request: AuthRequest = { login, password: typeof password === 'string' ? password : null, token: typeof token === 'string' ? token : null, ...from };
+      try {
+        const answer = await this.hook(request);
+        if (answer === null) return { refused: WRONG_CREDENTIALS };
+        if (answer !== undefined) {
+          const grant = grantOf(answer);
+          return { name: grant.user, group: null, grant };
+        }
+      } catch (e) {
+        this.hookFailed(e as Error);
+        return { refused: 'Authentication failed' };
+      }
+    }
     const candidate = typeof token === 'string' ? token : !this.accounts.has(login) && looksLikeToken(password) ? password : null;
     if (candidate === null || !this.tokens) {
       if (typeof token === 'string') return { refused: 'Tokens are not accepted by this server' };
@@ -71,13 +91,22 @@ export class AccessPolicy {
     return user.group === null ? !this.config.anonymous.readOnly : !this.config.readOnlyGroups.includes(user.group);
   }
 
+  /** `"*"` in a group's list (or a token's) stands for every project. */
   canAccess(user: User, project: ProjectId): boolean {
     if (user.grant) return grantAllows(user.grant, project);
-    return this.allowed(user).some((p) => p === project);
+    return this.allowed(user).some((p) => p === project || p === '*');
   }
 
-  /** Projects the user may open, in configuration order. */
+  /**
+   * May opening `project`, which does not exist, create it empty? Only with `onDemandProjects` on,
+   * for a token that names it (not one for `"*"`: a typo must not make a project).
+   */
+  mayCreate(user: User, project: ProjectId): boolean {
+    return this.config.onDemandProjects && Array.isArray(user.grant?.projects) && user.grant.projects.includes(project);
+  }
+
+  /** Projects the user may open, in the order they were created. */
   projectsFor(user: User): { id: ProjectId; name: string }[] {
-    return this.config.projects.filter((p) => this.canAccess(user, p.id)).map((p) => ({ id: p.id, name: p.name }));
+    return this.projects.list().filter((p) => this.canAccess(user, p.id)).map((p) => ({ id: p.id, name: p.name }));
   }
 }

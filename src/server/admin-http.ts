@@ -7,9 +7,15 @@
  *   GET  /api/storage                                 storage use per project
  *   POST /api/projects/<id>/versions                  create ({ label? })      CLI token only
  *   POST /api/projects/<id>/versions/<n>/restore      restore                  CLI token only
+ *   GET  /api/projects                                [{ id, name, createdAt, loaded }]
+ *   POST /api/projects                                create ({ id, name?, ids? }), or import with `data`
+ *   GET  /api/projects/<id>/export[?version=<ref>]    the project as a dataset
+ *   PATCH /api/projects/<id>                          rename ({ name })
+ *   DELETE /api/projects/<id>                         delete (subscribers are told, every key removed)
  *
- * Readers authenticate with HTTP Basic as a configured user of an admin group. Changes need the
- * token of the sidecar file: only whoever can read the data directory may rewrite its history.
+ * Readers authenticate with HTTP Basic as a configured user of an admin group; they may also
+ * manage projects (the host application's backend creates them). Versions are created and restored
+ * with the token of the sidecar file only: whoever can read the data directory may rewrite history.
  */
 import { sameSecret, verifyPassword } from './passwords.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,6 +23,8 @@ import { z } from 'zod';
 import type { Config } from '../config/schema.js';
 import { HistoryError } from '../history/errors.js';
 import type { HistoryApi } from '../history/service.js';
+import { CatalogError } from '../projects/catalog.js';
+import { NewProjectSchema, type ProjectsApi } from '../projects/service.js';
 import { describeIssues } from '../protocol/schemas.js';
 import type { LoginGuard } from './login-guard.js';
 
@@ -35,20 +43,36 @@ class HttpError extends Error {
 const CreateBodySchema = z.strictObject({ label: z.string().max(200).optional() });
 const RestoreBodySchema = z.strictObject({});
 const DiffQuerySchema = z.object({ from: z.string().min(1), to: z.string().min(1).default('current') });
+const ExportQuerySchema = z.object({ version: z.string().min(1).default('current') });
+const NewProjectBodySchema = NewProjectSchema.extend({ data: z.unknown().optional() });
+const RenameBodySchema = z.strictObject({ name: z.string() });
 
 const MAX_BODY = 64 * 1024;
 
+export interface AdminHttpOptions {
+  config: Pick<Config, 'users' | 'adminGroups' | 'limits'>;
+  history: HistoryApi;
+  projects: ProjectsApi;
+  /** Bearer token of the sidecar file. */
+  token: string;
+  /** Failed Basic logins per client address (shared with WebSocket logins). */
+  guard?: LoginGuard | null;
+}
+
 export class AdminHttp {
-  constructor(
-    private readonly config: Pick<Config, 'users' | 'adminGroups'>,
-    private readonly history: HistoryApi,
-    /** Bearer token of the sidecar file. */
-    readonly token: string,
-    /** Failed Basic logins per client address (shared with WebSocket logins). */
-    private readonly guard: LoginGuard | null = null,
-    /** Failed Basic logins one HTTP connection may send before it is closed. */
-    private readonly maxFailuresPerConnection = Infinity,
-  ) {}
+  private readonly config: AdminHttpOptions['config'];
+  private readonly history: HistoryApi;
+  private readonly projects: ProjectsApi;
+  readonly token: string;
+  private readonly guard: LoginGuard | null;
+  /** Failed Basic logins one HTTP connection may send before it is closed. */
+  private readonly maxFailuresPerConnection: number;
+
+  constructor(options: AdminHttpOptions) {
+    ({ config: this.config, history: this.history, projects: this.projects, token: this.token } = options);
+    this.guard = options.guard ?? null;
+    this.maxFailuresPerConnection = options.config.limits.maxFailedLoginsPerConnection;
+  }
 
   private readonly failures = new WeakMap<object, number>();
 
@@ -62,7 +86,7 @@ export class AdminHttp {
       const result = await this.route(req, role);
       send(res, 200, result);
     } catch (e) {
-      const error = e instanceof HttpError ? e : e instanceof HistoryError ? new HttpError(e.status, e.message) : new HttpError(500, (e as Error).message);
+      const error = e instanceof HttpError ? e : e instanceof HistoryError || e instanceof CatalogError ? new HttpError(e.status, e.message) : new HttpError(500, (e as Error).message);
       send(res, error.status, { error: error.message }, error.headers);
     }
   }
@@ -119,7 +143,27 @@ export class AdminHttp {
       return this.history.storageUsage();
     }
     const [top, project, what, ref, action] = parts;
-    if (top !== 'projects' || project === undefined) throw new HttpError(404, 'not found');
+    if (top !== 'projects') throw new HttpError(404, 'not found');
+    if (project === undefined) {
+      if (method === 'POST') {
+        const body = parseBody(NewProjectBodySchema, await readBody(req, this.config.limits.maxMessageBytes));
+        const { data, ...entry } = body;
+        return data === undefined ? this.projects.create(entry) : this.projects.import(entry, data);
+      }
+      only('GET');
+      return this.projects.list();
+    }
+    if (what === undefined) {
+      if (method === 'PATCH') return this.projects.rename(project, parseBody(RenameBodySchema, await readBody(req)).name);
+      if (method === 'DELETE') return this.projects.delete(project);
+      throw new HttpError(405, 'use PATCH (rename) or DELETE', { allow: 'PATCH, DELETE' });
+    }
+    if (what === 'export' && parts.length === 3) {
+      only('GET');
+      const query = ExportQuerySchema.safeParse(Object.fromEntries(url.searchParams));
+      if (!query.success) throw new HttpError(400, `invalid query: ${describeIssues(query.error)}`);
+      return this.projects.export(project, query.data.version);
+    }
     if (what === 'versions' && ref === undefined) {
       if (method === 'POST') {
         only('POST');
@@ -161,12 +205,12 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers }).end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage, limit = MAX_BODY): Promise<unknown> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY} bytes`);
+    if (size > limit) throw new HttpError(413, `request body over ${limit} bytes`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8').trim();

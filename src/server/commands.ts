@@ -20,7 +20,7 @@ import {
 } from '../protocol/schemas.js';
 import { classicDatasetReply, revisionsDatasetReply, versionContentReply, type Frame, type Generation } from '../protocol/codec.js';
 import { datasetPieces, type DatasetKeys } from '../document/dataset.js';
-import type { AccessPolicy } from './access.js';
+import type { AccessPolicy, User } from './access.js';
 import type { AutoSaveGrants } from './autosave.js';
 import type { Connection } from './connection.js';
 import type { ProjectRegistry } from './projects.js';
@@ -96,7 +96,7 @@ const login: Command = {
     const { login: name, password, token } = parsed.data;
     const checked = token !== undefined || server.access.checksPassword(name);
     const waitMs = checked ? server.loginGuard.blockedFor(connection.address) : 0;
-    const result = waitMs > 0 ? { refused: `${LOGIN_THROTTLED}: try again in ${Math.ceil(waitMs / 1000)} s` } : await server.access.logIn(name, password, token);
+    const result = waitMs > 0 ? { refused: `${LOGIN_THROTTLED}: try again in ${Math.ceil(waitMs / 1000)} s` } : await server.access.logIn(name, password, token, { address: connection.address, via: 'bryntum' });
     if (!connection.open) return;
     if ('refused' in result) {
       server.failed('login_failed');
@@ -142,10 +142,16 @@ const projects: Command = {
   },
 };
 
+/** The project's room; one that does not exist is made when the user's token may (see AccessPolicy.mayCreate). */
+export function openProject(server: Pick<ServerContext, 'projects' | 'access'>, user: User, project: ProjectId): Promise<ProjectRoom | undefined> {
+  const create = server.access.mayCreate(user, project) ? () => ({ id: project, name: String(project), ids: 'number' as const }) : undefined;
+  return server.projects.open(project, create);
+}
+
 const dataset: Command = {
   ...needs(true, true, true, false),
   async run({ server, connection, frame, project }) {
-    const room = await server.projects.open(project);
+    const room = await openProject(server, connection.user!, project);
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     await room.subscribe(connection, (texts, revision) =>
       connection.generation === 'classic'
@@ -236,7 +242,7 @@ const catchUp: Command = {
   async run({ server, connection, frame, project }) {
     const parsed = CatchUpSchema.safeParse(frame.payload);
     if (!parsed.success) return invalid(connection, frame, project, parsed.error);
-    const room = await server.projects.open(project);
+    const room = await openProject(server, connection.user!, project);
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     const since = Number(parsed.data.since.slice('server-'.length));
     const { revisions, revision } = await room.catchUp(connection, since);

@@ -1,12 +1,14 @@
 /**
  * The loaded projects. A project is loaded on first use and unloaded (after folding its log into
- * a snapshot) when nobody has been subscribed to it for a while.
+ * a snapshot) when nobody has been subscribed to it for a while. Which projects exist is the
+ * catalog's (src/projects/catalog.ts).
  */
 import type { Log } from './log.js';
-import type { Config, ProjectConfig } from '../config/schema.js';
-import { parseSeed, readSeedFile, type SeedData } from '../document/seed.js';
+import type { Config } from '../config/schema.js';
+import { parseSeed, parseSeedPaced, readSeedFile, type SeedData } from '../document/seed.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import type { Storage } from '../persistence/storage.js';
+import type { ProjectCatalog, ProjectEntry } from '../projects/catalog.js';
 import { ProjectRoom, type RoomObserver } from './room.js';
 
 export class ProjectRegistry {
@@ -20,6 +22,7 @@ export class ProjectRegistry {
   constructor(
     private readonly config: Config,
     private readonly storage: Storage,
+    readonly catalog: ProjectCatalog,
     private readonly log: Log,
     private readonly observer?: RoomObserver,
   ) {
@@ -28,36 +31,67 @@ export class ProjectRegistry {
     this.timer.unref();
   }
 
-  projectConfig(id: ProjectId): ProjectConfig | undefined {
-    return this.config.projects.find((p) => p.id === id);
+  /**
+   * The loaded room of a project (loading it if needed); undefined for unknown projects, unless
+   * `create` is given: then a project that does not exist is created empty with that entry.
+   */
+  async open(id: ProjectId, create?: () => Omit<ProjectEntry, 'createdAt'>): Promise<ProjectRoom | undefined> {
+    let room = this.rooms.get(id);
+    if (room) return room;
+    let project = this.catalog.get(id);
+    if (!project && create) project = await this.catalog.add(create()).catch(() => this.catalog.get(id));
+    if (!project) return undefined;
+    // Another open may have started while the entry was being added.
+    room = this.rooms.get(id);
+    if (room) return room;
+    const entry = project;
+    const previous = this.closing.get(id);
+    room = (async () => {
+      if (previous) await previous;
+      const started = performance.now();
+      const opened = await ProjectRoom.open({
+        project: entry,
+        config: this.config,
+        storage: this.storage.project(id),
+        loadSeed: () => this.seedOf(entry),
+        log: this.log,
+        observer: this.observer,
+      });
+      this.log(`project ${JSON.stringify(id)} loaded in ${Math.round(performance.now() - started)} ms`, { project: id });
+      this.ready.add(opened);
+      this.observer?.loaded?.(id);
+      return opened;
+    })();
+    this.rooms.set(id, room);
+    room.catch(() => this.rooms.delete(id));
+    return room;
   }
 
-  /** The loaded room of a configured project (loading it if needed); undefined for unknown projects. */
-  async open(id: ProjectId): Promise<ProjectRoom | undefined> {
-    const project = this.projectConfig(id);
-    if (!project) return undefined;
-    let room = this.rooms.get(id);
-    if (!room) {
-      const previous = this.closing.get(id);
-      room = (async () => {
-        if (previous) await previous;
-        const started = performance.now();
-        const opened = await ProjectRoom.open({
-          project,
-          config: this.config,
-          storage: this.storage.project(id),
-          loadSeed: () => loadSeed(project),
-          log: this.log,
-          observer: this.observer,
-        });
-        this.log(`project ${JSON.stringify(id)} loaded in ${Math.round(performance.now() - started)} ms`, { project: id });
-        this.ready.add(opened);
-        return opened;
-      })();
-      this.rooms.set(id, room);
-      room.catch(() => this.rooms.delete(id));
+  /** The first state of a project (and what a reset brings back): its seed file, its imported data, or nothing. */
+  private async seedOf(entry: ProjectEntry): Promise<SeedData> {
+    if (entry.seed) return readSeedFile(entry.seed);
+    const imported = await this.catalog.seedOf(entry.id);
+    return imported === undefined ? parseSeed({}) : parseSeedPaced(imported, `project ${JSON.stringify(entry.id)}`);
+  }
+
+  /**
+   * Delete a project: off the list at once (no new opens), its subscribers told `reason` and its
+   * peers closed, then every key of it removed. Resolves with the number of keys removed.
+   */
+  async delete(id: ProjectId, reason: string): Promise<number> {
+    await this.catalog.remove(id);
+    const pending = this.rooms.get(id);
+    if (pending) {
+      this.rooms.delete(id);
+      const room = await pending.catch(() => null);
+      if (room) {
+        this.ready.delete(room);
+        await room.end(reason);
+        this.observer?.unloaded?.(id);
+      }
     }
-    return room;
+    await this.closing.get(id);
+    return this.catalog.purge(id);
   }
 
   loaded(): ProjectId[] {
@@ -83,7 +117,13 @@ export class ProjectRegistry {
   private unload(id: ProjectId, room: ProjectRoom): Promise<void> {
     this.rooms.delete(id);
     this.ready.delete(room);
-    const done = room.close().then(() => this.log(`project ${JSON.stringify(id)} unloaded`, { project: id })).catch((e) => this.log(`project ${JSON.stringify(id)}: unload failed: ${(e as Error).message}`, { level: 'error', project: id }));
+    const done = room
+      .close()
+      .then(() => {
+        this.log(`project ${JSON.stringify(id)} unloaded`, { project: id });
+        this.observer?.unloaded?.(id);
+      })
+      .catch((e) => this.log(`project ${JSON.stringify(id)}: unload failed: ${(e as Error).message}`, { level: 'error', project: id }));
     this.closing.set(id, done);
     void done.then(() => this.closing.get(id) === done && this.closing.delete(id));
     return done;
@@ -99,8 +139,4 @@ export class ProjectRegistry {
     }
     await Promise.all([...all, ...this.closing.values()]);
   }
-}
-
-async function loadSeed(project: ProjectConfig): Promise<SeedData> {
-  return project.seed ? readSeedFile(project.seed) : parseSeed({});
 }

@@ -62,7 +62,7 @@ export interface Sender {
 export const SERVER_CLIENT = 'weft-server';
 
 export interface RoomOptions {
-  project: ProjectConfig;
+  project: Pick<ProjectConfig, 'id' | 'ids'>;
   config: Config;
   storage: ProjectStorage;
   loadSeed: () => Promise<SeedData>;
@@ -77,6 +77,11 @@ export interface RoomObserver {
   stored(seconds: number, revisions: number): void;
   /** A change committed: from its turn in the queue to stored and sent. */
   committed(seconds: number): void;
+  /** A project was loaded, or unloaded (idle, deleted, closing) (ProjectRegistry). */
+  loaded?(project: ProjectId): void;
+  unloaded?(project: ProjectId): void;
+  /** Revisions stored and sent; `author` made the ones of `client` (the others are the server's). */
+  delivered?(project: ProjectId, revisions: OutgoingRevision[], author: { client: string; name: string } | null): void;
 }
 
 export class ProjectRoom {
@@ -97,6 +102,8 @@ export class ProjectRoom {
   /** Recent task placements, for telling classic senders the final sibling order. */
   private readonly placements: RecentPlacements;
   private closed = false;
+  /** What a client that reaches a closed room is told. */
+  private closedReason = 'Project was unloaded: open it again';
   /** Server-side versions of the project (src/history). */
   private history!: ProjectHistory;
   /** When the last change was committed; background work waits for a quiet moment after it. */
@@ -227,6 +234,7 @@ export class ProjectRoom {
    */
   subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string[]): Promise<void> {
     return this.queue.run(async () => {
+      if (this.closed) return void connection.send({ command: 'error', project: this.id, message: this.closedReason });
       const texts = this.history.withVersions(await this.document.datasetTexts(true));
       connection.subscribeTo(this);
       this.subscribers.add(connection);
@@ -279,6 +287,7 @@ export class ProjectRoom {
    */
   applyPeerUpdate(peer: YjsPeer, update: Uint8Array): Promise<void> {
     return this.queue.run(async () => {
+      if (this.closed) return;
       try {
         await this.commitWrite(peer.id, peer.user.name, () => this.notePeerWrites(peer.id, this.document.applyUpdate(update, peer)), peer);
       } catch (e) {
@@ -329,7 +338,7 @@ export class ProjectRoom {
     this.meta = meta;
     this.afterCommit();
     this.noteChange(author);
-    this.broadcast(revisions, null);
+    this.broadcast(revisions, null, { client, name: author });
     this.presence.flushToPeers();
     return revisions.length ? revisions[0].revision : null;
   }
@@ -342,6 +351,7 @@ export class ProjectRoom {
    */
   submit(sender: Sender, requests: ChangeRequest[]): Promise<string | null> {
     return this.queue.run(async () => {
+      if (this.closed) return this.closedReason;
       this.lastActive = Date.now();
       const outgoing: OutgoingRevision[] = [];
       let failure: string | null = null;
@@ -364,7 +374,7 @@ export class ProjectRoom {
       // Classic senders learn new ids from their own change; without added records they get no echo
       // of it (server revisions that follow, such as corrections, they do get).
       const noEcho = sender.generation === 'classic' && !added ? { connection: sender.connection, client: sender.connection.id } : null;
-      this.broadcast(outgoing, noEcho);
+      this.broadcast(outgoing, noEcho, sender.connection.user ? { client: sender.connection.id, name: sender.connection.user.name } : null);
       if (finals) sender.connection.send(classicChange(this.id, finals));
       return failure;
     });
@@ -512,7 +522,7 @@ export class ProjectRoom {
    * Send revisions to every subscriber in its own framing, serialized once per generation.
    * `noEcho` names a sender that must not get its own revision back (classic rule).
    */
-  private broadcast(all: OutgoingRevision[], noEcho: { connection: Connection; client: string } | null): void {
+  private broadcast(all: OutgoingRevision[], noEcho: { connection: Connection; client: string } | null, author: { client: string; name: string } | null): void {
     const frames: Partial<Record<Generation, string[]>> = {};
     let echoless: string[] | undefined;
     const muted = this.loops.anyMuted ? all.map((r) => this.withoutMuted(r)) : all;
@@ -527,6 +537,7 @@ export class ProjectRoom {
       const list = (frames[generation] ??= encoderFor(generation).changes(this.id, revisions));
       for (const frame of list) connection.send(frame);
     }
+    if (all.length) this.options.observer?.delivered?.(this.id, all, author);
   }
 
   /**
@@ -591,6 +602,7 @@ export class ProjectRoom {
   /** Bring back the seed as a new state of the document; ids and revision numbers keep counting. */
   reset(userName: string, announceProject: boolean): Promise<void> {
     return this.queue.run(async () => {
+      if (this.closed) throw new Error(this.closedReason);
       await this.takeVersion('before-reset', `Before reset by ${userName}`);
       const seed = await this.options.loadSeed();
       // Stored content of the versions the reset removes goes with them.
@@ -710,7 +722,7 @@ export class ProjectRoom {
     await this.persist({ update: null, meta, revisions: logEntries([revision]) });
     this.meta = meta;
     this.afterCommit();
-    this.broadcast([revision], null);
+    this.broadcast([revision], null, null);
     return version;
   }
 
@@ -729,6 +741,7 @@ export class ProjectRoom {
    */
   restore(n: number, userName: string): Promise<{ restored: VersionMeta; before: VersionMeta; revision: string | null }> {
     return this.queue.run(async () => {
+      if (this.closed) throw new Error(this.closedReason);
       const { version: restored, state } = await this.history.get(n);
       const before = await this.takeVersion('before-restore', `Before restore of version ${n}`);
       if (!before) throw new Error('project is closing');
@@ -756,10 +769,7 @@ export class ProjectRoom {
   /** Flush: fold the log into a snapshot and free the document. */
   close(): Promise<void> {
     return this.queue.run(async () => {
-      this.foldSoon.cancel();
-      this.versionSoon.cancel();
-      this.resyncSoon.cancel();
-      this.settleSoon.cancel();
+      this.cancelBackground();
       await this.log.settled();
       await this.log.fold();
       await this.history.close(this.meta.nextRevision);
@@ -768,6 +778,33 @@ export class ProjectRoom {
       this.presence.destroy();
       this.document.destroy();
     });
+  }
+
+  /**
+   * The project was deleted: its subscribers get an error and are unsubscribed, its peers are
+   * closed (4404), and nothing more is stored (its keys are being removed).
+   */
+  end(reason: string): Promise<void> {
+    return this.queue.run(async () => {
+      this.cancelBackground();
+      await this.log.settled();
+      this.closed = true;
+      this.closedReason = reason;
+      for (const connection of [...this.subscribers]) {
+        connection.send({ command: 'error', project: this.id, message: reason });
+        connection.unsubscribe();
+      }
+      this.presence.closePeers(4404, 'project deleted');
+      this.presence.destroy();
+      this.document.destroy();
+    });
+  }
+
+  private cancelBackground(): void {
+    this.foldSoon.cancel();
+    this.versionSoon.cancel();
+    this.resyncSoon.cancel();
+    this.settleSoon.cancel();
   }
 }
 

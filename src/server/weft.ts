@@ -15,14 +15,18 @@ import { packageVersion } from '../config/version.js';
 import { decodeFrame } from '../protocol/codec.js';
 import { Storage } from '../persistence/storage.js';
 import { warmUpMerger } from '../persistence/merger.js';
-import { AccessPolicy } from './access.js';
+import { AccessPolicy, type User } from './access.js';
 import { AutoSaveGrants } from './autosave.js';
-import { announceUsers, dispatch, type ServerContext } from './commands.js';
+import { announceUsers, dispatch, openProject, type ServerContext } from './commands.js';
 import { Connection, type SentCount } from './connection.js';
 import { ProjectRegistry } from './projects.js';
+import { ProjectCatalog } from '../projects/catalog.js';
+import { resolveProjectId } from '../history/project-id.js';
+import { ProjectsService } from '../projects/service.js';
 import { SerialQueue } from './serial-queue.js';
 import { Inbound } from './inbound.js';
-import { YjsPeer } from './yjs-peer.js';
+import { YjsDoor } from './yjs-door.js';
+import { safely, type WeftHooks } from './hooks.js';
 import { LoginGuard } from './login-guard.js';
 import { Metrics } from './metrics.js';
 import { OutputBudget } from './output-budget.js';
@@ -38,6 +42,15 @@ import type { ProjectId } from '../protocol/schemas.js';
 export interface StartOptions {
   /** Where log lines go; defaults to stderr. Pass `() => {}` to silence. */
   log?: Log;
+  /** The host application's authentication and what it is told (src/server/hooks.ts). */
+  hooks?: WeftHooks;
+  /**
+   * Attach to this HTTP server (the host's, listening already or later) instead of listening on
+   * `config.host`/`config.port`. Its HTTP requests stay the host's: pass them to `handleRequest`.
+   */
+  server?: HttpServer;
+  /** Only WebSocket upgrades under this path are Weft's (e.g. `/weft`; Yjs peers at `/weft/yjs/<project>`). Default: every path. */
+  path?: string;
 }
 
 export class WeftServer {
@@ -57,6 +70,8 @@ export class WeftServer {
   /** Connections not logged in yet, with what ends their limits (byte count, deadline). */
   private readonly pending = new Map<Connection, () => void>();
   private readonly pendingPerAddress = new Map<string, number>();
+  /** Yjs peers at /yjs/<project>: their logins, then their YjsPeer. */
+  private readonly yjs: YjsDoor;
 
   /** Messages and characters sent to Bryntum clients (metrics). */
   readonly sent: SentCount = { messages: 0, chars: 0 };
@@ -71,13 +86,15 @@ export class WeftServer {
     loginGuard: LoginGuard,
     tokens: TokenVerifier | null,
     metrics: Metrics,
+    private readonly options: StartOptions,
+    private readonly http_: HttpParts,
   ) {
     this.budget = new OutputBudget(config.limits.maxBufferedBytesTotal, this.connections);
     // Buffers drain without a write reporting it.
     this.budgetTimer = setInterval(() => this.budget.recount(), 1000);
     this.budgetTimer.unref();
     this.context = {
-      access: new AccessPolicy(config, tokens),
+      access: new AccessPolicy(config, tokens, projects.catalog, options.hooks?.authenticate, (e) => log(`authenticate hook failed: ${e.stack ?? e}`, { level: 'error' })),
       projects,
       autosave: new AutoSaveGrants(config.autoSaveIntervalMins),
       version: packageVersion(),
@@ -91,13 +108,21 @@ export class WeftServer {
       log,
       failed: (kind) => metrics.errors.inc({ kind }),
     };
-    http.on('upgrade', (req, socket: Socket, head) =>
-      this.upgrade(req, socket, head).catch((e: Error) => {
-        // Last resort: a request this server cannot handle must not take it down.
-        this.log(`upgrade ${JSON.stringify(req.url)} failed: ${e.stack ?? e}`, { level: 'error' });
-        socket.destroy();
-      }),
-    );
+    this.yjs = new YjsDoor({
+      context: this.context,
+      config,
+      wss,
+      track: (socket) => this.track(socket),
+      inbound: (id, socket) => this.inbound(id, socket),
+      log,
+      instance: this.instance,
+      nextConnection: () => ++this.connectionCount,
+      countPeers: (delta) => void (this.peers += delta),
+      tokens: tokens !== null || options.hooks?.authenticate !== undefined,
+      pendingSockets: () => this.pending.size,
+      pendingPerAddress: this.pendingPerAddress,
+    });
+    http.on('upgrade', this.onUpgrade);
     this.inactivityTimer = config.inactivityResetSeconds > 0 ? setInterval(() => void this.checkInactivity(), 1000) : null;
     this.inactivityTimer?.unref();
     this.heartbeatTimer = config.heartbeatSeconds > 0 ? setInterval(() => this.heartbeat(), config.heartbeatSeconds * 1000) : null;
@@ -122,28 +147,49 @@ export class WeftServer {
       sent: () => server?.sent ?? { messages: 0, chars: 0 },
       longestQueue: () => projects.longestQueue(),
     });
-    const projects = new ProjectRegistry(config, storage, log, {
+    const catalog = await ProjectCatalog.open(storage, config.projects);
+    const hooks = options.hooks ?? {};
+    const hookFailed = (name: string) => (e: Error) => log(`${name} hook failed: ${e.stack ?? e}`, { level: 'error' });
+    const projects = new ProjectRegistry(config, storage, catalog, log, {
       stored(seconds, revisions) {
         metrics.storageWriteSeconds.observe(seconds);
         if (revisions) metrics.changes.inc(revisions);
       },
       committed: (seconds) => metrics.commitSeconds.observe(seconds),
+      delivered: hooks.onCommit
+        ? (project, revisions, author) => {
+            for (const r of revisions) {
+              const user = author && r.client === author.client ? author.name : null;
+              safely(hooks.onCommit, hookFailed('onCommit'), { project, revision: r.revision, client: r.client, user, changes: r.changes });
+            }
+          }
+        : undefined,
+      loaded: (project) => safely(hooks.onLoad, hookFailed('onLoad'), project),
+      unloaded: (project) => safely(hooks.onUnload, hookFailed('onUnload'), project),
     });
     const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
-    const admin = new AdminHttp(config, new HistoryService(storage, config, projects), randomBytes(32).toString('hex'), loginGuard, config.limits.maxFailedLoginsPerConnection);
+    const history = new HistoryService(storage, projects);
+    const admin = new AdminHttp({ config, history, projects: new ProjectsService(projects, history), token: randomBytes(32).toString('hex'), guard: loginGuard });
     const page = historyPage(config, storage, projects, log, loginGuard);
-    const http = createServer((req, res) => handleHttp(req, res, { admin, page, metrics, metricsToken: config.metricsToken, ready: () => server !== undefined && !server.closing }, log));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        http.once('error', reject);
-        http.listen(config.port, config.host, () => resolve());
+    const parts: HttpParts = { admin, page, metrics, metricsToken: config.metricsToken, ready: () => server !== undefined && !server.closing };
+    const http =
+      options.server ??
+      createServer((req, res) => {
+        if (!handleHttp(req, res, parts, log)) res.writeHead(426, { 'content-type': 'text/plain' }).end('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');
       });
-    } catch (e) {
-      await storage.close();
-      throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+    if (!options.server) {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          http.once('error', reject);
+          http.listen(config.port, config.host, () => resolve());
+        });
+      } catch (e) {
+        await storage.close();
+        throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
+      }
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
-    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens, metrics);
+    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens, metrics, options, parts);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`, { level: 'warn' }),
@@ -159,7 +205,8 @@ export class WeftServer {
   private async seedNewProjects(): Promise<void> {
     const stored = new Set((await this.storage.projectIds().catch(() => [])).map((id) => JSON.stringify(id)));
     for (const project of this.config.projects) {
-      if (stored.has(JSON.stringify(project.id)) || this.closing) continue;
+      // A configured project deleted at runtime stays deleted.
+      if (stored.has(JSON.stringify(project.id)) || !this.projects.catalog.get(project.id) || this.closing) continue;
       await this.projects.open(project.id).catch((e: Error) => this.log(`project ${JSON.stringify(project.id)}: cannot seed: ${e.message}`, { level: 'error', project: project.id }));
     }
   }
@@ -173,56 +220,49 @@ export class WeftServer {
     return this.config.host;
   }
 
-  /** Bryntum clients connect on any path; Yjs peers on /yjs/<project>. */
+  /**
+   * Answer an HTTP request that is Weft's (/healthz, /readyz, /metrics, /api/..., /history...);
+   * false for any other, which stays the caller's. For a server attached to the host's HTTP server.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    return handleHttp(req, res, this.http_, this.log);
+  }
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Socket, head: Buffer) =>
+    void this.upgrade(req, socket, head).catch((e: Error) => {
+      // Last resort: a request this server cannot handle must not take it down.
+      this.log(`upgrade ${JSON.stringify(req.url)} failed: ${e.stack ?? e}`, { level: 'error' });
+      socket.destroy();
+    });
+
+  /** Bryntum clients connect on any path (under `path`); Yjs peers on /yjs/<project>. */
   private async upgrade(req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    const prefix = (this.options.path ?? '').replace(/\/+$/, '');
+    const path = parsePath(req.url ?? '/');
+    // Another path under the host's server is the host's (its own WebSockets).
+    if (prefix && path !== null && path.url.pathname !== prefix && !path.url.pathname.startsWith(`${prefix}/`)) return;
     // Until ws takes the socket over, a reset by the client must not be an unhandled 'error'.
     socket.on('error', () => {});
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${text}\n`);
     };
-    const path = parsePath(req.url ?? '/');
     if (path === null) return refuse(400, 'Bad Request');
-    const match = /^\/yjs\/([^/]+)\/?$/.exec(path.url.pathname);
+    const match = /^\/yjs\/([^/]+)\/?$/.exec(path.url.pathname.slice(prefix.length));
     if (!match) {
       const address = socket.remoteAddress ?? '';
       const limits = this.config.limits;
-      if (this.pending.size >= limits.maxPendingSockets || (this.pendingPerAddress.get(address) ?? 0) >= limits.maxPendingSocketsPerAddress) {
+      if (this.pending.size + this.yjs.waiting >= limits.maxPendingSockets || (this.pendingPerAddress.get(address) ?? 0) >= limits.maxPendingSocketsPerAddress) {
         return refuse(503, 'Service Unavailable: too many connections not logged in');
       }
       return this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(this.track(ws), socket, address, head.length));
     }
-    const url = path.url;
     const segment = decodeSegment(match[1]);
     if (segment === null) return refuse(400, 'Bad Request');
-    const project = this.projectFromPath(segment);
-    const login = url.searchParams.get('login') ?? '';
-    const token = url.searchParams.get('token') ?? undefined;
-    const address = socket.remoteAddress ?? '';
-    const guard = this.context.loginGuard;
-    // The same guard as WebSocket logins: a password is not to be guessed over this door either.
-    const checked = token !== undefined || (login !== '' && this.context.access.checksPassword(login));
-    const waitMs = checked ? guard.blockedFor(address) : 0;
-    if (waitMs > 0) return refuse(429, `Too Many Requests: too many failed logins, try again in ${Math.ceil(waitMs / 1000)} s`);
-    const result = login || token !== undefined ? await this.context.access.logIn(login, url.searchParams.get('password'), token) : null;
-    const user = result && !('refused' in result) ? result : null;
-    if (!user && checked) guard.failed(address);
-    if (!user) return refuse(401, `Unauthorized: ${result && 'refused' in result ? `${result.refused}; ` : ''}pass ?login=<name>&password=<password> or ?token=<token>`);
-    if (project === undefined || !this.context.access.canAccess(user, project)) return refuse(403, 'Forbidden');
-    const room = await this.projects.open(project);
-    if (!room) return refuse(404, 'Not Found');
-    this.wss.handleUpgrade(req, socket, head, (upgraded) => {
-      const ws = this.track(upgraded);
-      const id = `yjs-${this.instance}-${++this.connectionCount}`;
-      const peer = new YjsPeer(id, ws, user, !this.context.access.canWrite(user, project), room, this.inbound(id, ws), this.log, this.config.limits);
-      this.peers++;
-      const expiresAt = user.grant?.expiresAt;
-      const expiry = expiresAt ? setTimeout(() => ws.close(4401, 'token expired'), Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1)) : null;
-      expiry?.unref();
-      ws.once('close', () => {
-        this.peers--;
-        if (expiry) clearTimeout(expiry);
-      });
-      void peer.start();
+    return this.yjs.upgrade(req, socket, head, {
+      url: path.url,
+      project: (user) => this.projectFromPath(segment, user),
+      open: (project, user) => openProject(this.context, user, project),
+      refuse,
     });
   }
 
@@ -233,10 +273,14 @@ export class WeftServer {
     return [...[...counts].map(([generation, count]) => ({ generation, kind: 'bryntum', count })), { generation: 'yjs', kind: 'yjs', count: this.peers }];
   }
 
-  /** A path segment names a project by its id as text; numeric ids match their digits. */
-  private projectFromPath(segment: string): ProjectId | undefined {
-    const projects = this.config.projects;
-    return (projects.find((p) => p.id === segment) ?? projects.find((p) => typeof p.id === 'number' && String(p.id) === segment))?.id;
+  /**
+   * A path segment names a project by its id as text; numeric ids match their digits. One that
+   * does not exist may be one the user's token names, to be made on demand.
+   */
+  private projectFromPath(segment: string, user: User): ProjectId | undefined {
+    const id = resolveProjectId(segment, this.projects.catalog);
+    if (id !== undefined || !Array.isArray(user.grant?.projects)) return id;
+    return user.grant.projects.find((p) => String(p) === segment && this.context.access.mayCreate(user, p));
   }
 
   private accept(socket: WebSocket, raw: Socket, address: string, headBytes: number): void {
@@ -374,7 +418,7 @@ export class WeftServer {
 
   /** Server-initiated reset of every project (PROTOCOL.md §10.2). */
   async resetAll(userName: string): Promise<void> {
-    for (const project of this.config.projects) {
+    for (const project of this.projects.catalog.list()) {
       const room = await this.projects.open(project.id);
       await room?.reset(userName, false);
     }
@@ -390,13 +434,17 @@ export class WeftServer {
     for (const release of this.pending.values()) release();
     this.pending.clear();
     await removeSidecar(this.config.dataDir);
+    this.http.off('upgrade', this.onUpgrade);
     // 1012 (service restart): clients reconnect, to this server once it is back or to another.
     for (const client of this.wss.clients) client.close(1012, 'service restart');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
-    // Open event streams of the history page would hold the port.
-    this.http.closeAllConnections();
-    await closed;
+    // An attached server's HTTP server is the host's to close.
+    if (!this.options.server) {
+      const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      // Open event streams of the history page would hold the port.
+      this.http.closeAllConnections();
+      await closed;
+    }
     await this.projects.closeAll();
     await this.storage.close();
   }
@@ -437,7 +485,8 @@ interface HttpParts {
   ready(): boolean;
 }
 
-function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, metrics, metricsToken, ready }: HttpParts, log: Log): void {
+/** Answer a request that is Weft's; false for any other path. */
+function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, metrics, metricsToken, ready }: HttpParts, log: Log): boolean {
   // Last resort: a request this server cannot handle must not take it down.
   const failed = (e: unknown) => {
     log(`${req.method} ${JSON.stringify(req.url)} failed: ${(e as Error)?.stack ?? e}`, { level: 'error' });
@@ -445,28 +494,35 @@ function handleHttp(req: IncomingMessage, res: ServerResponse, { admin, page, me
     res.end();
   };
   try {
-    if (admin.handles(req)) return void admin.handle(req, res).catch(failed);
-    if (page.handles(req)) return void Promise.resolve(page.handle(req, res)).catch(failed);
+    if (admin.handles(req)) {
+      admin.handle(req, res).catch(failed);
+      return true;
+    }
+    if (page.handles(req)) {
+      Promise.resolve(page.handle(req, res)).catch(failed);
+      return true;
+    }
   } catch (e) {
-    return failed(e);
+    failed(e);
+    return true;
   }
   const path = (req.url ?? '').split('?')[0];
   if (path === '/health' || path === '/healthz') {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', version: packageVersion() }));
-    return;
+    return true;
   }
   if (path === '/readyz') {
     const ok = ready();
     res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
-    return;
+    return true;
   }
   if (path === '/metrics') {
     if (metricsToken !== undefined && !sameSecret(req.headers.authorization ?? '', `Bearer ${metricsToken}`)) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('Unauthorized: send Authorization: Bearer <metricsToken>\n');
-      return;
+      return true;
     }
     metrics.text().then((text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text), failed);
-    return;
+    return true;
   }
-  res.writeHead(426, { 'content-type': 'text/plain' }).end('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');
+  return false;
 }
