@@ -94,9 +94,21 @@ describe('an embedded server', () => {
     await expect(startWeft({ config: { port: 0 } as never, log: () => {} })).rejects.toThrow(/dataDir/);
     await expect(startWeft({ config: { dataDir: join(dir, 'db'), port: 0, limits: { maxMessageBytes: -1 } }, log: () => {} })).rejects.toThrow(/limits\.maxMessageBytes/);
     weft = await startWeft({ config: { dataDir: join(dir, 'db'), port: 0, host: '127.0.0.1' }, log: () => {} });
-    expect(weft.projects.catalog.list()).toEqual([]);
+    expect(await weft.manage.projects.list()).toEqual([]);
     expect((await login(weft.port, '/', 'someone', '')).reply).toEqual({ command: 'login', error: 'Wrong username/password' });
     expect((await login(weft.port, '/', 'admin', 'admin')).reply).toEqual({ command: 'login', error: 'Wrong username/password' });
+  });
+
+  it('manages projects in-process as the admin API does', async () => {
+    dir = await tempDir();
+    weft = await startWeft({ config: { dataDir: join(dir, 'db'), port: 0, host: '127.0.0.1' }, log: () => {} });
+    await weft.manage.projects.import({ id: 'p', name: 'P' }, { tasks: [{ id: 1, name: 'A', children: [{ id: 2, name: 'B' }] }] });
+    expect((await weft.manage.projects.list()).map((p) => [p.id, p.name])).toEqual([['p', 'P']]);
+    const exported = await weft.manage.projects.export('p');
+    expect((exported.tasksData as any[])[0]).toMatchObject({ id: 1, name: 'A', children: [{ id: 2, name: 'B' }] });
+    expect(await weft.manage.history.list('p')).toEqual([]);
+    await weft.manage.projects.delete('p');
+    expect(await weft.manage.projects.list()).toEqual([]);
   });
 
   it('tells onCommit of each change as clients receive it and who made it, and onLoad / onUnload of projects', async () => {

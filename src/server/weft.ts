@@ -22,7 +22,7 @@ import { Connection, type SentCount } from './connection.js';
 import { ProjectRegistry } from './projects.js';
 import { ProjectCatalog } from '../projects/catalog.js';
 import { resolveProjectId } from '../history/project-id.js';
-import { ProjectsService } from '../projects/service.js';
+import { ProjectsService, type ProjectsApi } from '../projects/service.js';
 import { SerialQueue } from './serial-queue.js';
 import { Inbound } from './inbound.js';
 import { YjsDoor } from './yjs-door.js';
@@ -33,7 +33,7 @@ import { OutputBudget } from './output-budget.js';
 import { UsersAnnouncer } from './users-announcer.js';
 import { AdminHttp } from './admin-http.js';
 import { localUrl, removeSidecar, writeSidecar } from './sidecar.js';
-import { HistoryService } from '../history/service.js';
+import { HistoryService, type HistoryApi } from '../history/service.js';
 import { HistoryPage } from '../history-page/page-http.js';
 import { historyPage } from '../history-page/mount.js';
 import type { Socket } from 'node:net';
@@ -75,6 +75,8 @@ export class WeftServer {
 
   /** Messages and characters sent to Bryntum clients (metrics). */
   readonly sent: SentCount = { messages: 0, chars: 0 };
+  /** Projects and their history, as `weft projects` / `weft versions` and the admin API have them. */
+  manage!: { projects: ProjectsApi; history: HistoryApi };
 
   private constructor(
     readonly config: Config,
@@ -169,7 +171,8 @@ export class WeftServer {
     });
     const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
     const history = new HistoryService(storage, projects);
-    const admin = new AdminHttp({ config, history, projects: new ProjectsService(projects, history), token: randomBytes(32).toString('hex'), guard: loginGuard });
+    const manage = { projects: new ProjectsService(projects, history), history };
+    const admin = new AdminHttp({ config, ...manage, token: randomBytes(32).toString('hex'), guard: loginGuard });
     const page = historyPage(config, storage, projects, log, loginGuard);
     const parts: HttpParts = { admin, page, metrics, metricsToken: config.metricsToken, ready: () => server !== undefined && !server.closing };
     const http =
@@ -190,6 +193,7 @@ export class WeftServer {
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
     server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens, metrics, options, parts);
+    server.manage = manage;
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`, { level: 'warn' }),
