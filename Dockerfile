@@ -4,11 +4,12 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --ignore-scripts=false
+# No scripts yet: `prepare` builds, and the sources are not here yet (dependencies stay cached).
+RUN npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bench ./bench
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production WEFT_HOST=0.0.0.0 WEFT_PORT=8080 WEFT_DATA_DIR=/data
