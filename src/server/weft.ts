@@ -207,10 +207,12 @@ export class WeftServer {
    * client asking for one meanwhile waits for that same load. Seeded projects unload when idle.
    */
   private async seedNewProjects(): Promise<void> {
-    const stored = new Set((await this.storage.projectIds().catch(() => [])).map((id) => JSON.stringify(id)));
     for (const project of this.config.projects) {
       // A configured project deleted at runtime stays deleted.
-      if (stored.has(JSON.stringify(project.id)) || !this.projects.catalog.get(project.id) || this.closing) continue;
+      if (!this.projects.catalog.get(project.id) || this.closing) continue;
+      // One read per configured project, not a walk over every stored key.
+      const storage = this.storage.project(project.id);
+      if (await storage.getJson(storage.keys.meta()).catch(() => undefined)) continue;
       await this.projects.open(project.id).catch((e: Error) => this.log(`project ${JSON.stringify(project.id)}: cannot seed: ${e.message}`, { level: 'error', project: project.id }));
     }
   }
