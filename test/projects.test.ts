@@ -110,6 +110,27 @@ describe('creating and importing', () => {
     expect((await call('/api/projects', admin)).body.map((p: any) => p.id)).toEqual([1, 2, 3]);
   });
 
+  it('refuses data a change could not hold, and a tree that is none, saying why, and keeps serving', async () => {
+    s = await startServer(everyProject);
+    const refusals: [unknown, RegExp][] = [
+      [{ tasks: [{ id: { x: 1 }, name: 'a' }] }, /tasks\[0\]: a record id must be/],
+      [{ tasks: [{ id: '\u0000root' }] }, /without U\+0000/],
+      [{ tasks: [{ id: 1, children: [{ id: 1 }] }] }, /id 1 appears twice/],
+      [{ tasks: [{ id: 1, parentId: 2 }, { id: 2, parentId: 1 }] }, /is its own ancestor/],
+      [{ tasks: [{ id: 1, parentId: 7 }] }, /has parent 7, which is not a task of the import/],
+      [{ tasks: [{ id: 1, constructor: 5 }] }, /"constructor" may not be used as a field name/],
+      [{ tasks: [{ id: 1, x: JSON.parse('['.repeat(100) + ']'.repeat(100)) }] }, /nested at most 64 levels/],
+      [{ tasks: [{ name: 'no id' }] }, /a record id must be/],
+    ];
+    for (const [data, message] of refusals) {
+      const result = await call('/api/projects', admin, 'POST', { id: 'h', data });
+      expect(result.status, JSON.stringify(data).slice(0, 60)).toBe(400);
+      expect(result.body.error).toMatch(message);
+    }
+    expect((await call('/api/projects', admin)).body.map((p: any) => p.id)).toEqual([1, 2, 3]);
+    expect((await load(1)).dataset.tasksData.length).toBeGreaterThan(0);
+  });
+
   it('reads a dataset as a dataset reply holds it, as loadInlineData takes it, a demo project file and a CrudManager load response', async () => {
     s = await startServer(everyProject);
     const file = JSON.parse(await readFile(seedPath('website'), 'utf8'));

@@ -39,7 +39,7 @@ export async function openHistory(config: Config, io: Io): Promise<HistoryTarget
   const history = new HistoryService(storage, projects);
   return {
     api: history,
-    projects: new ProjectsService(projects, history),
+    projects: new ProjectsService(projects, history, config.limits),
     close: async () => {
       await projects.closeAll();
       await storage.close();

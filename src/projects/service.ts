@@ -10,6 +10,7 @@ import { ProjectIdSchema, type ProjectId } from '../protocol/schemas.js';
 import type { ProjectRegistry } from '../server/projects.js';
 import { CatalogError, ProjectNameSchema, type ProjectEntry } from './catalog.js';
 import { ImportFormatError, toSeedLayout } from './import-format.js';
+import { ImportCheckError, checkImport } from './import-check.js';
 
 export const ProjectInfoSchema = z.object({
   id: ProjectIdSchema,
@@ -58,6 +59,7 @@ export class ProjectsService implements ProjectsApi {
   constructor(
     private readonly registry: ProjectRegistry,
     private readonly history: Pick<HistoryApi, 'show'>,
+    private readonly limits: Parameters<typeof checkImport>[1],
   ) {}
 
   async list(): Promise<ProjectInfo[]> {
@@ -78,6 +80,7 @@ export class ProjectsService implements ProjectsApi {
       layout = toSeedLayout(data);
       // Checked before anything is stored: a file that cannot be read leaves no project behind.
       const seed = await parseSeedPaced(layout.data, 'import');
+      checkImport(seed, this.limits);
       const entry = await this.registry.catalog.add(newEntry(project), layout.data);
       try {
         await this.registry.open(entry.id);
@@ -89,7 +92,7 @@ export class ProjectsService implements ProjectsApi {
       for (const [store, rows] of seed.stores) records[store] = rows.length;
       return { project: this.info(entry, true), records: { ...records }, format: layout.kind };
     } catch (e) {
-      if (e instanceof ImportFormatError || (e instanceof Error && /^(import|seed)\b/.test(e.message))) throw new CatalogError(`cannot import: ${e.message}`, 400);
+      if (e instanceof ImportFormatError || e instanceof ImportCheckError || (e instanceof Error && /^import\b/.test(e.message))) throw new CatalogError(`cannot import: ${e.message}`, 400);
       throw e;
     }
   }

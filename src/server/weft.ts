@@ -171,7 +171,7 @@ export class WeftServer {
     });
     const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
     const history = new HistoryService(storage, projects);
-    const manage = { projects: new ProjectsService(projects, history), history };
+    const manage = { projects: new ProjectsService(projects, history, config.limits), history };
     const admin = new AdminHttp({ config, ...manage, token: randomBytes(32).toString('hex'), guard: loginGuard });
     const page = historyPage(config, storage, projects, log, loginGuard);
     const parts: HttpParts = { admin, page, metrics, metricsToken: config.metricsToken, ready: () => server !== undefined && !server.closing };
