@@ -3,8 +3,11 @@
  *
  * Environment:
  *   BENCH_SIZES=1000,10000   other project sizes (the first is the fan-out project, the last the big one)
- *   BENCH_CPU_PROF=DIR       run Weft with --cpu-prof, profiles written to DIR
+ *   BENCH_CPU_PROF=DIR       run Weft with --cpu-prof, profiles written to DIR/weft-<part>/
  *   BENCH_KEEP=1             keep the temp dir (seeds, config, data dir) and print its path
+ *   BENCH_PARTS=a,b          run only these parts: `sizes` (loads, memory, fan-out on the sizes
+ *                            above) and `production` (many projects, join storm); default both
+ *   BENCH_MANY=200x5         projects x clients per project of the production part
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { fanout, latencyDuringLoads, loadProjects, type FanoutFigures, type Limi
 import { median } from './stats.js';
 import { closeAll } from './client.js';
 import { label, writeBenchFiles } from './seed-gen.js';
+import { benchProduction, productionReport } from './production-run.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const WEFT_MAIN = join(HERE, '..', 'src', 'cli', 'main.js');
@@ -63,8 +67,10 @@ setTimeout(() => {
 
 function startWeft(configFile: string, dataDir: string, tag: string): Promise<ServerProcess> {
   const profileDir = process.env.BENCH_CPU_PROF;
-  const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir), '--cpu-prof-name', `weft-${tag}.cpuprofile`] : [];
-  if (profileDir) mkdirSync(resolve(profileDir), { recursive: true });
+  // A directory per start: the main thread and the merge worker each write a profile (default names).
+  const dir = profileDir ? resolve(profileDir, `weft-${tag}`) : '';
+  const nodeFlags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+  if (profileDir) mkdirSync(dir, { recursive: true });
   return ServerProcess.start({
     name: 'Weft',
     args: [WEFT_MAIN, 'serve', '--config', configFile, '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir],
@@ -275,7 +281,36 @@ function spacingProbe(): Promise<SpacingProbe> {
   return jsonFromScript([SPACING_PROBE_MAIN]);
 }
 
+const PARTS = new Set((process.env.BENCH_PARTS ?? 'sizes,production').split(','));
+const [MANY_PROJECTS, MANY_CLIENTS] = (process.env.BENCH_MANY ?? '200x5').split('x').map(Number);
+
+async function production(): Promise<string> {
+  const results = await benchProduction({
+    tempRoot,
+    projects: MANY_PROJECTS,
+    perProject: MANY_CLIENTS,
+    tasks: 100,
+    seconds: 20,
+    intervalMs: 1000,
+    joiners: 500,
+    timeoutMs: 120_000,
+    log,
+    startWeft,
+    startRelay,
+    withServer,
+  });
+  return productionReport(results);
+}
+
 async function main(): Promise<void> {
+  const tables: string[] = [];
+  if (PARTS.has('production')) tables.push(await production());
+  if (PARTS.has('sizes')) tables.push(await sizes());
+  process.stdout.write(`\n${tables.join('\n\n')}\n`);
+  log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s${keep ? `; kept ${tempRoot}` : ''}`);
+}
+
+async function sizes(): Promise<string> {
   log(`temp dir ${tempRoot}; generating projects of ${SIZES.map(label).join(', ')} tasks`);
   const files = writeBenchFiles(tempRoot, SIZES);
   const projects: ProjectRef[] = files.projects.map((p) => ({
@@ -291,14 +326,12 @@ async function main(): Promise<void> {
   const floor = await yjsFloor(projects[projects.length - 1]);
   const spacing = await spacingProbe();
 
-  const table = report(weft, relay, paired, floor, spacing, {
+  return report(weft, relay, paired, floor, spacing, {
     count: UPDATES,
     intervalMs: INTERVAL_MS,
     receiversDuringLoad: RECEIVERS_DURING_LOAD,
     bigTasks: projects[projects.length - 1].tasks,
   });
-  process.stdout.write(`\n${table}\n`);
-  log(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s${keep ? `; kept ${tempRoot}` : ''}`);
 }
 
 main().then(

@@ -22,7 +22,7 @@ import { classicDatasetReply, revisionsDatasetReply, versionContentReply, type F
 import { datasetPieces, type DatasetKeys } from '../document/dataset.js';
 import type { AccessPolicy, User } from './access.js';
 import type { AutoSaveGrants } from './autosave.js';
-import type { Connection } from './connection.js';
+import { announceToAll, type Connection } from './connection.js';
 import type { ProjectRegistry } from './projects.js';
 import type { ProjectRoom } from './room.js';
 import type { LoginGuard } from './login-guard.js';
@@ -115,7 +115,7 @@ const login: Command = {
     if (connection.room && !server.access.canAccess(user, connection.room.id)) connection.unsubscribe();
     if (first) server.admitted(connection);
     connection.send(connection.encoder.loginOk(connection.id, user.name));
-    for (const other of server.loggedIn()) if (other !== connection) other.send(other.encoder.joined(user.name));
+    announceToAll(server.loggedIn(), (encoder) => encoder.joined(user.name), connection);
     server.users.changed();
   },
 };

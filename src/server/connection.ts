@@ -6,6 +6,7 @@ import { encoderFor, type Encoder, type Generation, type Message } from '../prot
 import type { User } from './access.js';
 import type { ProjectRoom } from './room.js';
 import { fragments } from './fragments.js';
+import { flushSoon, forget, inOneWrite } from './announcements.js';
 import type { OutputBudget } from './output-budget.js';
 
 /** Replies longer than this (in UTF-16 code units) are sent as fragments. */
@@ -37,6 +38,8 @@ export class Connection {
   logins = 0;
   /** Failed logins on this connection. */
   failedLogins = 0;
+  /** Announcements waiting to leave together (see announce). */
+  private announcements: string[] | null = null;
   /** Closes the connection when the token it logged in with expires. */
   private expiry: NodeJS.Timeout | null = null;
 
@@ -67,6 +70,8 @@ export class Connection {
 
   send(message: Message | string): void {
     if (!this.open) return;
+    // Announcements held were sent before this message.
+    if (this.announcements) this.flushAnnouncements();
     const text = typeof message === 'string' ? message : JSON.stringify(message);
     if (this.sent) {
       this.sent.messages++;
@@ -77,6 +82,27 @@ export class Connection {
   }
 
   /**
+   * Send a message that many connections get at once (logins, logouts, users lists, presence):
+   * it waits a moment to leave in one write with the others (src/server/announcements.ts).
+   */
+  announce(message: Message | string): void {
+    if (!this.open) return;
+    (this.announcements ??= []).push(typeof message === 'string' ? message : JSON.stringify(message));
+    flushSoon(this);
+  }
+
+  /** Send the announcements held, in one write. */
+  flushAnnouncements(): void {
+    const held = this.announcements;
+    if (!held) return;
+    this.announcements = null;
+    forget(this);
+    inOneWrite(this.socket, () => {
+      for (const text of held) this.send(text);
+    });
+  }
+
+  /**
    * Send one message given as pieces of text, in order with everything else sent to this
    * connection. A long one goes out as WebSocket fragments, a turn of the event loop apart, so
    * neither the whole text nor its bytes are ever built at once and other clients' traffic runs
@@ -84,6 +110,7 @@ export class Connection {
    */
   sendPieces(pieces: string[]): void {
     if (!this.open) return;
+    if (this.announcements) this.flushAnnouncements();
     const chars = pieces.reduce((n, p) => n + p.length, 0);
     if (this.sent) {
       this.sent.messages++;
@@ -174,5 +201,16 @@ export class Connection {
     if (wait <= 0) return this.close(4401, 'token expired');
     this.expiry = setTimeout(() => this.expireAt(ms), Math.min(wait, 2 ** 31 - 1));
     this.expiry.unref();
+  }
+}
+
+/** Announce `message` to `connections` (but `except`), serialized once per protocol generation. */
+export function announceToAll(connections: Iterable<Connection>, message: (encoder: Encoder) => Message, except?: Connection): void {
+  const texts = new Map<Generation, string>();
+  for (const c of connections) {
+    if (c === except) continue;
+    let text = texts.get(c.generation);
+    if (text === undefined) texts.set(c.generation, (text = JSON.stringify(message(c.encoder))));
+    c.announce(text);
   }
 }

@@ -9,6 +9,7 @@ import { ProjectDocument } from '../document/project-document.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import { awarenessFrame, syncStep1Frame, syncStep2Frame, updateFrame } from '../protocol/yjs-wire.js';
 import type { Connection } from './connection.js';
+import { ANNOUNCE_MS } from './announcements.js';
 import { YjsPeer } from './yjs-peer.js';
 
 /** Committed updates for peers are merged into one frame below this many bytes. */
@@ -26,6 +27,7 @@ export class RoomPresence {
   private document: ProjectDocument | null = null;
   /** Connections that asked to be told who is in the project. */
   private readonly watchers = new Set<Connection>();
+  private publishTimer: NodeJS.Timeout | null = null;
   private pendingPeerUpdates: Uint8Array[] = [];
   private readonly takePeerUpdate = (update: Uint8Array) => void this.pendingPeerUpdates.push(update);
 
@@ -48,6 +50,7 @@ export class RoomPresence {
         for (const id of added) origin.awarenessClients.add(id);
         for (const id of removed) origin.awarenessClients.delete(id);
       }
+      if (this.peers.size === 0) return;
       const frame = awarenessFrame(encodeAwarenessUpdate(awareness, [...added, ...updated, ...removed]));
       for (const peer of this.peers) peer.send(frame);
     });
@@ -70,6 +73,20 @@ export class RoomPresence {
     this.watchers.delete(connection);
   }
 
+  /**
+   * Subscribers came or went: tell watchers and peers soon. One list for all that changed within
+   * ANNOUNCE_MS: in a join storm on one project each subscription would otherwise build and send
+   * the whole list again (n² names).
+   */
+  publishSoon(): void {
+    if (this.publishTimer) return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = null;
+      this.publish();
+    }, ANNOUNCE_MS);
+    this.publishTimer.unref();
+  }
+
   /** Tell watchers and peers who is present, when that changed. */
   publish(): void {
     if (!this.awareness) return;
@@ -77,7 +94,7 @@ export class RoomPresence {
     const current = this.awareness.getLocalState() as { weft?: { users?: string[] } } | null;
     if (JSON.stringify(current?.weft?.users) === JSON.stringify(users)) return;
     this.awareness.setLocalState({ weft: { users } });
-    for (const c of this.watchers) c.send(c.encoder.presence(this.project, users));
+    for (const c of this.watchers) c.announce(c.encoder.presence(this.project, users));
   }
 
   /** A new peer: it is asked for its state and told the awareness states (run in the room's queue). */
@@ -128,6 +145,8 @@ export class RoomPresence {
   }
 
   destroy(): void {
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
     this.awareness?.destroy();
     this.awareness = null;
   }

@@ -240,7 +240,7 @@ export class ProjectRoom {
       this.subscribers.add(connection);
       this.lastActive = Date.now();
       connection.sendPieces(reply(texts, this.lastRevision));
-      this.presence.publish();
+      this.presence.publishSoon();
     });
   }
 
@@ -251,7 +251,7 @@ export class ProjectRoom {
     this.resyncedAt.delete(connection);
     this.presence.unwatch(connection);
     this.lastActive = Date.now();
-    this.presence.publish();
+    this.presence.publishSoon();
   }
 
   // ---- presence and Yjs peers (src/server/room-presence.ts) ------------------------------------

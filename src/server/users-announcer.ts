@@ -4,7 +4,7 @@
  * while it has not had a burst of lists lately; beyond that, at most once per interval (the
  * latest list, for all the changes it missed).
  */
-import type { Connection } from './connection.js';
+import { announceToAll, type Connection } from './connection.js';
 
 /** Lists a connection may get back to back (ordinary logins of a few clients stay immediate). */
 const BURST = 8;
@@ -28,10 +28,14 @@ export class UsersAnnouncer {
 
   /** The list changed: tell every logged-in connection. */
   changed(): void {
-    let names: string[] | null = null;
+    const now: Connection[] = [];
     for (const c of this.loggedIn()) {
-      if (this.take(c)) c.send(c.encoder.users((names ??= this.names())));
+      if (this.take(c)) now.push(c);
       else this.defer(c);
+    }
+    if (now.length) {
+      const names = this.names();
+      announceToAll(now, (encoder) => encoder.users(names));
     }
   }
 
@@ -72,6 +76,6 @@ export class UsersAnnouncer {
     this.deferred.clear();
     if (owed.length === 0) return;
     const names = this.names();
-    for (const c of owed) c.send(c.encoder.users(names));
+    announceToAll(owed, (encoder) => encoder.users(names));
   }
 }

@@ -18,7 +18,7 @@ import { warmUpMerger } from '../persistence/merger.js';
 import { AccessPolicy, type User } from './access.js';
 import { AutoSaveGrants } from './autosave.js';
 import { announceUsers, dispatch, openProject, type ServerContext } from './commands.js';
-import { Connection, type SentCount } from './connection.js';
+import { Connection, announceToAll, type SentCount } from './connection.js';
 import { ProjectRegistry } from './projects.js';
 import { ProjectCatalog } from '../projects/catalog.js';
 import { resolveProjectId } from '../history/project-id.js';
@@ -393,7 +393,7 @@ export class WeftServer {
     if (!user) return;
     connection.user = null;
     this.log(`${connection.id}: ${JSON.stringify(user.name)} disconnected`, { connection: connection.id, user: user.name });
-    for (const other of this.context.loggedIn()) other.send(other.encoder.loggedOut(user.name));
+    announceToAll(this.context.loggedIn(), (encoder) => encoder.loggedOut(user.name));
     announceUsers(this.context);
   }
 

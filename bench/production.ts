@@ -1,0 +1,163 @@
+/**
+ * The production shape (issue: many projects, join storms): many small projects with a few
+ * clients each, and many clients joining one project at once. Each scenario runs against one
+ * server process (Weft or a relay alike) and returns its figures.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BenchClient, closeAll } from './client.js';
+import type { ServerProcess } from './processes.js';
+import { generateSeed } from './seed-gen.js';
+import { max, percentile } from './stats.js';
+
+/** `count` projects of `tasks` tasks each (ids 1..count), and a config serving them to anyone. */
+export function writeManyProjects(dir: string, count: number, tasks: number): { configFile: string; ids: number[] } {
+  const { data } = generateSeed(tasks, 77);
+  const seed = join(dir, `small-${tasks}.json`);
+  writeFileSync(seed, JSON.stringify(data));
+  const ids = Array.from({ length: count }, (_, i) => i + 1);
+  const config = {
+    projects: ids.map((id) => ({ id, name: `Small ${id}`, seed })),
+    users: {},
+    groups: {},
+    anonymous: { enabled: true, projects: ids },
+    // One connection sends at most 1 change/s here; the bench's own fan-out senders go faster.
+    limits: { maxMessagesPerSecond: 10_000, messageBurst: 10_000 },
+  };
+  const configFile = join(dir, `config-many-${count}.json`);
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  return { configFile, ids };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Connect, log in (as `name`) and load `project`: the client, subscribed. */
+async function join_(url: string, name: string, project: number, timeoutMs: number): Promise<BenchClient> {
+  const client = await BenchClient.connect(url, timeoutMs);
+  try {
+    await client.login(name, '', timeoutMs);
+    await client.loadDataset(project, timeoutMs);
+    return client;
+  } catch (e) {
+    await client.close();
+    throw e;
+  }
+}
+
+export interface JoinFigures {
+  clients: number;
+  /** From the first connect to the last dataset received. */
+  ms: number;
+  cpuMs: number;
+}
+
+/** `count` clients with names of their own connect, log in and load `project` at once. */
+export async function joinStorm(server: ServerProcess, project: number, count: number, timeoutMs: number): Promise<JoinFigures & { clients_: BenchClient[] }> {
+  const cpu0 = server.cpuMs();
+  const t0 = performance.now();
+  const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => join_(server.url, `user${i + 1}`, project, timeoutMs)));
+  const ms = performance.now() - t0;
+  const clients = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) {
+    await closeAll(clients);
+    throw new Error(`${server.name}: ${count - clients.length} of ${count} clients did not join: ${(failed as PromiseRejectedResult).reason}`);
+  }
+  return { clients: count, ms, cpuMs: server.cpuMs() - cpu0, clients_: clients };
+}
+
+export interface ManyFigures {
+  projects: number;
+  clients: number;
+  /** Everyone connected, logged in and loaded, from the first connect. */
+  joinMs: number;
+  sent: number;
+  expected: number;
+  received: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Server CPU over the traffic window, in % of one core. */
+  cpuPct: number;
+  rssMb: number;
+}
+
+/**
+ * `perProject` clients on each project join at once; then each sends one change per
+ * `intervalMs` (its own task's name, so no two clients write one field) for `seconds`, and the
+ * project's other clients timestamp its arrival.
+ */
+export async function manyProjects(server: ServerProcess, ids: number[], perProject: number, seconds: number, intervalMs: number, timeoutMs: number): Promise<ManyFigures> {
+  const storm = await (async () => {
+    const t0 = performance.now();
+    const jobs = ids.flatMap((project) => Array.from({ length: perProject }, (_, k) => join_(server.url, `p${project}u${k + 1}`, project, timeoutMs)));
+    const settled = await Promise.allSettled(jobs);
+    const clients = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) {
+      await closeAll(clients);
+      throw new Error(`${server.name}: ${jobs.length - clients.length} of ${jobs.length} clients did not join: ${(failed as PromiseRejectedResult).reason}`);
+    }
+    return { ms: performance.now() - t0, clients };
+  })();
+  const clients = storm.clients;
+  try {
+    const byProject = new Map<number, BenchClient[]>();
+    clients.forEach((c, i) => {
+      const project = ids[Math.floor(i / perProject)];
+      byProject.set(project, [...(byProject.get(project) ?? []), c]);
+    });
+    const sentAt = new Map<string, number>();
+    const latencies: number[] = [];
+    for (const c of clients) {
+      c.onChange = (raw, at) => {
+        const name = /"name":"(m[^"]*)"/.exec(raw.toString('latin1'))?.[1];
+        const t = name === undefined ? undefined : sentAt.get(name);
+        if (t !== undefined) latencies.push(at - t);
+      };
+    }
+    await sleep(500);
+    const cpu0 = server.cpuMs();
+    const t0 = performance.now();
+    let sent = 0;
+    let expected = 0;
+    // Senders start spread over the interval, as real users do not type in step.
+    const rounds = Math.round((seconds * 1000) / intervalMs);
+    const senders = [...byProject].flatMap(([project, list]) => list.map((client, k) => ({ project, client, task: k + 1, others: list.length - 1 })));
+    await Promise.all(
+      senders.map(async (s, i) => {
+        const offset = (i / senders.length) * intervalMs;
+        for (let round = 0; round < rounds; round++) {
+          const wait = t0 + offset + round * intervalMs - performance.now();
+          if (wait > 0) await sleep(wait);
+          const name = `m${s.project}-${s.task}-${round}`;
+          sentAt.set(name, performance.now());
+          s.client.send({ command: 'projectChange', project: s.project, changes: { tasks: { updated: [{ id: s.task, name }] } } });
+          sent++;
+          expected += s.others;
+        }
+      }),
+    );
+    const drainUntil = performance.now() + 10_000;
+    while (latencies.length < expected && performance.now() < drainUntil) await sleep(50);
+    const cpuMs = server.cpuMs() - cpu0;
+    const wallMs = performance.now() - t0;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    return {
+      projects: ids.length,
+      clients: clients.length,
+      joinMs: storm.ms,
+      sent,
+      expected,
+      received: latencies.length,
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      max: max(sorted),
+      cpuPct: (cpuMs / wallMs) * 100,
+      rssMb: server.memory().rssKb / 1024,
+    };
+  } finally {
+    for (const c of clients) c.onChange = null;
+    await closeAll(clients);
+  }
+}
