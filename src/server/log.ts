@@ -24,12 +24,25 @@ export const stderrLog: Log = (message) => void process.stderr.write(`${message}
 
 /** JSON lines on stderr at `level` and above (readable lines on a terminal). */
 export function pinoLog(level: (typeof LOG_LEVELS)[number], pretty = process.stderr.isTTY === true): { log: Log; flush: () => void } {
-  const logger = pretty
-    ? pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname' } } })
-    : pino({ level, base: { pid: process.pid } }, pino.destination({ dest: 2, sync: true }));
+  // Buffered, written asynchronously: a synchronous write to a full stderr pipe would stop the
+  // event loop (pino's sync mode sleeps until the reader catches up; seen in a join storm). What
+  // is buffered is written out at exit.
+  const destination = pretty ? null : pino.destination({ dest: 2, sync: false });
+  const logger = destination
+    ? pino({ level, base: { pid: process.pid } }, destination)
+    : pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, ignore: 'pid,hostname' } } });
+  const flush = () => {
+    try {
+      if (destination) destination.flushSync();
+      else logger.flush();
+    } catch {
+      // Nothing buffered yet, or stderr is gone: nothing to write to.
+    }
+  };
+  process.once('exit', flush);
   const log: Log = (message, fields = {}) => {
     const { level: at = 'info', ...context } = fields;
     logger[at](context, message);
   };
-  return { log, flush: () => logger.flush() };
+  return { log, flush };
 }
