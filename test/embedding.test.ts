@@ -12,6 +12,10 @@ import { startWeft, type AuthRequest, type CommittedChange, type WeftServer } fr
 import { encodeAuthToken, syncStep1Frame } from '../src/protocol/yjs-wire.js';
 import { TestClient } from './support/client.js';
 import { tempDir } from './support/server.js';
+import { ROOT } from './support/cli.js';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
 
 let host: Server | null = null;
 let weft: WeftServer | null = null;
@@ -88,6 +92,27 @@ describe('an embedded server', () => {
     weft = null;
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('host');
   });
+
+  it('lets the application exit by itself once closed (nothing of it keeps the event loop alive)', async () => {
+    dir = await tempDir();
+    const script = join(dir, 'app.mjs');
+    const api = pathToFileURL(join(ROOT, 'dist', 'src', 'index.js')).href;
+    await writeFile(
+      script,
+      `import { startWeft } from ${JSON.stringify(api)};
+const weft = await startWeft({ config: { dataDir: ${JSON.stringify(join(dir, 'db'))}, port: 0, host: '127.0.0.1', projects: [{ id: 1, name: 'One' }] }, log: () => {} });
+await weft.manage.projects.export('1');
+await weft.close();
+console.log('closed');`,
+    );
+    const started = Date.now();
+    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, [script], { timeout: 15_000 }, (error, stdout) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout }));
+      child.on('error', () => undefined);
+    });
+    expect(result).toEqual({ code: 0, stdout: 'closed\n' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 20_000);
 
   it('starts from no projects, users or anonymous logins, and refuses an invalid configuration readably', async () => {
     dir = await tempDir();

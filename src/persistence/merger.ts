@@ -55,7 +55,6 @@ class MergeWorker {
   private start(): Worker {
     const yjs = pathToFileURL(createRequire(import.meta.url).resolve('yjs')).href;
     const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(workerSource(yjs))}`));
-    worker.unref();
     worker.on('message', ({ id, merged, error }: { id: number; merged?: Uint8Array; error?: string }) => {
       const p = this.pending.get(id);
       this.pending.delete(id);
@@ -66,6 +65,9 @@ class MergeWorker {
     });
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', () => this.fail(new Error('merge worker exited')));
+    // After the listeners: adding a 'message' listener refs the worker's port again, and an idle
+    // worker kept a process that embeds the server alive after close().
+    worker.unref();
     return worker;
   }
 
