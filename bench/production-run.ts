@@ -51,7 +51,7 @@ export async function benchProduction(o: ProductionOptions): Promise<ProductionR
   });
 
   const describe = (f: ManyFigures) =>
-    `joined in ${f.joinMs.toFixed(0)} ms; p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(1)} ms, ${f.received}/${f.expected} delivered, CPU ${f.cpuPct.toFixed(1)}%, RSS ${f.rssMb.toFixed(0)} MB`;
+    `joined in ${f.joinMs.toFixed(0)} ms; p50 ${f.p50.toFixed(2)} ms, p99 ${f.p99.toFixed(2)} ms, max ${f.max.toFixed(1)} ms, ${f.received}/${f.expected} delivered, CPU ${f.cpuPct.toFixed(1)}%, RSS ${f.rssMb.toFixed(0)} MB (${f.settledRssMb.toFixed(0)} MB after GC); slowest (ms, sent at s): ${f.slowest.map((x) => `${x.latency.toFixed(0)}@${(x.sentMs / 1000).toFixed(1)}`).join(' ')}`;
   o.log(`production shape: ${o.projects} x ${o.perProject} clients on the relay`);
   const relay = (await o.withServer(o.startRelay(configFile, ids), run)).result;
   o.log(`relay: ${describe(relay)}`);
@@ -94,7 +94,8 @@ export function productionReport(r: ProductionResults): string {
   add('  server CPU (% of a core)', weft.cpuPct, relay.cpuPct, 1, 2.5);
   const xy = weft.cpuPct / yjs.cpuPct;
   rows.push(['  server CPU vs the Yjs relay (D2)', `${yjs.cpuPct.toFixed(1)} (D2)`, weft.cpuPct.toFixed(1), `${xy.toFixed(2)}x`, '<= 1.3x', verdict(xy, 1.3)]);
-  add('  server RSS (MB)', weft.rssMb, relay.rssMb, 0, 2);
+  add('  server RSS at the end (MB)', weft.rssMb, relay.rssMb, 0, 2);
+  add('  server RSS 2 s after a full GC (MB)', weft.settledRssMb, relay.settledRssMb, 0, 2);
   add(`${s.joiners} clients join one ${s.tasks}-task project at once (ms)`, r.join.weft.ms, r.join.relay.ms, 0, 2);
   add('  server CPU for it (ms)', r.join.weft.cpuMs, r.join.relay.cpuMs, 0);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));

@@ -80,6 +80,10 @@ export interface ManyFigures {
   /** Server CPU over the traffic window, in % of one core. */
   cpuPct: number;
   rssMb: number;
+  /** RSS 2 s after a full GC, clients still connected. */
+  settledRssMb: number;
+  /** The slowest deliveries: latency and when the change was sent (ms from the start of the traffic). */
+  slowest: { latency: number; sentMs: number }[];
 }
 
 /**
@@ -109,11 +113,14 @@ export async function manyProjects(server: ServerProcess, ids: number[], perProj
     });
     const sentAt = new Map<string, number>();
     const latencies: number[] = [];
+    const samples: { latency: number; sent: number }[] = [];
     for (const c of clients) {
       c.onChange = (raw, at) => {
         const name = /"name":"(m[^"]*)"/.exec(raw.toString('latin1'))?.[1];
         const t = name === undefined ? undefined : sentAt.get(name);
-        if (t !== undefined) latencies.push(at - t);
+        if (t === undefined) return;
+        latencies.push(at - t);
+        samples.push({ latency: at - t, sent: t });
       };
     }
     await sleep(500);
@@ -142,6 +149,11 @@ export async function manyProjects(server: ServerProcess, ids: number[], perProj
     while (latencies.length < expected && performance.now() < drainUntil) await sleep(50);
     const cpuMs = server.cpuMs() - cpu0;
     const wallMs = performance.now() - t0;
+    const rssMb = server.memory().rssKb / 1024;
+    await server.collectGarbage();
+    await sleep(2000);
+    await server.collectGarbage();
+    const settledRssMb = server.memory().rssKb / 1024;
     const sorted = [...latencies].sort((a, b) => a - b);
     return {
       projects: ids.length,
@@ -154,7 +166,12 @@ export async function manyProjects(server: ServerProcess, ids: number[], perProj
       p99: percentile(sorted, 99),
       max: max(sorted),
       cpuPct: (cpuMs / wallMs) * 100,
-      rssMb: server.memory().rssKb / 1024,
+      rssMb,
+      settledRssMb,
+      slowest: samples
+        .sort((a, b) => b.latency - a.latency)
+        .slice(0, 8)
+        .map((x) => ({ latency: x.latency, sentMs: x.sent - t0 })),
     };
   } finally {
     for (const c of clients) c.onChange = null;
