@@ -3,14 +3,14 @@
  * the admin API inside the server and `weft projects` on a data directory no server holds.
  */
 import { z } from 'zod';
-import { parseSeedPaced } from '../document/seed.js';
+import { parseSeedPaced, type SeedData } from '../document/seed.js';
 import { resolveProjectId } from '../history/project-id.js';
 import type { HistoryApi } from '../history/service.js';
 import { ProjectIdSchema, type ProjectId } from '../protocol/schemas.js';
 import type { ProjectRegistry } from '../server/projects.js';
 import { CatalogError, ProjectNameSchema, type ProjectEntry } from './catalog.js';
-import { ImportFormatError, toSeedLayout } from './import-format.js';
-import { ImportCheckError, checkImport } from './import-check.js';
+import { toSeedLayout } from './import-format.js';
+import { checkImport } from './import-check.js';
 
 export const ProjectInfoSchema = z.object({
   id: ProjectIdSchema,
@@ -75,26 +75,26 @@ export class ProjectsService implements ProjectsApi {
   }
 
   async import(project: NewProject, data: unknown): Promise<ImportResult> {
+    // Read and checked before anything is stored: data that cannot be read leaves no project behind.
     let layout: ReturnType<typeof toSeedLayout>;
+    let seed: SeedData;
     try {
       layout = toSeedLayout(data);
-      // Checked before anything is stored: a file that cannot be read leaves no project behind.
-      const seed = await parseSeedPaced(layout.data, 'import');
+      seed = await parseSeedPaced(layout.data, 'import');
       checkImport(seed, this.limits);
-      const entry = await this.registry.catalog.add(newEntry(project), layout.data);
-      try {
-        await this.registry.open(entry.id);
-      } catch (e) {
-        await this.registry.delete(entry.id, deletedMessage(entry.id)).catch(() => {});
-        throw new CatalogError(`cannot import: ${(e as Error).message}`, 400);
-      }
-      const records: Record<string, number> = Object.create(null);
-      for (const [store, rows] of seed.stores) records[store] = rows.length;
-      return { project: this.info(entry, true), records: { ...records }, format: layout.kind };
     } catch (e) {
-      if (e instanceof ImportFormatError || e instanceof ImportCheckError || (e instanceof Error && /^import\b/.test(e.message))) throw new CatalogError(`cannot import: ${e.message}`, 400);
-      throw e;
+      throw new CatalogError(`cannot import: ${(e as Error).message}`, 400);
     }
+    const entry = await this.registry.catalog.add(newEntry(project), layout.data);
+    try {
+      await this.registry.open(entry.id);
+    } catch (e) {
+      await this.registry.delete(entry.id, deletedMessage(entry.id)).catch(() => {});
+      throw new CatalogError(`cannot import: ${(e as Error).message}`, 400);
+    }
+    const records: Record<string, number> = Object.create(null);
+    for (const [store, rows] of seed.stores) records[store] = rows.length;
+    return { project: this.info(entry, true), records: { ...records }, format: layout.kind };
   }
 
   async export(project: string, version = 'current'): Promise<Record<string, unknown>> {

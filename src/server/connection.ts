@@ -6,6 +6,7 @@ import { encoderFor, type Encoder, type Generation, type Message } from '../prot
 import type { User } from './access.js';
 import type { ProjectRoom } from './room.js';
 import { fragments } from './fragments.js';
+import { atTime } from './expiry.js';
 import { flushSoon, forget, inOneWrite } from './announcements.js';
 import type { OutputBudget } from './output-budget.js';
 
@@ -41,7 +42,7 @@ export class Connection {
   /** Announcements waiting to leave together (see announce). */
   private announcements: string[] | null = null;
   /** Closes the connection when the token it logged in with expires. */
-  private expiry: NodeJS.Timeout | null = null;
+  private cancelExpiry: (() => void) | null = null;
 
   constructor(
     /** Distinct for every connection this server ever accepts (PROTOCOL.md §2.1). */
@@ -189,18 +190,11 @@ export class Connection {
     this.socket.close(code, reason);
   }
 
-  /**
-   * Close with 4401 at `ms` (epoch), when the token of the login expires; null for no expiry. A
-   * new login replaces it. Far expiries are looked at again rather than overflowing the timer.
-   */
+  /** Close with 4401 at `ms` (epoch), when the token of the login expires; null for no expiry. A new login replaces it. */
   expireAt(ms: number | null): void {
-    if (this.expiry) clearTimeout(this.expiry);
-    this.expiry = null;
-    if (ms === null) return;
-    const wait = ms - Date.now();
-    if (wait <= 0) return this.close(4401, 'token expired');
-    this.expiry = setTimeout(() => this.expireAt(ms), Math.min(wait, 2 ** 31 - 1));
-    this.expiry.unref();
+    this.cancelExpiry?.();
+    this.cancelExpiry = null;
+    if (ms !== null) this.cancelExpiry = atTime(ms, () => this.close(4401, 'token expired'));
   }
 }
 

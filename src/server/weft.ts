@@ -26,6 +26,7 @@ import { ProjectsService, type ProjectsApi } from '../projects/service.js';
 import { SerialQueue } from './serial-queue.js';
 import { Inbound } from './inbound.js';
 import { YjsDoor } from './yjs-door.js';
+import { PreLogin } from './pre-login.js';
 import { safely, type WeftHooks } from './hooks.js';
 import { LoginGuard } from './login-guard.js';
 import { Metrics } from './metrics.js';
@@ -69,14 +70,13 @@ export class WeftServer {
   private readonly budgetTimer: NodeJS.Timeout;
   /** Connections not logged in yet, with what ends their limits (byte count, deadline). */
   private readonly pending = new Map<Connection, () => void>();
-  private readonly pendingPerAddress = new Map<string, number>();
+  /** Sockets not logged in yet (Bryntum clients and Yjs peers waiting for their token) and their limits. */
+  private readonly preLogin: PreLogin;
   /** Yjs peers at /yjs/<project>: their logins, then their YjsPeer. */
   private readonly yjs: YjsDoor;
 
   /** Messages and characters sent to Bryntum clients (metrics). */
   readonly sent: SentCount = { messages: 0, chars: 0 };
-  /** Projects and their history, as `weft projects` / `weft versions` and the admin API have them. */
-  manage!: { projects: ProjectsApi; history: HistoryApi };
 
   private constructor(
     readonly config: Config,
@@ -90,8 +90,11 @@ export class WeftServer {
     metrics: Metrics,
     private readonly options: StartOptions,
     private readonly http_: HttpParts,
+    /** Projects and their history, as `weft projects` / `weft versions` and the admin API have them. */
+    readonly manage: { projects: ProjectsApi; history: HistoryApi },
   ) {
     this.budget = new OutputBudget(config.limits.maxBufferedBytesTotal, this.connections);
+    this.preLogin = new PreLogin(config.limits);
     // Buffers drain without a write reporting it.
     this.budgetTimer = setInterval(() => this.budget.recount(), 1000);
     this.budgetTimer.unref();
@@ -121,8 +124,7 @@ export class WeftServer {
       nextConnection: () => ++this.connectionCount,
       countPeers: (delta) => void (this.peers += delta),
       tokens: tokens !== null || options.hooks?.authenticate !== undefined,
-      pendingSockets: () => this.pending.size,
-      pendingPerAddress: this.pendingPerAddress,
+      preLogin: this.preLogin,
     });
     http.on('upgrade', this.onUpgrade);
     this.inactivityTimer = config.inactivityResetSeconds > 0 ? setInterval(() => void this.checkInactivity(), 1000) : null;
@@ -192,8 +194,7 @@ export class WeftServer {
       }
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
-    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens, metrics, options, parts);
-    server.manage = manage;
+    server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens, metrics, options, parts, manage);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`, { level: 'warn' }),
@@ -257,9 +258,7 @@ export class WeftServer {
     if (!match) {
       const address = socket.remoteAddress ?? '';
       const limits = this.config.limits;
-      if (this.pending.size + this.yjs.waiting >= limits.maxPendingSockets || (this.pendingPerAddress.get(address) ?? 0) >= limits.maxPendingSocketsPerAddress) {
-        return refuse(503, 'Service Unavailable: too many connections not logged in');
-      }
+      if (this.preLogin.full(address)) return refuse(503, 'Service Unavailable: too many connections not logged in');
       return this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(this.track(ws), socket, address, head.length));
     }
     const segment = decodeSegment(match[1]);
@@ -348,32 +347,9 @@ export class WeftServer {
     }
   }
 
-  /**
-   * Until it logs in, a connection may send only `preLoginBytes` (counted on the raw socket, so
-   * fragments of a message never finished count too) and must log in within `loginTimeoutSeconds`.
-   */
+  /** Until it logs in, a connection lives under the limits before login (PreLogin): 1008 when too late. */
   private holdUntilLogin(connection: Connection, socket: WebSocket, raw: Socket, address: string, headBytes: number): void {
-    const limits = this.config.limits;
-    this.pendingPerAddress.set(address, (this.pendingPerAddress.get(address) ?? 0) + 1);
-    let received = headBytes;
-    const count = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > limits.preLoginBytes) {
-        this.admitted(connection);
-        shut(socket, 1009, `more than ${limits.preLoginBytes} bytes before login`);
-      }
-    };
-    raw.on('data', count);
-    const deadline = setTimeout(() => shut(socket, 1008, 'login timeout'), limits.loginTimeoutSeconds * 1000);
-    deadline.unref();
-    this.pending.set(connection, () => {
-      raw.off('data', count);
-      clearTimeout(deadline);
-      const left = (this.pendingPerAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.pendingPerAddress.set(address, left);
-      else this.pendingPerAddress.delete(address);
-    });
-    if (received > limits.preLoginBytes) count(Buffer.alloc(0));
+    this.pending.set(connection, this.preLogin.hold(socket, raw, address, headBytes, { code: 1008, reason: 'login timeout' }));
   }
 
   /** The connection logged in (or is being closed): the limits before login no longer apply. */
@@ -437,7 +413,7 @@ export class WeftServer {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     clearInterval(this.budgetTimer);
     this.context.users.close();
-    for (const release of this.pending.values()) release();
+    this.preLogin.releaseAll();
     this.pending.clear();
     await removeSidecar(this.config.dataDir);
     this.http.off('upgrade', this.onUpgrade);
@@ -456,13 +432,6 @@ export class WeftServer {
   }
 }
 
-/** Close with a code, and drop the socket soon if the client does not complete the close (it may not be reading). */
-function shut(socket: WebSocket, code: number, reason: string): void {
-  socket.close(code, reason);
-  // Nothing more is read from a client being shut out.
-  socket.pause();
-  setTimeout(() => socket.terminate(), 200).unref();
-}
 
 /** The request target as a URL, or null when it is not one (e.g. `//[`). */
 function parsePath(target: string): { url: URL } | null {

@@ -23,6 +23,8 @@ import type { Inbound } from './inbound.js';
 import type { Log } from './log.js';
 import type { ProjectRoom } from './room.js';
 import { YjsPeer } from './yjs-peer.js';
+import { shut, type PreLogin } from './pre-login.js';
+import { atTime } from './expiry.js';
 
 /** What the door needs of the server. */
 export interface YjsDoorParts {
@@ -42,10 +44,8 @@ export interface YjsDoorParts {
   countPeers(delta: 1 | -1): void;
   /** Whether tokens are accepted at all (a key is configured); if not, a URL without credentials is refused with 401. */
   tokens: boolean;
-  /** Bryntum sockets not logged in yet: with the peers waiting here, bounded by `maxPendingSockets`. */
-  pendingSockets(): number;
-  /** Sockets not logged in yet per address, shared with Bryntum sockets (`maxPendingSocketsPerAddress`). */
-  pendingPerAddress: Map<string, number>;
+  /** Sockets not logged in yet, shared with Bryntum sockets. */
+  preLogin: PreLogin;
 }
 
 /** One upgrade request to /yjs/<segment>. */
@@ -60,9 +60,6 @@ export interface YjsRequest {
 }
 
 export class YjsDoor {
-  /** Sockets accepted that have not logged in with their first frame yet. */
-  waiting = 0;
-
   constructor(private readonly parts: YjsDoorParts) {}
 
   async upgrade(req: IncomingMessage, socket: Socket, head: Buffer, request: YjsRequest): Promise<void> {
@@ -95,29 +92,24 @@ export class YjsDoor {
     const peer = new YjsPeer(id, ws, user, !context.access.canWrite(user, project), room, this.parts.inbound(id, ws), log, config.limits);
     this.parts.countPeers(1);
     const expiresAt = user.grant?.expiresAt;
-    const expiry = expiresAt ? setTimeout(() => ws.close(4401, 'token expired'), Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1)) : null;
-    expiry?.unref();
+    const cancelExpiry = expiresAt ? atTime(expiresAt, () => ws.close(4401, 'token expired')) : null;
     ws.once('close', () => {
       this.parts.countPeers(-1);
-      if (expiry) clearTimeout(expiry);
+      cancelExpiry?.();
     });
     void peer.start();
   }
 
   /** Accept the socket and wait for the token in its first frame. */
   private awaitToken(req: IncomingMessage, socket: Socket, head: Buffer, request: YjsRequest): void {
-    const { limits } = this.parts.config;
     const address = socket.remoteAddress ?? '';
-    const perAddress = this.parts.pendingPerAddress;
-    if (this.parts.pendingSockets() + this.waiting >= limits.maxPendingSockets || (perAddress.get(address) ?? 0) >= limits.maxPendingSocketsPerAddress) {
-      return request.refuse(503, 'Service Unavailable: too many connections not logged in');
-    }
+    if (this.parts.preLogin.full(address)) return request.refuse(503, 'Service Unavailable: too many connections not logged in');
     this.parts.wss.handleUpgrade(req, socket, head, (upgraded) => {
       const ws = this.parts.track(upgraded);
       ws.binaryType = 'nodebuffer';
       const failed = (e: Error) => this.parts.log(`Yjs peer at ${address} before login: socket error: ${e.message}`, { level: 'warn' });
       ws.on('error', failed);
-      const release = this.holdUntilLogin(ws, socket, address, head.length);
+      const release = this.parts.preLogin.hold(ws, socket, address, head.length, { code: 4401, reason: 'login timeout' });
       const waitMs = this.parts.context.loginGuard.blockedFor(address);
       if (waitMs > 0) {
         release();
@@ -182,54 +174,4 @@ export class YjsDoor {
     // The peer listens now; what it sent meanwhile reaches it first, in order (nothing arrives in between).
     for (const [data, isBinary] of early.splice(0)) ws.emit('message', data, isBinary);
   }
-
-  /**
-   * Until it logs in, a socket may send only `preLoginBytes` (counted on the raw socket, so
-   * fragments of a frame never finished count too) and must log in within `loginTimeoutSeconds`.
-   * Returns what ends these limits (also run when the socket closes).
-   */
-  private holdUntilLogin(ws: WebSocket, raw: Socket, address: string, headBytes: number): () => void {
-    const { limits } = this.parts.config;
-    const perAddress = this.parts.pendingPerAddress;
-    this.waiting++;
-    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
-    let received = headBytes;
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      raw.off('data', count);
-      clearTimeout(deadline);
-      this.waiting--;
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    };
-    const count = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received <= limits.preLoginBytes) return;
-      release();
-      shut(ws, 1009, `more than ${limits.preLoginBytes} bytes before login`);
-    };
-    raw.on('data', count);
-    const deadline = setTimeout(() => {
-      release();
-      shut(ws, 4401, 'login timeout');
-    }, limits.loginTimeoutSeconds * 1000);
-    deadline.unref();
-    ws.once('close', release);
-    count(Buffer.alloc(0));
-    return release;
-  }
-}
-
-/** Close with a code, and drop the socket soon if the client does not complete the close (it may not be reading). */
-function shut(ws: WebSocket, code: number, reason: string): void {
-  // A close reason is at most 123 bytes.
-  let text = reason;
-  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1);
-  ws.close(code, text);
-  // Nothing more is read from a client being shut out.
-  ws.pause();
-  setTimeout(() => ws.terminate(), 200).unref();
 }
