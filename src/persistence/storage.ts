@@ -115,6 +115,13 @@ export class Storage {
     return ids;
   }
 
+  /** The JSON values of the keys from `gte` up to `lt`, with their keys (the project list). */
+  async jsonRange<T>(gte: string, lt: string): Promise<[string, T][]> {
+    const out: [string, T][] = [];
+    for await (const entry of this.db.iterator<string, T>({ gte, lt, valueEncoding: 'json' })) out.push(entry);
+    return out;
+  }
+
   /** Puts and deletes of any keys in one atomic batch (the project list; a project's own keys go through `project()`). */
   write(puts: { key: string; value: unknown }[], dels: string[] = []): Promise<void> {
     return writeBatch(this.db, this.options, puts, dels);
@@ -241,6 +248,18 @@ export class ProjectStorage {
   }
 
   // ---- small generic access for server-side versions (src/history) ----------------------------
+
+  /** Remove every key of the project, in batches. Resolves with how many there were. */
+  async removeAll(): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const batch: string[] = [];
+      for await (const key of this.db.keys({ ...this.keys.all(), limit: 10_000 })) batch.push(key);
+      if (!batch.length) return removed;
+      await this.write([], batch);
+      removed += batch.length;
+    }
+  }
 
   async getBytes(key: string): Promise<Uint8Array | undefined> {
     return (await this.db.get(key)) ?? undefined;

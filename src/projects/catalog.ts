@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { projectKey, ProjectKeys } from '../persistence/keys.js';
+import { projectKey } from '../persistence/keys.js';
 import type { Storage } from '../persistence/storage.js';
 import { ProjectIdSchema, type ProjectId } from '../protocol/schemas.js';
 
@@ -56,7 +56,7 @@ export class ProjectCatalog implements ProjectList {
     const catalog = new ProjectCatalog(storage);
     const taken = new Set<string>();
     const byKey = new Map<string, ProjectEntry>();
-    for await (const [key, value] of storage.db.iterator<string, unknown>({ gte: 'c:', lt: 'c;', valueEncoding: 'json' })) {
+    for (const [key, value] of await storage.jsonRange<unknown>('c:', 'c;')) {
       if (key.startsWith(CONFIGURED)) taken.add(key.slice(CONFIGURED.length));
       else if (key.startsWith(ENTRY)) {
         const parsed = ProjectEntrySchema.safeParse(value);
@@ -106,7 +106,7 @@ export class ProjectCatalog implements ProjectList {
       // Left-overs of a deletion cut short, or of a project stored before the list was.
       await this.purgeKeys(entry.id);
       const puts: { key: string; value: unknown }[] = [{ key: ENTRY + key, value: created }];
-      if (seed !== undefined) puts.push({ key: new ProjectKeys(entry.id).seed(), value: seed });
+      if (seed !== undefined) puts.push({ key: this.storage.project(entry.id).keys.seed(), value: seed });
       await this.storage.write(puts);
     } catch (e) {
       this.entries.delete(key);
@@ -138,21 +138,14 @@ export class ProjectCatalog implements ProjectList {
     return this.purgeKeys(id);
   }
 
-  private async purgeKeys(id: ProjectId): Promise<number> {
-    const range = new ProjectKeys(id).all();
-    let removed = 0;
-    for (;;) {
-      const batch: string[] = [];
-      for await (const key of this.storage.db.keys({ ...range, limit: 10_000 })) batch.push(key);
-      if (!batch.length) return removed;
-      await this.storage.write([], batch);
-      removed += batch.length;
-    }
+  private purgeKeys(id: ProjectId): Promise<number> {
+    return this.storage.project(id).removeAll();
   }
 
   /** The data an imported project was created from, if any. */
   seedOf(id: ProjectId): Promise<unknown> {
-    return this.storage.project(id).getJson(new ProjectKeys(id).seed());
+    const project = this.storage.project(id);
+    return project.getJson(project.keys.seed());
   }
 
   private require(id: ProjectId): ProjectEntry {
