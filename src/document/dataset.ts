@@ -137,6 +137,11 @@ export class DatasetCache {
     this.projectText = null;
   }
 
+  prime(texts: DatasetTexts): void {
+    for (const [store, text] of texts.stores) this.texts.set(store, text);
+    this.projectText = texts.project;
+  }
+
   /**
    * Every known store's JSON text. `yielding` slices large stores across event-loop turns; the
    * caller must keep the document unchanged until the promise settles.

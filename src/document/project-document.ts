@@ -158,6 +158,11 @@ export class ProjectDocument {
     return (this.linkIndex ??= new DependencyIndex(storeMap(this.doc, DEPENDENCIES), pending));
   }
 
+  /** Take `texts` as the dataset of the document as it is now (stored with this very state). */
+  primeDataset(texts: DatasetTexts): void {
+    this.cache.prime(texts);
+  }
+
   datasetTexts(yielding = true): Promise<DatasetTexts> {
     return this.cache.texts_(yielding);
   }

@@ -14,6 +14,7 @@ const PARTS = {
   phantoms: ['pn', 'ph'],
   versionContents: ['vc'],
   serverVersions: ['ver', 'vs', 'verpending'],
+  datasetTexts: ['dt', 'dtseq'],
 } as const;
 export type UsagePart = keyof typeof PARTS | 'other';
 
@@ -23,6 +24,7 @@ export const PART_TITLES: Record<UsagePart, string> = {
   phantoms: 'phantom map',
   versionContents: 'Bryntum version contents',
   serverVersions: 'server versions',
+  datasetTexts: 'dataset texts (served while a large project loads)',
   other: 'other (counters)',
 };
 

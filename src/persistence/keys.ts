@@ -19,6 +19,10 @@
  *                                        order (part 0 without `:<i>`; older versions have only it)
  *   p:<project>:verpending         JSON  changes and authors since the newest server-side version
  *   p:<project>:seed               JSON  the data an imported project was created from (resets go back to it)
+ *   p:<project>:dt:<name>          text  a large project's dataset JSON per store (`<name>`: a store,
+ *                                        or `project` for the project fields), written when it is
+ *                                        unloaded and served while it loads again
+ *   p:<project>:dtseq              JSON  the update sequence those texts are of (any other: stale)
  */
 import type { ProjectId } from '../protocol/schemas.js';
 
@@ -48,6 +52,8 @@ export class ProjectKeys {
   versionState = (n: number, part = 0) => `${this.prefix}vs:${pad(n)}${part === 0 ? '' : `:${pad(part)}`}`;
   versionPending = () => `${this.prefix}verpending`;
   seed = () => `${this.prefix}seed`;
+  datasetText = (name: string) => `${this.prefix}dt:${name}`;
+  datasetSeq = () => `${this.prefix}dtseq`;
   /** Bounds of one section, for range reads: gte/lt. */
   range = (section: string) => ({ gte: `${this.prefix}${section}:`, lt: `${this.prefix}${section};` });
   all = () => ({ gte: this.prefix, lt: this.prefix.slice(0, -1) + ';' });

@@ -8,6 +8,7 @@ import { Level } from 'level';
 import type { ProjectId } from '../protocol/schemas.js';
 import { ProjectKeys, projectIdFromKey, seqOf } from './keys.js';
 import type { PhantomRecord } from '../document/phantoms.js';
+import type { DatasetTexts } from '../document/dataset.js';
 
 export type RecordId = string | number;
 
@@ -138,6 +139,24 @@ function writeBatch(db: Level<string, Uint8Array>, options: StorageOptions, puts
   return db.batch(ops as never, { sync: options.sync ?? false });
 }
 
+/** Characters encoded per slice by `utf8InSlices`. */
+export const ENCODE_SLICE = 1 << 20;
+
+/** `text` as UTF-8, encoded a slice at a time (never cutting a surrogate pair) with a turn between slices. */
+export async function utf8InSlices(text: string): Promise<Uint8Array> {
+  if (text.length <= ENCODE_SLICE) return Buffer.from(text, 'utf8');
+  const parts: Buffer[] = [];
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(text.length, start + ENCODE_SLICE);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    parts.push(Buffer.from(text.slice(start, end), 'utf8'));
+    start = end;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return Buffer.concat(parts);
+}
+
 export class ProjectStorage {
   constructor(
     private readonly db: Level<string, Uint8Array>,
@@ -205,6 +224,45 @@ export class ProjectStorage {
     ];
     await this.db.batch(ops as never, { sync: this.options.sync ?? false });
     await this.db.clear({ gte: this.keys.range('u').gte, lte: this.keys.update(seq) });
+  }
+
+  /**
+   * The dataset texts stored at the last unload, when they are of update sequence `seq` (the
+   * state the log holds now); null when there are none or they are older. Read as text, never
+   * parsed: a large project's texts are tens of megabytes.
+   */
+  async datasetTexts(seq: number, stores: readonly string[]): Promise<DatasetTexts | null> {
+    const stored = await this.getJson<number>(this.keys.datasetSeq());
+    if (stored === undefined) return null;
+    if (stored !== seq) {
+      await this.dropDatasetTexts();
+      return null;
+    }
+    const names = [...stores, 'project'];
+    const texts = await this.db.getMany<string, string>(names.map((name) => this.keys.datasetText(name)), { valueEncoding: 'utf8' });
+    if (texts.some((text) => typeof text !== 'string')) return null;
+    return { stores: new Map(stores.map((name, i) => [name, texts[i]!])), project: texts[names.length - 1]! };
+  }
+
+  /**
+   * Store the dataset texts of update sequence `seq` (replacing older ones), in one batch. Each
+   * text is encoded in slices with turns of the event loop between them: tens of megabytes handed
+   * to LevelDB as strings were encoded in one go, holding up every other project for a third of
+   * a second.
+   */
+  async storeDatasetTexts(seq: number, texts: DatasetTexts): Promise<void> {
+    const ops: Op[] = [];
+    for (const [name, text] of [...texts.stores, ['project', texts.project] as const]) {
+      ops.push({ type: 'put', key: this.keys.datasetText(name), value: await utf8InSlices(text) });
+    }
+    ops.push({ type: 'put', key: this.keys.datasetSeq(), value: seq, valueEncoding: 'json' });
+    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+  }
+
+  /** Forget stored dataset texts (stale ones: their space is all they would cost). */
+  async dropDatasetTexts(): Promise<void> {
+    await this.db.del(this.keys.datasetSeq());
+    await this.db.clear(this.keys.range('dt'));
   }
 
   async versionContent(version: string): Promise<{ found: boolean; content?: unknown }> {

@@ -28,6 +28,11 @@ export class UpdateLog {
     this.lastChunk = stored?.lastChunk ?? null;
   }
 
+  /** Sequence number of the last update written. */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
   /** Updates written since the last fold. */
   get unfoldedCount(): number {
     return this.seq - this.snapshotSeq;

@@ -143,15 +143,16 @@ const projects: Command = {
 };
 
 /** The project's room; one that does not exist is made when the user's token may (see AccessPolicy.mayCreate). */
-export function openProject(server: Pick<ServerContext, 'projects' | 'access'>, user: User, project: ProjectId): Promise<ProjectRoom | undefined> {
+export function openProject(server: Pick<ServerContext, 'projects' | 'access'>, user: User, project: ProjectId, when: 'loaded' | 'readable' = 'loaded'): Promise<ProjectRoom | undefined> {
   const create = server.access.mayCreate(user, project) ? () => ({ id: project, name: String(project), ids: 'number' as const }) : undefined;
-  return server.projects.open(project, create);
+  return server.projects.open(project, create, when);
 }
 
 const dataset: Command = {
   ...needs(true, true, true, false),
   async run({ server, connection, frame, project }) {
-    const room = await openProject(server, connection.user!, project);
+    // A large project answers with its stored dataset texts while its document loads.
+    const room = await openProject(server, connection.user!, project, 'readable');
     if (!room) return void connection.send(connection.encoder.commandError(frame.command, AUTHORIZATION_REQUIRED));
     await room.subscribe(connection, (texts, revision) =>
       connection.generation === 'classic'

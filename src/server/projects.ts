@@ -11,8 +11,14 @@ import type { Storage } from '../persistence/storage.js';
 import type { ProjectCatalog, ProjectEntry } from '../projects/catalog.js';
 import { ProjectRoom, type RoomObserver } from './room.js';
 
+/** A project being opened: resolves when it is loaded, and when it can serve datasets (see ProjectRoom.start). */
+interface Opening {
+  loaded: Promise<ProjectRoom>;
+  readable: Promise<ProjectRoom>;
+}
+
 export class ProjectRegistry {
-  private readonly rooms = new Map<ProjectId, Promise<ProjectRoom>>();
+  private readonly rooms = new Map<ProjectId, Opening>();
   private readonly closing = new Map<ProjectId, Promise<void>>();
   private readonly timer: NodeJS.Timeout;
 
@@ -34,22 +40,26 @@ export class ProjectRegistry {
   /**
    * The loaded room of a project (loading it if needed); undefined for unknown projects, unless
    * `create` is given: then a project that does not exist is created empty with that entry.
+   * `when: 'readable'` resolves as soon as the room can serve datasets, which for a large project
+   * with stored dataset texts is before its document is loaded.
    */
-  async open(id: ProjectId, create?: () => Omit<ProjectEntry, 'createdAt'>): Promise<ProjectRoom | undefined> {
-    let room = this.rooms.get(id);
-    if (room) return room;
+  async open(id: ProjectId, create?: () => Omit<ProjectEntry, 'createdAt'>, when: keyof Opening = 'loaded'): Promise<ProjectRoom | undefined> {
+    let opening = this.rooms.get(id);
+    if (opening) return opening[when];
     let project = this.catalog.get(id);
     if (!project && create) project = await this.catalog.add(create()).catch(() => this.catalog.get(id));
     if (!project) return undefined;
     // Another open may have started while the entry was being added.
-    room = this.rooms.get(id);
-    if (room) return room;
-    const entry = project;
+    opening = this.rooms.get(id) ?? this.start(project);
+    return opening[when];
+  }
+
+  private start(entry: ProjectEntry): Opening {
+    const id = entry.id;
     const previous = this.closing.get(id);
-    room = (async () => {
+    const started = (async () => {
       if (previous) await previous;
-      const started = performance.now();
-      const opened = await ProjectRoom.open({
+      return ProjectRoom.start({
         project: entry,
         config: this.config,
         storage: this.storage.project(id),
@@ -57,14 +67,24 @@ export class ProjectRegistry {
         log: this.log,
         observer: this.observer,
       });
-      this.log(`project ${JSON.stringify(id)} loaded in ${Math.round(performance.now() - started)} ms`, { project: id });
-      this.ready.add(opened);
-      this.observer?.loaded?.(id);
-      return opened;
     })();
-    this.rooms.set(id, room);
-    room.catch(() => this.rooms.delete(id));
-    return room;
+    const t0 = performance.now();
+    const loaded = started.then(async (room) => {
+      await room.loaded;
+      this.log(`project ${JSON.stringify(id)} loaded in ${Math.round(performance.now() - t0)} ms`, { project: id });
+      this.ready.add(room);
+      this.observer?.loaded?.(id);
+      return room;
+    });
+    const readable = started.then(async (room) => {
+      await room.readable;
+      return room;
+    });
+    const opening: Opening = { loaded, readable };
+    this.rooms.set(id, opening);
+    loaded.catch(() => this.rooms.get(id) === opening && this.rooms.delete(id));
+    readable.catch(() => undefined);
+    return opening;
   }
 
   /** The first state of a project (and what a reset brings back): its seed file, its imported data, or nothing. */
@@ -80,7 +100,7 @@ export class ProjectRegistry {
    */
   async delete(id: ProjectId, reason: string): Promise<number> {
     await this.catalog.remove(id);
-    const pending = this.rooms.get(id);
+    const pending = this.rooms.get(id)?.loaded;
     if (pending) {
       this.rooms.delete(id);
       const room = await pending.catch(() => null);
@@ -107,8 +127,8 @@ export class ProjectRegistry {
 
   private async unloadIdle(): Promise<void> {
     const limit = this.config.storage.unloadAfterSeconds * 1000;
-    for (const [id, pending] of this.rooms) {
-      const room = await pending.catch(() => null);
+    for (const [id, { loaded }] of this.rooms) {
+      const room = await loaded.catch(() => null);
       if (!room || room.subscribers.size > 0 || room.queue.size > 0 || Date.now() - room.lastActive < limit) continue;
       this.unload(id, room);
     }
@@ -133,8 +153,8 @@ export class ProjectRegistry {
   async closeAll(): Promise<void> {
     clearInterval(this.timer);
     const all: Promise<void>[] = [];
-    for (const [id, pending] of [...this.rooms]) {
-      const room = await pending.catch(() => null);
+    for (const [id, { loaded }] of [...this.rooms]) {
+      const room = await loaded.catch(() => null);
       if (room) all.push(this.unload(id, room));
     }
     await Promise.all([...all, ...this.closing.values()]);

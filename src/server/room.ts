@@ -10,7 +10,7 @@ import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
 import { Pacer } from '../document/pacer.js';
 import { CounterIds, counterAbove, saneCounter } from '../document/ids.js';
-import { PROJECT_MAP, recordKey, TASKS, VERSIONS, type RecordId } from '../document/layout.js';
+import { KNOWN_STORES, PROJECT_MAP, recordKey, TASKS, VERSIONS, type RecordId } from '../document/layout.js';
 import { RecentPlacements, fieldValues, fieldWrites, lostByMoves } from '../document/placements.js';
 import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
@@ -145,19 +145,60 @@ export class ProjectRoom {
     this.settleSoon = new WhenQuiet(lastChange, RESYNC.quietMs, RESYNC.settleMaxDelayMs, () => void this.resync(this.settleTargets));
   }
 
-  static async open(options: RoomOptions): Promise<ProjectRoom> {
+  /**
+   * Start loading a project (the first job of its queue). `loaded` resolves once it is loaded;
+   * `readable` as soon as datasets can be served: at once when the texts stored at its last unload
+   * are of the state its log holds (see `early`), else when loaded.
+   */
+  static start(options: RoomOptions): ProjectRoom {
     const room = new ProjectRoom(options);
-    await room.load();
+    room.loaded = room.queue.run(() => room.load(true)).catch((e: Error) => {
+      room.dropEarlySubscribers(`Project ${JSON.stringify(room.id)} cannot be loaded: open it again`);
+      throw e;
+    });
+    room.readable = new Promise<void>((resolve, reject) => {
+      room.markReadable = resolve;
+      room.loaded.then(resolve, reject);
+    });
+    room.readable.catch(() => undefined);
     return room;
   }
 
-  private async load(): Promise<void> {
+  static async open(options: RoomOptions): Promise<ProjectRoom> {
+    const room = ProjectRoom.start(options);
+    await room.loaded;
+    return room;
+  }
+
+  /** Resolves once the project is loaded (see `start`). */
+  loaded!: Promise<void>;
+  /** Resolves once a dataset can be served (see `start`). */
+  readable!: Promise<void>;
+  private markReadable: () => void = () => undefined;
+
+  /**
+   * While a project loads: the dataset texts stored when it was last unloaded, when they are of the
+   * state its log holds, with the revision they are at. Subscribers get them at once, without
+   * waiting for the document; nothing can be committed before the load ends (it is the queue's
+   * first job), so they miss no revision. Null otherwise.
+   */
+  private early: { texts: DatasetTexts; revision: string | null } | null = null;
+
+  private async load(first = false): Promise<void> {
     this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => this.versionSoon.request());
     const stored = await this.options.storage.load();
     this.pendingUpdates = [];
     if (stored) {
       this.log.reset(stored);
+      const texts = first ? await this.options.storage.datasetTexts(stored.lastSeq, KNOWN_STORES) : null;
+      if (texts) {
+        this.early = { texts, revision: stored.meta.nextRevision > 1 ? `server-${stored.meta.nextRevision - 1}` : null };
+        this.markReadable();
+      }
       this.attach(await ProjectDocument.load(this.log.read()));
+      // The texts are of this very state: the document need not serialize it again.
+      if (this.early) this.document.primeDataset(this.early.texts);
+      this.early = null;
       // A counter stored out of bounds would fail every allocation: start again above the ids held.
       this.meta = { ...stored.meta, nextId: saneCounter(stored.meta.nextId, () => this.document.ids()) };
       this.phantoms = this.newPhantomMap(stored.phantoms);
@@ -233,6 +274,14 @@ export class ProjectRoom {
    * the snapshot into the message the connection gets.
    */
   subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string[]): Promise<void> {
+    if (this.early && !this.closed) {
+      const { texts, revision } = this.early;
+      connection.subscribeTo(this);
+      this.subscribers.add(connection);
+      this.lastActive = Date.now();
+      connection.sendPieces(reply(this.history.withVersions(texts), revision));
+      return Promise.resolve();
+    }
     return this.queue.run(async () => {
       if (this.closed) return void connection.send({ command: 'error', project: this.id, message: this.closedReason });
       const texts = this.history.withVersions(await this.document.datasetTexts(true));
@@ -242,6 +291,15 @@ export class ProjectRoom {
       connection.sendPieces(reply(texts, this.lastRevision));
       this.presence.publishSoon();
     });
+  }
+
+  /** The load failed after subscribers were given the stored texts: they must open the project again. */
+  private dropEarlySubscribers(message: string): void {
+    this.early = null;
+    for (const connection of [...this.subscribers]) {
+      connection.send({ command: 'error', project: this.id, message });
+      connection.unsubscribe();
+    }
   }
 
   unsubscribe(connection: Connection): void {
@@ -772,12 +830,27 @@ export class ProjectRoom {
       this.cancelBackground();
       await this.log.settled();
       await this.log.fold();
+      await this.storeDatasetTexts();
       await this.history.close(this.meta.nextRevision);
       this.closed = true;
       this.presence.closePeers(1001, 'project unloaded');
       this.presence.destroy();
       this.document.destroy();
     });
+  }
+
+  /**
+   * A large project's dataset texts, kept for its next load to serve at once (see `early`). Small
+   * projects load faster than these would be read. A failure costs only that speed-up.
+   */
+  private async storeDatasetTexts(): Promise<void> {
+    // Tasks are most of a large project; Y.Map sizes would each be a walk over the map.
+    if (this.document.tree.size < EARLY_TEXT_TASKS) return;
+    try {
+      await this.options.storage.storeDatasetTexts(this.log.lastSeq, await this.document.datasetTexts(true));
+    } catch (e) {
+      this.options.log(`project ${JSON.stringify(this.id)}: cannot store its dataset texts: ${(e as Error).message}`, { level: 'warn', project: this.id });
+    }
   }
 
   /**
@@ -819,6 +892,9 @@ export class ProjectRoom {
  * client's change within `crossingMs` of its fresh dataset may have crossed it on the wire.
  */
 const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000, settleMaxDelayMs: 30_000, crossingMs: 1000 };
+
+/** Projects with at least this many tasks keep their dataset texts when unloaded (see `storeDatasetTexts`). */
+const EARLY_TEXT_TASKS = 5000;
 
 /** Revisions as revision log entries (`server-<n>` is stored under n). */
 function logEntries(revisions: OutgoingRevision[]): { n: number; text: string }[] {

@@ -1,0 +1,141 @@
+/**
+ * Cold opens of large projects: the dataset texts stored when a project was unloaded are served to
+ * its first clients while its document loads again, only when they are of the state its log holds.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ENCODE_SLICE, ProjectStorage, Storage, utf8InSlices } from '../src/persistence/storage.js';
+import { storageReport } from '../src/history/storage-report.js';
+import { revisionsLogin, type Msg } from './support/client.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
+
+/** Above the record count from which a project keeps its dataset texts when unloaded (5,000). */
+const TASKS = 5200;
+
+let servers: TestServer[] = [];
+afterEach(async () => {
+  for (const s of servers) await s.stop();
+  servers = [];
+});
+
+async function setUp(): Promise<{ dir: string; overrides: Record<string, unknown> }> {
+  const dir = await tempDir();
+  // Notes with characters outside the BMP: the texts are over a megabyte, stored in encoded slices.
+  const rows = Array.from({ length: TASKS }, (_, i) => ({ id: i + 1, name: `Task ${i + 1}`, note: `é🙂${'x'.repeat(i % 300)}`, startDate: '2026-01-05', duration: 1 }));
+  await writeFile(join(dir, 'big.json'), JSON.stringify({ project: { startDate: '2026-01-05' }, tasks: { rows } }));
+  await writeFile(join(dir, 'small.json'), JSON.stringify({ tasks: { rows: rows.slice(0, 10) } }));
+  return {
+    dir,
+    overrides: {
+      projects: [
+        { id: 1, name: 'Big', seed: join(dir, 'big.json') },
+        { id: 2, name: 'Small', seed: join(dir, 'small.json') },
+      ],
+      groups: { admin: [1, 2], user: [1, 2] },
+    },
+  };
+}
+
+async function start(overrides: Record<string, unknown>, dir: string): Promise<TestServer> {
+  const s = await startServer(overrides, dir);
+  servers.push(s);
+  return s;
+}
+
+/** A revisions client's dataset reply for a project. */
+async function load(port: number, project: number): Promise<{ data: Msg; client: Awaited<ReturnType<typeof revisionsLogin>> }> {
+  const client = await revisionsLogin(port);
+  client.send({ command: 'dataset', data: { project } });
+  const reply = await client.nextOf('dataset', 10_000);
+  expect(reply.data.error).toBeUndefined();
+  return { data: reply.data, client };
+}
+
+const taskName = (dataset: Msg, id: number) => (dataset.tasksData as Msg[]).find((t) => t.id === id)?.name;
+
+/** What a project's stored dataset texts are of (undefined: none stored). */
+async function storedTextsSeq(dir: string, project: number): Promise<number | undefined> {
+  const storage = await Storage.open(join(dir, 'db'));
+  try {
+    return await storage.project(project).getJson<number>(storage.project(project).keys.datasetSeq());
+  } finally {
+    await storage.close();
+  }
+}
+
+describe('cold open of a large project', () => {
+  it('encodes texts in slices without cutting a character in two', async () => {
+    for (const text of ['a'.repeat(ENCODE_SLICE - 1) + '🙂b', '🙂'.repeat(ENCODE_SLICE + 3), 'é'.repeat(2 * ENCODE_SLICE + 1), 'short 🙂']) {
+      expect(Buffer.from(await utf8InSlices(text)).equals(Buffer.from(text, 'utf8'))).toBe(true);
+    }
+  });
+
+  it('serves the texts stored at unload before the document is loaded, the same dataset as before, and misses no revision', async () => {
+    const { dir, overrides } = await setUp();
+    const first = await start(overrides, dir);
+    const { client: writer } = await load(first.port, 1);
+    writer.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'local-1', changes: { tasks: { updated: [{ id: 7, name: 'Renamed before the restart' }] } } }] } });
+    await writer.nextOf('project_change', 5000);
+    const before = (await load(first.port, 1)).data;
+    await load(first.port, 2);
+    await first.stop();
+    expect(await storedTextsSeq(dir, 1)).toBeGreaterThan(0);
+    const storage = await Storage.open(join(dir, 'db'));
+    const usage = await storageReport(storage).finally(() => storage.close());
+    // One key per store (7), the project fields and the sequence they are of; counted apart in `weft storage`.
+    expect(usage.find((u) => u.project === 1)?.parts.datasetTexts.keys).toBe(9);
+    expect(usage.find((u) => u.project === 2)?.parts.datasetTexts.keys).toBe(0);
+    // A small project loads faster than its texts would be read: none are kept for it.
+    expect(await storedTextsSeq(dir, 2)).toBeUndefined();
+
+    const second = await start(overrides, dir);
+    const room = (await second.server.projects.open(1, undefined, 'readable'))!;
+    let loaded = false;
+    void room.loaded.then(() => (loaded = true));
+    const early = await load(second.port, 1);
+    // Reading the texts is one step; the document takes many more (chunks from storage, the tree index).
+    expect(loaded).toBe(false);
+    expect(early.data.revision).toBe(before.revision);
+    expect(early.data.dataset).toEqual(before.dataset);
+    expect(taskName(early.data.dataset, 7)).toBe('Renamed before the restart');
+
+    // A change sent meanwhile waits for the document, then reaches the client that got the early dataset as the next revision.
+    const { client: other } = await load(second.port, 1);
+    other.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'local-2', changes: { tasks: { updated: [{ id: 8, name: 'After the restart' }] } } }] } });
+    const seen = await early.client.nextOf('project_change', 5000);
+    expect(seen.data.revisions[0].revision).toBe(`server-${Number(String(before.revision).slice('server-'.length)) + 1}`);
+    expect(seen.data.revisions[0].changes.tasks.updated[0]).toMatchObject({ id: 8, name: 'After the restart' });
+  });
+
+  it('does not serve texts older than the log: a change stored after them is in the first dataset', async () => {
+    const { dir, overrides } = await setUp();
+    const first = await start(overrides, dir);
+    await load(first.port, 1);
+    await first.stop();
+    const stale = await storedTextsSeq(dir, 1);
+    expect(stale).toBeGreaterThan(0);
+
+    // The next process stores a change, then ends without storing texts again (as a crash would).
+    const second = await start(overrides, dir);
+    const { client } = await load(second.port, 1);
+    client.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'local-1', changes: { tasks: { updated: [{ id: 9, name: 'Stored after the texts' }] } } }] } });
+    await client.nextOf('project_change', 5000);
+    const store = ProjectStorage.prototype.storeDatasetTexts;
+    ProjectStorage.prototype.storeDatasetTexts = async () => undefined;
+    try {
+      await second.stop();
+    } finally {
+      ProjectStorage.prototype.storeDatasetTexts = store;
+    }
+    expect(await storedTextsSeq(dir, 1)).toBe(stale);
+
+    const third = await start(overrides, dir);
+    const { data } = await load(third.port, 1);
+    expect(taskName(data.dataset, 9)).toBe('Stored after the texts');
+    expect(taskName(data.dataset, 10)).toBe('Task 10');
+    await third.stop();
+    // Stale texts are dropped when found; the clean stop stored new ones of the current state.
+    expect(await storedTextsSeq(dir, 1)).toBeGreaterThan(stale!);
+  });
+});
