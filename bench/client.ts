@@ -3,6 +3,7 @@
  * their arrival time (no queueing); large frames (datasets) are not parsed on arrival, so a big
  * download in this process disturbs the latency measurements of other clients as little as possible.
  */
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 
 type Row = Record<string, unknown>;
@@ -78,14 +79,34 @@ export class BenchClient {
     if (message.json().error) throw new Error(`login ${login}: ${message.json().error}`);
   }
 
-  /** Request a dataset; `ms` runs from the request to the complete reply frame. */
-  async loadDataset(project: number, timeoutMs: number): Promise<{ ms: number; bytes: number; raw: Buffer }> {
-    const reply = this.waitFor((m) => m.command === 'dataset', timeoutMs, `dataset ${project}`);
-    const t0 = performance.now();
-    this.send({ command: 'dataset', project });
-    const message = await reply;
-    if (message.bytes <= PARSE_LIMIT && message.json().error) throw new Error(`dataset ${project}: ${message.json().error}`);
-    return { ms: message.at - t0, bytes: message.bytes, raw: message.raw };
+  /**
+   * Request a dataset; `ms` runs from the request to the complete reply, `firstByteMs` to the
+   * socket read that brought the reply's first bytes.
+   */
+  async loadDataset(project: number, timeoutMs: number): Promise<{ ms: number; firstByteMs: number; bytes: number; raw: Buffer }> {
+    const socket = (this.ws as unknown as { _socket: Socket })._socket;
+    const reads: { at: number; end: number }[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      reads.push({ at: performance.now(), end: total });
+    };
+    socket.on('data', onData);
+    try {
+      const reply = this.waitFor((m) => m.command === 'dataset', timeoutMs, `dataset ${project}`);
+      const t0 = performance.now();
+      this.send({ command: 'dataset', project });
+      const message = await reply;
+      if (message.bytes <= PARSE_LIMIT && message.json().error) throw new Error(`dataset ${project}: ${message.json().error}`);
+      // The reply's payload ends at most where the bytes read so far do; the read holding the byte
+      // that far back from the end held the reply's first bytes, or came a little after them
+      // (frame headers are not counted), never before.
+      const start = total - message.bytes;
+      const first = reads.find((r) => r.end > start) ?? reads[reads.length - 1];
+      return { ms: message.at - t0, firstByteMs: (first?.at ?? message.at) - t0, bytes: message.bytes, raw: message.raw };
+    } finally {
+      socket.off('data', onData);
+    }
   }
 
   close(): Promise<void> {

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { closeAll } from './client.js';
 import type { ServerProcess } from './processes.js';
-import { joinStorm, manyProjects, writeManyProjects, type JoinFigures, type ManyFigures } from './production.js';
+import { highestRate, joinStorm, manyProjects, writeManyProjects, RATE_P99_MS, type JoinFigures, type ManyFigures, type RateFigures } from './production.js';
 import { BenchClient } from './client.js';
 
 export interface ProductionOptions {
@@ -28,6 +28,7 @@ export interface ProductionResults {
   shape: { projects: number; perProject: number; tasks: number; seconds: number; joiners: number };
   many: { weft: ManyFigures; relay: ManyFigures; yjs: ManyFigures };
   join: { weft: JoinFigures; relay: JoinFigures };
+  rate: { weft: RateFigures; relay: RateFigures };
 }
 
 export async function benchProduction(o: ProductionOptions): Promise<ProductionResults> {
@@ -67,12 +68,21 @@ export async function benchProduction(o: ProductionOptions): Promise<ProductionR
   const weftJoin = (await o.withServer(o.startWeft(configFile, dataDir, 'join'), storm)).result;
   o.log(`join storm: relay ${relayJoin.ms.toFixed(0)} ms (CPU ${relayJoin.cpuMs.toFixed(0)} ms), Weft ${weftJoin.ms.toFixed(0)} ms (CPU ${weftJoin.cpuMs.toFixed(0)} ms)`);
 
+  o.log(`highest rate: one project, ${RATE_RECEIVERS} receivers, rising rates until p99 >= ${RATE_P99_MS} ms or a change is missing`);
+  const rateOf = (server: ServerProcess) => highestRate(server, ids[1], RATE_RECEIVERS, o.timeoutMs, o.log);
+  const relayRate = (await o.withServer(o.startRelay(configFile, [ids[1]]), rateOf)).result;
+  const weftRate = (await o.withServer(o.startWeft(configFile, dataDir, 'rate'), rateOf)).result;
+
   return {
     shape: { projects: o.projects, perProject: o.perProject, tasks: o.tasks, seconds: o.seconds, joiners: o.joiners },
     many: { weft, relay, yjs },
     join: { weft: weftJoin, relay: relayJoin },
+    rate: { weft: weftRate, relay: relayRate },
   };
 }
+
+/** Receivers of the highest-rate scenario. */
+const RATE_RECEIVERS = 10;
 
 const ratio = (a: number, b: number) => a / b;
 const verdict = (value: number, target: number) => (value <= target ? 'PASS' : 'FAIL');
@@ -98,6 +108,8 @@ export function productionReport(r: ProductionResults): string {
   add('  server RSS 2 s after a full GC (MB)', weft.settledRssMb, relay.settledRssMb, 0, 2);
   add(`${s.joiners} clients join one ${s.tasks}-task project at once (ms)`, r.join.weft.ms, r.join.relay.ms, 0, 2);
   add('  server CPU for it (ms)', r.join.weft.cpuMs, r.join.relay.cpuMs, 0);
+  const rates = ratio(r.rate.weft.best, r.rate.relay.best);
+  rows.push([`one project, ${r.rate.weft.receivers} receivers: highest rate with p99 < ${RATE_P99_MS} ms (changes/s)`, String(r.rate.relay.best), String(r.rate.weft.best), `${rates.toFixed(2)}x`, '>= 0.5x', rates >= 0.5 ? 'PASS' : 'FAIL']);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('   '));
   return [`Production shape (${s.projects} projects of ${s.tasks} tasks; D2 = relay keeping Yjs documents and writing to LevelDB)`, ...lines].join('\n');

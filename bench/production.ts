@@ -178,3 +178,99 @@ export async function manyProjects(server: ServerProcess, ids: number[], perProj
     await closeAll(clients);
   }
 }
+
+export interface RateStep {
+  rate: number;
+  sent: number;
+  received: number;
+  expected: number;
+  p99: number;
+  /** Every change delivered to every receiver with p99 under the bound. */
+  ok: boolean;
+}
+
+export interface RateFigures {
+  receivers: number;
+  /** The highest rate of the ladder sustained (0: not even the first). */
+  best: number;
+  steps: RateStep[];
+}
+
+/** Changes per second tried in turn, each for RATE_STEP_MS, until one is not sustained. */
+const RATES = [250, 500, 1000, 2000, 3000, 4000, 6000, 8000, 12_000, 16_000, 24_000, 32_000];
+const RATE_STEP_MS = 2000;
+/** A rate is sustained when every change reaches every receiver with this p99 (ms). */
+export const RATE_P99_MS = 100;
+/** One sender connection sends at most this many changes per second (below Weft's per-connection limit in this config). */
+const PER_SENDER = 4000;
+
+/**
+ * The highest rate of changes one project sustains with `receivers` receivers: rates from RATES
+ * in turn, each for RATE_STEP_MS, sent in 5 ms ticks by enough sender connections (each its own
+ * tasks, so no two write one field); a rate is sustained when every change reaches every receiver
+ * within the drain time and the p99 stays under RATE_P99_MS. Stops at the first rate that is not.
+ */
+export async function highestRate(server: ServerProcess, project: number, receivers: number, timeoutMs: number, log: (m: string) => void): Promise<RateFigures> {
+  const maxSenders = Math.ceil(RATES[RATES.length - 1] / PER_SENDER);
+  const clients: BenchClient[] = [];
+  try {
+    for (let i = 0; i < receivers + maxSenders; i++) clients.push(await join_(server.url, `rate${i + 1}`, project, timeoutMs));
+    const receiving = clients.slice(0, receivers);
+    const sending = clients.slice(receivers);
+    for (const c of sending) c.onChange = () => undefined;
+    await sleep(500);
+    const steps: RateStep[] = [];
+    let best = 0;
+    let run = 0;
+    for (const rate of RATES) {
+      run++;
+      const sentAt: number[] = [];
+      const latencies: number[] = [];
+      let expected = Infinity;
+      let allIn: (() => void) | null = null;
+      const prefix = `r${run}x`;
+      const pattern = new RegExp(`"name":"${prefix}(\\d+)"`);
+      for (const c of receiving) {
+        c.onChange = (raw, at) => {
+          const seq = pattern.exec(raw.toString('latin1'))?.[1];
+          const t = seq === undefined ? undefined : sentAt[Number(seq)];
+          if (t === undefined) return;
+          latencies.push(at - t);
+          if (latencies.length >= expected) allIn?.();
+        };
+      }
+      const senders = sending.slice(0, Math.ceil(rate / PER_SENDER));
+      const t0 = performance.now();
+      let seq = 0;
+      while (performance.now() - t0 < RATE_STEP_MS) {
+        const due = Math.min(Math.floor(((performance.now() - t0) * rate) / 1000), Math.floor((RATE_STEP_MS * rate) / 1000));
+        for (; seq < due; seq++) {
+          const k = seq % senders.length;
+          // Sender k writes tasks k+1, k+1+senders, ...: no two senders write one task.
+          const id = 1 + ((k + senders.length * (Math.floor(seq / senders.length) % 10)) % 100);
+          sentAt[seq] = performance.now();
+          senders[k].send({ command: 'projectChange', project, changes: { tasks: { updated: [{ id, name: `${prefix}${seq}` }] } } });
+        }
+        await sleep(5);
+      }
+      expected = seq * receiving.length;
+      if (latencies.length < expected) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 5000);
+          allIn = () => (clearTimeout(timer), resolve());
+        });
+      }
+      for (const c of receiving) c.onChange = null;
+      const p99 = percentile(latencies, 99);
+      const ok = latencies.length === expected && p99 < RATE_P99_MS;
+      steps.push({ rate, sent: seq, received: latencies.length, expected, p99, ok });
+      log(`${server.name}: ${rate} changes/s to ${receivers} receivers: ${latencies.length}/${expected} delivered, p99 ${p99.toFixed(1)} ms${ok ? '' : ' (not sustained)'}`);
+      if (!ok) break;
+      best = rate;
+      await sleep(1000);
+    }
+    return { receivers, best, steps };
+  } finally {
+    await closeAll(clients);
+  }
+}

@@ -134,6 +134,8 @@ function targetRows(weft: TargetResults, relay: TargetResults, paired: PairedRou
   const bigRelay = relay.coldLoads.find((x) => x.tasks === bigTasks);
   if (bigCold && bigRelay) {
     const relayWarm = median(bigRelay.warmMs);
+    const firstByte = bigCold.firstByteMs;
+    if (firstByte !== undefined) rows.push([`${label(bigTasks)} opened cold after a restart, first dataset byte (ms; absolute)`, num(firstByte), '-', '', `<= 1000 ms  ${firstByte <= 1000 ? 'PASS' : 'FAIL'}`]);
     rows.push([`${label(bigTasks)} opened cold after a restart, whole dataset (ms; relay: warm)`, num(bigCold.firstMs), num(relayWarm), ratio(bigCold.firstMs, relayWarm), target(bigCold.firstMs, relayWarm, 3)]);
   }
   const during = weft.duringLoad?.cold;

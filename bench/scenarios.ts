@@ -22,6 +22,8 @@ export interface ProjectRef {
 export interface LoadFigures {
   tasks: number;
   firstMs: number;
+  /** From the first request to the socket read that brought the reply's first bytes. */
+  firstByteMs?: number;
   warmMs: number[];
   bytes: number;
 }
@@ -129,8 +131,8 @@ export async function loadProjects(
       for (const client of batch.slice(1)) warmMs.push((await client.loadDataset(project.id, limits.loadMs)).ms);
       const warm = batch.slice(1);
       for (let i = 0; i < (options.warmRepeats ?? 0) && warm.length > 0; i++) warmMs.push((await warm[i % warm.length].loadDataset(project.id, limits.loadMs)).ms);
-      loads.push({ tasks: project.tasks, firstMs: first.ms, warmMs, bytes: first.bytes });
-      options.log(`${server.name}: project ${project.tasks} tasks: first ${first.ms.toFixed(0)} ms, warm ${warmMs.map((m) => m.toFixed(0)).join('/')} ms, ${(first.bytes / 1e6).toFixed(1)} MB`);
+      loads.push({ tasks: project.tasks, firstMs: first.ms, firstByteMs: first.firstByteMs, warmMs, bytes: first.bytes });
+      options.log(`${server.name}: project ${project.tasks} tasks: first ${first.ms.toFixed(0)} ms (first byte ${first.firstByteMs.toFixed(0)} ms), warm ${warmMs.map((m) => m.toFixed(0)).join('/')} ms, ${(first.bytes / 1e6).toFixed(1)} MB`);
       if (memory) {
         const heap = await server.collectGarbage();
         const rssKb = server.memory().rssKb;
