@@ -38,15 +38,24 @@ export function forget(connection: HoldsAnnouncements): void {
   holding.delete(connection);
 }
 
+/**
+ * Cork `ws`'s TCP socket: what is sent leaves in one write once the returned function uncorks it
+ * (null when there is no open socket). Corks nest: ws corks the socket per frame the same way.
+ */
+export function corkSocket(ws: WebSocket): (() => void) | null {
+  // ws keeps the TCP socket as `_socket`.
+  const socket = (ws as unknown as { _socket?: Socket | null })._socket;
+  if (!socket || socket.destroyed) return null;
+  socket.cork();
+  return () => socket.uncork();
+}
+
 /** Run `write` with `ws`'s TCP socket corked, so what it sends leaves in one write. */
 export function inOneWrite(ws: WebSocket, write: () => void): void {
-  // ws keeps the TCP socket as `_socket` (its own Sender corks it per frame the same way).
-  const socket = (ws as unknown as { _socket?: Socket | null })._socket;
-  const cork = socket && !socket.destroyed;
-  if (cork) socket.cork();
+  const uncork = corkSocket(ws);
   try {
     write();
   } finally {
-    if (cork) socket.uncork();
+    uncork?.();
   }
 }

@@ -64,6 +64,11 @@ interface Command {
   project: boolean;
   access: boolean;
   subscription: boolean;
+  /**
+   * The connection's next frame need not wait for this one's work to finish (it is queued in
+   * the room, in order, and tracked on the connection); frames of other commands wait for it.
+   */
+  pipelined?: boolean;
   run(request: Request): Promise<void> | void;
 }
 
@@ -164,12 +169,21 @@ const dataset: Command = {
 
 const projectChange: Command = {
   ...needs(true, true, true, true),
+  // A classic client's changes follow each other without waiting for a reply: under a burst the
+  // room commits them together (room.ts, commitSubmissions).
+  pipelined: true,
   async run({ server, connection, frame, project, room }) {
     const parsed = ProjectChangeSchema.safeParse(frame.payload);
     if (!parsed.success) return invalid(connection, frame, project, parsed.error);
     await takeRecords(connection, countRecords(parsed.data.changes), server.limits.maxRecordsPerSecond);
-    const failure = await room!.submit({ connection, generation: connection.generation }, [{ changes: parsed.data.changes }]);
-    if (failure) refused(server, connection, frame, failure);
+    const done = room!.submit({ connection, generation: connection.generation }, [{ changes: parsed.data.changes }], (failure) => refused(server, connection, frame, failure));
+    connection.track(
+      done.catch((e: Error) => {
+        server.failed('internal');
+        server.log(`${connection.id}: ${frame.command} failed: ${e.stack ?? e}`, { level: 'error', connection: connection.id, user: connection.user?.name, project });
+        connection.send({ command: 'error', message: `${frame.command} failed: ${e.message}` });
+      }),
+    );
   },
 };
 
@@ -302,6 +316,8 @@ function refused(server: ServerContext, connection: Connection, frame: Frame, me
 export async function dispatch(server: ServerContext, connection: Connection, frame: Frame): Promise<void> {
   const command = Object.hasOwn(COMMANDS, frame.command) ? COMMANDS[frame.command] : undefined;
   if (!command) return;
+  // Answered in order: after what the connection's earlier changes still under way send.
+  if (!command.pipelined) await connection.settled();
   // Before login each frame's own look decides the reply shape (§2.4); login fixes it.
   if (!connection.user) connection.generation = server.forcedGeneration ?? frame.looksLike;
   const reply = (error: string, project?: ProjectId) => connection.send(connection.encoder.commandError(frame.command, error, project));

@@ -7,7 +7,7 @@ import type { User } from './access.js';
 import type { ProjectRoom } from './room.js';
 import { fragments } from './fragments.js';
 import { atTime } from './expiry.js';
-import { flushSoon, forget, inOneWrite } from './announcements.js';
+import { corkSocket, flushSoon, forget, inOneWrite } from './announcements.js';
 import type { OutputBudget } from './output-budget.js';
 
 /** Replies longer than this (in UTF-16 code units) are sent as fragments. */
@@ -39,6 +39,8 @@ export class Connection {
   logins = 0;
   /** Failed logins on this connection. */
   failedLogins = 0;
+  /** See track. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   /** Announcements waiting to leave together (see announce). */
   private announcements: string[] | null = null;
   /** Closes the connection when the token it logged in with expires. */
@@ -90,6 +92,25 @@ export class Connection {
     if (!this.open) return;
     (this.announcements ??= []).push(typeof message === 'string' ? message : JSON.stringify(message));
     flushSoon(this);
+  }
+
+  /**
+   * Work of this connection still under way that its next frames need not wait for (changes
+   * queued in the room: see the pipelined commands in commands.ts). Other frames wait for it.
+   */
+  track(work: Promise<unknown>): void {
+    const done: Promise<unknown> = work.catch(() => undefined).finally(() => this.inFlight.delete(done));
+    this.inFlight.add(done);
+  }
+
+  /** Resolves once the work tracked so far is done. */
+  settled(): Promise<unknown> {
+    return this.inFlight.size ? Promise.all(this.inFlight) : Promise.resolve();
+  }
+
+  /** Hold what is sent to this connection until the returned function is called (see Outbox); null when closed. */
+  cork(): (() => void) | null {
+    return this.open ? corkSocket(this.socket) : null;
   }
 
   /** Send the announcements held, in one write. */

@@ -25,13 +25,14 @@ import { seedIds, type SeedData } from '../document/seed.js';
 import { ProjectHistory } from '../history/project-history.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
 import type { VersionMeta, VersionReason } from '../history/versions.js';
-import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
+import { updatesOf, type Commit, type ProjectMeta, type ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
 import { isEngineCorrection, together, withInput, withoutFields } from '../protocol/changes.js';
 import { amending, classicChange, encoderFor, withChanges, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import { RoomPresence } from './room-presence.js';
+import { Outbox } from './outbox.js';
 import { SerialQueue } from './serial-queue.js';
 import { WhenQuiet } from './when-quiet.js';
 import type { YjsPeer } from './yjs-peer.js';
@@ -97,6 +98,10 @@ export class ProjectRoom {
   private pendingUpdates: Uint8Array[] = [];
   /** Who is present, and the Yjs peers' side of the project. */
   private readonly presence: RoomPresence;
+  /** Changes waiting for the queue, committed together (see commitSubmissions). */
+  private readonly submissions: Submission[] = [];
+  /** Holds what a burst of changes sends, to leave in one write per receiver (src/server/outbox.ts). */
+  private readonly outbox = new Outbox();
   /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
   private readonly recentWrites: RecentWrites;
   /** Recent task placements, for telling classic senders the final sibling order. */
@@ -397,6 +402,7 @@ export class ProjectRoom {
     this.afterCommit();
     this.noteChange(author);
     this.broadcast(revisions, null, { client, name: author });
+    if (this.queue.size <= 1) this.outbox.flush();
     this.presence.flushToPeers();
     return revisions.length ? revisions[0].revision : null;
   }
@@ -405,37 +411,93 @@ export class ProjectRoom {
 
   /**
    * Apply a batch of changes from one sender, each as one revision, and tell everyone.
-   * Resolves with an error message when a revision was refused (the ones before it stand).
+   * Resolves with an error message when a revision was refused (the ones before it stand);
+   * `onRefused` hears of it first, in order with what the room sends (before later changes' revisions).
    */
-  submit(sender: Sender, requests: ChangeRequest[]): Promise<string | null> {
-    return this.queue.run(async () => {
-      if (this.closed) return this.closedReason;
-      this.lastActive = Date.now();
-      const outgoing: OutgoingRevision[] = [];
-      let failure: string | null = null;
-      let added = false;
-      let finals: Changes | null = null;
-      for (const request of requests) {
+  submit(sender: Sender, requests: ChangeRequest[], onRefused?: (message: string) => void): Promise<string | null> {
+    return new Promise((resolve, reject) => {
+      this.submissions.push({ sender, requests, resolve, reject, onRefused });
+      // One job per submission; a job takes every submission waiting by then (see commitSubmissions).
+      this.queue.run(() => this.commitSubmissions()).catch(reject);
+    });
+  }
+
+  /**
+   * The hot path. Every submission waiting (up to MAX_GROUP) is applied to the document, each
+   * change its own transaction and revision; then all of them are stored in one LevelDB batch;
+   * then they are delivered in order. Under a burst of changes one write and one round trip to
+   * LevelDB's thread serve many changes; a lone change goes through as before. Nobody is told of
+   * a change before the batch holding it is stored.
+   */
+  private async commitSubmissions(): Promise<void> {
+    const group = this.submissions.splice(0, MAX_GROUP);
+    if (group.length === 0) return;
+    if (this.closed) return group.forEach((s) => settle(s, this.closedReason));
+    try {
+      await this.commitGroup(group);
+    } catch (e) {
+      // Unexpected (rebuilding the document failed): every submission of the group hears of it.
+      for (const submission of group) submission.reject(e as Error);
+    }
+  }
+
+  private async commitGroup(group: Submission[]): Promise<void> {
+    this.lastActive = Date.now();
+    const started = performance.now();
+    const results: SubmissionResult[] = [];
+    const commits: Omit<Commit, 'seq'>[] = [];
+    // A failure other than a refusal leaves the document half-written: what came before it is
+    // stored, then the document is rebuilt from storage, and later submissions wait for that.
+    let broken: Error | null = null;
+    for (const submission of group) {
+      const result: SubmissionResult = { submission, outgoing: [], failure: null, added: false, finals: null, changes: 0 };
+      results.push(result);
+      for (const request of submission.requests) {
         try {
-          const started = performance.now();
-          const result = await this.commit(sender, request);
-          this.options.observer?.committed((performance.now() - started) / 1000);
-          outgoing.push(...result.revisions);
-          added ||= result.hasAdded;
-          finals = together(finals, result.finals);
+          const prepared = this.prepare(submission.sender, request);
+          commits.push(prepared.commit);
+          result.outgoing.push(...prepared.revisions);
+          result.added ||= prepared.hasAdded;
+          result.finals = together(result.finals, prepared.finals);
+          result.changes++;
         } catch (e) {
-          failure = (e as Error).message;
-          if (!(e instanceof RefusedChange)) await this.recover(e as Error);
+          result.failure = (e as Error).message;
+          if (!(e instanceof RefusedChange)) broken = e as Error;
           break;
         }
       }
-      // Classic senders learn new ids from their own change; without added records they get no echo
-      // of it (server revisions that follow, such as corrections, they do get).
+      if (broken) break;
+    }
+    // Those after a broken one wait for the next job (each submission queued one).
+    this.submissions.unshift(...group.splice(results.length));
+    try {
+      if (commits.length) await this.persist(joinCommits(commits));
+    } catch (e) {
+      // Nothing of the group was stored or told: memory goes back to what is on disk.
+      for (const result of results) result.failure ??= (e as Error).message;
+      for (const result of results) result.outgoing = [];
+      broken ??= e as Error;
+    }
+    if (broken) await this.recover(broken);
+    else if (commits.length) {
+      this.presence.flushToPeers();
+      this.afterCommit();
+    }
+    for (const { submission, outgoing, failure, added, finals, changes } of results) {
+      const { sender } = submission;
+      for (let i = 0; i < changes && outgoing.length; i++) {
+        this.options.observer?.committed((performance.now() - started) / 1000);
+        this.noteChange(sender.connection.user?.name ?? sender.connection.id);
+      }
+      // Classic senders learn new ids from their own change; without added records they get no
+      // echo of it (server revisions that follow, such as corrections, they do get).
       const noEcho = sender.generation === 'classic' && !added ? { connection: sender.connection, client: sender.connection.id } : null;
       this.broadcast(outgoing, noEcho, sender.connection.user ? { client: sender.connection.id, name: sender.connection.user.name } : null);
-      if (finals) sender.connection.send(classicChange(this.id, finals));
-      return failure;
-    });
+      if (finals && outgoing.length) sender.connection.send(classicChange(this.id, finals));
+      settle(submission, failure);
+    }
+    // The last of a burst lets its messages leave (others leave at most HOLD_MS after the first).
+    if (this.queue.size <= 1) this.outbox.flush();
   }
 
   /** A peer's writes count as concurrent with classic senders' ones like any other writer's. */
@@ -450,8 +512,10 @@ export class ProjectRoom {
    * `finals`: for a classic sender only, the final values and places of what it wrote concurrently
    * with another writer. Everyone else gets the writes in the server's order anyway; told again,
    * their engines reschedule and write back, which kept classic clients busy correcting each other.
+   * Applied to the document and the counters now; `commit` is what storing it takes (the caller
+   * stores it before anyone is told, or rebuilds the document from storage if that fails).
    */
-  private async commit(sender: Sender, request: ChangeRequest): Promise<{ revisions: OutgoingRevision[]; hasAdded: boolean; finals: Changes | null }> {
+  private prepare(sender: Sender, request: ChangeRequest): { commit: Omit<Commit, 'seq'>; revisions: OutgoingRevision[]; hasAdded: boolean; finals: Changes | null } {
     const { maxValueDepth, maxRecordsPerChange } = this.options.config.limits;
     // Before the transaction: a bad record refused here costs no reload of the project.
     checkInput(request.changes, { maxDepth: maxValueDepth, maxRecords: maxRecordsPerChange });
@@ -478,6 +542,8 @@ export class ProjectRoom {
     // counts as concurrent, and its writer gets the final value.
     if (fixes) this.recentWrites.note(SERVER_CLIENT, fieldWrites(fixes, true));
 
+    // Activity for the quiet-time timers: the changes before this one in its group are not stored yet.
+    this.lastChange = Date.now();
     this.watchForDrift(sender, applied.outgoing);
     let n = this.meta.nextRevision;
     const revision: OutgoingRevision = {
@@ -501,22 +567,20 @@ export class ProjectRoom {
     const user = sender.connection.user?.name ?? '';
     const named = [...applied.newPhantoms.entries()].map((p) => ({ ...p, user, connection: sender.connection.id, at }));
     const meta: ProjectMeta = { ...this.meta, nextId: ids.nextValue, nextRevision: n };
-    await this.persist({
+    const commit = {
       update,
       meta,
       phantoms: named,
       versionContents: applied.versionContents,
       removedVersions: applied.removedVersions,
       revisions: logEntries(revisions),
-    });
+    };
+    // The next change of the group counts on from here.
     this.meta = meta;
     for (const record of named) this.phantoms.set(record);
-    this.presence.flushToPeers();
-    this.afterCommit();
-    this.noteChange(sender.connection.user?.name ?? sender.connection.id);
     // A classic sender back from offline may hold a record only under the real id its dataset gave
     // it, while its change named it by the phantom id: it learns the result only from an echo.
-    return { revisions, hasAdded: applied.hasAdded || applied.usedEarlierPhantoms, finals };
+    return { commit, revisions, hasAdded: applied.hasAdded || applied.usedEarlierPhantoms, finals };
   }
 
   /**
@@ -584,7 +648,10 @@ export class ProjectRoom {
     const frames: Partial<Record<Generation, string[]>> = {};
     let echoless: string[] | undefined;
     const muted = this.loops.anyMuted ? all.map((r) => this.withoutMuted(r)) : all;
+    // More changes waiting: hold these to leave with theirs.
+    const hold = this.queue.size > 1;
     for (const connection of this.subscribers) {
+      if (hold) this.outbox.hold(connection);
       const generation: Generation = connection.generation;
       const revisions = generation === 'classic' ? muted : all;
       if (connection === noEcho?.connection) {
@@ -895,6 +962,61 @@ const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000, settleMaxDelayM
 
 /** Projects with at least this many tasks keep their dataset texts when unloaded (see `storeDatasetTexts`). */
 const EARLY_TEXT_TASKS = 5000;
+
+/** Submissions one job commits together at most (see commitSubmissions). */
+const MAX_GROUP = 64;
+
+interface Submission {
+  sender: Sender;
+  requests: ChangeRequest[];
+  resolve: (failure: string | null) => void;
+  reject: (error: Error) => void;
+  onRefused?: (message: string) => void;
+}
+
+function settle(submission: Submission, failure: string | null): void {
+  if (failure !== null) submission.onRefused?.(failure);
+  submission.resolve(failure);
+}
+
+interface SubmissionResult {
+  submission: Submission;
+  /** Revisions to deliver (none when the group could not be stored). */
+  outgoing: OutgoingRevision[];
+  failure: string | null;
+  added: boolean;
+  finals: Changes | null;
+  /** Changes of it that were applied. */
+  changes: number;
+}
+
+/**
+ * Several commits as one, in order: their updates under consecutive sequence numbers, the last
+ * counters, and for version contents the last word on each key (a put or a removal).
+ */
+export function joinCommits(commits: Omit<Commit, 'seq'>[]): Omit<Commit, 'seq'> {
+  if (commits.length === 1) return commits[0];
+  const updates: Uint8Array[] = [];
+  const phantoms: PhantomRecord[] = [];
+  const revisions: { n: number; text: string }[] = [];
+  const versions = new Map<string, { content: unknown } | null>();
+  let meta: ProjectMeta | undefined;
+  for (const c of commits) {
+    updates.push(...updatesOf(c));
+    phantoms.push(...(c.phantoms ?? []));
+    revisions.push(...(c.revisions ?? []));
+    for (const [key, content] of c.versionContents ?? []) versions.set(key, { content });
+    for (const key of c.removedVersions ?? []) versions.set(key, null);
+    meta = c.meta ?? meta;
+  }
+  const versionContents: [string, unknown][] = [];
+  const removedVersions: string[] = [];
+  for (const [key, value] of versions) {
+    if (value) versionContents.push([key, value.content]);
+    else removedVersions.push(key);
+  }
+  return { update: updates.length ? updates : null, meta, phantoms, versionContents, removedVersions, revisions };
+}
 
 /** Revisions as revision log entries (`server-<n>` is stored under n). */
 function logEntries(revisions: OutgoingRevision[]): { n: number; text: string }[] {

@@ -301,7 +301,8 @@ export class WeftServer {
       const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
       if (!rate.take()) return this.overRate(connection);
       const handled = inbound.admit(bytes);
-      void frames.run(() => this.handle(connection, data as Buffer, bytes, isBinary)).finally(handled);
+      // A frame counts as queued until its work is done, also work it left under way (pipelined changes).
+      void frames.run(() => this.handle(connection, data as Buffer, bytes, isBinary)).finally(() => void connection.settled().finally(handled));
     });
     socket.on('close', () => void frames.run(() => this.closed(connection)));
     socket.on('error', (e) => this.log(`${connection.id}: socket error: ${e.message}`, { level: 'warn', connection: connection.id, user: connection.user?.name }));

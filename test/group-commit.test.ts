@@ -1,0 +1,152 @@
+/**
+ * Bursts of changes: a classic client's changes follow each other without waiting for replies, the
+ * room commits what waits together (one LevelDB batch for several changes), and everything still
+ * happens in order, is stored before anyone is told, and is refused or lost one change at a time.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ProjectStorage } from '../src/persistence/storage.js';
+import { Outbox, HOLD_MS } from '../src/server/outbox.js';
+import type { Connection } from '../src/server/connection.js';
+import { classicLogin, type Msg, type TestClient } from './support/client.js';
+import { startServer, type TestServer } from './support/server.js';
+
+let s: TestServer | null = null;
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await s?.dispose();
+  s = null;
+});
+
+/** A classic client subscribed to project 1, with the id of a task to write. */
+async function subscribed(login: string): Promise<{ client: TestClient; taskId: unknown }> {
+  const client = await classicLogin(s!.port, login);
+  client.send({ command: 'dataset', project: 1 });
+  const ds = await client.nextOf('dataset', 5000);
+  return { client, taskId: ds.dataset.tasksData[0].id };
+}
+
+/** The names in the projectChange messages `client` gets within `ms`, in order. */
+async function namesSeen(client: TestClient, count: number, ms = 10_000): Promise<string[]> {
+  const names: string[] = [];
+  const deadline = Date.now() + ms;
+  while (names.length < count && Date.now() < deadline) {
+    const m = await client.nextOf('projectChange', Math.max(1, deadline - Date.now()));
+    for (const r of m.changes?.tasks?.updated ?? []) if (typeof r.name === 'string' && r.name.startsWith('burst ')) names.push(r.name);
+  }
+  return names;
+}
+
+describe('bursts of changes', () => {
+  it('commits a burst from one connection in fewer LevelDB batches than changes, each its own revision, in order', async () => {
+    s = await startServer();
+    const { client: writer, taskId } = await subscribed('admin');
+    const { client: observer } = await subscribed('alex');
+    const commit = vi.spyOn(ProjectStorage.prototype, 'commit');
+    const count = 60;
+    for (let i = 0; i < count; i++) writer.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: taskId, name: `burst ${i}` }] } } });
+    const names = await namesSeen(observer, count);
+    expect(names).toEqual(Array.from({ length: count }, (_, i) => `burst ${i}`));
+    expect(commit.mock.calls.length).toBeGreaterThan(0);
+    expect(commit.mock.calls.length).toBeLessThan(count);
+    // Every change was logged under its own sequence number and revision.
+    const revisions = commit.mock.calls.flatMap(([c]) => c.revisions ?? []).map((r) => r.n);
+    expect(revisions).toHaveLength(count);
+    expect(new Set(revisions).size).toBe(count);
+    expect(revisions).toEqual([...revisions].sort((a, b) => a - b));
+  });
+
+  it('answers a later command of the same connection only after its earlier changes', async () => {
+    s = await startServer();
+    const { client: writer } = await subscribed('admin');
+    for (let i = 0; i < 20; i++) writer.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: `_generated_b${i}`, name: `added ${i}` }] } } });
+    writer.send({ command: 'projects' });
+    const seen: Msg[] = [];
+    for (;;) {
+      const m = await writer.next(10_000);
+      seen.push(m);
+      if (m.command === 'projects') break;
+    }
+    const echoes = seen.filter((m) => m.command === 'projectChange' && m.changes?.tasks?.added?.length);
+    expect(echoes.map((m) => m.changes.tasks.added[0].$PhantomId)).toEqual(Array.from({ length: 20 }, (_, i) => `_generated_b${i}`));
+  });
+
+  it('refuses one change of a burst alone: its error comes before the later changes, which stand', async () => {
+    s = await startServer();
+    const { client: writer } = await subscribed('admin');
+    // The first batch is slow: the others wait meanwhile and are committed together, the refused one among them.
+    const real = ProjectStorage.prototype.commit;
+    let first = true;
+    vi.spyOn(ProjectStorage.prototype, 'commit').mockImplementation(async function (this: ProjectStorage, c) {
+      if (first) {
+        first = false;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      return real.call(this, c);
+    });
+    for (let i = 0; i < 10; i++) {
+      // The fifth names a store that does not exist; the others add a task, which the writer gets back.
+      const changes = i === 4 ? { 'bad store!': { updated: [{ id: 1 }] } } : { tasks: { added: [{ $PhantomId: `_generated_r${i}`, name: `burst ${i}` }] } };
+      writer.send({ command: 'projectChange', project: 1, changes });
+    }
+    const seen: string[] = [];
+    while (seen.length < 10) {
+      const m = await writer.next(10_000);
+      if (m.command === 'error') seen.push(`error: ${m.message}`);
+      const added = m.command === 'projectChange' ? m.changes?.tasks?.added?.[0]?.$PhantomId : undefined;
+      if (typeof added === 'string' && added.startsWith('_generated_r')) seen.push(added);
+    }
+    expect(seen.slice(0, 4)).toEqual([0, 1, 2, 3].map((i) => `_generated_r${i}`));
+    expect(seen[4]).toMatch(/^error: projectChange refused: /);
+    expect(seen.slice(5)).toEqual([5, 6, 7, 8, 9].map((i) => `_generated_r${i}`));
+  });
+
+  it('tells nobody of a burst whose batch was not stored, and keeps working once storage does', async () => {
+    s = await startServer();
+    const { client: writer, taskId } = await subscribed('admin');
+    const { client: observer } = await subscribed('alex');
+    const real = ProjectStorage.prototype.commit;
+    let failures = 1;
+    vi.spyOn(ProjectStorage.prototype, 'commit').mockImplementation(function (this: ProjectStorage, c) {
+      if (failures-- > 0) return Promise.reject(new Error('disk full (injected)'));
+      return real.call(this, c);
+    });
+    writer.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: taskId, name: 'burst lost' }] } } });
+    const error = await writer.nextOf('error', 5000);
+    expect(error.message).toContain('disk full (injected)');
+    writer.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: taskId, name: 'burst kept' }] } } });
+    expect(await namesSeen(observer, 1)).toEqual(['burst kept']);
+    // The one not stored is not in what a new client loads either.
+    const fresh = await classicLogin(s.port, 'ben');
+    fresh.send({ command: 'dataset', project: 1 });
+    const ds = await fresh.nextOf('dataset', 5000);
+    expect(ds.dataset.tasksData[0].name).toBe('burst kept');
+  });
+});
+
+describe('Outbox', () => {
+  const fake = () => {
+    const log: string[] = [];
+    const connection = { cork: () => (log.push('cork'), () => log.push('uncork')) } as unknown as Connection;
+    return { connection, log };
+  };
+
+  it('holds a connection once per burst and lets go on flush', () => {
+    const outbox = new Outbox();
+    const a = fake();
+    outbox.hold(a.connection);
+    outbox.hold(a.connection);
+    expect(a.log).toEqual(['cork']);
+    expect(outbox.holding).toBe(true);
+    outbox.flush();
+    expect(a.log).toEqual(['cork', 'uncork']);
+    expect(outbox.holding).toBe(false);
+  });
+
+  it('lets go by itself after HOLD_MS', async () => {
+    const outbox = new Outbox();
+    const a = fake();
+    outbox.hold(a.connection);
+    await new Promise((r) => setTimeout(r, HOLD_MS + 20));
+    expect(a.log).toEqual(['cork', 'uncork']);
+  });
+});
