@@ -62,6 +62,8 @@ export class ServerProcess {
   private partialLine = '';
   private exited: Promise<number | null>;
   private gcWaiters: ((report: HeapReport | null) => void)[] = [];
+  private readonly loadedProjects = new Set<string>();
+  private loadWaiters: (() => void)[] = [];
 
   private constructor(
     readonly name: string,
@@ -118,6 +120,12 @@ export class ServerProcess {
     const lines = (this.partialLine + chunk).split('\n');
     this.partialLine = lines.pop()!.slice(-100_000);
     for (const line of lines) {
+      // Weft logs `project <id> loaded in <n> ms` once a project's document is loaded.
+      const loaded = /project (\S+) loaded in \d+ ms/.exec(line);
+      if (loaded) {
+        this.loadedProjects.add(loaded[1]);
+        for (const w of this.loadWaiters.splice(0)) w();
+      }
       const match = /^\[gc-signal\] (\{.*\})$/.exec(line);
       if (!match) continue;
       let report: HeapReport | null = null;
@@ -151,6 +159,23 @@ export class ServerProcess {
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+  }
+
+  /**
+   * Resolves once the server has logged that it loaded `project`'s document (Weft serves a large
+   * project's stored dataset texts before that); false after the timeout or for servers that never say.
+   */
+  async projectLoaded(project: number, timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.loadedProjects.has(String(project))) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.loadWaiters.push(() => (clearTimeout(timer), resolve()));
+      });
+    }
+    return true;
   }
 
   /** Full GC in the child; resolves with its heap figures once it reports back (null after the timeout). */

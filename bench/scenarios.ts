@@ -134,6 +134,8 @@ export async function loadProjects(
       loads.push({ tasks: project.tasks, firstMs: first.ms, firstByteMs: first.firstByteMs, warmMs, bytes: first.bytes });
       options.log(`${server.name}: project ${project.tasks} tasks: first ${first.ms.toFixed(0)} ms (first byte ${first.firstByteMs.toFixed(0)} ms), warm ${warmMs.map((m) => m.toFixed(0)).join('/')} ms, ${(first.bytes / 1e6).toFixed(1)} MB`);
       if (memory) {
+        // Memory with the project's document in it, not only the texts a cold open serves first.
+        if (server.name === 'Weft' && !(await server.projectLoaded(project.id, limits.loadMs))) options.log(`${server.name}: project ${project.id} not reported loaded`);
         const heap = await server.collectGarbage();
         const rssKb = server.memory().rssKb;
         memory.afterKb.push({ tasks: project.tasks, rssKb, heapKb: heapKb(heap), settledKb: await settledRss(server) });

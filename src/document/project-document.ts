@@ -16,6 +16,9 @@ import { Pacer } from './pacer.js';
 
 type Changes = Record<string, unknown>;
 
+/** Longest stretch of loading a document between pauses (see Pacer). */
+const LOAD_STRETCH_MS = 4;
+
 /** Origin of the adapter's own transactions: the tree index is already current after them. */
 export const ADAPTER_ORIGIN = Symbol('weft.adapter');
 
@@ -50,7 +53,9 @@ export class ProjectDocument {
    */
   static async load(parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<ProjectDocument> {
     const doc = new Y.Doc({ gc: true });
-    const pacer = new Pacer();
+    // Shorter stretches than other long work: a large project's first clients are usually served
+    // its stored dataset texts meanwhile, and other projects' changes wait behind each stretch.
+    const pacer = new Pacer(LOAD_STRETCH_MS);
     for await (const part of parts) {
       Y.applyUpdateV2(doc, part);
       await pacer.tick();
