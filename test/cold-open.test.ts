@@ -2,10 +2,10 @@
  * Cold opens of large projects: the dataset texts stored when a project was unloaded are served to
  * its first clients while its document loads again, only when they are of the state its log holds.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ENCODE_SLICE, ProjectStorage, Storage, utf8InSlices } from '../src/persistence/storage.js';
+import { DATASET_TEXT_FORMAT, ENCODE_SLICE, ProjectStorage, Storage, utf8InSlices } from '../src/persistence/storage.js';
 import { storageReport } from '../src/history/storage-report.js';
 import { revisionsLogin, type Msg } from './support/client.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
@@ -58,7 +58,7 @@ const taskName = (dataset: Msg, id: number) => (dataset.tasksData as Msg[]).find
 async function storedTextsSeq(dir: string, project: number): Promise<number | undefined> {
   const storage = await Storage.open(join(dir, 'db'));
   try {
-    return await storage.project(project).getJson<number>(storage.project(project).keys.datasetSeq());
+    return (await storage.project(project).getJson<{ seq: number }>(storage.project(project).keys.datasetSeq()))?.seq;
   } finally {
     await storage.close();
   }
@@ -137,5 +137,46 @@ describe('cold open of a large project', () => {
     await third.stop();
     // Stale texts are dropped when found; the clean stop stored new ones of the current state.
     expect(await storedTextsSeq(dir, 1)).toBeGreaterThan(stale!);
+  });
+
+  it('does not serve texts written in another format, even of the current state', async () => {
+    const { dir, overrides } = await setUp();
+    const first = await start(overrides, dir);
+    await load(first.port, 1);
+    await first.stop();
+    const storage = await Storage.open(join(dir, 'db'));
+    const keys = storage.project(1).keys;
+    const seq = (await storage.project(1).getJson<{ seq: number }>(keys.datasetSeq()))!.seq;
+    // Of the current state, but as a release that wrote them differently would have (marked here by an empty task list).
+    await storage.write([
+      { key: keys.datasetSeq(), value: { seq, format: DATASET_TEXT_FORMAT + 1 } },
+      { key: keys.datasetText('tasks'), value: Buffer.from('[]') },
+    ]);
+    await storage.close();
+    const second = await start(overrides, dir);
+    const { data } = await load(second.port, 1);
+    expect(data.dataset.tasksData).toHaveLength(TASKS);
+  });
+
+  it('closes a room whose load fails after it served the stored texts: its subscribers are told, what was queued is refused and not stored', async () => {
+    const { dir, overrides } = await setUp();
+    const first = await start(overrides, dir);
+    await load(first.port, 1);
+    await first.stop();
+
+    const drop = vi.spyOn(ProjectStorage.prototype, 'dropPhantomsExcept').mockRejectedValueOnce(new Error('disk error (injected)'));
+    const second = await start(overrides, dir);
+    const { client } = await load(second.port, 1);
+    client.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'local-1', changes: { tasks: { updated: [{ id: 11, name: 'Queued behind a failing load' }] } } }] } });
+    const messages: Msg[] = [];
+    while (messages.filter((m) => m.command === 'error' || m.data?.error || m.error).length < 2) messages.push(await client.next(5000));
+    const texts = messages.map((m) => JSON.stringify(m));
+    expect(texts.some((t) => t.includes('cannot be loaded: open it again'))).toBe(true);
+    expect(texts.some((t) => t.includes('refused'))).toBe(true);
+    expect(messages.some((m) => m.command === 'project_change' && m.data?.revisions?.length)).toBe(false);
+    drop.mockRestore();
+
+    const { data } = await load(second.port, 1);
+    expect(taskName(data.dataset, 11)).toBe('Task 11');
   });
 });

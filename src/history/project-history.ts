@@ -151,6 +151,11 @@ export class ProjectHistory {
     this.timer.unref();
   }
 
+  /** No more automatic versions (the project's room is gone without closing: its load failed). */
+  stop(): void {
+    this.stopTimer();
+  }
+
   private stopTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;

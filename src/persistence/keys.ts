@@ -22,7 +22,8 @@
  *   p:<project>:dt:<name>          text  a large project's dataset JSON per store (`<name>`: a store,
  *                                        or `project` for the project fields), written when it is
  *                                        unloaded and served while it loads again
- *   p:<project>:dtseq              JSON  the update sequence those texts are of (any other: stale)
+ *   p:<project>:dtseq              JSON  {seq, format}: the update sequence those texts are of and
+ *                                        how they were written (any other: stale, dropped)
  */
 import type { ProjectId } from '../protocol/schemas.js';
 

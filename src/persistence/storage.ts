@@ -139,6 +139,19 @@ function writeBatch(db: Level<string, Uint8Array>, options: StorageOptions, puts
   return db.batch(ops as never, { sync: options.sync ?? false });
 }
 
+/**
+ * The way dataset texts are written (stores, fields, nesting). Texts stored by a release that
+ * wrote them differently are dropped, not served: change this whenever dataset.ts changes what
+ * it writes.
+ */
+export const DATASET_TEXT_FORMAT = 1;
+
+/** Whether a stored `dtseq` value names texts of sequence `seq` in this format. */
+function sameTexts(stored: unknown, seq: number): boolean {
+  const value = stored as { seq?: unknown; format?: unknown } | null;
+  return typeof value === 'object' && value !== null && value.seq === seq && value.format === DATASET_TEXT_FORMAT;
+}
+
 /** Characters encoded per slice by `utf8InSlices`. */
 export const ENCODE_SLICE = 1 << 20;
 
@@ -232,9 +245,9 @@ export class ProjectStorage {
    * parsed: a large project's texts are tens of megabytes.
    */
   async datasetTexts(seq: number, stores: readonly string[]): Promise<DatasetTexts | null> {
-    const stored = await this.getJson<number>(this.keys.datasetSeq());
+    const stored = await this.getJson<unknown>(this.keys.datasetSeq());
     if (stored === undefined) return null;
-    if (stored !== seq) {
+    if (!sameTexts(stored, seq)) {
       await this.dropDatasetTexts();
       return null;
     }
@@ -255,8 +268,13 @@ export class ProjectStorage {
     for (const [name, text] of [...texts.stores, ['project', texts.project] as const]) {
       ops.push({ type: 'put', key: this.keys.datasetText(name), value: await utf8InSlices(text) });
     }
-    ops.push({ type: 'put', key: this.keys.datasetSeq(), value: seq, valueEncoding: 'json' });
+    ops.push({ type: 'put', key: this.keys.datasetSeq(), value: { seq, format: DATASET_TEXT_FORMAT }, valueEncoding: 'json' });
     await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+  }
+
+  /** Whether the texts stored are of update sequence `seq` (and of this release's format). */
+  async hasDatasetTexts(seq: number): Promise<boolean> {
+    return sameTexts(await this.getJson<unknown>(this.keys.datasetSeq()), seq);
   }
 
   /** Forget stored dataset texts (stale ones: their space is all they would cost). */

@@ -174,7 +174,11 @@ const projectChange: Command = {
   pipelined: true,
   async run({ server, connection, frame, project, room }) {
     const parsed = ProjectChangeSchema.safeParse(frame.payload);
-    if (!parsed.success) return invalid(connection, frame, project, parsed.error);
+    // After what the connection's earlier changes still under way send.
+    if (!parsed.success) {
+      await connection.settled();
+      return invalid(connection, frame, project, parsed.error);
+    }
     await takeRecords(connection, countRecords(parsed.data.changes), server.limits.maxRecordsPerSecond);
     const done = room!.submit({ connection, generation: connection.generation }, [{ changes: parsed.data.changes }], (failure) => refused(server, connection, frame, failure));
     connection.track(
@@ -199,9 +203,10 @@ const revisionsChange: Command = {
       conflictResolutionFor: r.conflictResolutionFor,
     }));
     await takeRecords(connection, requests.reduce((n, r) => n + countRecords(r.changes), 0), server.limits.maxRecordsPerSecond);
-    const failure = await room!.submit({ connection, generation: connection.generation }, requests);
-    if (!failure) return;
-    if (refused(server, connection, frame, failure)) return;
+    // The refusal is sent in order with what the room sends (before later changes' revisions).
+    let closed = false;
+    const failure = await room!.submit({ connection, generation: connection.generation }, requests, (message) => (closed = refused(server, connection, frame, message)));
+    if (!failure || closed) return;
     // A revisions client never re-sends a refused revision: bring it back in step (§12.2).
     if (connection.generation === 'revisions') {
       await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, datasetPieces(texts, server.datasetKeys), revision));
@@ -320,7 +325,11 @@ export async function dispatch(server: ServerContext, connection: Connection, fr
   if (!command.pipelined) await connection.settled();
   // Before login each frame's own look decides the reply shape (§2.4); login fixes it.
   if (!connection.user) connection.generation = server.forcedGeneration ?? frame.looksLike;
-  const reply = (error: string, project?: ProjectId) => connection.send(connection.encoder.commandError(frame.command, error, project));
+  // A pipelined command's error replies wait for its connection's earlier changes (see Command.pipelined).
+  const reply = async (error: string, project?: ProjectId) => {
+    if (command.pipelined) await connection.settled();
+    connection.send(connection.encoder.commandError(frame.command, error, project));
+  };
 
   if (command.login && !connection.user) return reply(AUTHENTICATION_REQUIRED);
   const rawProject = frame.payload.project;

@@ -20,6 +20,11 @@ const STREAM_BUFFER = 4 * 1024 * 1024;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A message's JSON text, or its UTF-8 bytes (one copy sent to many connections). */
+export type Text = string | Buffer;
+
+const AS_TEXT = { binary: false } as const;
+
 /** Messages and characters sent by all connections of a server (read by the metrics). */
 export interface SentCount {
   messages: number;
@@ -32,7 +37,7 @@ export class Connection {
   user: User | null = null;
   room: ProjectRoom | null = null;
   /** Messages waiting for a streamed reply to finish (null when none is being streamed). */
-  private waiting: { item: string | string[]; chars: number }[] | null = null;
+  private waiting: { item: Text | string[]; chars: number }[] | null = null;
   /** Their length in UTF-16 code units. */
   private waitingChars = 0;
   /** Logins on this connection, successful or not (capped by `limits.maxLoginsPerConnection`). */
@@ -42,7 +47,7 @@ export class Connection {
   /** See track. */
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Announcements waiting to leave together (see announce). */
-  private announcements: string[] | null = null;
+  private announcements: Text[] | null = null;
   /** Closes the connection when the token it logged in with expires. */
   private cancelExpiry: (() => void) | null = null;
 
@@ -71,16 +76,17 @@ export class Connection {
     return this.socket.readyState === this.socket.OPEN;
   }
 
-  send(message: Message | string): void {
+  send(message: Message | Text): void {
     if (!this.open) return;
     // Announcements held were sent before this message.
     if (this.announcements) this.flushAnnouncements();
-    const text = typeof message === 'string' ? message : JSON.stringify(message);
+    const text = typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message);
+    const length = typeof text === 'string' ? text.length : text.byteLength;
     if (this.sent) {
       this.sent.messages++;
-      this.sent.chars += text.length;
+      this.sent.chars += length;
     }
-    if (this.waiting) return this.wait(text, text.length);
+    if (this.waiting) return this.wait(text, length);
     this.write(text);
   }
 
@@ -88,9 +94,9 @@ export class Connection {
    * Send a message that many connections get at once (logins, logouts, users lists, presence):
    * it waits a moment to leave in one write with the others (src/server/announcements.ts).
    */
-  announce(message: Message | string): void {
+  announce(message: Message | Text): void {
     if (!this.open) return;
-    (this.announcements ??= []).push(typeof message === 'string' ? message : JSON.stringify(message));
+    (this.announcements ??= []).push(typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message));
     flushSoon(this);
   }
 
@@ -145,12 +151,13 @@ export class Connection {
     void this.streamAll(pieces);
   }
 
-  private write(text: string): void {
+  private write(text: Text): void {
     if (this.socket.bufferedAmount > this.maxBufferedBytes || this.budget?.over(this, this.held)) return this.tooSlow();
-    this.socket.send(text);
+    // Bytes are a text message's UTF-8 too (ws would send a Buffer as binary by default).
+    this.socket.send(text, AS_TEXT);
   }
 
-  private wait(item: string | string[], chars: number): void {
+  private wait(item: Text | string[], chars: number): void {
     this.waiting!.push({ item, chars });
     this.waitingChars += chars;
     if (this.waitingChars > this.maxBufferedBytes || this.budget?.over(this, this.held)) this.tooSlow();
@@ -166,10 +173,10 @@ export class Connection {
 
   private async streamAll(first: string[]): Promise<void> {
     try {
-      let item: string | string[] | undefined = first;
+      let item: Text | string[] | undefined = first;
       while (item !== undefined && this.open && this.waiting) {
-        if (typeof item === 'string') this.write(item);
-        else await this.stream(item);
+        if (Array.isArray(item)) await this.stream(item);
+        else this.write(item);
         const next = this.waiting?.shift();
         if (next) this.waitingChars -= next.chars;
         item = next?.item;
@@ -221,11 +228,13 @@ export class Connection {
 
 /** Announce `message` to `connections` (but `except`), serialized once per protocol generation. */
 export function announceToAll(connections: Iterable<Connection>, message: (encoder: Encoder) => Message, except?: Connection): void {
-  const texts = new Map<Generation, string>();
+  // Encoded once per generation, and the same bytes queued on every socket: a join storm's n²
+  // announcements were as many UTF-8 copies of the same few texts.
+  const texts = new Map<Generation, Buffer>();
   for (const c of connections) {
     if (c === except) continue;
     let text = texts.get(c.generation);
-    if (text === undefined) texts.set(c.generation, (text = JSON.stringify(message(c.encoder))));
+    if (text === undefined) texts.set(c.generation, (text = Buffer.from(JSON.stringify(message(c.encoder)))));
     c.announce(text);
   }
 }

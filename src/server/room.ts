@@ -158,7 +158,7 @@ export class ProjectRoom {
   static start(options: RoomOptions): ProjectRoom {
     const room = new ProjectRoom(options);
     room.loaded = room.queue.run(() => room.load(true)).catch((e: Error) => {
-      room.dropEarlySubscribers(`Project ${JSON.stringify(room.id)} cannot be loaded: open it again`);
+      room.failedToLoad(`Project ${JSON.stringify(room.id)} cannot be loaded: open it again`);
       throw e;
     });
     room.readable = new Promise<void>((resolve, reject) => {
@@ -195,7 +195,7 @@ export class ProjectRoom {
     this.pendingUpdates = [];
     if (stored) {
       this.log.reset(stored);
-      const texts = first ? await this.options.storage.datasetTexts(stored.lastSeq, KNOWN_STORES) : null;
+      const texts = first ? await this.options.storage.datasetTexts(stored.lastSeq, KNOWN_STORES).catch(() => null) : null;
       if (texts) {
         this.early = { texts, revision: stored.meta.nextRevision > 1 ? `server-${stored.meta.nextRevision - 1}` : null };
         this.markReadable();
@@ -298,9 +298,16 @@ export class ProjectRoom {
     });
   }
 
-  /** The load failed after subscribers were given the stored texts: they must open the project again. */
-  private dropEarlySubscribers(message: string): void {
+  /**
+   * The load failed: the room is closed (what was queued behind the load is refused, nothing is
+   * written), and subscribers given the stored texts meanwhile must open the project again.
+   */
+  private failedToLoad(message: string): void {
     this.early = null;
+    this.closed = true;
+    this.closedReason = message;
+    this.cancelBackground();
+    this.history?.stop();
     for (const connection of [...this.subscribers]) {
       connection.send({ command: 'error', project: this.id, message });
       connection.unsubscribe();
@@ -397,7 +404,13 @@ export class ProjectRoom {
       return null;
     }
     const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
-    await this.persist({ update, meta, revisions: entries });
+    try {
+      await this.persist({ update, meta, revisions: entries });
+    } catch (e) {
+      // Not stored, so nobody may keep it: memory goes back to what is on disk.
+      await this.recover(e as Error, !peer);
+      throw e;
+    }
     this.meta = meta;
     this.afterCommit();
     this.noteChange(author);
@@ -431,7 +444,11 @@ export class ProjectRoom {
    */
   private async commitSubmissions(): Promise<void> {
     const group = this.submissions.splice(0, MAX_GROUP);
-    if (group.length === 0) return;
+    if (group.length === 0) {
+      // Taken by an earlier job: the last job of a burst lets its messages leave.
+      if (this.queue.size <= 1) this.outbox.flush();
+      return;
+    }
     if (this.closed) return group.forEach((s) => settle(s, this.closedReason));
     try {
       await this.commitGroup(group);
@@ -470,17 +487,19 @@ export class ProjectRoom {
     }
     // Those after a broken one wait for the next job (each submission queued one).
     this.submissions.unshift(...group.splice(results.length));
+    let stored = false;
     try {
       if (commits.length) await this.persist(joinCommits(commits));
+      stored = commits.length > 0;
     } catch (e) {
       // Nothing of the group was stored or told: memory goes back to what is on disk.
       for (const result of results) result.failure ??= (e as Error).message;
       for (const result of results) result.outgoing = [];
       broken ??= e as Error;
     }
-    if (broken) await this.recover(broken);
-    else if (commits.length) {
-      this.presence.flushToPeers();
+    if (stored) {
+      // Peers' pending updates would include a broken change's: they sync again after the rebuild instead.
+      if (!broken) this.presence.flushToPeers();
       this.afterCommit();
     }
     for (const { submission, outgoing, failure, added, finals, changes } of results) {
@@ -496,6 +515,8 @@ export class ProjectRoom {
       if (finals && outgoing.length) sender.connection.send(classicChange(this.id, finals));
       settle(submission, failure);
     }
+    // After what was stored is delivered: a rebuild that fails must not keep it from anyone.
+    if (broken) await this.recover(broken);
     // The last of a burst lets its messages leave (others leave at most HOLD_MS after the first).
     if (this.queue.size <= 1) this.outbox.flush();
   }
@@ -645,7 +666,8 @@ export class ProjectRoom {
    * `noEcho` names a sender that must not get its own revision back (classic rule).
    */
   private broadcast(all: OutgoingRevision[], noEcho: { connection: Connection; client: string } | null, author: { client: string; name: string } | null): void {
-    const frames: Partial<Record<Generation, string[]>> = {};
+    if (all.length === 0) return;
+    const frames: Partial<Record<Generation, Buffer[]>> = {};
     let echoless: string[] | undefined;
     const muted = this.loops.anyMuted ? all.map((r) => this.withoutMuted(r)) : all;
     // More changes waiting: hold these to leave with theirs.
@@ -659,7 +681,8 @@ export class ProjectRoom {
         for (const frame of echoless) connection.send(frame);
         continue;
       }
-      const list = (frames[generation] ??= encoderFor(generation).changes(this.id, revisions));
+      // Encoded once per generation; every receiver's socket is given the same bytes.
+      const list = (frames[generation] ??= encoderFor(generation).changes(this.id, revisions).map((text) => Buffer.from(text)));
       for (const frame of list) connection.send(frame);
     }
     if (all.length) this.options.observer?.delivered?.(this.id, all, author);
@@ -752,7 +775,12 @@ export class ProjectRoom {
         nextRevision: this.meta.nextRevision + 1,
         firstLoggedRevision: this.meta.nextRevision + 1,
       };
-      await this.persist({ update: updates, meta, versionContents: seed.versionContents, removedVersions });
+      try {
+        await this.persist({ update: updates, meta, versionContents: seed.versionContents, removedVersions });
+      } catch (e) {
+        await this.recover(e as Error);
+        throw e;
+      }
       this.presence.flushToPeers();
       this.meta = meta;
       this.phantoms = this.newPhantomMap();
@@ -914,6 +942,7 @@ export class ProjectRoom {
     // Tasks are most of a large project; Y.Map sizes would each be a walk over the map.
     if (this.document.tree.size < EARLY_TEXT_TASKS) return;
     try {
+      if (await this.options.storage.hasDatasetTexts(this.log.lastSeq)) return;
       await this.options.storage.storeDatasetTexts(this.log.lastSeq, await this.document.datasetTexts(true));
     } catch (e) {
       this.options.log(`project ${JSON.stringify(this.id)}: cannot store its dataset texts: ${(e as Error).message}`, { level: 'warn', project: this.id });
