@@ -119,7 +119,9 @@ function variantRows(paired: PairedRound[], name: string, pick: (p: PairedRound)
 function targetRows(weft: TargetResults, relay: TargetResults, paired: PairedRound[], floor: YjsFloor, bigTasks: number): Row[] {
   const rows: Row[] = [];
   for (const s of pairedSummary(paired)) {
-    rows.push([`fan-out p99, ${s.receivers} receivers (median of ${s.rounds.length} paired rounds)`, num(s.weftP99, 2), num(s.relayP99, 2), `${s.ratio.toFixed(2)}x`, `<= 1.5x  ${s.ratio <= 1.5 ? 'PASS' : 'FAIL'}`]);
+    // With 10 receivers the target counts against the Yjs relay (D2, below); the plain relay's ratio is shown beside it.
+    const own = s.receivers === 10 ? '' : `<= 1.5x  ${s.ratio <= 1.5 ? 'PASS' : 'FAIL'}`;
+    rows.push([`fan-out p99, ${s.receivers} receivers (median of ${s.rounds.length} paired rounds)`, num(s.weftP99, 2), num(s.relayP99, 2), `${s.ratio.toFixed(2)}x`, own]);
     rows.push([`  floor: a relay keeping a Yjs document and writing its update to LevelDB`, num(median(s.rounds.map((p) => p.yjs.p99)), 2), num(s.relayP99, 2), `${variantRatio(s.rounds, (p) => p.yjs).toFixed(2)}x`, '']);
   }
   for (const s of pairedSummary(paired)) {
