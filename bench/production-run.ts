@@ -106,6 +106,12 @@ export function productionReport(r: ProductionResults): string {
   rows.push(['  server CPU vs the Yjs relay (D2)', `${yjs.cpuPct.toFixed(1)} (D2)`, weft.cpuPct.toFixed(1), `${xy.toFixed(2)}x`, '<= 1.3x', verdict(xy, 1.3)]);
   add('  server RSS at the end (MB)', weft.rssMb, relay.rssMb, 0, 2);
   add('  server RSS 2 s after a full GC (MB)', weft.settledRssMb, relay.settledRssMb, 0, 2);
+  // The floor a server keeping Yjs documents and storing every update starts from, in the same run.
+  const floor = (name: string, d2: number, rl: number, digits: number) => rows.push([`  D2 alone: ${name}`, rl.toFixed(digits), `${d2.toFixed(digits)} (D2)`, `${ratio(d2, rl).toFixed(2)}x`, '', '']);
+  floor('all joined (ms)', yjs.joinMs, relay.joinMs, 0);
+  floor('p99 delivery (ms)', yjs.p99, relay.p99, 2);
+  floor('server CPU (% of a core)', yjs.cpuPct, relay.cpuPct, 1);
+  floor('RSS 2 s after a full GC (MB)', yjs.settledRssMb, relay.settledRssMb, 0);
   add(`${s.joiners} clients join one ${s.tasks}-task project at once (ms)`, r.join.weft.ms, r.join.relay.ms, 0, 2);
   add('  server CPU for it (ms)', r.join.weft.cpuMs, r.join.relay.cpuMs, 0);
   const rates = ratio(r.rate.weft.best, r.rate.relay.best);
