@@ -1,12 +1,15 @@
 /**
- * Settings whose effect no other test watched: breaking them on purpose went unnoticed. Each test
- * here fails when its setting stops doing what the README says.
+ * Settings and checks that could be broken on purpose without any other test noticing. Each test
+ * here fails when its setting or check stops doing what the README says.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { Storage } from '../src/persistence/storage.js';
-import { TestClient, classicLogin } from './support/client.js';
+import { TestClient, classicLogin, revisionsLogin } from './support/client.js';
+import { AUTHORIZATION_REQUIRED } from '../src/server/commands.js';
+import { View } from '../src/simulate/view.js';
+import { diffViews } from '../src/simulate/check.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
 
 let s: TestServer | null = null;
@@ -97,5 +100,52 @@ describe('settings', () => {
     const options = batch.mock.calls.map((call) => (call as unknown[])[1] as { sync?: boolean });
     expect(options.length).toBeGreaterThan(0);
     for (const o of options) expect(o.sync).toBe(true);
+  });
+});
+
+describe('checks breaking them went unnoticed', () => {
+  it('catch_up: a user who may not open a project gets no revision of it', async () => {
+    s = await startServer({
+      projects: [
+        { id: 1, name: 'One' },
+        { id: 2, name: 'Two' },
+      ],
+      groups: { admin: [1, 2], user: [1] },
+    } as never);
+    // alex (group user) may open project 1 only; admin writes to project 2.
+    const admin = await revisionsLogin(s.port, 'admin');
+    admin.send({ command: 'dataset', data: { project: 2 } });
+    await admin.nextOf('dataset', 5000);
+    admin.send({ command: 'project_change', data: { project: 2, revisions: [{ revision: 'local-1', changes: { tasks: { added: [{ $PhantomId: '_generated_secret', name: 'secret task' }] } } }] } });
+    await admin.nextOf('project_change', 5000);
+    const alex = await revisionsLogin(s.port, 'alex');
+    alex.send({ command: 'catch_up', data: { project: 2, since: 'server-0' } });
+    const reply = await alex.next(5000);
+    expect(JSON.stringify(reply)).not.toContain('secret task');
+    expect(JSON.stringify(reply)).toContain(AUTHORIZATION_REQUIRED);
+  });
+
+  it('invalid payloads are answered with "Invalid <command>:" and what is wrong, in both generations', async () => {
+    s = await startServer();
+    const classic = await classicLogin(s.port);
+    classic.send({ command: 'dataset', project: 1 });
+    await classic.nextOf('dataset', 5000);
+    classic.send({ command: 'projectChange', project: 1, changes: 5 });
+    const a = await classic.nextOf('projectChange', 5000);
+    expect(a.error).toBe('Invalid projectChange: changes: changes must be an object keyed by store');
+    const revisions = await revisionsLogin(s.port, 'alex');
+    revisions.send({ command: 'dataset', data: { project: 1 } });
+    await revisions.nextOf('dataset', 5000);
+    revisions.send({ command: 'project_change', data: { project: 1, revisions: 'not a list' } });
+    const b = await revisions.nextOf('project_change', 5000);
+    expect(JSON.stringify(b)).toMatch(/Invalid project_change: revisions: /);
+  });
+
+  it("the simulator's verdict counts a field that differs from the server's", () => {
+    const server = View.fromDataset({ tasksData: [{ id: 1, name: 'A', duration: 2 }] });
+    const same = View.fromDataset({ tasksData: [{ id: 1, name: 'A', duration: 2 }] });
+    const other = View.fromDataset({ tasksData: [{ id: 1, name: 'A', duration: 3 }] });
+    expect(diffViews('same', same, server)).toEqual([]);
+    expect(diffViews('other', other, server)).toEqual([expect.objectContaining({ kind: 'field', field: 'duration', replicaValue: 3, serverValue: 2 })]);
   });
 });
