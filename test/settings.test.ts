@@ -149,3 +149,28 @@ describe('checks breaking them went unnoticed', () => {
     expect(diffViews('other', other, server)).toEqual([expect.objectContaining({ kind: 'field', field: 'duration', replicaValue: 3, serverValue: 2 })]);
   });
 });
+
+describe('revision log pruning', () => {
+  it('keeps revisionLog.keep revisions for catch-up: older ones answer reload: true, recent ones are caught up', async () => {
+    s = await startServer({ revisionLog: { keep: 5 } } as never);
+    const writer = await revisionsLogin(s.port, 'admin');
+    writer.send({ command: 'dataset', data: { project: 1 } });
+    const ds = await writer.nextOf('dataset', 5000);
+    const taskId = ds.data.dataset.tasksData[0].id;
+    // Pruning runs in steps: past keep + 100 logged revisions.
+    let last = '';
+    for (let i = 0; i < 120; i++) {
+      writer.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: `local-${i}`, changes: { tasks: { updated: [{ id: taskId, name: `pruned ${i}` }] } } }] } });
+      last = (await writer.nextOf('project_change', 5000)).data.revisions[0].revision;
+    }
+    const n = Number(last.slice('server-'.length));
+    const reader = await revisionsLogin(s.port, 'alex');
+    reader.send({ command: 'catch_up', data: { project: 1, since: 'server-1' } });
+    const old = await reader.nextOf('catch_up', 5000);
+    expect(old.data.reload).toBe(true);
+    reader.send({ command: 'catch_up', data: { project: 1, since: `server-${n - 3}` } });
+    const recent = await reader.nextOf('catch_up', 5000);
+    expect(recent.data.reload).toBeUndefined();
+    expect(recent.data.revisions.map((r: { revision: string }) => r.revision)).toEqual([n - 2, n - 1, n].map((k) => `server-${k}`));
+  });
+});
