@@ -25,6 +25,8 @@ export type Text = string | Buffer;
 
 const AS_TEXT = { binary: false } as const;
 
+const textOf = (message: Message | Text): Text => (typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message));
+
 /** Messages and characters sent by all connections of a server (read by the metrics). */
 export interface SentCount {
   messages: number;
@@ -80,7 +82,7 @@ export class Connection {
     if (!this.open) return;
     // Announcements held were sent before this message.
     if (this.announcements) this.flushAnnouncements();
-    const text = typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message);
+    const text = textOf(message);
     const length = typeof text === 'string' ? text.length : text.byteLength;
     if (this.sent) {
       this.sent.messages++;
@@ -96,7 +98,7 @@ export class Connection {
    */
   announce(message: Message | Text): void {
     if (!this.open) return;
-    (this.announcements ??= []).push(typeof message === 'string' || Buffer.isBuffer(message) ? message : JSON.stringify(message));
+    (this.announcements ??= []).push(textOf(message));
     flushSoon(this);
   }
 

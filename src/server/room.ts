@@ -280,22 +280,23 @@ export class ProjectRoom {
    */
   subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string[]): Promise<void> {
     if (this.early && !this.closed) {
-      const { texts, revision } = this.early;
-      connection.subscribeTo(this);
-      this.subscribers.add(connection);
-      this.lastActive = Date.now();
-      connection.sendPieces(reply(this.history.withVersions(texts), revision));
+      // Presence is published once the document is loaded (attach).
+      this.join(connection, reply, this.early.texts, this.early.revision);
       return Promise.resolve();
     }
     return this.queue.run(async () => {
       if (this.closed) return void connection.send({ command: 'error', project: this.id, message: this.closedReason });
-      const texts = this.history.withVersions(await this.document.datasetTexts(true));
-      connection.subscribeTo(this);
-      this.subscribers.add(connection);
-      this.lastActive = Date.now();
-      connection.sendPieces(reply(texts, this.lastRevision));
+      this.join(connection, reply, await this.document.datasetTexts(true), this.lastRevision);
       this.presence.publishSoon();
     });
+  }
+
+  /** Subscribe `connection` and send it the dataset `texts` at `revision` (with the server's versions). */
+  private join(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string[], texts: DatasetTexts, revision: string | null): void {
+    connection.subscribeTo(this);
+    this.subscribers.add(connection);
+    this.lastActive = Date.now();
+    connection.sendPieces(reply(this.history.withVersions(texts), revision));
   }
 
   /**
