@@ -41,6 +41,8 @@ export interface StartSpec {
   timeoutMs: number;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeFlags?: string[];
+  /** Extra environment variables of the child. */
+  env?: Record<string, string>;
 }
 
 export interface Memory {
@@ -76,7 +78,10 @@ export class ServerProcess {
 
   static start(spec: StartSpec): Promise<ServerProcess> {
     const flags = ['--expose-gc', '--import', pathToFileURL(spec.gcPreload).href, ...(spec.nodeFlags ?? [])];
-    const child = spawn(process.execPath, [...flags, ...spec.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...flags, ...spec.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: spec.env ? { ...process.env, ...spec.env } : process.env,
+    });
     live.add(child);
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (live.delete(child), resolve(code))));
     let server: ServerProcess | undefined;
@@ -113,6 +118,20 @@ export class ServerProcess {
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** Send a signal (SIGKILL, SIGSTOP, SIGCONT ...); false when the process is gone. */
+  signal(sig: NodeJS.Signals): boolean {
+    try {
+      return this.child.kill(sig);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Resolves with the exit code (null when killed by a signal) once the process is gone. */
+  get exit(): Promise<number | null> {
+    return this.exited;
   }
 
   private onStderr(chunk: string): void {
