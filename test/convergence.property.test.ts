@@ -14,6 +14,7 @@ import { describeDivergence } from '../src/simulate/report.js';
 import { randomOp, type Op } from '../src/simulate/ops.js';
 import { Random, sleep } from '../src/simulate/random.js';
 import { ROOT, type Rec, type View } from '../src/simulate/view.js';
+import { TEST_SEED } from './support/seed.js';
 import { TINY_LIMITS, simulationOn, startSimServer, type SimServer } from './support/simulation.js';
 
 let s: SimServer;
@@ -39,9 +40,10 @@ function expectConverged(outcome: Outcome): void {
 
 /**
  * The property runs start from one seed, so `npm test` checks the same cases every time;
- * `WEFT_PROPERTY_SEED=random` (or a number) explores others. Cases found that way are kept below.
+ * `WEFT_TEST_SEED=random` (or a number) explores others (test/support/seed.ts). Cases found that
+ * way are kept below.
  */
-const SEED = process.env.WEFT_PROPERTY_SEED === 'random' ? undefined : Number(process.env.WEFT_PROPERTY_SEED ?? 20261204);
+const SEED = TEST_SEED;
 
 type Step =
   | { kind: 'edit'; client: number; seed: number }

@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import './support/seed.js';
 import { fragments } from '../src/server/fragments.js';
 
 describe('fragments', () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import './support/seed.js';
 import { applyDiff, diffDatasets, isEmptyDiff, sameJson } from '../src/history/diff.js';
 import { diffText } from '../src/history/diff-text.js';
 import { versionsToDrop } from '../src/history/retention.js';

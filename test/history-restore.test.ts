@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import './support/seed.js';
 import { restoreState } from '../src/document/restore.js';
 import { applyDiff, diffDatasets } from '../src/history/diff.js';
 import { seededProject, walkTasks, type ServedTask } from './support/document.js';

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import './support/seed.js';
 import { describe, expect, it } from 'vitest';
 import { isOrderKey, keyBetween, keysBetween } from '../src/document/order.js';
 
