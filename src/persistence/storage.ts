@@ -9,6 +9,7 @@ import type { ProjectId } from '../protocol/schemas.js';
 import { ProjectKeys, projectIdFromKey, seqOf } from './keys.js';
 import type { PhantomRecord } from '../document/phantoms.js';
 import type { DatasetTexts } from '../document/dataset.js';
+import { WriteGate } from './write-gate.js';
 
 export type RecordId = string | number;
 
@@ -89,7 +90,11 @@ export function updatesOf(commit: Pick<Commit, 'update'>): Uint8Array[] {
 }
 
 export class Storage {
-  private constructor(readonly db: Level<string, Uint8Array>, private readonly options: StorageOptions) {}
+  private constructor(
+    readonly db: Level<string, Uint8Array>,
+    private readonly options: StorageOptions,
+    private readonly gate: WriteGate,
+  ) {}
 
   static async open(dir: string, options: StorageOptions = {}): Promise<Storage> {
     // The database holds every project: a directory created here is for its owner only (an existing one keeps its mode).
@@ -101,11 +106,11 @@ export class Storage {
       const cause = (e as { cause?: Error }).cause;
       throw new Error(`cannot open data directory ${dir}: ${cause?.message ?? (e as Error).message}`);
     }
-    return new Storage(db, options);
+    return new Storage(db, options, new WriteGate(db, dir));
   }
 
   project(id: ProjectId): ProjectStorage {
-    return new ProjectStorage(this.db, new ProjectKeys(id), this.options);
+    return new ProjectStorage(this.db, new ProjectKeys(id), this.options, this.gate);
   }
 
   async projectIds(): Promise<ProjectId[]> {
@@ -125,7 +130,7 @@ export class Storage {
 
   /** Puts and deletes of any keys in one atomic batch (the project list; a project's own keys go through `project()`). */
   write(puts: { key: string; value: unknown }[], dels: string[] = []): Promise<void> {
-    return writeBatch(this.db, this.options, puts, dels);
+    return this.gate.run(() => writeBatch(this.db, this.options, puts, dels));
   }
 
   close(): Promise<void> {
@@ -175,6 +180,7 @@ export class ProjectStorage {
     private readonly db: Level<string, Uint8Array>,
     readonly keys: ProjectKeys,
     private readonly options: StorageOptions,
+    private readonly gate: WriteGate,
   ) {}
 
   async getJson<T>(key: string): Promise<T | undefined> {
@@ -220,7 +226,7 @@ export class ProjectStorage {
     }
     for (const version of c.removedVersions ?? []) ops.push({ type: 'del', key: this.keys.versionContent(version) });
     for (const r of c.revisions ?? []) ops.push({ type: 'put', key: this.keys.revision(r.n), value: r.text, valueEncoding: 'utf8' });
-    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+    await this.gate.run(() => this.db.batch(ops as never, { sync: this.options.sync ?? false }));
   }
 
   /**
@@ -235,8 +241,8 @@ export class ProjectStorage {
       ...chunks.map((chunk): Op => ({ type: 'put', key: this.keys.snapChunk(chunk.index), value: chunk.bytes })),
       { type: 'put', key: this.keys.snapSeq(), value: seq, valueEncoding: 'json' },
     ];
-    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
-    await this.db.clear({ gte: this.keys.range('u').gte, lte: this.keys.update(seq) });
+    await this.gate.run(() => this.db.batch(ops as never, { sync: this.options.sync ?? false }));
+    await this.gate.run(() => this.db.clear({ gte: this.keys.range('u').gte, lte: this.keys.update(seq) }));
   }
 
   /**
@@ -269,7 +275,7 @@ export class ProjectStorage {
       ops.push({ type: 'put', key: this.keys.datasetText(name), value: await utf8InSlices(text) });
     }
     ops.push({ type: 'put', key: this.keys.datasetSeq(), value: { seq, format: DATASET_TEXT_FORMAT }, valueEncoding: 'json' });
-    await this.db.batch(ops as never, { sync: this.options.sync ?? false });
+    await this.gate.run(() => this.db.batch(ops as never, { sync: this.options.sync ?? false }));
   }
 
   /** Whether the texts stored are of update sequence `seq` (and of this release's format). */
@@ -279,8 +285,8 @@ export class ProjectStorage {
 
   /** Forget stored dataset texts (stale ones: their space is all they would cost). */
   async dropDatasetTexts(): Promise<void> {
-    await this.db.del(this.keys.datasetSeq());
-    await this.db.clear(this.keys.range('dt'));
+    await this.gate.run(() => this.db.del(this.keys.datasetSeq()));
+    await this.gate.run(() => this.db.clear(this.keys.range('dt')));
   }
 
   async versionContent(version: string): Promise<{ found: boolean; content?: unknown }> {
@@ -304,23 +310,25 @@ export class ProjectStorage {
 
   /** Drop revision log entries below `before`. */
   async pruneRevisions(before: number): Promise<void> {
-    await this.db.clear({ gte: this.keys.range('rv').gte, lt: this.keys.revision(before) });
+    await this.gate.run(() => this.db.clear({ gte: this.keys.range('rv').gte, lt: this.keys.revision(before) }));
   }
 
   /** Forget phantom mappings of epochs other than `keep` (and any of the older layout). */
   async dropPhantomsExcept(keep: number): Promise<void> {
-    await this.db.clear(this.keys.range('ph'));
     const range = this.keys.range('pn');
     const kept = this.keys.range(`pn:${keep}`);
-    await this.db.clear({ gte: range.gte, lt: kept.gte });
-    await this.db.clear({ gte: kept.lt, lt: range.lt });
+    await this.gate.run(async () => {
+      await this.db.clear(this.keys.range('ph'));
+      await this.db.clear({ gte: range.gte, lt: kept.gte });
+      await this.db.clear({ gte: kept.lt, lt: range.lt });
+    });
   }
 
   /** Forget these phantom mappings (expired ones). */
   async forgetPhantoms(epoch: number, phantoms: Iterable<PhantomRecord>): Promise<void> {
     const ops: Op[] = [];
     for (const p of phantoms) ops.push({ type: 'del', key: this.keys.phantom(epoch, p.user, p.store, p.phantom) });
-    if (ops.length) await this.db.batch(ops as never);
+    if (ops.length) await this.gate.run(() => this.db.batch(ops as never));
   }
 
   // ---- small generic access for server-side versions (src/history) ----------------------------
@@ -350,7 +358,7 @@ export class ProjectStorage {
 
   /** Puts (JSON, or bytes for Uint8Array values) and deletes in one atomic batch. */
   write(puts: { key: string; value: unknown }[], dels: string[] = []): Promise<void> {
-    return writeBatch(this.db, this.options, puts, dels);
+    return this.gate.run(() => writeBatch(this.db, this.options, puts, dels));
   }
 
   /** Keys and bytes per key section (the name after the project prefix, up to the next ':'). */
