@@ -3,15 +3,19 @@ import { PART_TITLES, type ProjectUsage, type UsagePart } from '../history/stora
 import { UsageError, type Command } from './command.js';
 import { historyOptionsHelp, parseHistoryArgs } from './history-options.js';
 import { processIo, type Io } from './io.js';
+import { runStorageCheck } from './storage-check.js';
 import { formatBytes, table } from './table.js';
 
 function help(): string {
   return [
     'Usage: weft storage [--data-dir D] [--config FILE] [--json]',
+    '       weft storage check [--data-dir D] [--config FILE] [--json]',
     '',
     'Prints the bytes and keys each project uses in LevelDB: its document (snapshot and',
     'updates), revision log, phantom map, Bryntum version contents and server versions.',
     'Works directly on the data directory, or through the server when one is running on it.',
+    '',
+    "'weft storage check' reports damaged or missing project data, offline (see its --help).",
     '',
     'Options:',
     historyOptionsHelp(false),
@@ -19,6 +23,7 @@ function help(): string {
 }
 
 export async function runStorage(args: string[], io: Io = processIo): Promise<number> {
+  if (args[0] === 'check') return runStorageCheck(args.slice(1), io);
   const options = parseHistoryArgs(args, 'storage');
   if (options.help) {
     io.out(`${help()}\n`);
@@ -49,4 +54,4 @@ function reportText(report: ProjectUsage[]): string {
     .join('');
 }
 
-export const storage: Command = { summary: 'show the storage each project and its history use', help, run: (args) => runStorage(args) };
+export const storage: Command = { summary: 'show the storage each project and its history use; check: find damaged data', help, run: (args) => runStorage(args) };

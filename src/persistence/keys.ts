@@ -61,3 +61,6 @@ export class ProjectKeys {
 }
 
 export const seqOf = (key: string): number => Number(key.slice(key.lastIndexOf(':') + 1));
+
+/** How a gap in the update log is told (a load and `weft storage check` say it alike). */
+export const missingEntries = (from: number, to: number): string => (from === to ? `update-log entry ${from} is missing` : `update-log entries ${from} to ${to} are missing`);

@@ -6,7 +6,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import type { ProjectId } from '../protocol/schemas.js';
-import { ProjectKeys, projectIdFromKey, seqOf } from './keys.js';
+import { ProjectKeys, missingEntries, projectIdFromKey, seqOf } from './keys.js';
 import type { PhantomRecord } from '../document/phantoms.js';
 import type { DatasetTexts } from '../document/dataset.js';
 import { WriteGate } from './write-gate.js';
@@ -202,6 +202,8 @@ export class ProjectStorage {
     for await (const [key, value] of this.db.iterator(this.keys.range('u'))) {
       const seq = seqOf(key);
       if (seq <= snapshotSeq) continue;
+      // Sequence numbers are handed out one by one: a gap is a lost entry, whose changes later ones may build on.
+      if (seq !== lastSeq + 1) throw new Error(`its stored data is damaged (${missingEntries(lastSeq + 1, seq - 1)})`);
       updates.push(value);
       lastSeq = seq;
     }

@@ -158,8 +158,11 @@ export class ProjectRoom {
   static start(options: RoomOptions): ProjectRoom {
     const room = new ProjectRoom(options);
     room.loaded = room.queue.run(() => room.load(true)).catch((e: Error) => {
+      // Whoever opened it (a client's dataset request, a seed at start) hears which project and why.
+      const message = `Project ${JSON.stringify(room.id)} cannot be loaded: ${e.message}`;
+      room.options.log(message, { level: 'error', project: room.id });
       room.failedToLoad(`Project ${JSON.stringify(room.id)} cannot be loaded: open it again`);
-      throw e;
+      throw new Error(message, { cause: e });
     });
     room.readable = new Promise<void>((resolve, reject) => {
       room.markReadable = resolve;
@@ -200,7 +203,7 @@ export class ProjectRoom {
         this.early = { texts, revision: stored.meta.nextRevision > 1 ? `server-${stored.meta.nextRevision - 1}` : null };
         this.markReadable();
       }
-      this.attach(await ProjectDocument.load(this.log.read()));
+      this.attach(await ProjectDocument.load(this.log.read()).catch(damaged));
       // The texts are of this very state: the document need not serialize it again.
       if (this.early) this.document.primeDataset(this.early.texts);
       this.early = null;
@@ -1051,4 +1054,10 @@ export function joinCommits(commits: Omit<Commit, 'seq'>[]): Omit<Commit, 'seq'>
 /** Revisions as revision log entries (`server-<n>` is stored under n). */
 function logEntries(revisions: OutgoingRevision[]): { n: number; text: string }[] {
   return revisions.map((r) => ({ n: Number(r.revision.slice('server-'.length)), text: revisionText(r) }));
+}
+
+/** A stored snapshot chunk or log entry that Yjs cannot apply: said as such (a read failure of LevelDB stays what it is). */
+function damaged(e: Error): never {
+  if (String((e as { code?: unknown }).code ?? '').startsWith('LEVEL_')) throw e;
+  throw new Error(`its stored data is damaged (${e.message})`, { cause: e });
 }
