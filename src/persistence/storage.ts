@@ -224,7 +224,8 @@ export class ProjectStorage {
       ops.push({ type: 'put', key: this.keys.phantom(c.meta!.phantomEpoch, p.user, p.store, p.phantom), value, valueEncoding: 'json' });
     }
     for (const [version, content] of c.versionContents ?? []) {
-      ops.push({ type: 'put', key: this.keys.versionContent(version), value: content === undefined ? null : content, valueEncoding: 'json' });
+      // As JSON text: LevelDB refuses a null value, and a version's content may be null (read back as none).
+      ops.push({ type: 'put', key: this.keys.versionContent(version), value: JSON.stringify(content ?? null), valueEncoding: 'utf8' });
     }
     for (const version of c.removedVersions ?? []) ops.push({ type: 'del', key: this.keys.versionContent(version) });
     for (const r of c.revisions ?? []) ops.push({ type: 'put', key: this.keys.revision(r.n), value: r.text, valueEncoding: 'utf8' });
