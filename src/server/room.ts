@@ -141,7 +141,12 @@ export class ProjectRoom {
     const lastChange = () => this.lastChange;
     this.foldSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => {
       this.prunePhantoms();
-      this.log.fold().catch((e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`, { level: 'error', project: this.id }));
+      // Debug lines around background work, so a crash test can tell what a kill interrupted.
+      this.options.log(`project ${JSON.stringify(this.id)}: folding the log`, { level: 'debug', project: this.id });
+      this.log.fold().then(
+        () => this.options.log(`project ${JSON.stringify(this.id)}: log folded`, { level: 'debug', project: this.id }),
+        (e) => this.options.log(`project ${JSON.stringify(this.id)}: compaction failed: ${(e as Error).message}`, { level: 'error', project: this.id }),
+      );
     });
     this.versionSoon = new WhenQuiet(lastChange, quietMs, quietMaxMs, () => void this.autoVersion());
     this.loops = new CorrectionLoops(RESYNC.windowMs);
@@ -852,7 +857,11 @@ export class ProjectRoom {
     if (this.autoVersioning) return;
     this.autoVersioning = true;
     try {
-      await this.queue.run(() => this.takeVersion('auto'));
+      await this.queue.run(async () => {
+        this.options.log(`project ${JSON.stringify(this.id)}: taking an automatic version`, { level: 'debug', project: this.id });
+        const taken = await this.takeVersion('auto');
+        this.options.log(`project ${JSON.stringify(this.id)}: automatic version ${taken ? 'taken' : 'not due'}`, { level: 'debug', project: this.id });
+      });
     } catch (e) {
       this.options.log(`project ${JSON.stringify(this.id)}: automatic version failed: ${(e as Error).message}`, { level: 'error', project: this.id });
     } finally {
