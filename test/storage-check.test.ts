@@ -200,7 +200,7 @@ describe('a damaged project at load', () => {
       await level.put(chunks[0], bytes.slice(0, bytes.byteLength >> 1));
     });
     const lines: string[] = [];
-    s = await startServer({}, s.dataDir, (line) => lines.push(line));
+    s = await startServer({}, s!.dataDir, (line) => lines.push(line));
     const c = await classicLogin(s.port, 'admin');
     clients.push(c);
     c.send({ command: 'dataset', project: 1 });
@@ -225,7 +225,7 @@ describe('a damaged project at load', () => {
       const [first] = await keysOf(level, 'p:n1:u:');
       await level.del(first);
     });
-    s = await startServer({}, s.dataDir);
+    s = await startServer({}, s!.dataDir);
     const c = await revisionsLogin(s.port, 'admin');
     clients.push(c);
     c.send({ command: 'dataset', data: { project: 1 } });
