@@ -1,0 +1,26 @@
+import { configDefaults, defineConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+/**
+ * The suite as `npm run mutation` runs it. Left out: files that drive the built executable (dist/,
+ * a child process) or need root (a tmpfs mount), which never run the mutated src/ and would
+ * rebuild or spawn on every run, and the headless Chromium page, whose time limits instrumented
+ * code misses.
+ */
+export default defineConfig({
+  test: {
+    ...base.test,
+    exclude: [
+      ...configDefaults.exclude,
+      'test/bryntum/**',
+      'test/cli.test.ts',
+      'test/embedding.test.ts',
+      'test/history-cli.test.ts',
+      'test/passwords.test.ts',
+      'test/persistence.test.ts',
+      'test/simulate.test.ts',
+      'test/storage-full-disk.test.ts',
+    ],
+    reporters: ['default'],
+  },
+});
