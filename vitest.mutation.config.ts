@@ -16,6 +16,7 @@ export default defineConfig({
       'test/cli.test.ts',
       'test/embedding.test.ts',
       'test/history-cli.test.ts',
+      'test/history-page.test.ts',
       'test/passwords.test.ts',
       'test/persistence.test.ts',
       'test/simulate.test.ts',
