@@ -7,14 +7,17 @@
  */
 import { join } from 'node:path';
 import type { PartContext } from './part.js';
-import { startWeft, type Weft } from './weft-process.js';
+import { startWeft } from './weft-process.js';
 import { mountTmpfs } from './storage-tmpfs.js';
+import { injectFullDisk, startInProcess } from './storage-injection.js';
 import { WireClient, isProtocolError, taskNames, type Generation } from './storage-client.js';
 
 export const LOGIN = 'writer';
 export const PASSWORD = 'writer-secret';
 
 export interface FullDiskResult {
+  /** What filled the disk: a tmpfs, or faults injected in process. */
+  rig: string;
   refusedWhileFull: number;
   confirmedWhileFull: number;
   /** Refusals not in the protocol's error shape, or whose message does not name the storage failure. */
@@ -24,6 +27,8 @@ export interface FullDiskResult {
   readsWhileFull: boolean;
   writesAfterFree: number;
   writesAfterFreeTried: number;
+  /** Errors of the server that escaped every handler. */
+  escaped: string[];
   problems: string[];
 }
 
@@ -33,30 +38,107 @@ export interface FullDiskSizes {
   whileFull: number;
   after: number;
   megabytes: number;
+  /** Inject the faults in process even where a tmpfs can be mounted. */
+  inject: boolean;
+}
+
+/** A running server of a rig: where it listens, whether it died, how it ends. */
+interface RigServer {
+  url: string;
+  exited(): boolean;
+  /** The end of its log, for a report. */
+  logTail(): string;
+  /** Errors that escaped every handler (rejections nobody awaited), so far. */
+  escaped(): string[];
+  /** End it the hardest way the rig has (kill -9 for a child process). */
+  crash(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Where the disk fills: a real tmpfs under a child process, or injected faults in process. */
+interface Rig {
+  name: string;
+  /** A path of the server's that must not reach clients. */
+  hidden: string;
+  start(): Promise<RigServer>;
+  fill(): void;
+  free(): void;
+  dispose(): void;
+}
+
+const CONFIG = {
+  projects: [{ id: 1, name: 'Full disk' }],
+  users: { [LOGIN]: { password: PASSWORD, group: 'writers' } },
+  groups: { writers: [1] },
+  anonymous: { enabled: false },
+  heartbeatSeconds: 0,
+};
+
+function tmpfsRig(ctx: PartContext, megabytes: number): Rig | string {
+  const mountDir = join(ctx.workDir, 'full-disk');
+  const tmpfs = mountTmpfs(mountDir, megabytes);
+  if ('error' in tmpfs) return tmpfs.error;
+  const dir = join(mountDir, 'server');
+  return {
+    name: `tmpfs of ${megabytes} MB`,
+    hidden: mountDir,
+    start: async () => {
+      const weft = await startWeft({ name: 'weft-full-disk', dir, config: CONFIG });
+      let exited = false;
+      void weft.exit.then(() => (exited = true));
+      return {
+        url: weft.url,
+        exited: () => exited,
+        logTail: () => weft.process.stderrTail(),
+        // `weft serve` logs them and goes on (src/cli/serve.ts).
+        escaped: () => weft.process.stderrTail(400).split('\n').filter((line) => /^weft: (unhandled rejection|uncaught exception)/.test(line)),
+        crash: async () => {
+          weft.signal('SIGKILL');
+          await weft.exit;
+        },
+        stop: () => weft.stop().catch(() => void weft.signal('SIGKILL')),
+      };
+    },
+    fill: () => ctx.log(`storage-faults: tmpfs filled (${Math.round(tmpfs.fill() / 1024)} KB of filler)`),
+    free: () => tmpfs.free(),
+    dispose: () => tmpfs.unmount(),
+  };
+}
+
+function injectedRig(ctx: PartContext): Rig {
+  const dir = join(ctx.workDir, 'full-disk-injected');
+  const disk = injectFullDisk();
+  const escaped: string[] = [];
+  const note = (e: unknown) => void escaped.push(`unhandled rejection: ${e instanceof Error ? e.message : String(e)}`);
+  process.on('unhandledRejection', note);
+  return {
+    name: 'in-process fault injection',
+    hidden: dir,
+    start: async () => {
+      const weft = await startInProcess(dir, CONFIG);
+      return { url: weft.url, exited: () => false, logTail: () => '', escaped: () => escaped, crash: () => weft.stop(), stop: () => weft.stop() };
+    },
+    fill: () => disk.fill(),
+    free: () => disk.free(),
+    dispose: () => {
+      disk.restore();
+      process.off('unhandledRejection', note);
+    },
+  };
 }
 
 /** The message of a refusal says the change was not stored, and why. */
 const CLEAR_STORAGE_ERROR = /not stored|cannot (write|store)/i;
 
-export async function runFullDisk(ctx: PartContext, sizes: FullDiskSizes): Promise<FullDiskResult | { notRun: string }> {
-  const mountDir = join(ctx.workDir, 'full-disk');
-  const tmpfs = mountTmpfs(mountDir, sizes.megabytes);
-  if ('error' in tmpfs) return { notRun: `cannot mount a tmpfs (${tmpfs.error})` };
-  const dir = join(mountDir, 'server');
-  const config = {
-    projects: [{ id: 1, name: 'Full disk' }],
-    users: { [LOGIN]: { password: PASSWORD, group: 'writers' } },
-    groups: { writers: [1] },
-    anonymous: { enabled: false },
-    heartbeatSeconds: 0,
-  };
-  const result: FullDiskResult = { refusedWhileFull: 0, confirmedWhileFull: 0, unclearRefusals: [], toldNotStored: [], confirmedChecked: 0, readsWhileFull: false, writesAfterFree: 0, writesAfterFreeTried: 0, problems: [] };
-  let weft: Weft | null = null;
+export async function runFullDisk(ctx: PartContext, sizes: FullDiskSizes): Promise<FullDiskResult> {
+  const tmpfs = sizes.inject ? 'not tried (inject set)' : tmpfsRig(ctx, sizes.megabytes);
+  if (typeof tmpfs === 'string') ctx.log(`storage-faults: no tmpfs (${tmpfs}): faults injected in process instead`);
+  const rig = typeof tmpfs === 'string' ? injectedRig(ctx) : tmpfs;
+  const result: FullDiskResult = { rig: rig.name, refusedWhileFull: 0, confirmedWhileFull: 0, unclearRefusals: [], toldNotStored: [], confirmedChecked: 0, readsWhileFull: false, writesAfterFree: 0, writesAfterFreeTried: 0, escaped: [], problems: [] };
+  let weft: RigServer | null = null;
   const clients: WireClient[] = [];
   try {
-    weft = await startWeft({ name: 'weft-full-disk', dir, config });
-    let exited = false;
-    void weft.exit.then(() => (exited = true));
+    weft = await rig.start();
     const generations: Generation[] = [];
     for (let i = 0; i < sizes.clientsPerGeneration; i++) generations.push('classic', 'revisions');
     for (const generation of generations) {
@@ -77,15 +159,14 @@ export async function runFullDisk(ctx: PartContext, sizes: FullDiskSizes): Promi
     }
     // Fill while the clients write: some changes land before the disk is full, the rest after.
     const during = writeRound('full', sizes.whileFull);
-    const filled = tmpfs.fill();
-    ctx.log(`storage-faults: tmpfs of ${sizes.megabytes} MB filled (${Math.round(filled / 1024)} KB of filler)`);
+    rig.fill();
     for (const { client, outcome } of await during) {
       if (outcome.kind === 'confirmed') result.confirmedWhileFull++;
       else if (outcome.kind === 'refused') {
         result.refusedWhileFull++;
         const command = client.generation === 'classic' ? 'projectChange' : 'project_change';
         // Clear: the protocol's shape, saying it was not stored, without the server's paths.
-        if (!isProtocolError(outcome.reply, command, client.generation) || !CLEAR_STORAGE_ERROR.test(outcome.message) || outcome.message.includes(mountDir)) result.unclearRefusals.push(JSON.stringify(outcome.reply));
+        if (!isProtocolError(outcome.reply, command, client.generation) || !CLEAR_STORAGE_ERROR.test(outcome.message) || outcome.message.includes(rig.hidden)) result.unclearRefusals.push(JSON.stringify(outcome.reply));
       } else result.problems.push(`a change while the disk was full got no answer: ${outcome.message}`);
     }
     // A change now, with the disk surely full, must be refused too.
@@ -93,7 +174,7 @@ export async function runFullDisk(ctx: PartContext, sizes: FullDiskSizes): Promi
     if (probe.kind === 'refused') result.refusedWhileFull++;
     else if (probe.kind === 'confirmed') result.confirmedWhileFull++;
     else result.problems.push(`a change on a full disk got no answer: ${probe.message}`);
-    if (exited) throw new Error(`the server exited while the disk was full:\n${weft.process.stderrTail()}`);
+    if (weft.exited()) throw new Error(`the server exited while the disk was full:\n${weft.logTail()}`);
 
     // Reads go on: a new client of each generation loads the project.
     result.readsWhileFull = true;
@@ -106,20 +187,21 @@ export async function runFullDisk(ctx: PartContext, sizes: FullDiskSizes): Promi
       }
     }
 
-    tmpfs.free();
+    rig.free();
     for (const { outcome } of await writeRound('after', sizes.after)) {
       result.writesAfterFreeTried++;
       if (outcome.kind === 'confirmed') result.writesAfterFree++;
       else if (result.problems.length < 5) result.problems.push(`a change after the space was back was not stored: ${JSON.stringify(outcome).slice(0, 300)}`);
     }
 
+    result.escaped = weft.escaped();
     // Whatever anyone was told is on disk: kill -9, start again, load.
     const told = new Set<string>();
     for (const client of clients) for (const name of client.seen.keys()) told.add(name);
     for (const client of clients.splice(0)) client.close();
-    weft.signal('SIGKILL');
-    await weft.exit;
-    weft = await startWeft({ name: 'weft-full-disk', dir, config });
+    await weft.crash();
+    weft = null;
+    weft = await rig.start();
     const { client, dataset } = await WireClient.open(weft.url, 'revisions', 1, LOGIN, PASSWORD);
     client.close();
     if (dataset.command !== 'dataset') throw new Error(`the project does not load after the restart: ${JSON.stringify(dataset).slice(0, 300)}`);
@@ -129,7 +211,7 @@ export async function runFullDisk(ctx: PartContext, sizes: FullDiskSizes): Promi
     return result;
   } finally {
     for (const client of clients) client.close();
-    if (weft) await weft.stop().catch(() => weft?.signal('SIGKILL'));
-    tmpfs.unmount();
+    if (weft) await weft.stop();
+    rig.dispose();
   }
 }
