@@ -3,12 +3,12 @@
  * not permitted the caller says so and falls back (see storage-full-disk.ts).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, openSync, writeSync, closeSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface Tmpfs {
   dir: string;
-  /** Fill every free byte with a file of its own; resolves with the bytes written. */
+  /** Fill every free byte with a file of its own; returns the bytes written. */
   fill(): number;
   /** Remove the filler: the space is back. */
   free(): void;
@@ -25,6 +25,19 @@ export function mountTmpfs(dir: string, megabytes: number): Tmpfs | { error: str
   }
   const filler = join(dir, 'filler');
   let mounted = true;
+  const unmount = () => {
+    if (!mounted) return;
+    mounted = false;
+    process.off('exit', unmount);
+    try {
+      execFileSync('umount', [dir], { stdio: 'pipe', timeout: 10_000 });
+    } catch {
+      // Still busy (a child not yet gone): detach it, so nothing stays mounted.
+      execFileSync('umount', ['-l', dir], { stdio: 'pipe', timeout: 10_000 });
+    }
+  };
+  // An interrupted run (Ctrl-C: the runner exits) leaves nothing mounted either.
+  process.on('exit', unmount);
   return {
     dir,
     fill() {
@@ -49,15 +62,6 @@ export function mountTmpfs(dir: string, megabytes: number): Tmpfs | { error: str
     free() {
       rmSync(filler, { force: true });
     },
-    unmount() {
-      if (!mounted) return;
-      mounted = false;
-      try {
-        execFileSync('umount', [dir], { stdio: 'pipe', timeout: 10_000 });
-      } catch {
-        // Still busy (a child not yet gone): detach it, so nothing stays mounted.
-        execFileSync('umount', ['-l', dir], { stdio: 'pipe', timeout: 10_000 });
-      }
-    },
+    unmount,
   };
 }
