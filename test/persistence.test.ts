@@ -8,7 +8,7 @@ import { execSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import * as Y from 'yjs';
 import { Storage, type ProjectMeta } from '../src/persistence/storage.js';
@@ -199,8 +199,13 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('WEFT_')));
 }
 
-function spawnWeft(dataDir: string): { process: ChildProcess; exited: Child['exited']; output: Child['output']; firstLine: Promise<string> } {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
+/** Slows every LevelDB batch of the child and kills it the moment it sends a frame containing WEFT_KILL_AFTER_SENDING. */
+const KILL_AFTER_TELLING = join(ROOT, 'test', 'support', 'kill-after-telling.mjs');
+
+function spawnWeft(dataDir: string, killAfterSending?: string): { process: ChildProcess; exited: Child['exited']; output: Child['output']; firstLine: Promise<string> } {
+  const hook = killAfterSending === undefined ? [] : ['--import', pathToFileURL(KILL_AFTER_TELLING).href];
+  const env = killAfterSending === undefined ? cleanEnv() : { ...cleanEnv(), WEFT_KILL_AFTER_SENDING: killAfterSending };
+  const child = spawn(process.execPath, [...hook, BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -219,8 +224,8 @@ function spawnWeft(dataDir: string): { process: ChildProcess; exited: Child['exi
 
 const children = new Set<ChildProcess>();
 
-async function startWeft(dataDir: string): Promise<Child> {
-  const started = spawnWeft(dataDir);
+async function startWeft(dataDir: string, killAfterSending?: string): Promise<Child> {
+  const started = spawnWeft(dataDir, killAfterSending);
   children.add(started.process);
   void started.exited.then(() => children.delete(started.process));
   const line = await started.firstLine;
@@ -263,11 +268,12 @@ describe('the executable', () => {
     const dir = await tempDir();
     dirs.push(dir);
     const dataDir = join(dir, 'db');
-    const first = await startWeft(dataDir);
+    // Every LevelDB batch takes 50 ms first and the process kills itself the moment it tells the
+    // client of the change: a change told before its write finished is lost on every run.
+    const first = await startWeft(dataDir, 'Survives SIGKILL');
     const { client } = await loadClassic(first.port, 1);
     client.send({ command: 'projectChange', project: 1, changes: newTask('_generatedK1', 'Survives SIGKILL', 1000, 0) });
     const echo = await client.nextOf('projectChange', 5000);
-    first.process.kill('SIGKILL');
     const id = echo.changes.tasks.added[0].id;
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
     await client.close();
