@@ -253,6 +253,8 @@ export class WeftServer {
     const refuse = (status: number, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${text}\n`);
     };
+    // Shutting down while the port still listens (clients finish closing): busy, come back later.
+    if (this.closing) return refuse(503, 'Service Unavailable');
     if (path === null) return refuse(400, 'Bad Request');
     const match = /^\/yjs\/([^/]+)\/?$/.exec(path.url.pathname.slice(prefix.length));
     if (!match) {
@@ -417,7 +419,6 @@ export class WeftServer {
     this.preLogin.releaseAll();
     this.pending.clear();
     await removeSidecar(this.config.dataDir);
-    this.http.off('upgrade', this.onUpgrade);
     // 1012 (service restart): clients reconnect, to this server once it is back or to another.
     for (const client of this.wss.clients) client.close(1012, 'service restart');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -428,6 +429,7 @@ export class WeftServer {
       this.http.closeAllConnections();
       await closed;
     }
+    this.http.off('upgrade', this.onUpgrade);
     await this.projects.closeAll();
     await this.storage.close();
   }

@@ -1,0 +1,40 @@
+import type { Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startServer, type TestServer } from './support/server.js';
+
+/** Status of the HTTP answer to a WebSocket upgrade, or 101 when it was accepted. */
+function upgradeStatus(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}`);
+    ws.once('unexpected-response', (_req, res) => (resolve(res.statusCode ?? 0), ws.terminate()));
+    ws.once('open', () => (resolve(101), ws.terminate()));
+    ws.once('error', (e) => reject(e));
+  });
+}
+
+describe('shutting down', () => {
+  let server: TestServer | undefined;
+  afterEach(async () => {
+    await server?.dispose();
+    server = undefined;
+  });
+
+  it('refuses a client that connects while the others are still closing with 503, which clients retry', async () => {
+    server = await startServer();
+    const port = server.port;
+    // A client that does not answer the close keeps the server closing (and its port listening).
+    const lingering = new WebSocket(`ws://127.0.0.1:${port}`);
+    await new Promise((resolve, reject) => (lingering.once('open', resolve), lingering.once('error', reject)));
+    const closed = new Promise<number>((resolve) => lingering.once('close', (code) => resolve(code)));
+    (lingering as unknown as { _socket: Socket })._socket.pause();
+
+    const closing = server.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await upgradeStatus(port)).toBe(503);
+
+    (lingering as unknown as { _socket: Socket })._socket.resume();
+    expect(await closed).toBe(1012);
+    await closing;
+  });
+});
