@@ -152,7 +152,9 @@ async function run(ctx: PartContext): Promise<PartResult> {
       const where = `cycle ${cycle} (seed ${ctx.seed}, kill during ${kind}${Object.entries(inFlight).filter(([, v]) => v).map(([k]) => ` [${k} in flight]`).join('')})`;
 
       // The writers' project: valid, the same for every kind of client, and all that was acknowledged.
-      const loads = await loadAll(weft.url, WRITERS);
+      const loads = await loadAll(weft.url, WRITERS).catch((e: Error) => {
+        throw new Error(`${where}: loading the writers' project after the restart: ${e.message}\nserver log: ${weft.process.stderrTail(8)}`);
+      });
       for (const [name, view] of [['classic', loads.classic], ['revisions', loads.revisions], ['yjs', loads.yjs]] as const) {
         const invalid = validate(name, view);
         const differs = name === 'classic' ? [] : diffViews(name, view, loads.classic);
@@ -198,7 +200,7 @@ async function run(ctx: PartContext): Promise<PartResult> {
       storedIds = model.ids;
 
       if (side.check) {
-        const wrong = await side.check(weft.url, { sideSeed, importedView });
+        const wrong = await side.check(weft.url, { sideSeed, importedView }).catch((e: Error) => `checking after the restart failed: ${e.message}`);
         if (wrong) {
           tally.sideBroken++;
           problem(`${where}: ${wrong}`);
