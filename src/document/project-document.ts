@@ -13,6 +13,7 @@ import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
 import { DependencyIndex } from './schedule-cycles.js';
 import { Pacer } from './pacer.js';
+import { RefusedChange } from './refused.js';
 
 type Changes = Record<string, unknown>;
 
@@ -22,6 +23,22 @@ const LOAD_STRETCH_MS = 4;
 /** Origin of the adapter's own transactions: the tree index is already current after them. */
 export const ADAPTER_ORIGIN = Symbol('weft.adapter');
 
+/**
+ * Every record of a store is a map (layout.ts). An update that puts anything else under a store's
+ * key is refused: it would be stored, and every later dataset of the project would fail on it.
+ */
+function refuseNonRecords(tr: Y.Transaction): void {
+  const stores = new Map<unknown, string>(allStoreNames(tr.doc).map((name) => [storeMap(tr.doc, name), name]));
+  for (const [type, keys] of tr.changed) {
+    const store = stores.get(type);
+    if (store === undefined) continue;
+    for (const key of keys) {
+      if (key === null) continue;
+      const value = (type as Y.Map<unknown>).get(key);
+      if (value !== undefined && !(value instanceof Y.Map)) throw new RefusedChange(`${store} ${JSON.stringify(key.slice(0, 80))}: a record must be a map`);
+    }
+  }
+}
 
 export class ProjectDocument {
   readonly doc: Y.Doc;
@@ -101,6 +118,7 @@ export class ProjectDocument {
     this.doc.transact((tr) => {
       if (v2) Y.applyUpdateV2(this.doc, update, origin);
       else Y.applyUpdate(this.doc, update, origin);
+      refuseNonRecords(tr);
       // Applying an update marks the transaction remote; the repairs below are this replica's own
       // writes, and Yjs would otherwise take them for another client using our client id.
       tr.local = true;

@@ -6,6 +6,7 @@
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
 
 export const MESSAGE_SYNC = 0;
 export const MESSAGE_AWARENESS = 1;
@@ -36,7 +37,12 @@ export function decodeYjsFrame(data: Uint8Array): YjsFrame {
   switch (messageType) {
     case MESSAGE_SYNC: {
       const syncType = decoding.readVarUint(decoder);
-      if (syncType === syncProtocol.messageYjsSyncStep1) return { type: 'sync-step-1', stateVector: decoding.readVarUint8Array(decoder) };
+      if (syncType === syncProtocol.messageYjsSyncStep1) {
+        const stateVector = decoding.readVarUint8Array(decoder);
+        // Read now, so a state vector that does not decode is the peer's invalid frame, not a failed answer.
+        Y.decodeStateVector(stateVector);
+        return { type: 'sync-step-1', stateVector };
+      }
       if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
         return { type: 'update', update: decoding.readVarUint8Array(decoder) };
       }

@@ -1,0 +1,82 @@
+/**
+ * Minimal inputs the reliability fuzz (reliability/fuzz.ts) found to hurt the server, each kept
+ * as the case it was.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import { classicLogin } from './support/client.js';
+import { startServer, type TestServer } from './support/server.js';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startServer();
+});
+afterAll(async () => s.dispose());
+
+/** A y-websocket sync frame of `type` (0 step 1, 2 update) carrying `payload`. */
+function syncFrame(type: number, payload: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 0);
+  encoding.writeVarUint(e, type);
+  encoding.writeVarUint8Array(e, payload);
+  return encoding.toUint8Array(e);
+}
+
+/** Open a raw Yjs peer on project 1, send `frame`, and resolve with the code it is closed with (0: still open after 2 s). */
+async function closeCodeAfter(frame: Uint8Array): Promise<number> {
+  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=admin&password=admin`);
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.send(frame);
+  const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 2000))]);
+  ws.terminate();
+  return code;
+}
+
+async function datasetOfProject1(): Promise<Record<string, any>> {
+  const c = await classicLogin(s.port);
+  c.send({ command: 'dataset', project: 1 });
+  const reply = await c.nextOf('dataset', 2000);
+  await c.close();
+  return reply;
+}
+
+describe('a Yjs peer sending what the fuzz found', () => {
+  for (const [what, write] of [
+    ['a number', (m: Y.Map<unknown>) => m.set('77779', 42)],
+    ['a text', (m: Y.Map<unknown>) => m.set('77777', 'junk')],
+    ['a Y.Text', (m: Y.Map<unknown>) => m.set('77778', new Y.Text('junk'))],
+  ] as const) {
+    for (const store of ['tasks', 'resources']) {
+      it(`is disconnected for putting ${what} where a ${store} record belongs, and the project still loads`, async () => {
+        const doc = new Y.Doc();
+        write(doc.getMap(store));
+        const code = await closeCodeAfter(syncFrame(2, Y.encodeStateAsUpdate(doc)));
+        expect(code).toBe(1008);
+        const reply = await datasetOfProject1();
+        expect(reply.error).toBeUndefined();
+        expect(reply.dataset.tasksData.length).toBeGreaterThan(0);
+      });
+    }
+  }
+
+  it('is disconnected (1007) for a sync step 1 whose state vector is cut short, and nothing is logged as a server fault', async () => {
+    const lines: string[] = [];
+    const own = await startServer({}, undefined, (line) => lines.push(line));
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${own.port}/yjs/1?login=admin&password=admin`);
+      await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      // A state vector claiming two entries and holding none.
+      ws.send(syncFrame(0, new Uint8Array([2])));
+      const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 2000))]);
+      ws.terminate();
+      expect(code).toBe(1007);
+      expect(lines.filter((l) => /sync step 1 failed/.test(l))).toEqual([]);
+    } finally {
+      await own.dispose();
+    }
+  });
+});
