@@ -3,7 +3,7 @@
  * write reaches it until it was reopened, the client hears a short reason without server paths,
  * and any other error passes through untouched.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,13 @@ function fakeDb() {
   const db = { close: async () => void calls.push('close'), open: async () => void calls.push('open') };
   return { db: db as unknown as Level<string, Uint8Array>, calls };
 }
+
+const space = (bytes: number) => ({ bavail: bytes / 2, bsize: 2 }) as Awaited<ReturnType<typeof statfs>>;
+// Free space is what the test says, not what the machine has.
+beforeEach(() => {
+  vi.mocked(statfs).mockReset();
+  vi.mocked(statfs).mockResolvedValue(space(4 * REOPEN_FREE_BYTES));
+});
 
 const ioError = () => Object.assign(new Error('IO error: /data/db/000003.log: No space left on device'), { code: 'LEVEL_IO_ERROR' });
 
@@ -56,6 +63,7 @@ describe('the write gate', () => {
   it('keeps refusing, without touching the database, while there is no room to reopen it', async () => {
     const { db, calls } = fakeDb();
     // A directory that cannot be examined counts as one without free space.
+    vi.mocked(statfs).mockRejectedValue(Object.assign(new Error('ENOENT'), { code: 'ENOENT' }));
     const gate = new WriteGate(db, join(tmpdir(), 'weft-no-such-dir', 'db'));
     await gate.run(() => Promise.reject(ioError())).catch(() => {});
     let wrote = false;
@@ -78,7 +86,6 @@ describe('the write gate', () => {
     const { db, calls } = fakeDb();
     const gate = new WriteGate(db, tmpdir());
     await gate.run(() => Promise.reject(ioError())).catch(() => {});
-    const space = (bytes: number) => ({ bavail: bytes / 2, bsize: 2 }) as Awaited<ReturnType<typeof statfs>>;
     vi.mocked(statfs).mockResolvedValueOnce(space(REOPEN_FREE_BYTES - 2));
     await expect(gate.run(async () => 'early')).rejects.toThrow('Not stored');
     expect(calls).toEqual([]);
