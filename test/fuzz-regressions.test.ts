@@ -62,6 +62,47 @@ describe('a Yjs peer sending what the fuzz found', () => {
     }
   }
 
+  it('is disconnected when it makes a store of a map that already holds something other than records, and the project still loads', async () => {
+    const doc = new Y.Doc();
+    doc.getMap('junk').set('a', 42);
+    const first = syncFrame(2, Y.encodeStateAsUpdate(doc));
+    const before = Y.encodeStateVector(doc);
+    doc.getMap('$stores').set('junk', true);
+    const second = syncFrame(2, Y.encodeStateAsUpdate(doc, before));
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=admin&password=admin`);
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(first);
+    ws.send(second);
+    const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 2000))]);
+    ws.terminate();
+    expect(code).toBe(1008);
+    const reply = await datasetOfProject1();
+    expect(reply.error).toBeUndefined();
+    expect(reply.dataset.tasksData.length).toBeGreaterThan(0);
+  });
+
+  it('is disconnected (1007) for an awareness state that is not JSON, and the server reports no uncaught exception', async () => {
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => void uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const inner = encoding.createEncoder();
+      encoding.writeVarUint(inner, 1);
+      encoding.writeVarUint(inner, 12345);
+      encoding.writeVarUint(inner, 1);
+      encoding.writeVarString(inner, '{broken');
+      const e = encoding.createEncoder();
+      encoding.writeVarUint(e, 1);
+      encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
+      const code = await closeCodeAfter(encoding.toUint8Array(e));
+      expect(code).toBe(1007);
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+  });
+
   it('is disconnected (1007) for a sync step 1 whose state vector is cut short, and nothing is logged as a server fault', async () => {
     const lines: string[] = [];
     const own = await startServer({}, undefined, (line) => lines.push(line));

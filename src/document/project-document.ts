@@ -8,7 +8,7 @@ import { applyChange, type AppliedChange, type ChangeContext } from './adapter.j
 import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
-import { allStoreNames, DEPENDENCIES, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
+import { allStoreNames, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
 import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
 import { DependencyIndex } from './schedule-cycles.js';
@@ -26,17 +26,23 @@ export const ADAPTER_ORIGIN = Symbol('weft.adapter');
 /**
  * Every record of a store is a map (layout.ts). An update that puts anything else under a store's
  * key is refused: it would be stored, and every later dataset of the project would fail on it.
+ * A store it names in `$stores` is checked whole: its map may hold what an earlier update wrote
+ * there while it was not a store yet.
  */
 function refuseNonRecords(tr: Y.Transaction): void {
   const stores = new Map<unknown, string>(allStoreNames(tr.doc).map((name) => [storeMap(tr.doc, name), name]));
+  const refuse = (store: string, key: string, value: unknown) => {
+    if (value !== undefined && !(value instanceof Y.Map)) throw new RefusedChange(`${store} ${JSON.stringify(key.slice(0, 80))}: a record must be a map`);
+  };
+  const extras = tr.doc.getMap(EXTRA_STORES_MAP);
   for (const [type, keys] of tr.changed) {
+    if ((type as unknown) === extras) {
+      for (const name of keys) if (name !== null && extraStoreNames(tr.doc).includes(name)) for (const [key, value] of storeMap(tr.doc, name)) refuse(name, key, value);
+      continue;
+    }
     const store = stores.get(type);
     if (store === undefined) continue;
-    for (const key of keys) {
-      if (key === null) continue;
-      const value = (type as Y.Map<unknown>).get(key);
-      if (value !== undefined && !(value instanceof Y.Map)) throw new RefusedChange(`${store} ${JSON.stringify(key.slice(0, 80))}: a record must be a map`);
-    }
+    for (const key of keys) if (key !== null) refuse(store, key, (type as unknown as Y.Map<unknown>).get(key));
   }
 }
 

@@ -130,7 +130,8 @@ export function awarenessClientIds(update: Uint8Array): number[] {
     if (!decoding.hasContent(decoder)) throw new Error('awareness update ends early');
     ids.push(decoding.readVarUint(decoder));
     decoding.readVarUint(decoder);
-    decoding.readVarString(decoder);
+    // y-protocols parses each state when it applies the update, and would throw there, past the peer.
+    JSON.parse(decoding.readVarString(decoder));
   }
   return ids;
 }
