@@ -12,7 +12,7 @@
  * connection, read from /proc/net/tcp), it reads again, which is when it learns how it was closed,
  * and comes back as a client loading the project anew (compared with a witness client that applied
  * every change). The rounds run with the server told to close slow clients at a small
- * `limits.maxBufferedBytes` and with 4 KiB changes, so the limit is reached in about half a minute
+ * `limits.maxBufferedBytes` (1 MiB) and with 8 KiB changes, so the limit is reached in about 15 s
  * (the kernel takes ~5 MB first) instead of the many minutes the default 64 MB would take at 50
  * small changes/s; with heartbeats off, so only that limit closes the stalled client; and with
  * `storage.quietMaxMs` raised, so log folds and automatic versions wait for the quiet between
@@ -84,10 +84,10 @@ export const slowReadersPart: Part = {
 async function run(ctx: PartContext): Promise<PartResult> {
   const receiversCount = setting(ctx, 'receivers', 100, 100);
   const perSecond = setting(ctx, 'perSecond', 50, 50);
-  const changeBytes = setting(ctx, 'changeBytes', 4096, 4096);
+  const changeBytes = setting(ctx, 'changeBytes', 8192, 8192);
   const limitBytes = setting(ctx, 'limitKb', 1024, 1024) * 1024;
-  const pairs = setting(ctx, 'pairs', 3, 1);
-  const roundMs = setting(ctx, 'roundSeconds', 40, 35) * 1000;
+  const pairs = setting(ctx, 'pairs', 4, 1);
+  const roundMs = setting(ctx, 'roundSeconds', 20, 20) * 1000;
 
   const seedFile = join(ctx.workDir, 'seed.json');
   writeFileSync(seedFile, JSON.stringify(generateSeed(TASKS, ctx.seed).data));
