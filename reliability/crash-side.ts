@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { JsonSocket } from '../src/simulate/socket.js';
 import { View } from '../src/simulate/view.js';
 import { YjsClient } from '../src/simulate/yjs-client.js';
-import { diffViews, type Divergence } from '../src/simulate/check.js';
+import type { Divergence } from '../src/simulate/check.js';
 
 export const ADMIN = { login: 'admin', password: 'admin' };
 
@@ -130,11 +130,6 @@ export async function yjsView(url: string, project: number | string): Promise<Vi
   } finally {
     await peer.close();
   }
-}
-
-/** A project's records compared with what it should hold (seed-made fields included). */
-export function sameRecords(a: View, b: View): Divergence[] {
-  return diffViews('stored', a, b);
 }
 
 export function describe(divergences: Divergence[]): string {

@@ -5,8 +5,7 @@
  * receives is read for tokens (acknowledgements), ids given to records and revision numbers.
  */
 import * as Y from 'yjs';
-import { withUserInput } from '../src/simulate/bryntum-edit.js';
-import { newPhantom } from '../src/simulate/bryntum-edit.js';
+import { newPhantom, withUserInput } from '../src/simulate/bryntum-edit.js';
 import type { Random } from '../src/simulate/random.js';
 import { JsonSocket, type Msg } from '../src/simulate/socket.js';
 import { YjsClient } from '../src/simulate/yjs-client.js';
@@ -342,7 +341,9 @@ export class YjsWriter extends Writer {
   }
 
   private newId(store: string, born: string): string {
-    const id = `${store.slice(0, -1)}_${born.replace(/[^a-z0-9]/gi, '')}y`;
+    // The born token with its dots kept apart (ck.y2.3.12 and ck.y2.31.2 must not meet); no digits
+    // after a dash, which the server would read as a counter value.
+    const id = `${store.slice(0, -1)}_${born.replace(/\./g, '_')}y`;
     this.ids.set(born, id);
     return id;
   }
