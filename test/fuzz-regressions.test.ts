@@ -82,6 +82,29 @@ describe('a Yjs peer sending what the fuzz found', () => {
     expect(reply.dataset.tasksData.length).toBeGreaterThan(0);
   });
 
+  it('is disconnected for putting a number in a store nothing had read since the project was loaded, and the project still loads', async () => {
+    const own = await startServer();
+    try {
+      const doc = new Y.Doc();
+      doc.getMap('changelogs').set('x', 42);
+      const ws = new WebSocket(`ws://127.0.0.1:${own.port}/yjs/1?login=admin&password=admin`);
+      await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+      const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+      ws.send(syncFrame(2, Y.encodeStateAsUpdate(doc)));
+      const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 2000))]);
+      ws.terminate();
+      expect(code).toBe(1008);
+      const c = await classicLogin(own.port);
+      c.send({ command: 'dataset', project: 1 });
+      const reply = await c.nextOf('dataset', 2000);
+      await c.close();
+      expect(reply.error).toBeUndefined();
+      expect(reply.dataset.changelogsData).toEqual([]);
+    } finally {
+      await own.dispose();
+    }
+  });
+
   it('is disconnected (1007) for an awareness state that is not JSON, and the server reports no uncaught exception', async () => {
     const uncaught: unknown[] = [];
     const onUncaught = (e: unknown) => void uncaught.push(e);

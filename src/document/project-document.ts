@@ -30,19 +30,27 @@ export const ADAPTER_ORIGIN = Symbol('weft.adapter');
  * there while it was not a store yet.
  */
 function refuseNonRecords(tr: Y.Transaction): void {
-  const stores = new Map<unknown, string>(allStoreNames(tr.doc).map((name) => [storeMap(tr.doc, name), name]));
+  const doc = tr.doc;
+  // A top-level type nothing had asked for yet (a document fresh from storage) is a plain type
+  // that the update wrote into; getMap then makes a map of it, another object with the same entries.
+  const named = new Map<unknown, string>();
+  for (const name of [...allStoreNames(doc), EXTRA_STORES_MAP]) {
+    const before = doc.share.get(name);
+    if (before) named.set(before, name);
+    named.set(name === EXTRA_STORES_MAP ? doc.getMap(name) : storeMap(doc, name), name);
+  }
   const refuse = (store: string, key: string, value: unknown) => {
     if (value !== undefined && !(value instanceof Y.Map)) throw new RefusedChange(`${store} ${JSON.stringify(key.slice(0, 80))}: a record must be a map`);
   };
-  const extras = tr.doc.getMap(EXTRA_STORES_MAP);
   for (const [type, keys] of tr.changed) {
-    if ((type as unknown) === extras) {
-      for (const name of keys) if (name !== null && extraStoreNames(tr.doc).includes(name)) for (const [key, value] of storeMap(tr.doc, name)) refuse(name, key, value);
+    const name = named.get(type);
+    if (name === undefined) continue;
+    if (name === EXTRA_STORES_MAP) {
+      for (const store of keys) if (store !== null && extraStoreNames(doc).includes(store)) for (const [key, value] of storeMap(doc, store)) refuse(store, key, value);
       continue;
     }
-    const store = stores.get(type);
-    if (store === undefined) continue;
-    for (const key of keys) if (key !== null) refuse(store, key, (type as unknown as Y.Map<unknown>).get(key));
+    const map = storeMap(doc, name);
+    for (const key of keys) if (key !== null) refuse(name, key, map.get(key));
   }
 }
 
