@@ -17,7 +17,14 @@ export async function checkProjects(url: string, account: Account, projects: (nu
     const socket = await Socket.open(url, 'classic', tally, 'final check');
     try {
       const { dataset } = await logInAndLoad(socket, 'classic', account, project);
-      const view = View.fromDataset(dataset);
+      let view: View;
+      try {
+        view = View.fromDataset(dataset);
+      } catch (e) {
+        // The view keys records by String(id): an id that is an object without a usable toString.
+        problems.push(`project ${JSON.stringify(project)}: a record's id is not a number or a text (${(e as Error).message})`);
+        continue;
+      }
       for (const p of validate(`project ${JSON.stringify(project)}`, view)) problems.push(`${p.replica}: ${p.problem}`);
     } catch (e) {
       problems.push(`project ${JSON.stringify(project)} does not load: ${(e as Error).message}`);
