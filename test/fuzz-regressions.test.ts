@@ -143,4 +143,47 @@ describe('a Yjs peer sending what the fuzz found', () => {
       await own.dispose();
     }
   });
+
+  for (const [what, fields] of [
+    ['no id', { name: 'no id' }],
+    ['an id that is an object', { id: { a: 1 }, name: 'object id' }],
+    ['an empty id', { id: '', name: 'empty id' }],
+    ['an id other than its key', { id: 77790, name: 'other id' }],
+  ] as const) {
+    it(`is disconnected for a record with ${what}, which no dataset then lists`, async () => {
+      const doc = new Y.Doc();
+      const record = new Y.Map<unknown>();
+      record.set('$base', { ...fields, parentId: null, $order: 'z' });
+      doc.getMap('tasks').set('77789', record);
+      expect(await closeCodeAfter(syncFrame(2, Y.encodeStateAsUpdate(doc)))).toBe(1008);
+      const reply = await datasetOfProject1();
+      expect(reply.error).toBeUndefined();
+      expect(JSON.stringify(reply.dataset.tasksData)).not.toContain(fields.name);
+    });
+  }
+
+  it('may add a record whose id is its key, and is disconnected when it later turns that id into an object', async () => {
+    const doc = new Y.Doc();
+    const record = new Y.Map<unknown>();
+    record.set('$base', { id: 77791, name: 'peer task 77791', parentId: null, $order: 'z' });
+    doc.getMap('tasks').set('77791', record);
+    const first = syncFrame(2, Y.encodeStateAsUpdate(doc));
+    const before = Y.encodeStateVector(doc);
+    record.set('id', { a: 1 });
+    const second = syncFrame(2, Y.encodeStateAsUpdate(doc, before));
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=admin&password=admin`);
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(first);
+    const added = await datasetOfProject1();
+    const task = JSON.stringify(added.dataset.tasksData);
+    expect(task).toContain('"id":77791');
+    ws.send(second);
+    const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 2000))]);
+    ws.terminate();
+    expect(code).toBe(1008);
+    const reply = await datasetOfProject1();
+    expect(JSON.stringify(reply.dataset.tasksData)).toContain('"id":77791');
+    expect(JSON.stringify(reply.dataset.tasksData)).not.toContain('{"a":1}');
+  });
 });

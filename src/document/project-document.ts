@@ -8,7 +8,7 @@ import { applyChange, type AppliedChange, type ChangeContext } from './adapter.j
 import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
-import { allStoreNames, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
+import { allStoreNames, BASE_FIELD, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
 import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
 import { DependencyIndex } from './schedule-cycles.js';
@@ -40,11 +40,22 @@ function refuseNonRecords(tr: Y.Transaction): void {
     named.set(name === EXTRA_STORES_MAP ? doc.getMap(name) : storeMap(doc, name), name);
   }
   const refuse = (store: string, key: string, value: unknown) => {
-    if (value !== undefined && !(value instanceof Y.Map)) throw new RefusedChange(`${store} ${JSON.stringify(key.slice(0, 80))}: a record must be a map`);
+    if (value === undefined) return;
+    const where = `${store} ${JSON.stringify(key.slice(0, 80))}`;
+    if (!(value instanceof Y.Map)) throw new RefusedChange(`${where}: a record must be a map`);
+    checkId(where, key, value);
   };
   for (const [type, keys] of tr.changed) {
     const name = named.get(type);
-    if (name === undefined) continue;
+    if (name === undefined) {
+      // A record's own fields: its id may not change into something else than its key says.
+      const parent = type instanceof Y.Map ? type._item?.parent : undefined;
+      const store = parent ? named.get(parent) : undefined;
+      if (store !== undefined && store !== EXTRA_STORES_MAP && (keys.has('id') || keys.has(BASE_FIELD)) && !type._item!.deleted) {
+        checkId(`${store} ${JSON.stringify(String(type._item!.parentSub).slice(0, 80))}`, type._item!.parentSub!, type as Y.Map<unknown>);
+      }
+      continue;
+    }
     if (name === EXTRA_STORES_MAP) {
       for (const store of keys) if (store !== null && extraStoreNames(doc).includes(store)) for (const [key, value] of storeMap(doc, store)) refuse(store, key, value);
       continue;
@@ -52,6 +63,17 @@ function refuseNonRecords(tr: Y.Transaction): void {
     const map = storeMap(doc, name);
     for (const key of keys) if (key !== null) refuse(name, key, map.get(key));
   }
+}
+
+/**
+ * A record's id is a number or a non-empty text, and its key in the store is that id as text
+ * (layout.ts): a record without one, or two keys claiming the same id, would reach every dataset.
+ */
+function checkId(where: string, key: string, record: Y.Map<unknown>): void {
+  const id = readField(record, 'id');
+  const valid = (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== '');
+  if (!valid) throw new RefusedChange(`${where}: a record's id must be a number or a non-empty text`);
+  if (recordKey(id as RecordId) !== key) throw new RefusedChange(`${where}: a record's key must be its id as text`);
 }
 
 export class ProjectDocument {

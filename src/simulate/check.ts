@@ -108,7 +108,7 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
   for (const [key, dep] of view.store('dependencies')) {
     for (const names of DEPENDENCY_ENDS) {
       const ref = refOf(dep, names);
-      if (ref && ref.value !== null && !tasks.has(keyOf(ref.value))) add(`dependency ${key}: ${ref.name} ${keyOf(ref.value)} does not exist`);
+      if (ref && ref.value !== null && ref.value !== '' && !tasks.has(keyOf(ref.value))) add(`dependency ${key}: ${ref.name} ${keyOf(ref.value)} does not exist`);
     }
   }
   const { tree, links, keys } = scheduleOf(view);
@@ -116,7 +116,7 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
   for (const [key, assignment] of view.store('assignments')) {
     for (const [names, store] of ASSIGNMENT_REFS) {
       const ref = refOf(assignment, names);
-      if (ref && ref.value !== null && !view.store(store).has(keyOf(ref.value))) add(`assignment ${key}: ${ref.name} ${keyOf(ref.value)} does not exist`);
+      if (ref && ref.value !== null && ref.value !== '' && !view.store(store).has(keyOf(ref.value))) add(`assignment ${key}: ${ref.name} ${keyOf(ref.value)} does not exist`);
     }
   }
   const madeIn = new Map<string, string[]>();
