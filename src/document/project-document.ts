@@ -49,11 +49,10 @@ function refuseNonRecords(tr: Y.Transaction): void {
     const name = named.get(type);
     if (name === undefined) {
       // A record's own fields: its id may not change into something else than its key says.
-      const parent = type instanceof Y.Map ? type._item?.parent : undefined;
-      const store = parent ? named.get(parent) : undefined;
-      if (store !== undefined && store !== EXTRA_STORES_MAP && (keys.has('id') || keys.has(BASE_FIELD)) && !type._item!.deleted) {
-        checkId(`${store} ${JSON.stringify(String(type._item!.parentSub).slice(0, 80))}`, type._item!.parentSub!, type as Y.Map<unknown>);
-      }
+      if (!(type instanceof Y.Map) || !type._item || type._item.deleted || !(keys.has('id') || keys.has(BASE_FIELD))) continue;
+      const store = named.get(type._item.parent);
+      const key = type._item.parentSub;
+      if (store !== undefined && store !== EXTRA_STORES_MAP && key !== null) checkId(`${store} ${JSON.stringify(key.slice(0, 80))}`, key, type);
       continue;
     }
     if (name === EXTRA_STORES_MAP) {
