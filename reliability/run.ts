@@ -8,6 +8,7 @@
  *   npm run reliability -- --seed 42           replay the random choices of a run
  *   npm run reliability -- --set crash.cycles=10 --set soak.minutes=2
  *   npm run reliability -- --keep             keep the temp directories (paths are printed)
+ *   RELIABILITY_CPU_PROF=DIR                  Weft processes write CPU profiles to DIR
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

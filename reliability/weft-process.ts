@@ -50,7 +50,10 @@ export function writeConfig(spec: WeftSpec): string {
 export async function startWeft(spec: WeftSpec): Promise<Weft> {
   const file = writeConfig(spec);
   const args = [WEFT_MAIN, 'serve', '--config', file, '--log-level', spec.logLevel ?? 'warn'];
-  const proc = await ServerProcess.start({ name: spec.name, args, gcPreload: GC_PRELOAD, timeoutMs: spec.timeoutMs ?? 60_000, env: spec.env });
+  // RELIABILITY_CPU_PROF=DIR: every Weft process writes a CPU profile there when it exits cleanly.
+  const profDir = process.env.RELIABILITY_CPU_PROF;
+  const nodeFlags = profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  const proc = await ServerProcess.start({ name: spec.name, args, gcPreload: GC_PRELOAD, timeoutMs: spec.timeoutMs ?? 60_000, env: spec.env, nodeFlags });
   const port = Number(new URL(proc.url).port);
   return {
     process: proc,
