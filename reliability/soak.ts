@@ -13,7 +13,8 @@
  */
 import { join } from 'node:path';
 import { setting, type Figure, type Part, type PartContext, type PartResult } from './part.js';
-import { startWeft, type Weft } from './weft-process.js';
+import { startWeft } from './weft-process.js';
+import type { HeapReport } from '../bench/processes.js';
 import { Sampler } from './soak-sampler.js';
 import { flat, since, trend, type Sample, type Trend } from './soak-trend.js';
 import { Simulation, type Outcome } from '../src/simulate/runner.js';
@@ -70,6 +71,9 @@ async function runSoak(ctx: PartContext): Promise<PartResult> {
   let exitedEarly: number | null | undefined;
   void weft.exit.then((code) => (exitedEarly ??= code));
   const runs: ProjectRun[] = [];
+  let sampler: Sampler | undefined;
+  let heapTimer: NodeJS.Timeout | undefined;
+  let heapTimerResolve = () => {};
   try {
     for (const id of ids) {
       const sim = await Simulation.start({
@@ -88,13 +92,20 @@ async function runSoak(ctx: PartContext): Promise<PartResult> {
     }
     ctx.log(`${projectCount} projects, ${runs.reduce((n, r) => n + r.sim.clients.length, 0)} clients (+${projectCount} observers), ${minutes} min, ${rate} edits/s per client`);
 
-    const sampler = new Sampler(weft, METRICS_TOKEN, sampleSeconds * 1000);
+    sampler = new Sampler(weft, METRICS_TOKEN, sampleSeconds * 1000);
     sampler.start();
+    const samples = sampler.samples;
     const durationMs = minutes * 60_000;
+    // The JS heap after a full GC where the fitted window starts and at the end tells a leak of
+    // objects from memory the allocator or LevelDB keeps (RSS only). One GC pause in the window.
+    const fitFromMs = fitFrom(minutes, fitMinutes) * 1000;
+    const heapAtFitStart = new Promise<HeapReport | null>((resolve) => {
+      heapTimer = setTimeout(() => void weft.process.collectGarbage().then(resolve, () => resolve(null)), fitFromMs);
+      heapTimerResolve = () => resolve(null);
+    });
     const progress = setInterval(() => {
-      const s = sampler.samples;
-      const rss = s.rssMb.at(-1)?.value;
-      const loop = s.loopP99Ms.at(-1)?.value;
+      const rss = samples.rssMb.at(-1)?.value;
+      const loop = samples.loopP99Ms.at(-1)?.value;
       const ops = runs.reduce((n, r) => n + r.sim.progress(0).ops, 0);
       ctx.log(`${ops} edits; RSS ${rss?.toFixed(0) ?? '?'} MB; event-loop p99 ${loop?.toFixed(1) ?? '?'} ms`);
     }, 30_000);
@@ -103,12 +114,17 @@ async function runSoak(ctx: PartContext): Promise<PartResult> {
     } finally {
       clearInterval(progress);
     }
-    const samples = await sampler.stop();
+    await sampler.stop();
+    const heapAtEnd = await weft.process.collectGarbage();
+    const heap = { start: await heapAtFitStart, end: heapAtEnd };
 
     ctx.log('settling and checking every project');
     const outcomes = await Promise.all(runs.map(async (r) => ({ id: r.id, outcome: await r.sim.check() })));
-    return judge(ctx, { minutes, fitMinutes, judgeMinutes, runs, outcomes, samples, exitedEarly });
+    return judge(ctx, { minutes, fitMinutes, judgeMinutes, runs, outcomes, samples, heap, exitedEarly });
   } finally {
+    clearTimeout(heapTimer);
+    heapTimerResolve();
+    await sampler?.stop();
     await Promise.all(runs.map((r) => r.sim.close()));
     await weft.stop();
   }
@@ -121,21 +137,21 @@ interface Measured {
   runs: ProjectRun[];
   outcomes: { id: number; outcome: Outcome }[];
   samples: { rssMb: Sample[]; loopP99Ms: Sample[]; loopMeanMs: Sample[]; failedScrapes: number };
+  heap: { start: HeapReport | null; end: HeapReport | null };
   exitedEarly: number | null | undefined;
 }
 
 function judge(ctx: PartContext, m: Measured): PartResult {
   const problems: string[] = [];
-  // The fitted window: the last fitMinutes, but never the first half (start-up, projects filling).
   const runSeconds = m.minutes * 60;
-  const fitFrom = Math.max(runSeconds - m.fitMinutes * 60, runSeconds / 2);
-  const rss = trend(since(m.samples.rssMb, fitFrom));
-  const loop = trend(since(m.samples.loopP99Ms, fitFrom));
-  const loopMean = trend(since(m.samples.loopMeanMs, fitFrom));
+  const fitFromSeconds = fitFrom(m.minutes, m.fitMinutes);
+  const rss = trend(since(m.samples.rssMb, fitFromSeconds));
+  const loop = trend(since(m.samples.loopP99Ms, fitFromSeconds));
+  const loopMean = trend(since(m.samples.loopMeanMs, fitFromSeconds));
   const rssBound = RSS_SLOPE_SHARE * rss.mean;
   const loopBound = Math.max(LOOP_SLOPE_SHARE * loop.mean, LOOP_SLOPE_FLOOR_MS);
   // A window shorter than judgeMinutes (a --quick run) still shows start-up: its slopes are reported only.
-  const judged = runSeconds - fitFrom >= m.judgeMinutes * 60;
+  const judged = runSeconds - fitFromSeconds >= m.judgeMinutes * 60;
   const enough = (t: Trend) => t.samples >= 3;
 
   let edits = 0;
@@ -168,13 +184,14 @@ function judge(ctx: PartContext, m: Measured): PartResult {
   if (problems.length) problems.push(`replay: --part soak --seed ${ctx.seed}`);
 
   const notJudged = `not judged: window < ${m.judgeMinutes} min`;
-  const window = `last ${((runSeconds - fitFrom) / 60).toFixed(1)} min, ${rss.samples} samples`;
+  const window = `last ${((runSeconds - fitFromSeconds) / 60).toFixed(1)} min, ${rss.samples} samples`;
   const figures: Figure[] = [
     { figure: 'projects / clients', value: `${m.runs.length} / ${m.runs.reduce((n, r) => n + r.sim.clients.length, 0)}`, rule: '' },
     { figure: 'edits made / offline periods', value: `${edits} / ${offline}`, rule: '' },
     { figure: 'errors sent to clients', value: String(errors), rule: '' },
     { figure: `RSS slope (${window})`, value: `${signed(rss.slopePerMinute, 2)} ± ${rss.standardErrorPerMinute.toFixed(2)} MB/min (mean ${rss.mean.toFixed(0)} MB)`, rule: judged ? `slope - 2 SE <= ${rssBound.toFixed(2)} MB/min (1% of mean)` : notJudged, ok: judged ? rssFlat : undefined },
     { figure: 'event-loop delay p99 slope (server, /metrics)', value: `${signed(loop.slopePerMinute, 2)} ± ${loop.standardErrorPerMinute.toFixed(2)} ms/min (mean ${loop.mean.toFixed(1)} ms)`, rule: judged ? `slope - 2 SE <= ${loopBound.toFixed(2)} ms/min (10% of mean, >= 1 ms)` : notJudged, ok: judged ? loopFlat : undefined },
+    { figure: 'JS heap after a full GC, window start -> end', value: `${mb(m.heap.start)} -> ${mb(m.heap.end)} MB`, rule: '' },
     { figure: 'event-loop delay mean slope', value: `${signed(loopMean.slopePerMinute, 3)} ± ${loopMean.standardErrorPerMinute.toFixed(3)} ms/min (mean ${loopMean.mean.toFixed(2)} ms)`, rule: '' },
     { figure: 'failed metrics scrapes', value: String(m.samples.failedScrapes), rule: '' },
     { figure: 'server alive to the end', value: m.exitedEarly === undefined ? 'yes' : 'no', rule: 'yes', ok: m.exitedEarly === undefined },
@@ -184,4 +201,10 @@ function judge(ctx: PartContext, m: Measured): PartResult {
   return { figures, problems };
 }
 
+/** Seconds into the run where the fitted window starts: the last fitMinutes, never the first half (start-up, projects filling). */
+function fitFrom(minutes: number, fitMinutes: number): number {
+  return Math.max(minutes * 60 - fitMinutes * 60, (minutes * 60) / 2);
+}
+
+const mb = (report: HeapReport | null) => (report ? (report.heapUsed / 2 ** 20).toFixed(0) : '?');
 const signed = (n: number, digits: number) => `${n >= 0 ? '+' : ''}${n.toFixed(digits)}`;
