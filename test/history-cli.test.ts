@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../src/cli/command.js';
-import type { Io } from '../src/cli/io.js';
 import { runStorage } from '../src/cli/storage.js';
 import { runVersions } from '../src/cli/versions.js';
 import type { ProjectId } from '../src/protocol/schemas.js';
@@ -17,7 +16,7 @@ import { resolveProjectId } from '../src/history/project-id.js';
 import { revisionsLogin, type TestClient } from './support/client.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
 
-import { BIN, ROOT, cleanEnv, runWeft as run } from './support/cli.js';
+import { BIN, ROOT, capture, cleanEnv, runWeft as run, type Captured } from './support/cli.js';
 
 type Rec = Record<string, any>;
 
@@ -28,15 +27,6 @@ afterEach(async () => {
   await s?.dispose();
   s = undefined;
 });
-
-interface Captured extends Io {
-  stdout: string;
-  stderr: string;
-}
-function capture(): Captured {
-  const io: Captured = { stdout: '', stderr: '', out: (t) => void (io.stdout += t), err: (t) => void (io.stderr += t) };
-  return io;
-}
 
 const db = () => join(s!.dataDir, 'db');
 

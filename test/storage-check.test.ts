@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { Level } from 'level';
-import type { Io } from '../src/cli/io.js';
 import { runStorage } from '../src/cli/storage.js';
 import { Storage } from '../src/persistence/storage.js';
 import { UpdateLog } from '../src/persistence/update-log.js';
@@ -14,6 +13,7 @@ import { checkStorage } from '../src/persistence/storage-check.js';
 import { UsageError } from '../src/cli/command.js';
 import { classicLogin, revisionsLogin, type TestClient } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
+import { capture, type Captured } from './support/cli.js';
 
 let s: TestServer | undefined;
 const clients: TestClient[] = [];
@@ -22,15 +22,6 @@ afterEach(async () => {
   await s?.dispose();
   s = undefined;
 });
-
-interface Captured extends Io {
-  stdout: string;
-  stderr: string;
-}
-function capture(): Captured {
-  const io: Captured = { stdout: '', stderr: '', out: (t) => void (io.stdout += t), err: (t) => void (io.stderr += t) };
-  return io;
-}
 
 const db = () => join(s!.dataDir, 'db');
 

@@ -1,7 +1,8 @@
-/** Runs the built `weft` executable (`npm run build` first) as a user would. */
+/** Runs the built `weft` executable (`npm run build` first) as a user would, or a command in process with its output kept. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Io } from '../../src/cli/io.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'weft.js');
@@ -27,4 +28,15 @@ export function runWeft(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ru
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** An Io for running a CLI command in process, keeping what it prints. */
+export interface Captured extends Io {
+  stdout: string;
+  stderr: string;
+}
+
+export function capture(): Captured {
+  const io: Captured = { stdout: '', stderr: '', out: (t) => void (io.stdout += t), err: (t) => void (io.stderr += t) };
+  return io;
 }
