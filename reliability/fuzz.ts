@@ -13,7 +13,7 @@
  * limits before login (bytes and failed logins per connection), which keep their defaults.
  *
  * Settings: fuzz.messages (1,000,000; quick 50,000), fuzz.connections (Bryntum connections,
- * 12), fuzz.batch (frames between probes, 50), fuzz.minutes (time limit, 25: a million takes 15-17 minutes on 2 cores; quick 3).
+ * 12), fuzz.batch (frames between probes, 50), fuzz.minutes (time limit, 25; quick 3).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
