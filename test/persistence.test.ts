@@ -354,10 +354,10 @@ describe('compaction', () => {
     const before = (await datasetOf(s.port, 1)).dataset;
 
     // While running: a snapshot, and only the updates since it. Folding runs beside the
-    // project's queue (and clears the folded updates after writing the snapshot), so give it a moment.
+    // project's queue (and clears the folded updates after writing the snapshot), so give it a moment (seconds on a busy machine).
     const logKeys = async () => (await s.server.storage.project(1).sizeOf('u')).keys;
     let live = (await s.server.storage.project(1).load())!;
-    for (let i = 0; i < 50 && (live.snapshotSeq < 10 || (await logKeys()) !== live.updates.length); i++) {
+    for (let i = 0; i < 200 && (live.snapshotSeq < 10 || (await logKeys()) !== live.updates.length); i++) {
       await new Promise((r) => setTimeout(r, 50));
       live = (await s.server.storage.project(1).load())!;
     }
