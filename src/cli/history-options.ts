@@ -50,3 +50,12 @@ export function parseHistoryArgs(args: string[], command: string): HistoryArgs {
     config: () => loadConfig({ file: values.config, flags: dataDir === undefined ? {} : { dataDir } }),
   };
 }
+
+/** The options of a command that takes no arguments and no label (`weft storage`, `weft storage check`). */
+export function parseBareArgs(args: string[], command: string): HistoryArgs {
+  const options = parseHistoryArgs(args, command);
+  if (options.help) return options;
+  if (options.positionals.length) throw new UsageError(`unexpected argument '${options.positionals[0]}'`, command);
+  if (options.label !== undefined) throw new UsageError('--label is for versions create', command);
+  return options;
+}

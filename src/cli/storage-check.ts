@@ -1,7 +1,6 @@
 /** `weft storage check`: offline check of a data directory for damaged or missing project data. */
 import type { ProjectId } from '../protocol/schemas.js';
-import { UsageError } from './command.js';
-import { historyOptionsHelp, parseHistoryArgs } from './history-options.js';
+import { historyOptionsHelp, parseBareArgs } from './history-options.js';
 import { processIo, type Io } from './io.js';
 
 export function checkHelp(): string {
@@ -25,13 +24,11 @@ export function checkHelp(): string {
 const projectName = (id: ProjectId) => (typeof id === 'number' ? String(id) : JSON.stringify(id));
 
 export async function runStorageCheck(args: string[], io: Io = processIo): Promise<number> {
-  const options = parseHistoryArgs(args, 'storage check');
+  const options = parseBareArgs(args, 'storage check');
   if (options.help) {
     io.out(`${checkHelp()}\n`);
     return 0;
   }
-  if (options.positionals.length) throw new UsageError(`unexpected argument '${options.positionals[0]}'`, 'storage check');
-  if (options.label !== undefined) throw new UsageError('--label is for versions create', 'storage check');
   const { dataDir } = await options.config();
   // Loaded lazily so `weft --help` does not pay for LevelDB and Yjs.
   const { Storage } = await import('../persistence/storage.js');

@@ -1,7 +1,7 @@
 /** `weft storage`: what each project and its history take in the data directory. */
 import { PART_TITLES, type ProjectUsage, type UsagePart } from '../history/storage-report.js';
-import { UsageError, type Command } from './command.js';
-import { historyOptionsHelp, parseHistoryArgs } from './history-options.js';
+import type { Command } from './command.js';
+import { historyOptionsHelp, parseBareArgs } from './history-options.js';
 import { processIo, type Io } from './io.js';
 import { runStorageCheck } from './storage-check.js';
 import { formatBytes, table } from './table.js';
@@ -24,13 +24,11 @@ function help(): string {
 
 export async function runStorage(args: string[], io: Io = processIo): Promise<number> {
   if (args[0] === 'check') return runStorageCheck(args.slice(1), io);
-  const options = parseHistoryArgs(args, 'storage');
+  const options = parseBareArgs(args, 'storage');
   if (options.help) {
     io.out(`${help()}\n`);
     return 0;
   }
-  if (options.positionals.length) throw new UsageError(`unexpected argument '${options.positionals[0]}'`, 'storage');
-  if (options.label !== undefined) throw new UsageError('--label is for versions create', 'storage');
   // Loaded lazily so `weft --help` does not pay for LevelDB and Yjs.
   const { openHistory } = await import('./history-target.js');
   const target = await openHistory(await options.config(), io);
