@@ -8,7 +8,7 @@ import { applyChange, type AppliedChange, type ChangeContext } from './adapter.j
 import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
-import { allStoreNames, BASE_FIELD, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId } from './layout.js';
+import { allStoreNames, BASE_FIELD, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId, type StoreMap } from './layout.js';
 import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
 import { DependencyIndex } from './schedule-cycles.js';
@@ -81,6 +81,7 @@ export class ProjectDocument {
   private linkIndex: DependencyIndex | null = null;
   private readonly cache: DatasetCache;
   private v1Listener: ((update: Uint8Array) => void) | null = null;
+  private readonly counts = new Map<StoreMap, { n: number }>();
 
   /** `tree`: the task tree index when the caller built it already (see `load`). */
   constructor(doc: Y.Doc = new Y.Doc({ gc: true }), tree?: TreeIndex) {
@@ -250,8 +251,24 @@ export class ProjectDocument {
   /** How many records the project holds, in all stores. */
   recordCount(): number {
     let n = 0;
-    for (const name of allStoreNames(this.doc)) n += storeMap(this.doc, name).size;
+    for (const name of allStoreNames(this.doc)) n += this.countOf(storeMap(this.doc, name));
     return n;
+  }
+
+  /**
+   * A store's record count, taken once and then kept by the map's own events: Y.Map#size walks
+   * every entry, and the project-size check asks for it on every change that adds records.
+   */
+  private countOf(map: StoreMap): number {
+    let counter = this.counts.get(map);
+    if (!counter) {
+      const c = { n: map.size };
+      map.observe((event) => {
+        for (const { action } of event.changes.keys.values()) c.n += action === 'add' ? 1 : action === 'delete' ? -1 : 0;
+      });
+      this.counts.set(map, (counter = c));
+    }
+    return counter.n;
   }
 
   /** Every record id in the project, for id counters. */
