@@ -14,6 +14,7 @@ import { KNOWN_STORES, PROJECT_MAP, recordKey, TASKS, VERSIONS, type RecordId } 
 import { RecentPlacements, fieldValues, fieldWrites, lostByMoves } from '../document/placements.js';
 import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
+import { checkPeerUpdate } from '../document/peer-update-check.js';
 import { PhantomMap, type PhantomRecord } from '../document/phantoms.js';
 import { restoreState } from '../document/restore.js';
 import { RefusedChange } from '../document/refused.js';
@@ -368,6 +369,8 @@ export class ProjectRoom {
     return this.queue.run(async () => {
       if (this.closed) return;
       try {
+        // Refused before it touches the document: an update refused once applied costs a rebuild.
+        checkPeerUpdate(this.document.doc, update);
         await this.commitWrite(peer.id, peer.user.name, () => this.notePeerWrites(peer.id, this.document.applyUpdate(update, peer)), peer);
       } catch (e) {
         // Nobody else was told of it: only the peer that wrote it has to sync again.

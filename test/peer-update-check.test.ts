@@ -1,0 +1,114 @@
+/** A Yjs peer's update is checked before it touches the project: refusing it then costs no rebuild. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
+import { checkPeerUpdate, MalformedUpdate } from '../src/document/peer-update-check.js';
+import { RefusedChange } from '../src/document/refused.js';
+import { readSeedFile } from '../src/document/seed.js';
+import { classicLogin } from './support/client.js';
+import { projectFrom, seedPath } from './support/document.js';
+import { startServer, type TestServer } from './support/server.js';
+
+/** A peer that has synced the project, so its writes name the server's items as their neighbours. */
+async function syncedPeer(): Promise<{ server: Y.Doc; peer: Y.Doc; since: Uint8Array }> {
+  const server = projectFrom(await readSeedFile(seedPath('saas'))).project.doc;
+  const peer = new Y.Doc();
+  Y.applyUpdate(peer, Y.encodeStateAsUpdate(server));
+  return { server, peer, since: Y.encodeStateVector(peer) };
+}
+
+describe('checking a peer update before applying it', () => {
+  it('refuses bytes that do not decode as an update, leaving the document untouched', async () => {
+    const { server, peer } = await syncedPeer();
+    const before = Y.encodeStateVector(server);
+    peer.getMap('resources').set('new', new Y.Map());
+    const update = Y.encodeStateAsUpdate(peer, before);
+    for (const bytes of [update.subarray(0, update.length - 3), new Uint8Array([1, 2, 3, 250, 250, 250]), new Uint8Array([0xff])]) {
+      expect(() => checkPeerUpdate(server, bytes)).toThrow(MalformedUpdate);
+    }
+    expect(Y.encodeStateVector(server)).toEqual(before);
+  });
+
+  it('refuses a value that is not a map under a store key, new or written over an existing record', async () => {
+    const { server, peer, since } = await syncedPeer();
+    const fresh = new Y.Doc();
+    fresh.getMap('tasks').set('9999', 'not a record');
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(fresh))).toThrow(RefusedChange);
+    // Written over a record the peer knows: the update names the old item, not the store.
+    const key = [...peer.getMap('resources').keys()][0];
+    peer.getMap('resources').set(key, new Y.Text('junk'));
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since))).toThrow(/resources .*: a record must be a map/);
+  });
+
+  it('lets through records as maps, field writes inside records, and writes outside the stores', async () => {
+    const { server, peer, since } = await syncedPeer();
+    const resources = peer.getMap<Y.Map<unknown>>('resources');
+    peer.transact(() => {
+      const record = new Y.Map<unknown>();
+      resources.set('r-new', record);
+      record.set('id', 'r-new');
+      record.set('name', 'someone');
+      const [key] = resources.keys();
+      resources.get(key)!.set('name', 'renamed');
+      peer.getMap('elsewhere').set('x', 42);
+    });
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since))).not.toThrow();
+  });
+
+  it('lets through a non-map that the same update replaced by a record (gone before it lands)', async () => {
+    const { server, peer, since } = await syncedPeer();
+    const resources = peer.getMap<unknown>('resources');
+    resources.set('r-twice', 'first a text');
+    const record = new Y.Map<unknown>();
+    resources.set('r-twice', record);
+    record.set('id', 'r-twice');
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since))).not.toThrow();
+  });
+});
+
+describe('a server given bad peer updates', () => {
+  let s: TestServer;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    s = await startServer({}, undefined, (line) => lines.push(line));
+  });
+  afterAll(async () => s?.dispose());
+
+  function syncFrame(payload: Uint8Array): Uint8Array {
+    const e = encoding.createEncoder();
+    encoding.writeVarUint(e, 0);
+    encoding.writeVarUint(e, 2);
+    encoding.writeVarUint8Array(e, payload);
+    return encoding.toUint8Array(e);
+  }
+
+  async function closeCodeAfter(frame: Uint8Array): Promise<number> {
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=admin&password=admin`);
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    ws.send(frame);
+    const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 3000))]);
+    ws.terminate();
+    return code;
+  }
+
+  it('closes the peer (1007 for bytes that do not decode, 1008 for a record that is not a map) without rebuilding the project', async () => {
+    const c = await classicLogin(s.port);
+    c.send({ command: 'dataset', project: 1 });
+    await c.nextOf('dataset');
+    const junk = new Y.Doc();
+    junk.getMap('tasks').set('424242', 42);
+    const update = Y.encodeStateAsUpdate(junk);
+    expect(await closeCodeAfter(syncFrame(update.subarray(0, update.length - 2)))).toBe(1007);
+    expect(await closeCodeAfter(syncFrame(update))).toBe(1008);
+    expect(lines.filter((l) => /reloading from storage/.test(l))).toEqual([]);
+    expect(lines.some((l) => /a record must be a map/.test(l) || /update refused/.test(l))).toBe(true);
+    // The project is as it was.
+    const d = await classicLogin(s.port);
+    d.send({ command: 'dataset', project: 1 });
+    const reply = await d.nextOf('dataset');
+    expect(JSON.stringify(reply.dataset)).not.toContain('424242');
+    await Promise.all([c.close(), d.close()]);
+  });
+});
