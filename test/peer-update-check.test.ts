@@ -111,4 +111,23 @@ describe('a server given bad peer updates', () => {
     expect(JSON.stringify(reply.dataset)).not.toContain('424242');
     await Promise.all([c.close(), d.close()]);
   });
+
+  it('rebuilds the project after a refusal only the applied update shows, writing on as the same Yjs client', async () => {
+    const room = (await s.server.projects.open(1))!;
+    const doc = () => (room as unknown as { document: { doc: Y.Doc } }).document.doc;
+    const before = doc();
+    const clients = Y.decodeStateVector(Y.encodeStateVector(before)).size;
+    for (let i = 0; i < 3; i++) {
+      // A record whose id is not a number or a text: only seen once applied.
+      const junk = new Y.Doc();
+      const record = new Y.Map<unknown>();
+      junk.getMap('resources').set(`bad-${i}`, record);
+      record.set('id', { not: 'an id' });
+      expect(await closeCodeAfter(syncFrame(Y.encodeStateAsUpdate(junk)))).toBe(1008);
+    }
+    expect(lines.filter((l) => /reloading from storage/.test(l)).length).toBe(3);
+    expect(doc()).not.toBe(before);
+    expect(doc().clientID).toBe(before.clientID);
+    expect(Y.decodeStateVector(Y.encodeStateVector(doc())).size).toBe(clients);
+  });
 });

@@ -19,6 +19,9 @@ type Changes = Record<string, unknown>;
 
 /** Longest stretch of loading a document between pauses (see Pacer). */
 const LOAD_STRETCH_MS = 4;
+/** Stored parts applied in one transaction while loading, at most (by bytes and by count). */
+const LOAD_GROUP_BYTES = 64 * 1024;
+const LOAD_GROUP_PARTS = 64;
 
 /** Origin of the adapter's own transactions: the tree index is already current after them. */
 export const ADAPTER_ORIGIN = Symbol('weft.adapter');
@@ -104,15 +107,32 @@ export class ProjectDocument {
    * parts so loading a large project does not hold up other projects' traffic. Parts may be read
    * as they are applied (a stream from storage), so only one is held at a time.
    */
-  static async load(parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<ProjectDocument> {
+  static async load(parts: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, clientID?: number): Promise<ProjectDocument> {
     const doc = new Y.Doc({ gc: true });
     // Shorter stretches than other long work: a large project's first clients are usually served
     // its stored dataset texts meanwhile, and other projects' changes wait behind each stretch.
     const pacer = new Pacer(LOAD_STRETCH_MS);
+    // Small parts (logged updates) are applied several to a transaction: each transaction reads
+    // the document's state vector twice, which costs as much as the project has Yjs clients.
+    let group: Uint8Array[] = [];
+    let bytes = 0;
+    const applyGroup = () => {
+      const parts = group;
+      doc.transact(() => parts.forEach((part) => Y.applyUpdateV2(doc, part)));
+      group = [];
+      bytes = 0;
+    };
     for await (const part of parts) {
-      Y.applyUpdateV2(doc, part);
+      group.push(part);
+      bytes += part.byteLength;
+      if (bytes < LOAD_GROUP_BYTES && group.length < LOAD_GROUP_PARTS) continue;
+      applyGroup();
       await pacer.tick();
     }
+    if (group.length) applyGroup();
+    // Only now: Yjs takes a stored update holding structs of its own client id for another
+    // client's, and picks a new id.
+    if (clientID !== undefined) doc.clientID = clientID;
     return new ProjectDocument(doc, await TreeIndex.build(storeMap(doc, TASKS), pacer));
   }
 

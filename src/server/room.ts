@@ -198,7 +198,8 @@ export class ProjectRoom {
    */
   private early: { texts: DatasetTexts; revision: string | null } | null = null;
 
-  private async load(first = false): Promise<void> {
+  /** `clientID`: the Yjs client id the rebuilt document writes with (see `recover`). */
+  private async load(first = false, clientID?: number): Promise<void> {
     this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => this.versionSoon.request());
     const stored = await this.options.storage.load();
     this.pendingUpdates = [];
@@ -209,7 +210,7 @@ export class ProjectRoom {
         this.early = { texts, revision: stored.meta.nextRevision > 1 ? `server-${stored.meta.nextRevision - 1}` : null };
         this.markReadable();
       }
-      this.attach(await ProjectDocument.load(this.log.read()).catch(damaged));
+      this.attach(await ProjectDocument.load(this.log.read(), clientID).catch(damaged));
       // The texts are of this very state: the document need not serialize it again.
       if (this.early) this.document.primeDataset(this.early.texts);
       this.early = null;
@@ -643,8 +644,12 @@ export class ProjectRoom {
     this.options.log(`project ${JSON.stringify(this.id)}: change refused (${error.message}); reloading from storage`, { level: 'warn', project: this.id });
     this.pendingUpdates = [];
     this.presence.discardPending();
+    // The rebuilt document goes on writing as the old one's client: what that wrote beyond the
+    // stored state was never stored or sent, and every new client id makes each later Yjs
+    // transaction (and every load) of the project slower, which a client could cause at will.
+    const clientID = this.document.doc.clientID;
     this.document.destroy();
-    await this.load();
+    await this.load(false, clientID);
     // Peers may hold state the document no longer has: they reconnect and sync again.
     if (closePeers) this.presence.closePeers(1011, 'project reloaded: sync again');
   }
