@@ -66,6 +66,7 @@ export class ServerProcess {
   private gcWaiters: ((report: HeapReport | null) => void)[] = [];
   private readonly loadedProjects = new Set<string>();
   private loadWaiters: (() => void)[] = [];
+  private readonly lineListeners: ((line: string) => void)[] = [];
 
   private constructor(
     readonly name: string,
@@ -139,6 +140,7 @@ export class ServerProcess {
     const lines = (this.partialLine + chunk).split('\n');
     this.partialLine = lines.pop()!.slice(-100_000);
     for (const line of lines) {
+      for (const listener of this.lineListeners) listener(line);
       // Weft logs `project <id> loaded in <n> ms` once a project's document is loaded.
       const loaded = /project (\S+) loaded in \d+ ms/.exec(line);
       if (loaded) {
@@ -155,6 +157,11 @@ export class ServerProcess {
       }
       for (const w of this.gcWaiters.splice(0)) w(report);
     }
+  }
+
+  /** Hear every whole line the process writes to stderr from now on (the tail keeps only the last ones). */
+  onLine(listener: (line: string) => void): void {
+    this.lineListeners.push(listener);
   }
 
   /** Last lines the process wrote to stderr (without the GC acknowledgements). */

@@ -18,7 +18,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChildProcess } from 'node:child_process';
 import { Random } from '../src/simulate/random.js';
 import { setting, type Figure, type Part, type PartContext, type PartResult } from './part.js';
 import { startWeft, type Weft } from './weft-process.js';
@@ -70,16 +69,10 @@ class ServerLog {
   errors = 0;
   warnings = 0;
   readonly examples: string[] = [];
-  private partial = '';
 
-  /** The ServerProcess keeps only a tail of stderr; every line is needed here, so listen to the child's stream too. */
+  /** Every line of the server's stderr (the process keeps only a tail). */
   watch(weft: Weft): void {
-    const child = (weft.process as unknown as { child: ChildProcess }).child;
-    child.stderr?.on('data', (chunk: Buffer | string) => {
-      const lines = (this.partial + chunk.toString()).split('\n');
-      this.partial = lines.pop()!.slice(-100_000);
-      for (const line of lines) this.line(line);
-    });
+    weft.process.onLine((line) => this.line(line));
   }
 
   private line(line: string): void {
