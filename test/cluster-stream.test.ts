@@ -233,7 +233,20 @@ describe.skipIf(!hasRedisServer())('Project streams on a real redis-server', () 
     await sleep(200);
     expect(got).toEqual([1, 2, 3]);
     expect(errors).toEqual(['foreign stream id "1-1" skipped']);
+    // A foreign id as the stream's last entry is read past once, not again on every read.
+    await client.xadd(projectRedisKeys(project).stream, '3-7', 'n', 'intruder');
+    await sleep(100);
+    const reads = reader.reads;
+    await sleep(400);
+    expect(reader.reads - reads).toBeLessThanOrEqual(2);
+    expect(errors).toHaveLength(2);
     await expect(stream.read(project, 0, 10)).rejects.toThrow(/foreign stream id/);
+  });
+
+  it('refuses a client with an ioredis keyPrefix, whose replies would never match a subscription', () => {
+    const client = new Redis(redis.url, { keyPrefix: 'x:', lazyConnect: true });
+    clients.push(client);
+    expect(() => new StreamReader(client)).toThrow(/keyPrefix/);
   });
 
   it('stops on close() at once, even while blocked, and delivers nothing after', async () => {

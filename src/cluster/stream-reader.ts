@@ -71,6 +71,9 @@ export class StreamReader {
     this.count = options.count ?? 100;
     this.retryMs = options.retryMs ?? 100;
     this.onError = options.onError ?? (() => {});
+    // ioredis would prefix the keys sent but not strip the prefix from the keys in XREAD replies,
+    // so no reply would match a subscription: refused instead of silently delivering nothing.
+    if (redis.options.keyPrefix) throw new Error('StreamReader needs a client without keyPrefix (use the prefix option)');
     this.reader = redis.duplicate();
     this.waker = redis.duplicate();
     // Errors reach the loop through rejected commands; without a listener ioredis would print them.

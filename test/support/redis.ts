@@ -53,9 +53,17 @@ export function noticeIfRedisMissing(): void {
 }
 
 const children = new Set<ChildProcess>();
-process.once('exit', () => {
+const killChildren = () => {
   for (const child of children) child.kill('SIGKILL');
-});
+};
+process.once('exit', killChildren);
+// A signal ends the process without 'exit': kill the servers, then die of the same signal.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killChildren();
+    process.kill(process.pid, signal);
+  });
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
