@@ -125,6 +125,19 @@ describe.skipIf(!hasRedisServer())('Project streams on a real redis-server', () 
     await expect(stream.append(project, epoch, 4, { u: 'four' })).rejects.toThrow(/not after the last entry/);
     await expect(stream.append(project, epoch, 0, { u: 'zero' })).rejects.toThrow(/sequence/);
     await expect(stream.append(project, epoch, 6, {})).rejects.toThrow(/at least one field/);
+    await expect(stream.append(project, 0, 6, { u: 'no epoch' })).rejects.toThrow(/epoch/);
+  });
+
+  it('passes errors other than a used seq through (Redis out of memory) instead of calling them a sequencing error', async () => {
+    const project = `oom-${++counter}`;
+    const { client, stream, epochs } = await owner('owner', [project]);
+    await client.config('SET', 'maxmemory', '1');
+    try {
+      await expect(stream.append(project, epochs.get(project)!, 1, { u: 'x' })).rejects.toThrow(/OOM/);
+    } finally {
+      await client.config('SET', 'maxmemory', '0');
+    }
+    expect(await stream.append(project, epochs.get(project)!, 1, { u: 'x' })).toBe('appended');
   });
 
   it('ships a snapshot that trims older entries, and snapshot plus the rest of the stream rebuild the whole sequence', async () => {
@@ -138,6 +151,7 @@ describe.skipIf(!hasRedisServer())('Project streams on a real redis-server', () 
     expect(await stream.shipSnapshot(project, epoch, 20, Buffer.from(state))).toBe('shipped');
     expect(await stream.shipSnapshot(project, epoch, 20, Buffer.from(state))).toBe('stale');
     expect(await stream.shipSnapshot(project, epoch, 10, Buffer.from(state))).toBe('stale');
+    await expect(stream.shipSnapshot(project, epoch, 31, Buffer.from(state))).rejects.toThrow(/past the last appended entry/);
     // Entries up to the snapshot are gone from the stream.
     expect((await stream.read(project, 0, 100)).map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i + 21));
     expect(await stream.append(project, epoch, 15, { u: 'folded' })).toBe('duplicate');

@@ -81,7 +81,7 @@ export function checkNodeId(nodeId: string): string {
   return nodeId;
 }
 
-function checkEpoch(epoch: number): number {
+export function checkEpoch(epoch: number): number {
   if (!Number.isSafeInteger(epoch) || epoch < 1) throw new Error(`not an epoch: ${epoch}`);
   return epoch;
 }

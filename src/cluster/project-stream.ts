@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { ProjectId } from '../protocol/schemas.js';
-import { checkNodeId, leaseValue } from './lease.js';
+import { checkEpoch, checkNodeId, leaseValue } from './lease.js';
 import { LuaScript, replyInteger, replyText, type RedisArg } from './lua.js';
 import { DEFAULT_PREFIX, checkPrefix, projectRedisKeys } from './redis-keys.js';
 
@@ -38,6 +38,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
 local id = ARGV[2] .. '-0'
 local added = redis.pcall('XADD', KEYS[2], id, unpack(ARGV, 3))
 if type(added) ~= 'table' or not added.err then return 'appended' end
+-- Only the ordering error means "seq used already"; any other (OOM, wrong type) goes back as is.
+if not string.find(added.err, 'equal or smaller', 1, true) then return added end
 if #redis.call('XRANGE', KEYS[2], id, id) > 0 then return 'duplicate' end
 local folded = tonumber(redis.call('GET', KEYS[3]) or '0')
 if tonumber(ARGV[2]) <= folded then return 'duplicate' end
@@ -45,10 +47,16 @@ return redis.error_reply('ERR seq ' .. ARGV[2] .. ' is not after the last entry 
 `);
 
 // KEYS: lease, snap, snapseq, stream. ARGV: lease value, seq, bytes.
+// A snapshot past the last appended entry would be state the log never had: refused.
 const SHIP = new LuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
 local current = tonumber(redis.call('GET', KEYS[3]) or '-1')
 if current >= tonumber(ARGV[2]) then return 'stale' end
+local top = redis.call('XREVRANGE', KEYS[4], '+', '-', 'COUNT', 1)
+local last = top[1] and tonumber(string.match(top[1][1], '^(%d+)-')) or current
+if tonumber(ARGV[2]) > last then
+  return redis.error_reply('ERR snapshot seq ' .. ARGV[2] .. ' is past the last appended entry')
+end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('XTRIM', KEYS[4], 'MINID', (tonumber(ARGV[2]) + 1) .. '-0')
@@ -149,7 +157,7 @@ export class ProjectStream {
   /** Appends entry `seq` while our lease of `epoch` holds: one EVALSHA (GET + XADD inside). */
   async append(project: ProjectId, epoch: number, seq: number, fields: EntryFieldsInput): Promise<AppendResult> {
     const keys = projectRedisKeys(project, this.prefix);
-    const reply = await APPEND.run(this.redis, [keys.lease, keys.stream, keys.snapSeq], [leaseValue(this.nodeId, epoch), checkSeq(seq), ...fieldArgs(fields)]);
+    const reply = await APPEND.run(this.redis, [keys.lease, keys.stream, keys.snapSeq], [leaseValue(this.nodeId, checkEpoch(epoch)), checkSeq(seq), ...fieldArgs(fields)]);
     const result = replyText(reply, 'append');
     if (result !== 'appended' && result !== 'fenced' && result !== 'duplicate') throw new Error(`unexpected append reply: ${result}`);
     return result;
@@ -186,7 +194,7 @@ export class ProjectStream {
   async shipSnapshot(project: ProjectId, epoch: number, seq: number, bytes: Uint8Array): Promise<ShipResult> {
     const keys = projectRedisKeys(project, this.prefix);
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const reply = await SHIP.run(this.redis, [keys.lease, keys.snap, keys.snapSeq, keys.stream], [leaseValue(this.nodeId, epoch), checkSeq(seq), data]);
+    const reply = await SHIP.run(this.redis, [keys.lease, keys.snap, keys.snapSeq, keys.stream], [leaseValue(this.nodeId, checkEpoch(epoch)), checkSeq(seq), data]);
     const result = replyText(reply, 'shipSnapshot');
     if (result !== 'shipped' && result !== 'fenced' && result !== 'stale') throw new Error(`unexpected shipSnapshot reply: ${result}`);
     return result;

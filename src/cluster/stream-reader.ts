@@ -58,6 +58,8 @@ export class StreamReader {
   /** CLIENT ID of the reader connection, null until known or after it reconnected. */
   private readerId: number | null = null;
   private blocked = false;
+  /** Numbers the reads, so a late wake-up never unblocks a later read. */
+  private readId = 0;
   private closed = false;
   /** Resolves the idle wait when the first subscription arrives. */
   private wakeIdle: (() => void) | null = null;
@@ -124,17 +126,32 @@ export class StreamReader {
       this.wakeIdle();
       return;
     }
-    if (!this.blocked || this.readerId === null) return;
-    // Best effort: when it fails, the new key is read once the current block ends (blockMs).
-    this.waker.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => {});
+    if (this.blocked && this.readerId !== null) void this.unblock(this.readId, this.readerId);
+  }
+
+  /**
+   * Best effort, bounded: CLIENT UNBLOCK answers 0 when the XREAD has not reached the server yet
+   * (it travels on the other connection), so it is tried again a few times while that same read
+   * is still pending. When all fail, the new key is read once the current block ends (blockMs).
+   */
+  private async unblock(readId: number, clientId: number): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (this.closed || this.readId !== readId || !this.blocked) return;
+      const done: unknown = await this.waker.call('CLIENT', 'UNBLOCK', clientId).catch(() => 0);
+      if (done === 1) return;
+      await sleep(10 * (attempt + 1));
+    }
   }
 
   private async run(): Promise<void> {
     while (!this.closed) {
       if (this.byKey.size === 0) {
         await new Promise<void>((resolve) => {
-          this.wakeIdle = resolve;
-          setTimeout(resolve, this.blockMs);
+          const timer = setTimeout(resolve, this.blockMs);
+          this.wakeIdle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
         this.wakeIdle = null;
         continue;
@@ -151,6 +168,7 @@ export class StreamReader {
         for (const s of subscriptions) args.push(s.cursor);
         this.blocked = true;
         this.reads++;
+        this.readId++;
         let reply: unknown;
         try {
           reply = await this.reader.callBuffer('XREAD', ...args);
