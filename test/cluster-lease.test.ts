@@ -85,7 +85,7 @@ describe.skipIf(!hasRedisServer())('Project lease on a real redis-server', () =>
     await redis?.dispose();
   });
 
-  const nodes = (leaseMs = 300) => {
+  const nodes = (leaseMs = 500) => {
     const a = connect();
     const b = connect();
     return {
@@ -95,7 +95,7 @@ describe.skipIf(!hasRedisServer())('Project lease on a real redis-server', () =>
       streamB: new ProjectStream(b, { nodeId: 'node-b' }),
     };
   };
-  const waitExpiry = () => new Promise((resolve) => setTimeout(resolve, 450));
+  const waitExpiry = () => new Promise((resolve) => setTimeout(resolve, 700));
 
   it('gives a project to exactly one of two racing nodes and tells the other who owns it', async () => {
     const { leaseA, leaseB } = nodes();
@@ -111,11 +111,12 @@ describe.skipIf(!hasRedisServer())('Project lease on a real redis-server', () =>
   });
 
   it('renews the lease for its owner with the same epoch when the owner acquires again', async () => {
-    const { leaseA } = nodes(300);
+    const { leaseA } = nodes(1_000);
     const id = ++project;
     expect(await leaseA.acquire(id)).toEqual({ owned: true, epoch: 1 });
+    // 4 x 300 ms: past the lease time, so only the renewals kept it.
     for (let i = 0; i < 4; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       expect(await leaseA.acquire(id)).toEqual({ owned: true, epoch: 1 });
     }
     expect(await leaseA.renew(id, 1)).toBe(true);

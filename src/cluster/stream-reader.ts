@@ -19,6 +19,10 @@ import type { ProjectId } from '../protocol/schemas.js';
 import { checkSeq, parseEntries, type StreamEntry } from './project-stream.js';
 import { DEFAULT_PREFIX, checkPrefix, projectRedisKeys } from './redis-keys.js';
 
+/**
+ * Called from the read loop, synchronously, with the next entries of one project in order: a slow
+ * listener delays every project of the process, so it queues work rather than doing it.
+ */
 export type EntriesListener = (entries: StreamEntry[]) => void;
 
 export interface StreamReaderOptions {
