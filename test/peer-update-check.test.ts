@@ -10,6 +10,8 @@ import { classicLogin } from './support/client.js';
 import { projectFrom, seedPath } from './support/document.js';
 import { startServer, type TestServer } from './support/server.js';
 
+const LIMITS = { maxDepth: 64 };
+
 /** A peer that has synced the project, so its writes name the server's items as their neighbours. */
 async function syncedPeer(): Promise<{ server: Y.Doc; peer: Y.Doc; since: Uint8Array }> {
   const server = projectFrom(await readSeedFile(seedPath('saas'))).project.doc;
@@ -25,7 +27,7 @@ describe('checking a peer update before applying it', () => {
     peer.getMap('resources').set('new', new Y.Map());
     const update = Y.encodeStateAsUpdate(peer, before);
     for (const bytes of [update.subarray(0, update.length - 3), new Uint8Array([1, 2, 3, 250, 250, 250]), new Uint8Array([0xff])]) {
-      expect(() => checkPeerUpdate(server, bytes)).toThrow(MalformedUpdate);
+      expect(() => checkPeerUpdate(server, bytes, LIMITS)).toThrow(MalformedUpdate);
     }
     expect(Y.encodeStateVector(server)).toEqual(before);
   });
@@ -34,11 +36,11 @@ describe('checking a peer update before applying it', () => {
     const { server, peer, since } = await syncedPeer();
     const fresh = new Y.Doc();
     fresh.getMap('tasks').set('9999', 'not a record');
-    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(fresh))).toThrow(RefusedChange);
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(fresh), LIMITS)).toThrow(RefusedChange);
     // Written over a record the peer knows: the update names the old item, not the store.
     const key = [...peer.getMap('resources').keys()][0];
     peer.getMap('resources').set(key, new Y.Text('junk'));
-    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since))).toThrow(/resources .*: a record must be a map/);
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since), LIMITS)).toThrow(/resources .*: a record must be a map/);
   });
 
   it('lets through records as maps, field writes inside records, and writes outside the stores', async () => {
@@ -53,7 +55,58 @@ describe('checking a peer update before applying it', () => {
       resources.get(key)!.set('name', 'renamed');
       peer.getMap('elsewhere').set('x', 42);
     });
-    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since))).not.toThrow();
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since), LIMITS)).not.toThrow();
+  });
+
+  it('refuses a new record without a usable id, or whose key is not its id', async () => {
+    const { server } = await syncedPeer();
+    const cases: [string, (record: Y.Map<unknown>) => void, RegExp][] = [
+      ['none', () => undefined, /res-x": a record's id must be a number or a non-empty text/],
+      ['an object', (r) => r.set('id', { not: 'an id' }), /a record's id must be/],
+      ['an empty text in $base', (r) => r.set('$base', { id: '', name: 'x' }), /a record's id must be/],
+      ['another id', (r) => r.set('id', 'res-y'), /res-x": a record's key must be its id as text/],
+    ];
+    for (const [what, write, error] of cases) {
+      const peer = new Y.Doc();
+      peer.transact(() => {
+        const record = new Y.Map<unknown>();
+        peer.getMap('resources').set('res-x', record);
+        write(record);
+      });
+      expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer), LIMITS), what).toThrow(error);
+    }
+    const good = new Y.Doc();
+    good.transact(() => {
+      const record = new Y.Map<unknown>();
+      good.getMap('resources').set('res-x', record);
+      record.set('$base', { id: 'res-x', name: 'fine' });
+    });
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(good), LIMITS)).not.toThrow();
+  });
+
+  it("refuses record fields a change could not hold: forbidden names, values that are not plain JSON or nest too deep", async () => {
+    const { server, peer, since } = await syncedPeer();
+    const [key] = peer.getMap<Y.Map<unknown>>('resources').keys();
+    const existing = () => peer.getMap<Y.Map<unknown>>('resources').get(key)!;
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 70; i++) deep = { d: deep };
+    const cases: [string, () => void, RegExp][] = [
+      ['a forbidden name', () => existing().set('constructor', 1), /"constructor" may not be used as a field name/],
+      ['a key of Object.prototype inside a value', () => existing().set('notes', JSON.parse('{"__proto__": {"x": 1}}')), /values must be plain JSON|may not be used/],
+      ['a value nested too deep', () => existing().set('deep', deep), /nested at most/],
+    ];
+    for (const [what, write, error] of cases) {
+      const before = Y.encodeStateVector(peer);
+      write();
+      expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, before), LIMITS), what).toThrow(error);
+    }
+    // The same writes at a depth a change may hold pass.
+    const fine = new Y.Doc();
+    Y.applyUpdate(fine, Y.encodeStateAsUpdate(server));
+    const before = Y.encodeStateVector(fine);
+    fine.getMap<Y.Map<unknown>>('resources').get(key)!.set('deep', { a: { b: ['c'] } });
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(fine, before), LIMITS)).not.toThrow();
+    expect(since).toBeDefined();
   });
 
   it('lets through a non-map that the same update replaced by a record (gone before it lands)', async () => {
@@ -63,7 +116,7 @@ describe('checking a peer update before applying it', () => {
     const record = new Y.Map<unknown>();
     resources.set('r-twice', record);
     record.set('id', 'r-twice');
-    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since))).not.toThrow();
+    expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(peer, since), LIMITS)).not.toThrow();
   });
 });
 
@@ -118,12 +171,13 @@ describe('a server given bad peer updates', () => {
     const before = doc();
     const clients = Y.decodeStateVector(Y.encodeStateVector(before)).size;
     for (let i = 0; i < 3; i++) {
-      // A record whose id is not a number or a text: only seen once applied.
-      const junk = new Y.Doc();
-      const record = new Y.Map<unknown>();
-      junk.getMap('resources').set(`bad-${i}`, record);
-      record.set('id', { not: 'an id' });
-      expect(await closeCodeAfter(syncFrame(Y.encodeStateAsUpdate(junk)))).toBe(1008);
+      // An existing record's id changed to one that is not a number or a text: seen once applied.
+      const peer = new Y.Doc();
+      Y.applyUpdate(peer, Y.encodeStateAsUpdate(doc()));
+      const since = Y.encodeStateVector(peer);
+      const [key] = peer.getMap<Y.Map<unknown>>('resources').keys();
+      peer.getMap<Y.Map<unknown>>('resources').get(key)!.set('id', { not: 'an id', i });
+      expect(await closeCodeAfter(syncFrame(Y.encodeStateAsUpdate(peer, since)))).toBe(1008);
     }
     expect(lines.filter((l) => /reloading from storage/.test(l)).length).toBe(3);
     expect(doc()).not.toBe(before);

@@ -52,13 +52,18 @@ export function checkInput(change: Record<string, unknown>, limits: InputLimits)
   if (records > limits.maxRecords) {
     throw new RefusedChange(`a change may hold at most ${limits.maxRecords} records (this one has ${records}); send it in parts`);
   }
-  const stack: unknown[] = [change];
+  checkValues(change, limits.maxDepth);
+}
+
+/** Refuse values that are not plain JSON, hold forbidden keys or nest deeper than `maxDepth`. */
+export function checkValues(root: unknown, maxDepth: number): void {
+  const stack: unknown[] = [root];
   const depths: number[] = [0];
   while (stack.length) {
     const value = stack.pop();
     const depth = depths.pop()!;
     if (typeof value !== 'object' || value === null) continue;
-    if (depth > limits.maxDepth) throw new RefusedChange(`values may be nested at most ${limits.maxDepth} levels deep`);
+    if (depth > maxDepth) throw new RefusedChange(`values may be nested at most ${maxDepth} levels deep`);
     if (Array.isArray(value)) {
       for (const item of value) if (typeof item === 'object' && item !== null) (stack.push(item), depths.push(depth + 1));
       continue;
@@ -66,9 +71,12 @@ export function checkInput(change: Record<string, unknown>, limits: InputLimits)
     const proto = Object.getPrototypeOf(value);
     if (proto !== Object.prototype && proto !== null) throw new RefusedChange('values must be plain JSON');
     for (const key of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
+      if (isForbiddenKey(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
       const item = (value as Record<string, unknown>)[key];
       if (typeof item === 'object' && item !== null) (stack.push(item), depths.push(depth + 1));
     }
   }
 }
+
+/** Names of Object.prototype's own machinery, refused as keys at any depth. */
+export const isForbiddenKey = (key: string): boolean => FORBIDDEN_KEYS.has(key);

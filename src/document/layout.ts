@@ -87,6 +87,17 @@ const baseOf = (record: FieldMap): Fields | undefined => {
   return typeof base === 'object' && base !== null && !Array.isArray(base) ? (base as Fields) : undefined;
 };
 
+/**
+ * What is wrong with a record's id under `key` in its store, or null: an id is a number or a
+ * non-empty text, and the key is that id as text. A record without one, or two keys claiming the
+ * same id, would reach every dataset.
+ */
+export function recordIdProblem(key: string, id: unknown): string | null {
+  const valid = (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== '');
+  if (!valid) return "a record's id must be a number or a non-empty text";
+  return recordKey(id as RecordId) === key ? null : "a record's key must be its id as text";
+}
+
 /** A field's value: its own key when it was written after the record was created, else `$base`. */
 export function readField(record: FieldMap, field: string): unknown {
   const own = record.get(field);

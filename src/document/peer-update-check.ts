@@ -6,7 +6,8 @@
  * The checks inside the transaction stay the last word; these catch the common cases early.
  */
 import * as Y from 'yjs';
-import { allStoreNames, storeMap } from './layout.js';
+import { allStoreNames, BASE_FIELD, recordIdProblem, storeMap } from './layout.js';
+import { checkValues, isForbiddenKey } from './input-check.js';
 import { RefusedChange } from './refused.js';
 
 /** An update whose bytes do not decode as a Yjs update. */
@@ -14,7 +15,10 @@ export class MalformedUpdate extends Error {}
 
 type DeleteSet = Map<number, { clock: number; len: number }[]>;
 
-export function checkPeerUpdate(doc: Y.Doc, update: Uint8Array, v2 = false): void {
+/** Depth of a record's field value in a Bryntum change set (change, store, list, record, value). */
+const FIELD_DEPTH = 4;
+
+export function checkPeerUpdate(doc: Y.Doc, update: Uint8Array, limits: { maxDepth: number }, v2 = false): void {
   let decoded: { structs: (Y.Item | Y.GC | Y.AbstractStruct)[]; ds: { clients: DeleteSet } };
   try {
     decoded = (v2 ? Y.decodeUpdateV2(update) : Y.decodeUpdate(update)) as unknown as typeof decoded;
@@ -27,47 +31,82 @@ export function checkPeerUpdate(doc: Y.Doc, update: Uint8Array, v2 = false): voi
   // This update's own items by id: an item written after another one names only that one (its origin).
   const own = new Map<string, Y.Item>();
   for (const s of decoded.structs) if (s instanceof Y.Item) own.set(`${s.id.client}:${s.id.clock}`, s);
-
-  for (const s of decoded.structs) {
-    if (!(s instanceof Y.Item) || s.content instanceof Y.ContentDeleted || deletedIn(decoded.ds.clients, s.id)) continue;
+  const live = (s: Y.Item) => !(s.content instanceof Y.ContentDeleted) && !deletedIn(decoded.ds.clients, s.id);
+  /** The store and key of a record item (one directly under a store's key), else null. */
+  const recordPlace = (s: Y.Item): { store: string; key: string } | null => {
     const place = placeOf(s, own, doc);
-    if (!place || place.key === null) continue;
+    if (!place || place.key === null) return null;
     const store = typeof place.parent === 'string' ? (storeNames.has(place.parent) ? place.parent : undefined) : storeTypes.get(place.parent);
-    if (store === undefined) continue;
-    if (!(s.content instanceof Y.ContentType && s.content.type instanceof Y.Map)) {
-      throw new RefusedChange(`${store} ${JSON.stringify(place.key.slice(0, 80))}: a record must be a map`);
-    }
+    return store === undefined ? null : { store, key: place.key };
+  };
+  const where = (r: { store: string; key: string }) => `${r.store} ${JSON.stringify(r.key.slice(0, 80))}`;
+
+  // Records this update creates, with the fields it gives them (for their ids).
+  const created = new Map<Y.Item, { place: { store: string; key: string }; fields: Map<string, unknown> }>();
+  for (const s of decoded.structs) {
+    if (!(s instanceof Y.Item) || !live(s)) continue;
+    const record = recordPlace(s);
+    if (!record) continue;
+    if (!(s.content instanceof Y.ContentType && s.content.type instanceof Y.Map)) throw new RefusedChange(`${where(record)}: a record must be a map`);
+    created.set(s, { place: record, fields: new Map() });
+  }
+  // Fields written into records (new ones or the document's): names and values as a change's.
+  for (const s of decoded.structs) {
+    if (!(s instanceof Y.Item) || !live(s)) continue;
+    const place = placeOf(s, own, doc);
+    if (!place?.holder || place.key === null) continue;
+    const { holder, key } = place;
+    const record = created.get(holder) ?? (own.has(`${holder.id.client}:${holder.id.clock}`) ? null : recordPlace(holder));
+    if (!record) continue;
+    if (isForbiddenKey(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
+    if (!(s.content instanceof Y.ContentAny)) continue;
+    const values = (s.content as unknown as { arr: unknown[] }).arr;
+    for (const value of values) checkValues(value, limits.maxDepth - (key === BASE_FIELD ? FIELD_DEPTH - 1 : FIELD_DEPTH));
+    if ('fields' in record) record.fields.set(key, values[values.length - 1]);
+  }
+  for (const { place, fields } of created.values()) {
+    const base = fields.get(BASE_FIELD);
+    const id = fields.has('id') ? fields.get('id') : typeof base === 'object' && base !== null && !Array.isArray(base) ? (base as Record<string, unknown>).id : undefined;
+    const problem = recordIdProblem(place.key, id);
+    if (problem) throw new RefusedChange(`${where(place)}: ${problem}`);
   }
 }
 
 /**
- * Where an item goes: its parent (a top-level name, or a type of the document) and its key in a
- * map. An item placed after another one carries neither: they are its neighbour's, found in this
- * update or in the document. Null when that neighbour is in neither (Yjs holds such items back).
+ * Where an item goes: its parent (a top-level name, or a type), the item holding that type when
+ * there is one, and its key in a map. An item placed after another one carries none of these:
+ * they are its neighbour's, found in this update or in the document. Null when that neighbour is
+ * in neither (Yjs holds such items back until it comes).
  */
-function placeOf(item: Y.Item, own: Map<string, Y.Item>, doc: Y.Doc): { parent: unknown; key: string | null } | null {
+function placeOf(item: Y.Item, own: Map<string, Y.Item>, doc: Y.Doc): { parent: unknown; holder: Y.Item | null; key: string | null } | null {
   let at: Y.Item = item;
   // Each step moves to an item the update holds; a chain longer than the update would loop.
   for (let steps = 0; steps <= own.size; steps++) {
     if (at.parent !== null) {
       // Decoded: a top-level name, or the id of the item holding the parent type.
-      if (typeof at.parent === 'string') return { parent: at.parent, key: at.parentSub };
+      if (typeof at.parent === 'string') return { parent: at.parent, holder: null, key: at.parentSub };
       if (at.parent instanceof Y.ID) {
         const holder = lookUp(at.parent, own, doc);
-        return holder && holder.content instanceof Y.ContentType ? { parent: holder.content.type, key: at.parentSub } : null;
+        return holder && holder.content instanceof Y.ContentType ? { parent: holder.content.type, holder, key: at.parentSub } : null;
       }
-      return { parent: at.parent, key: at.parentSub };
+      return typeOf(at.parent, at.parentSub);
     }
     const neighbour = at.origin ?? at.rightOrigin;
     if (!neighbour) return null;
     const next = own.get(`${neighbour.client}:${neighbour.clock}`);
     if (!next) {
       const found = lookUp(neighbour, own, doc);
-      return found && found.parent !== null && !(found.parent instanceof Y.ID) && typeof found.parent !== 'string' ? { parent: found.parent, key: found.parentSub } : null;
+      return found && found.parent instanceof Y.AbstractType ? typeOf(found.parent, found.parentSub) : null;
     }
     at = next;
   }
   return null;
+}
+
+/** A document item's place: its parent type and the item holding that type (none at the top level). */
+function typeOf(parent: unknown, key: string | null): { parent: unknown; holder: Y.Item | null; key: string | null } {
+  const holder = parent instanceof Y.AbstractType ? (parent._item as Y.Item | null) : null;
+  return { parent, holder, key };
 }
 
 /** The item holding `id`, in this update (its first id) or the document; null when in neither. */

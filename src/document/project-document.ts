@@ -8,7 +8,7 @@ import { applyChange, type AppliedChange, type ChangeContext } from './adapter.j
 import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
-import { allStoreNames, BASE_FIELD, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordKey, storeMap, TASKS, type RecordId, type StoreMap } from './layout.js';
+import { allStoreNames, BASE_FIELD, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordIdProblem, recordKey, storeMap, TASKS, type RecordId, type StoreMap } from './layout.js';
 import { seedParts, writeSeed, type SeedData } from './seed.js';
 import { TreeIndex } from './tree.js';
 import { DependencyIndex } from './schedule-cycles.js';
@@ -67,15 +67,10 @@ function refuseNonRecords(tr: Y.Transaction): void {
   }
 }
 
-/**
- * A record's id is a number or a non-empty text, and its key in the store is that id as text
- * (layout.ts): a record without one, or two keys claiming the same id, would reach every dataset.
- */
+/** A record's id as `recordIdProblem` (layout.ts) wants it. */
 function checkId(where: string, key: string, record: Y.Map<unknown>): void {
-  const id = readField(record, 'id');
-  const valid = (typeof id === 'number' && Number.isFinite(id)) || (typeof id === 'string' && id !== '');
-  if (!valid) throw new RefusedChange(`${where}: a record's id must be a number or a non-empty text`);
-  if (recordKey(id as RecordId) !== key) throw new RefusedChange(`${where}: a record's key must be its id as text`);
+  const problem = recordIdProblem(key, readField(record, 'id'));
+  if (problem) throw new RefusedChange(`${where}: ${problem}`);
 }
 
 export class ProjectDocument {

@@ -371,7 +371,7 @@ export class ProjectRoom {
       if (this.closed) return;
       try {
         // Refused before it touches the document: an update refused once applied costs a rebuild.
-        checkPeerUpdate(this.document.doc, update);
+        checkPeerUpdate(this.document.doc, update, { maxDepth: this.options.config.limits.maxValueDepth });
         await this.commitWrite(peer.id, peer.user.name, () => this.notePeerWrites(peer.id, this.document.applyUpdate(update, peer)), peer);
       } catch (e) {
         // Nobody else was told of it: only the peer that wrote it has to sync again.
