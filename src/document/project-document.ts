@@ -80,6 +80,8 @@ export class ProjectDocument {
   private readonly cache: DatasetCache;
   private v1Listener: ((update: Uint8Array) => void) | null = null;
   private readonly counts = new Map<StoreMap, { n: number }>();
+  /** The whole state as a V1 update, while the document has not changed since (see missingFrom). */
+  private wholeState: Uint8Array | null = null;
 
   /** `tree`: the task tree index when the caller built it already (see `load`). */
   constructor(doc: Y.Doc = new Y.Doc({ gc: true }), tree?: TreeIndex) {
@@ -87,6 +89,7 @@ export class ProjectDocument {
     if (tree) this.tree = tree;
     else this.reindex();
     this.cache = new DatasetCache(doc, this);
+    doc.on('afterTransaction', () => (this.wholeState = null));
   }
 
   /** Build from a stored state (a Yjs V2 update), without running observers on a half-built index. */
@@ -321,8 +324,13 @@ export class ProjectDocument {
     return Y.encodeStateVector(this.doc);
   }
 
-  /** What a peer with this state vector lacks (V1, as y-websocket speaks). */
+  /**
+   * What a peer with this state vector lacks (V1, as y-websocket speaks). A new peer's vector is
+   * empty: it is sent the whole state, encoded once until the document changes (a crowd of
+   * peers joining a large project would otherwise each cost an encoding of all of it).
+   */
   missingFrom(stateVector: Uint8Array): Uint8Array {
+    if (stateVector.length === 1 && stateVector[0] === 0) return (this.wholeState ??= Y.encodeStateAsUpdate(this.doc));
     return Y.encodeStateAsUpdate(this.doc, stateVector);
   }
 
