@@ -8,6 +8,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { classicLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
+import { closeCodeAfter as closeCodeAfterOn, syncFrame } from './support/yjs-raw.js';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -15,25 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => s.dispose());
 
-/** A y-websocket sync frame of `type` (0 step 1, 2 update) carrying `payload`. */
-function syncFrame(type: number, payload: Uint8Array): Uint8Array {
-  const e = encoding.createEncoder();
-  encoding.writeVarUint(e, 0);
-  encoding.writeVarUint(e, type);
-  encoding.writeVarUint8Array(e, payload);
-  return encoding.toUint8Array(e);
-}
-
-/** Open a raw Yjs peer on project 1, send `frame`, and resolve with the code it is closed with (0: still open after 2 s). */
-async function closeCodeAfter(frame: Uint8Array): Promise<number> {
-  const ws = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=admin&password=admin`);
-  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
-  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-  ws.send(frame);
-  const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 2000))]);
-  ws.terminate();
-  return code;
-}
+const closeCodeAfter = (frame: Uint8Array) => closeCodeAfterOn(s.port, frame);
 
 async function datasetOfProject1(): Promise<Record<string, any>> {
   const c = await classicLogin(s.port);

@@ -1,14 +1,13 @@
 /** A Yjs peer's update is checked before it touches the project: refusing it then costs no rebuild. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import * as Y from 'yjs';
-import * as encoding from 'lib0/encoding';
 import { checkPeerUpdate, MalformedUpdate } from '../src/document/peer-update-check.js';
 import { RefusedChange } from '../src/document/refused.js';
 import { readSeedFile } from '../src/document/seed.js';
 import { classicLogin } from './support/client.js';
 import { projectFrom, seedPath } from './support/document.js';
 import { startServer, type TestServer } from './support/server.js';
+import { closeCodeAfter as closeCodeAfterOn, syncFrame } from './support/yjs-raw.js';
 
 const LIMITS = { maxDepth: 64 };
 
@@ -128,23 +127,7 @@ describe('a server given bad peer updates', () => {
   });
   afterAll(async () => s?.dispose());
 
-  function syncFrame(payload: Uint8Array): Uint8Array {
-    const e = encoding.createEncoder();
-    encoding.writeVarUint(e, 0);
-    encoding.writeVarUint(e, 2);
-    encoding.writeVarUint8Array(e, payload);
-    return encoding.toUint8Array(e);
-  }
-
-  async function closeCodeAfter(frame: Uint8Array): Promise<number> {
-    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=admin&password=admin`);
-    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
-    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
-    ws.send(frame);
-    const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), 3000))]);
-    ws.terminate();
-    return code;
-  }
+  const closeCodeAfter = (frame: Uint8Array) => closeCodeAfterOn(s.port, frame, 3000);
 
   it('closes the peer (1007 for bytes that do not decode, 1008 for a record that is not a map) without rebuilding the project', async () => {
     const c = await classicLogin(s.port);
@@ -153,8 +136,8 @@ describe('a server given bad peer updates', () => {
     const junk = new Y.Doc();
     junk.getMap('tasks').set('424242', 42);
     const update = Y.encodeStateAsUpdate(junk);
-    expect(await closeCodeAfter(syncFrame(update.subarray(0, update.length - 2)))).toBe(1007);
-    expect(await closeCodeAfter(syncFrame(update))).toBe(1008);
+    expect(await closeCodeAfter(syncFrame(2, update.subarray(0, update.length - 2)))).toBe(1007);
+    expect(await closeCodeAfter(syncFrame(2, update))).toBe(1008);
     expect(lines.filter((l) => /reloading from storage/.test(l))).toEqual([]);
     expect(lines.some((l) => /a record must be a map/.test(l) || /update refused/.test(l))).toBe(true);
     // The project is as it was.
@@ -177,7 +160,7 @@ describe('a server given bad peer updates', () => {
       const since = Y.encodeStateVector(peer);
       const [key] = peer.getMap<Y.Map<unknown>>('resources').keys();
       peer.getMap<Y.Map<unknown>>('resources').get(key)!.set('id', { not: 'an id', i });
-      expect(await closeCodeAfter(syncFrame(Y.encodeStateAsUpdate(peer, since)))).toBe(1008);
+      expect(await closeCodeAfter(syncFrame(2, Y.encodeStateAsUpdate(peer, since)))).toBe(1008);
     }
     expect(lines.filter((l) => /reloading from storage/.test(l)).length).toBe(3);
     expect(doc()).not.toBe(before);

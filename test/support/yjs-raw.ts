@@ -1,0 +1,23 @@
+/** Raw Yjs peers for tests: hand-made y-websocket frames, and how the server answers them. */
+import WebSocket from 'ws';
+import * as encoding from 'lib0/encoding';
+
+/** A y-websocket sync frame of `type` (0 step 1, 1 step 2, 2 update) carrying `payload`. */
+export function syncFrame(type: number, payload: Uint8Array): Uint8Array {
+  const e = encoding.createEncoder();
+  encoding.writeVarUint(e, 0);
+  encoding.writeVarUint(e, type);
+  encoding.writeVarUint8Array(e, payload);
+  return encoding.toUint8Array(e);
+}
+
+/** Open a peer of project 1 as admin, send `frame`, and resolve with the code it is closed with (0: still open after `waitMs`). */
+export async function closeCodeAfter(port: number, frame: Uint8Array, waitMs = 2000): Promise<number> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/yjs/1?login=admin&password=admin`);
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+  ws.send(frame);
+  const code = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(0), waitMs))]);
+  ws.terminate();
+  return code;
+}
