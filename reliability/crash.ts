@@ -310,18 +310,18 @@ async function sideOperation(kind: Kind, cycle: number, weft: Weft, dir: string,
     await sleep(random.int(0, 3));
     return { issued: logInFlight(weft.process.stderrTail(60))[kind] === true, inFlight: {} };
   }
-  // Started now, killed a random part of its usual duration later.
-  const killAfter = async (operation: Promise<unknown>): Promise<boolean> => {
+  // Started now, killed a random part of its usual duration later: whether it was still in flight
+  // then, and (once the kill is due) whether it was answered with success.
+  const killDuring = async (operation: Promise<unknown>): Promise<{ inFlight: boolean; acknowledged: boolean }> => {
     const t0 = performance.now();
     let done = false;
-    operation.then(() => (done = true), () => (done = true));
+    const succeeded = operation.then(() => true, () => false).finally(() => (done = true));
     const estimate = estimates.get(kind) ?? 300;
     const deadline = t0 + random.next() * estimate * 1.2;
     while (!done && performance.now() < deadline) await sleep(1);
     if (done) estimates.set(kind, performance.now() - t0);
-    return !done;
+    return { inFlight: !done, acknowledged: done && (await succeeded) };
   };
-  const done = (promise: Promise<unknown>) => promise.then(() => true, () => false);
   if (kind === 'reset' || kind === 'restore') {
     const { session, view: versionView } = await ClassicSession.open(weft.url, SIDE);
     const version = kind === 'restore' ? await takeVersion(weft.url, dataDir, SIDE, `crash ${cycle}`) : 0;
@@ -330,9 +330,7 @@ async function sideOperation(kind: Kind, cycle: number, weft: Weft, dir: string,
     const operation = kind === 'reset' ? session.reset() : restoreVersion(weft.url, dataDir, SIDE, version).then((r) => {
       if (r.status !== 200) throw new Error(`restore: ${r.status}`);
     });
-    const answered = done(operation);
-    const inFlight = await killAfter(operation);
-    const acknowledged = !inFlight && (await answered);
+    const { inFlight, acknowledged } = await killDuring(operation);
     return {
       issued: true,
       inFlight: { [kind]: inFlight },
@@ -351,9 +349,7 @@ async function sideOperation(kind: Kind, cycle: number, weft: Weft, dir: string,
     const operation = importProject(weft.url, id, importData).then((r) => {
       if (r.status !== 200) throw new Error(`import: ${r.status}`);
     });
-    const answered = done(operation);
-    const inFlight = await killAfter(operation);
-    const acknowledged = !inFlight && (await answered);
+    const { inFlight, acknowledged } = await killDuring(operation);
     return {
       issued: true,
       inFlight: { import: inFlight },
@@ -371,8 +367,7 @@ async function sideOperation(kind: Kind, cycle: number, weft: Weft, dir: string,
   if (imported.status !== 200) throw new Error(`import of ${id}: ${imported.status}`);
   const { session } = await openUnloaded(weft.url, id);
   const operation = session.requestDataset();
-  operation.catch(() => undefined);
-  const inFlight = await killAfter(operation);
+  const { inFlight } = await killDuring(operation);
   return {
     issued: true,
     inFlight: { seed: inFlight },
