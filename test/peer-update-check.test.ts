@@ -93,6 +93,7 @@ describe('checking a peer update before applying it', () => {
       ['a forbidden name', () => existing().set('constructor', 1), /"constructor" may not be used as a field name/],
       ['a key of Object.prototype inside a value', () => existing().set('notes', JSON.parse('{"__proto__": {"x": 1}}')), /values must be plain JSON|may not be used/],
       ['a value nested too deep', () => existing().set('deep', deep), /nested at most/],
+      ['a project field holding a key of Object.prototype', () => peer.getMap('project').set('notes', JSON.parse('{"a": {"__proto__": []}}')), /values must be plain JSON|may not be used/],
     ];
     for (const [what, write, error] of cases) {
       const before = Y.encodeStateVector(peer);
@@ -104,6 +105,7 @@ describe('checking a peer update before applying it', () => {
     Y.applyUpdate(fine, Y.encodeStateAsUpdate(server));
     const before = Y.encodeStateVector(fine);
     fine.getMap<Y.Map<unknown>>('resources').get(key)!.set('deep', { a: { b: ['c'] } });
+    fine.getMap('project').set('notes', { a: { b: ['c'] } });
     expect(() => checkPeerUpdate(server, Y.encodeStateAsUpdate(fine, before), LIMITS)).not.toThrow();
     expect(since).toBeDefined();
   });

@@ -6,7 +6,7 @@
  * The checks inside the transaction stay the last word; these catch the common cases early.
  */
 import * as Y from 'yjs';
-import { allStoreNames, BASE_FIELD, recordIdProblem, storeMap } from './layout.js';
+import { allStoreNames, BASE_FIELD, PROJECT_MAP, projectMap, recordIdProblem, storeMap } from './layout.js';
 import { checkValues, isForbiddenKey } from './input-check.js';
 import { RefusedChange } from './refused.js';
 
@@ -17,6 +17,17 @@ type DeleteSet = Map<number, { clock: number; len: number }[]>;
 
 /** Depth of a record's field value in a Bryntum change set (change, store, list, record, value). */
 const FIELD_DEPTH = 4;
+/** Depth of a project field's value in one (change, project, value). */
+const PROJECT_FIELD_DEPTH = 2;
+
+/** A field's name and the values an item gives it, held to a change's rules; the values. */
+function checkField(key: string, content: Y.Item["content"], maxDepth: number): unknown[] {
+  if (isForbiddenKey(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
+  if (!(content instanceof Y.ContentAny)) return [];
+  const values = (content as unknown as { arr: unknown[] }).arr;
+  for (const value of values) checkValues(value, maxDepth);
+  return values;
+}
 
 export function checkPeerUpdate(doc: Y.Doc, update: Uint8Array, limits: { maxDepth: number }, v2 = false): void {
   let decoded: { structs: (Y.Item | Y.GC | Y.AbstractStruct)[]; ds: { clients: DeleteSet } };
@@ -50,19 +61,23 @@ export function checkPeerUpdate(doc: Y.Doc, update: Uint8Array, limits: { maxDep
     if (!(s.content instanceof Y.ContentType && s.content.type instanceof Y.Map)) throw new RefusedChange(`${where(record)}: a record must be a map`);
     created.set(s, { place: record, fields: new Map() });
   }
-  // Fields written into records (new ones or the document's): names and values as a change's.
+  // Fields written into records (new ones or the document's) and project fields: names and
+  // values as a change's.
+  const projectType = doc.share.has(PROJECT_MAP) ? projectMap(doc) : undefined;
   for (const s of decoded.structs) {
     if (!(s instanceof Y.Item) || !live(s)) continue;
     const place = placeOf(s, own, doc);
-    if (!place?.holder || place.key === null) continue;
+    if (!place || place.key === null) continue;
+    if (place.parent === PROJECT_MAP || (projectType !== undefined && place.parent === projectType)) {
+      checkField(place.key, s.content, limits.maxDepth - PROJECT_FIELD_DEPTH);
+      continue;
+    }
+    if (!place.holder) continue;
     const { holder, key } = place;
     const record = created.get(holder) ?? (own.has(`${holder.id.client}:${holder.id.clock}`) ? null : recordPlace(holder));
     if (!record) continue;
-    if (isForbiddenKey(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
-    if (!(s.content instanceof Y.ContentAny)) continue;
-    const values = (s.content as unknown as { arr: unknown[] }).arr;
-    for (const value of values) checkValues(value, limits.maxDepth - (key === BASE_FIELD ? FIELD_DEPTH - 1 : FIELD_DEPTH));
-    if ('fields' in record) record.fields.set(key, values[values.length - 1]);
+    const values = checkField(key, s.content, limits.maxDepth - (key === BASE_FIELD ? FIELD_DEPTH - 1 : FIELD_DEPTH));
+    if ('fields' in record && values.length) record.fields.set(key, values[values.length - 1]);
   }
   for (const { place, fields } of created.values()) {
     const base = fields.get(BASE_FIELD);
