@@ -72,7 +72,19 @@ export function allStoreNames(doc: Y.Doc): string[] {
   return [...KNOWN_STORES, ...extraStoreNames(doc)];
 }
 
-export const recordKey = (id: RecordId): string => String(id);
+/**
+ * A record's key in its store: its id as text. References in a change are client values passed
+ * through here before they are checked; an object whose `toString` is not a function (JSON can
+ * say `{"toString": 1}`) has no text, and takes the same key as other plain objects.
+ */
+export const recordKey = (id: RecordId): string => {
+  if (typeof id === 'string') return id;
+  try {
+    return String(id);
+  } catch {
+    return Object.prototype.toString.call(id);
+  }
+};
 
 /**
  * Record keys the server keeps for itself: the task tree's root key and the separator of
