@@ -9,6 +9,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { ProjectKeys } from '../src/persistence/keys.js';
 import type { PartContext } from './part.js';
 import { startWeft, WEFT_MAIN, type Weft } from './weft-process.js';
 import { WireClient, isProtocolError, type Generation } from './storage-client.js';
@@ -60,12 +61,12 @@ async function damage(dataDir: string): Promise<Damage[]> {
   try {
     const keysOf = async (project: number, section: string) => {
       const keys: string[] = [];
-      for await (const key of db.keys({ gte: `p:n${project}:${section}:`, lt: `p:n${project}:${section};` })) keys.push(key);
+      for await (const key of db.keys(new ProjectKeys(project).range(section))) keys.push(key);
       return keys;
     };
     /** Update-log entries after the snapshot (the ones a load applies). */
     const liveUpdates = async (project: number) => {
-      const snapseq = Number(Buffer.from((await db.get(`p:n${project}:snapseq`)) ?? Buffer.from('0')).toString()) || 0;
+      const snapseq = Number(Buffer.from((await db.get(new ProjectKeys(project).snapSeq())) ?? Buffer.from('0')).toString()) || 0;
       return (await keysOf(project, 'u')).filter((key) => Number(key.slice(key.lastIndexOf(':') + 1)) > snapseq);
     };
     const done: Damage[] = [];
@@ -155,7 +156,7 @@ export async function runCorruption(ctx: PartContext, sizes: CorruptionSizes): P
     result.checkAfterExit = after.code;
     if (after.code !== 1) result.problems.push(`weft storage check on the damaged store exited ${after.code}, not 1`);
     for (const d of damages) {
-      const named = after.out.split('\n').some((line) => line.startsWith(`project ${d.project}: `) && line.includes(`p:n${d.project}:`));
+      const named = after.out.split('\n').some((line) => line.startsWith(`project ${d.project}: `) && line.includes(new ProjectKeys(d.project).prefix));
       if (named) result.reportedByCheck++;
       else result.problems.push(`weft storage check did not name project ${d.project} (${d.what}): ${after.out.slice(0, 500)}`);
     }
