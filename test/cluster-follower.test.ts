@@ -502,6 +502,35 @@ describe.skipIf(!hasRedisServer())('Following a project through its stream on a 
     expect(live.committed.slice(-2)).toEqual([owner.seq - 1, owner.seq]);
   });
 
+  it('skips entries a reader delivers again from an earlier seq, delivering each seq once', async () => {
+    const owner = await newOwner();
+    await owner.seedCommit();
+    const real = newReader();
+    const state: { listener: EntriesListener | null } = { listener: null };
+    const recording = {
+      subscribe(project: ProjectId, afterSeq: number, listener: EntriesListener) {
+        state.listener = listener;
+        real.subscribe(project, afterSeq, listener);
+      },
+      unsubscribe(project: ProjectId) {
+        real.unsubscribe(project);
+      },
+    };
+    const f = await follow(owner, recording);
+    await owner.changeMany(6);
+    await caughtUp(f.follower, owner, 'the follower');
+    // The same subscription read again from the start: every entry so far arrives a second time.
+    real.subscribe(owner.project, 0, state.listener!);
+    await waitFor(() => real.position(owner.project) === owner.seq, 10_000, 'the entries read again');
+    await owner.changeMany(3);
+    await caughtUp(f.follower, owner, 'the follower after the repeat');
+    await sleep(200);
+    expect(f.committed).toEqual(seqs(2, owner.seq));
+    expect(f.follower.seq).toBe(owner.seq);
+    await expectSameDocument(f.follower.document, owner.document);
+    expect(f.errors).toEqual([]);
+  });
+
   it('applies and delivers nothing after close()', async () => {
     const owner = await newOwner();
     await owner.seedCommit();
