@@ -17,19 +17,12 @@ import type { ProjectMeta } from '../src/persistence/storage.js';
 import type { ProjectId } from '../src/protocol/schemas.js';
 import { seededProject, type TestProject } from './support/document.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
+import { waitFor } from './support/wait.js';
+import { sleep } from '../src/simulate/random.js';
 
 /** from, from+1, ..., to. */
 const seqs = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const META: ProjectMeta = { nextId: 5000, nextRevision: 4, phantomEpoch: 0, firstLoggedRevision: 1, createdAt: '2026-01-01T00:00:00.000Z' };
 

@@ -10,16 +10,9 @@ import { projectRedisKeys } from '../src/cluster/redis-keys.js';
 import { StreamReader } from '../src/cluster/stream-reader.js';
 import type { ProjectId } from '../src/protocol/schemas.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
+import { waitFor } from './support/wait.js';
+import { sleep } from '../src/simulate/random.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Every byte value and invalid UTF-8, so any text conversion on the way would show. */
 const binary = (seq: number) => Buffer.from([0xff, 0xfe, 0x00, 0xc3, 0x28, ...Array.from({ length: 256 }, (_, i) => (i + seq) & 0xff)]);
