@@ -15,6 +15,9 @@ export interface SoakSamples {
   /** p99 and mean of the event-loop delay per sampling period, in ms, the 10 ms resolution taken off. */
   loopP99Ms: Sample[];
   loopMeanMs: Sample[];
+  /** Where RSS goes: V8's heap as allocated (live objects and garbage not yet collected) and memory outside it (Buffers, LevelDB's values). */
+  heapTotalMb: Sample[];
+  externalMb: Sample[];
   /** Scrapes that failed (no answer within the timeout, or no event-loop figures in it). */
   failedScrapes: number;
 }
@@ -28,7 +31,7 @@ export function metricValue(text: string, name: string): number | undefined {
 }
 
 export class Sampler {
-  readonly samples: SoakSamples = { rssMb: [], loopP99Ms: [], loopMeanMs: [], failedScrapes: 0 };
+  readonly samples: SoakSamples = { rssMb: [], loopP99Ms: [], loopMeanMs: [], heapTotalMb: [], externalMb: [], failedScrapes: 0 };
   private timer: NodeJS.Timeout | null = null;
   private readonly startedAt = performance.now();
   private pending: Promise<void> = Promise.resolve();
@@ -64,6 +67,10 @@ export class Sampler {
       this.samples.failedScrapes++;
       return;
     }
+    const heapTotal = metricValue(text!, 'weft_nodejs_heap_size_total_bytes');
+    const external = metricValue(text!, 'weft_nodejs_external_memory_bytes');
+    if (heapTotal !== undefined) this.samples.heapTotalMb.push({ atSeconds, value: heapTotal / 2 ** 20 });
+    if (external !== undefined) this.samples.externalMb.push({ atSeconds, value: external / 2 ** 20 });
     const ms = (seconds: number) => Math.max(0, seconds * 1000 - MONITOR_RESOLUTION_MS);
     this.samples.loopP99Ms.push({ atSeconds, value: ms(p99) });
     this.samples.loopMeanMs.push({ atSeconds, value: ms(mean) });

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setting, type Figure, type Part, type PartContext, type PartResult } from './part.js';
 import { startWeft } from './weft-process.js';
 import type { HeapReport } from '../bench/processes.js';
-import { Sampler } from './soak-sampler.js';
+import { Sampler, type SoakSamples } from './soak-sampler.js';
 import { flat, since, trend, type Sample, type Trend } from './soak-trend.js';
 import { Simulation, type Outcome } from '../src/simulate/runner.js';
 
@@ -136,7 +136,7 @@ interface Measured {
   judgeMinutes: number;
   runs: ProjectRun[];
   outcomes: { id: number; outcome: Outcome }[];
-  samples: { rssMb: Sample[]; loopP99Ms: Sample[]; loopMeanMs: Sample[]; failedScrapes: number };
+  samples: SoakSamples;
   heap: { start: HeapReport | null; end: HeapReport | null };
   exitedEarly: number | null | undefined;
 }
@@ -148,6 +148,8 @@ function judge(ctx: PartContext, m: Measured): PartResult {
   const rss = trend(since(m.samples.rssMb, fitFromSeconds));
   const loop = trend(since(m.samples.loopP99Ms, fitFromSeconds));
   const loopMean = trend(since(m.samples.loopMeanMs, fitFromSeconds));
+  const heapTotal = trend(since(m.samples.heapTotalMb, fitFromSeconds));
+  const external = trend(since(m.samples.externalMb, fitFromSeconds));
   const rssBound = RSS_SLOPE_SHARE * rss.mean;
   const loopBound = Math.max(LOOP_SLOPE_SHARE * loop.mean, LOOP_SLOPE_FLOOR_MS);
   // A window shorter than judgeMinutes (a --quick run) still shows start-up: its slopes are reported only.
@@ -192,6 +194,7 @@ function judge(ctx: PartContext, m: Measured): PartResult {
     { figure: `RSS slope (${window})`, value: `${signed(rss.slopePerMinute, 2)} ± ${rss.standardErrorPerMinute.toFixed(2)} MB/min (mean ${rss.mean.toFixed(0)} MB)`, rule: judged ? `slope - 2 SE <= ${rssBound.toFixed(2)} MB/min (1% of mean)` : notJudged, ok: judged ? rssFlat : undefined },
     { figure: 'event-loop delay p99 slope (server, /metrics)', value: `${signed(loop.slopePerMinute, 2)} ± ${loop.standardErrorPerMinute.toFixed(2)} ms/min (mean ${loop.mean.toFixed(1)} ms)`, rule: judged ? `slope - 2 SE <= ${loopBound.toFixed(2)} ms/min (10% of mean, >= 1 ms)` : notJudged, ok: judged ? loopFlat : undefined },
     { figure: 'JS heap after a full GC, window start -> end', value: `${mb(m.heap.start)} -> ${mb(m.heap.end)} MB`, rule: '' },
+    { figure: 'V8 heap allocated / memory outside it, slopes', value: `${signed(heapTotal.slopePerMinute, 2)} / ${signed(external.slopePerMinute, 2)} MB/min (means ${heapTotal.mean.toFixed(0)} / ${external.mean.toFixed(0)} MB)`, rule: '' },
     { figure: 'event-loop delay mean slope', value: `${signed(loopMean.slopePerMinute, 3)} ± ${loopMean.standardErrorPerMinute.toFixed(3)} ms/min (mean ${loopMean.mean.toFixed(2)} ms)`, rule: '' },
     { figure: 'failed metrics scrapes', value: String(m.samples.failedScrapes), rule: '' },
     { figure: 'server alive to the end', value: m.exitedEarly === undefined ? 'yes' : 'no', rule: 'yes', ok: m.exitedEarly === undefined },
