@@ -23,7 +23,9 @@ const PROJECT_FIELD_DEPTH = 2;
 /** A field's name and the values an item gives it, held to a change's rules; the values. */
 function checkField(key: string, content: Y.Item["content"], maxDepth: number): unknown[] {
   if (isForbiddenKey(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
-  if (!(content instanceof Y.ContentAny)) return [];
+  // A Yjs type, bytes or a subdocument as a field's value reaches the change as an object that is
+  // not plain JSON, which the checks after applying refuse.
+  if (!(content instanceof Y.ContentAny)) throw new RefusedChange(`${JSON.stringify(key.slice(0, 80))}: values must be plain JSON`);
   const values = (content as unknown as { arr: unknown[] }).arr;
   for (const value of values) checkValues(value, maxDepth);
   return values;
