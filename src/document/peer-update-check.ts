@@ -1,9 +1,10 @@
 /**
  * What can be told of a Yjs peer's update before it touches the document. Once applied, an update
  * that a later check refuses costs a rebuild of the project from storage (its writes cannot be
- * taken back), and a peer could make that happen at will: an update that does not decode, and one
- * that puts something other than a map under a store's key (layout.ts), are refused here instead.
- * The checks inside the transaction stay the last word; these catch the common cases early.
+ * taken back), and a peer could make that happen at will. Refused here instead: bytes that do not
+ * decode, a non-map under a store's key (layout.ts), a new record without a usable id, and record
+ * or project fields a Bryntum change could not hold (names, values: input-check.ts). The checks
+ * inside the transaction stay the last word; these catch what can be told from the update.
  */
 import * as Y from 'yjs';
 import { allStoreNames, BASE_FIELD, PROJECT_MAP, projectMap, recordIdProblem, storeMap } from './layout.js';
@@ -14,6 +15,9 @@ import { RefusedChange } from './refused.js';
 export class MalformedUpdate extends Error {}
 
 type DeleteSet = Map<number, { clock: number; len: number }[]>;
+
+/** An item's first id as a map key. */
+const idKey = (id: Y.ID): string => `${id.client}:${id.clock}`;
 
 /** Depth of a record's field value in a Bryntum change set (change, store, list, record, value). */
 const FIELD_DEPTH = 4;
@@ -43,7 +47,7 @@ export function checkPeerUpdate(doc: Y.Doc, update: Uint8Array, limits: { maxDep
   for (const name of storeNames) if (doc.share.has(name)) storeTypes.set(storeMap(doc, name), name);
   // This update's own items by id: an item written after another one names only that one (its origin).
   const own = new Map<string, Y.Item>();
-  for (const s of decoded.structs) if (s instanceof Y.Item) own.set(`${s.id.client}:${s.id.clock}`, s);
+  for (const s of decoded.structs) if (s instanceof Y.Item) own.set(idKey(s.id), s);
   const live = (s: Y.Item) => !(s.content instanceof Y.ContentDeleted) && !deletedIn(decoded.ds.clients, s.id);
   /** The store and key of a record item (one directly under a store's key), else null. */
   const recordPlace = (s: Y.Item): { store: string; key: string } | null => {
@@ -76,7 +80,7 @@ export function checkPeerUpdate(doc: Y.Doc, update: Uint8Array, limits: { maxDep
     }
     if (!place.holder) continue;
     const { holder, key } = place;
-    const record = created.get(holder) ?? (own.has(`${holder.id.client}:${holder.id.clock}`) ? null : recordPlace(holder));
+    const record = created.get(holder) ?? (own.has(idKey(holder.id)) ? null : recordPlace(holder));
     if (!record) continue;
     const values = checkField(key, s.content, limits.maxDepth - (key === BASE_FIELD ? FIELD_DEPTH - 1 : FIELD_DEPTH));
     if ('fields' in record && values.length) record.fields.set(key, values[values.length - 1]);
@@ -110,7 +114,7 @@ function placeOf(item: Y.Item, own: Map<string, Y.Item>, doc: Y.Doc): { parent: 
     }
     const neighbour = at.origin ?? at.rightOrigin;
     if (!neighbour) return null;
-    const next = own.get(`${neighbour.client}:${neighbour.clock}`);
+    const next = own.get(idKey(neighbour));
     if (!next) {
       const found = lookUp(neighbour, own, doc);
       return found && found.parent instanceof Y.AbstractType ? typeOf(found.parent, found.parentSub) : null;
@@ -128,7 +132,7 @@ function typeOf(parent: unknown, key: string | null): { parent: unknown; holder:
 
 /** The item holding `id`, in this update (its first id) or the document; null when in neither. */
 function lookUp(id: Y.ID, own: Map<string, Y.Item>, doc: Y.Doc): Y.Item | null {
-  const mine = own.get(`${id.client}:${id.clock}`);
+  const mine = own.get(idKey(id));
   if (mine) return mine;
   const structs = doc.store.clients.get(id.client);
   if (!structs || structs.length === 0) return null;

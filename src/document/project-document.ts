@@ -14,6 +14,7 @@ import { TreeIndex } from './tree.js';
 import { DependencyIndex } from './schedule-cycles.js';
 import { Pacer } from './pacer.js';
 import { RefusedChange } from './refused.js';
+import { checkPeerUpdate } from './peer-update-check.js';
 
 type Changes = Record<string, unknown>;
 
@@ -161,6 +162,16 @@ export class ProjectDocument {
       repairs = repair(this, scopeOf(tr), notes);
     }, ADAPTER_ORIGIN);
     return { ...applied, repairs, loops: notes.loops };
+  }
+
+  /** Refuse a peer's update before it is applied, where that can be told (peer-update-check.ts). */
+  checkPeerUpdate(update: Uint8Array, limits: { maxDepth: number }): void {
+    checkPeerUpdate(this.doc, update, limits);
+  }
+
+  /** The Yjs client id this document writes with (a rebuild goes on with it: see `load`). */
+  get clientID(): number {
+    return this.doc.clientID;
   }
 
   /**

@@ -14,7 +14,6 @@ import { KNOWN_STORES, PROJECT_MAP, recordKey, TASKS, VERSIONS, type RecordId } 
 import { RecentPlacements, fieldValues, fieldWrites, lostByMoves } from '../document/placements.js';
 import { RecentWrites, finalFields } from './recent-writes.js';
 import { ProjectDocument } from '../document/project-document.js';
-import { checkPeerUpdate } from '../document/peer-update-check.js';
 import { PhantomMap, type PhantomRecord } from '../document/phantoms.js';
 import { restoreState } from '../document/restore.js';
 import { RefusedChange } from '../document/refused.js';
@@ -371,7 +370,7 @@ export class ProjectRoom {
       if (this.closed) return;
       try {
         // Refused before it touches the document: an update refused once applied costs a rebuild.
-        checkPeerUpdate(this.document.doc, update, { maxDepth: this.options.config.limits.maxValueDepth });
+        this.document.checkPeerUpdate(update, { maxDepth: this.options.config.limits.maxValueDepth });
         await this.commitWrite(peer.id, peer.user.name, () => this.notePeerWrites(peer.id, this.document.applyUpdate(update, peer)), peer);
       } catch (e) {
         // Nobody else was told of it: only the peer that wrote it has to sync again.
@@ -647,7 +646,7 @@ export class ProjectRoom {
     // The rebuilt document goes on writing as the old one's client: what that wrote beyond the
     // stored state was never stored or sent, and every new client id makes each later Yjs
     // transaction (and every load) of the project slower, which a client could cause at will.
-    const clientID = this.document.doc.clientID;
+    const clientID = this.document.clientID;
     this.document.destroy();
     await this.load(false, clientID);
     // Peers may hold state the document no longer has: they reconnect and sync again.
