@@ -28,11 +28,11 @@ import type { VersionMeta, VersionReason } from '../history/versions.js';
 import { updatesOf, type Commit, type ProjectMeta, type ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
 import { isEngineCorrection, together, withInput, withoutFields } from '../protocol/changes.js';
-import { amending, classicChange, encoderFor, withChanges, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import { amending, encoderFor, withChanges, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import { RoomPresence } from './room-presence.js';
-import { Outbox } from './outbox.js';
+import { Fanout, type Delivery } from './delivery.js';
 import { SerialQueue } from './serial-queue.js';
 import { WhenQuiet } from './when-quiet.js';
 import type { YjsPeer } from './yjs-peer.js';
@@ -87,7 +87,8 @@ export interface RoomObserver {
 
 export class ProjectRoom {
   readonly id: ProjectId;
-  readonly subscribers = new Set<Connection>();
+  /** This node's subscribers, and how committed revisions reach them. */
+  private readonly fanout: Fanout;
   readonly queue = new SerialQueue();
   lastActive = Date.now();
   private document!: ProjectDocument;
@@ -100,8 +101,6 @@ export class ProjectRoom {
   private readonly presence: RoomPresence;
   /** Changes waiting for the queue, committed together (see commitSubmissions). */
   private readonly submissions: Submission[] = [];
-  /** Holds what a burst of changes sends, to leave in one write per receiver (src/server/outbox.ts). */
-  private readonly outbox = new Outbox();
   /** Last writer of each recently written field, for telling classic senders of concurrent edits. */
   private readonly recentWrites: RecentWrites;
   /** Recent task placements, for telling classic senders the final sibling order. */
@@ -134,6 +133,7 @@ export class ProjectRoom {
   private constructor(private readonly options: RoomOptions) {
     this.id = options.project.id;
     this.log = new UpdateLog(options.storage);
+    this.fanout = new Fanout(this.id);
     this.presence = new RoomPresence(this.id, () => [...this.subscribers].flatMap((c) => (c.user ? [c.user.name] : [])));
     this.placements = new RecentPlacements(options.config.concurrencyWindowMs);
     this.recentWrites = new RecentWrites(options.config.concurrencyWindowMs);
@@ -275,6 +275,11 @@ export class ProjectRoom {
     const updates = this.pendingUpdates;
     this.pendingUpdates = [];
     return updates;
+  }
+
+  /** This node's subscribers. */
+  get subscribers(): Set<Connection> {
+    return this.fanout.subscribers;
   }
 
   get lastRevision(): string | null {
@@ -426,8 +431,8 @@ export class ProjectRoom {
     this.meta = meta;
     this.afterCommit();
     this.noteChange(author);
-    this.broadcast(revisions, null, { client, name: author });
-    if (this.queue.size <= 1) this.outbox.flush();
+    this.deliver(this.deliveryOf(revisions), { client, name: author });
+    if (this.queue.size <= 1) this.fanout.flush();
     this.presence.flushToPeers();
     return revisions.length ? revisions[0].revision : null;
   }
@@ -458,7 +463,7 @@ export class ProjectRoom {
     const group = this.submissions.splice(0, MAX_GROUP);
     if (group.length === 0) {
       // Taken by an earlier job: the last job of a burst lets its messages leave.
-      if (this.queue.size <= 1) this.outbox.flush();
+      if (this.queue.size <= 1) this.fanout.flush();
       return;
     }
     if (this.closed) return group.forEach((s) => settle(s, this.closedReason));
@@ -522,15 +527,18 @@ export class ProjectRoom {
       }
       // Classic senders learn new ids from their own change; without added records they get no
       // echo of it (server revisions that follow, such as corrections, they do get).
-      const noEcho = sender.generation === 'classic' && !added ? { connection: sender.connection, client: sender.connection.id } : null;
-      this.broadcast(outgoing, noEcho, sender.connection.user ? { client: sender.connection.id, name: sender.connection.user.name } : null);
-      if (finals && outgoing.length) sender.connection.send(classicChange(this.id, finals));
+      const client = sender.connection.id;
+      const delivery = this.deliveryOf(outgoing, {
+        ...(sender.generation === 'classic' && !added ? { noEcho: client } : {}),
+        ...(finals ? { finals: { connection: client, changes: finals } } : {}),
+      });
+      this.deliver(delivery, sender.connection.user ? { client, name: sender.connection.user.name } : null);
       settle(submission, failure);
     }
     // After what was stored is delivered: a rebuild that fails must not keep it from anyone.
     if (broken) await this.recover(broken);
     // The last of a burst lets its messages leave (others leave at most HOLD_MS after the first).
-    if (this.queue.size <= 1) this.outbox.flush();
+    if (this.queue.size <= 1) this.fanout.flush();
   }
 
   /** A peer's writes count as concurrent with classic senders' ones like any other writer's. */
@@ -678,30 +686,21 @@ export class ProjectRoom {
   }
 
   /**
-   * Send revisions to every subscriber in its own framing, serialized once per generation.
-   * `noEcho` names a sender that must not get its own revision back (classic rule).
+   * The one place committed revisions leave: to this node's subscribers (src/server/delivery.ts),
+   * then to the observer. `author` made the revisions of its client (the others are the server's).
    */
-  private broadcast(all: OutgoingRevision[], noEcho: { connection: Connection; client: string } | null, author: { client: string; name: string } | null): void {
-    if (all.length === 0) return;
-    const frames: Partial<Record<Generation, Buffer[]>> = {};
-    let echoless: string[] | undefined;
-    const muted = this.loops.anyMuted ? all.map((r) => this.withoutMuted(r)) : all;
+  private deliver(delivery: Delivery, author: { client: string; name: string } | null): void {
+    if (delivery.revisions.length === 0) return;
     // More changes waiting: hold these to leave with theirs.
-    const hold = this.queue.size > 1;
-    for (const connection of this.subscribers) {
-      if (hold) this.outbox.hold(connection);
-      const generation: Generation = connection.generation;
-      const revisions = generation === 'classic' ? muted : all;
-      if (connection === noEcho?.connection) {
-        echoless ??= encoderFor(generation).changes(this.id, revisions.filter((r) => r.client !== noEcho.client));
-        for (const frame of echoless) connection.send(frame);
-        continue;
-      }
-      // Encoded once per generation; every receiver's socket is given the same bytes.
-      const list = (frames[generation] ??= encoderFor(generation).changes(this.id, revisions).map((text) => Buffer.from(text)));
-      for (const frame of list) connection.send(frame);
-    }
-    if (all.length) this.options.observer?.delivered?.(this.id, all, author);
+    this.fanout.deliver(delivery, this.queue.size > 1);
+    this.options.observer?.delivered?.(this.id, delivery.revisions, author);
+  }
+
+  /** Revisions as a delivery to everyone (fields muted for classic clients, see CorrectionLoops). */
+  private deliveryOf(revisions: OutgoingRevision[], extra: Pick<Delivery, 'noEcho' | 'finals'> = {}): Delivery {
+    const delivery: Delivery = { revisions, ...extra };
+    if (this.loops.anyMuted && revisions.length) delivery.classic = revisions.map((r) => this.withoutMuted(r));
+    return delivery;
   }
 
   /**
@@ -895,7 +894,7 @@ export class ProjectRoom {
     await this.persist({ update: null, meta, revisions: logEntries([revision]) });
     this.meta = meta;
     this.afterCommit();
-    this.broadcast([revision], null, null);
+    this.deliver(this.deliveryOf([revision]), null);
     return version;
   }
 
