@@ -97,6 +97,13 @@ export class PhantomMap {
     for (const phantoms of this.users.values()) for (const stores of phantoms.values()) n += stores.size;
     return n;
   }
+
+  /** Every mapping held, as stored. */
+  records(): PhantomRecord[] {
+    const out: PhantomRecord[] = [];
+    for (const [user, phantoms] of this.users) for (const [phantom, stores] of phantoms) for (const [store, entry] of stores) out.push({ user, store, phantom, ...entry });
+    return out;
+  }
 }
 
 /** Phantom ids one change named new records by, per store (the change's own lookup). */

@@ -188,6 +188,11 @@ export class ProjectStorage {
     return value ?? undefined;
   }
 
+  /** The project's counters; undefined when it was never stored. */
+  meta(): Promise<ProjectMeta | undefined> {
+    return this.getJson<ProjectMeta>(this.keys.meta());
+  }
+
   async load(): Promise<StoredProject | null> {
     const meta = await this.getJson<ProjectMeta>(this.keys.meta());
     if (!meta) return null;
@@ -287,6 +292,21 @@ export class ProjectStorage {
   }
 
   /** Forget stored dataset texts (stale ones: their space is all they would cost). */
+  /**
+   * Replace the project's state (document, counters, phantom ids, revision log, version contents)
+   * by `c`, stored from update 1; server-side versions and the imported seed stay. Cluster mode: a
+   * node taking a project over starts from what the project's stream holds. The old state is
+   * cleared first and the new one written in one batch: a crash between leaves no counters, and
+   * the project is restored again, never a mix of the two.
+   */
+  async replaceState(c: Omit<Commit, 'seq'>): Promise<void> {
+    await this.gate.run(() => this.db.del(this.keys.meta()));
+    await this.gate.run(() => this.db.del(this.keys.snapSeq()));
+    await this.dropDatasetTexts();
+    for (const section of ['snap', 'u', 'pn', 'vc', 'rv']) await this.gate.run(() => this.db.clear(this.keys.range(section)));
+    await this.commit({ ...c, seq: 1 });
+  }
+
   async dropDatasetTexts(): Promise<void> {
     await this.gate.run(() => this.db.del(this.keys.datasetSeq()));
     await this.gate.run(() => this.db.clear(this.keys.range('dt')));

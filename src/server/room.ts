@@ -55,7 +55,8 @@ export interface ChangeRequest {
 }
 
 export interface Sender {
-  connection: Connection;
+  /** A connection of this node, or of another node that forwarded its change (cluster mode). */
+  connection: Pick<Connection, 'id' | 'user'>;
   generation: Generation;
 }
 
@@ -70,6 +71,18 @@ export interface RoomOptions {
   log: Log;
   /** Told what the metrics count. */
   observer?: RoomObserver;
+  /** Cluster mode: where every commit goes once stored, before anyone is told (src/cluster). */
+  replica?: CommitReplica;
+}
+
+/**
+ * Where a project's commits are replicated (several nodes: the project's stream in Redis). A
+ * rejection means the commit may not be told to anyone; the replica then ends the room itself.
+ */
+export interface CommitReplica {
+  append(commit: Omit<Commit, 'seq'>, deliveries: Delivery[], reset?: { user: string; announce: boolean }): Promise<void>;
+  /** After every load: `whole()` is the project as one commit, for a replica that holds nothing yet. */
+  loaded(whole: () => Omit<Commit, 'seq'>): Promise<void>;
 }
 
 /** What a room reports for the metrics. */
@@ -218,6 +231,7 @@ export class ProjectRoom {
       this.phantoms = this.newPhantomMap(stored.phantoms);
       // Mappings of other epochs, and of the layout before phantom ids were kept per store, go.
       await this.options.storage.dropPhantomsExcept(stored.meta.phantomEpoch);
+      await this.options.replica?.loaded(() => this.wholeCommit());
       return;
     }
     // First start: the seed becomes the first state of the document, written in parts so a large
@@ -243,6 +257,12 @@ export class ProjectRoom {
     }
     this.meta = meta;
     this.options.log(`project ${JSON.stringify(this.id)} seeded`, { project: this.id });
+    await this.options.replica?.loaded(() => this.wholeCommit());
+  }
+
+  /** The project as one commit: its whole document, counters and phantom ids. */
+  private wholeCommit(): Omit<Commit, 'seq'> {
+    return { update: this.document.encodeState(), meta: this.meta, phantoms: this.phantoms.records() };
   }
 
   private newPhantomMap(records: PhantomRecord[] = []): PhantomMap {
@@ -421,8 +441,9 @@ export class ProjectRoom {
       return null;
     }
     const meta: ProjectMeta = { ...this.meta, nextId: counterAbove(addedIds(changes), this.meta.nextId), nextRevision: n };
+    const delivery = this.deliveryOf(revisions);
     try {
-      await this.persist({ update, meta, revisions: entries });
+      await this.persist({ update, meta, revisions: entries }, [delivery]);
     } catch (e) {
       // Not stored, so nobody may keep it: memory goes back to what is on disk.
       await this.recover(e as Error, !peer);
@@ -431,7 +452,7 @@ export class ProjectRoom {
     this.meta = meta;
     this.afterCommit();
     this.noteChange(author);
-    this.deliver(this.deliveryOf(revisions), { client, name: author });
+    this.deliver(delivery, { client, name: author });
     if (this.queue.size <= 1) this.fanout.flush();
     this.presence.flushToPeers();
     return revisions.length ? revisions[0].revision : null;
@@ -484,7 +505,7 @@ export class ProjectRoom {
     // stored, then the document is rebuilt from storage, and later submissions wait for that.
     let broken: Error | null = null;
     for (const submission of group) {
-      const result: SubmissionResult = { submission, outgoing: [], failure: null, added: false, finals: null, changes: 0 };
+      const result: SubmissionResult = { submission, outgoing: [], failure: null, added: false, finals: null, changes: 0, delivery: { revisions: [] } };
       results.push(result);
       for (const request of submission.requests) {
         try {
@@ -504,9 +525,11 @@ export class ProjectRoom {
     }
     // Those after a broken one wait for the next job (each submission queued one).
     this.submissions.unshift(...group.splice(results.length));
+    // What telling each submission sends, known before storing: a replica stores it with the commit.
+    for (const result of results) result.delivery = this.resultDelivery(result);
     let stored = false;
     try {
-      if (commits.length) await this.persist(joinCommits(commits));
+      if (commits.length) await this.persist(joinCommits(commits), results.flatMap((r) => (r.delivery.revisions.length ? [r.delivery] : [])));
       stored = commits.length > 0;
     } catch (e) {
       // Nothing of the group was stored or told: memory goes back to what is on disk.
@@ -519,26 +542,32 @@ export class ProjectRoom {
       if (!broken) this.presence.flushToPeers();
       this.afterCommit();
     }
-    for (const { submission, outgoing, failure, added, finals, changes } of results) {
+    for (const { submission, outgoing, failure, changes, delivery } of results) {
       const { sender } = submission;
       for (let i = 0; i < changes && outgoing.length; i++) {
         this.options.observer?.committed((performance.now() - started) / 1000);
         this.noteChange(sender.connection.user?.name ?? sender.connection.id);
       }
-      // Classic senders learn new ids from their own change; without added records they get no
-      // echo of it (server revisions that follow, such as corrections, they do get).
-      const client = sender.connection.id;
-      const delivery = this.deliveryOf(outgoing, {
-        ...(sender.generation === 'classic' && !added ? { noEcho: client } : {}),
-        ...(finals ? { finals: { connection: client, changes: finals } } : {}),
-      });
-      this.deliver(delivery, sender.connection.user ? { client, name: sender.connection.user.name } : null);
+      if (outgoing.length) this.deliver(delivery, sender.connection.user ? { client: sender.connection.id, name: sender.connection.user.name } : null);
       settle(submission, failure);
     }
     // After what was stored is delivered: a rebuild that fails must not keep it from anyone.
     if (broken) await this.recover(broken);
     // The last of a burst lets its messages leave (others leave at most HOLD_MS after the first).
     if (this.queue.size <= 1) this.fanout.flush();
+  }
+
+  /**
+   * What a submission's revisions send. Classic senders learn new ids from their own change;
+   * without added records they get no echo of it (server revisions that follow, such as
+   * corrections, they do get), and they get the final values of what they wrote concurrently.
+   */
+  private resultDelivery({ submission: { sender }, outgoing, added, finals }: SubmissionResult): Delivery {
+    const client = sender.connection.id;
+    return this.deliveryOf(outgoing, {
+      ...(sender.generation === 'classic' && !added ? { noEcho: client } : {}),
+      ...(finals && outgoing.length ? { finals: { connection: client, changes: finals } } : {}),
+    });
   }
 
   /** A peer's writes count as concurrent with classic senders' ones like any other writer's. */
@@ -678,10 +707,14 @@ export class ProjectRoom {
     await this.options.storage.pruneRevisions(first);
   }
 
-  /** Write a commit in one LevelDB batch (src/persistence/update-log.ts). */
-  private async persist(commit: Omit<Commit, 'seq'>): Promise<void> {
+  /**
+   * The one place a commit is stored: one LevelDB batch (src/persistence/update-log.ts), then the
+   * replica when there is one (cluster mode). `deliveries` are what telling it will send.
+   */
+  private async persist(commit: Omit<Commit, 'seq'>, deliveries: Delivery[] = [], reset?: { user: string; announce: boolean }): Promise<void> {
     const started = performance.now();
     await this.log.write(commit);
+    await this.options.replica?.append(commit, deliveries, reset);
     this.options.observer?.stored((performance.now() - started) / 1000, commit.revisions?.length ?? 0);
   }
 
@@ -727,8 +760,9 @@ export class ProjectRoom {
     }
     const before = this.settleTargets.size;
     // Sent before the fresh dataset reached it: the load dropped this change, only the next dataset has it.
-    const pushed = this.resyncedAt.get(connection);
-    if (pushed !== undefined && Date.now() - pushed < RESYNC.crossingMs) this.settleTargets.add(connection);
+    const local = this.subscribers.has(connection as Connection) ? (connection as Connection) : null;
+    const pushed = local && this.resyncedAt.get(local);
+    if (local && pushed !== undefined && pushed !== null && Date.now() - pushed < RESYNC.crossingMs) this.settleTargets.add(local);
     // Only where every client rebases on the server's order: a classic engine beside revisions
     // ones answers their values at once, and a dataset in the middle of that starts it over.
     if (generation === 'revisions' && this.disputes.note(connection.id, values) !== null) {
@@ -791,7 +825,7 @@ export class ProjectRoom {
         firstLoggedRevision: this.meta.nextRevision + 1,
       };
       try {
-        await this.persist({ update: updates, meta, versionContents: seed.versionContents, removedVersions });
+        await this.persist({ update: updates, meta, versionContents: seed.versionContents, removedVersions }, [], { user: userName, announce: announceProject });
       } catch (e) {
         await this.recover(e as Error);
         throw e;
@@ -891,10 +925,11 @@ export class ProjectRoom {
     if (!change) return version;
     const revision: OutgoingRevision = { revision: `server-${n}`, client: SERVER_CLIENT, changes: withInput(change) };
     const meta: ProjectMeta = { ...this.meta, nextRevision: n + 1 };
-    await this.persist({ update: null, meta, revisions: logEntries([revision]) });
+    const delivery = this.deliveryOf([revision]);
+    await this.persist({ update: null, meta, revisions: logEntries([revision]) }, [delivery]);
     this.meta = meta;
     this.afterCommit();
-    this.deliver(this.deliveryOf([revision]), null);
+    this.deliver(delivery, null);
     return version;
   }
 
@@ -1036,6 +1071,8 @@ interface SubmissionResult {
   finals: Changes | null;
   /** Changes of it that were applied. */
   changes: number;
+  /** What telling it sends (made once the group is applied, before it is stored). */
+  delivery: Delivery;
 }
 
 /**
