@@ -36,7 +36,7 @@ async function start(overrides: Partial<ConfigInput> = {}): Promise<TestServer> 
   return s;
 }
 
-const room = async (): Promise<ProjectRoom> => (await s.server.projects.open(1))!;
+const room = async (): Promise<ProjectRoom> => (await s.server.projects.open(1)) as ProjectRoom;
 const service = () => new HistoryService(s.server.storage, s.server.projects);
 /** A version's (or the current) dataset. */
 const datasetAt = async (ref: string): Promise<Rec> => (await service().show('1', ref)).dataset as Rec;

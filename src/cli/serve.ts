@@ -14,6 +14,8 @@ const OPTIONS = {
   'data-dir': { type: 'string' },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  redis: { type: 'string' },
+  'node-id': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -25,13 +27,15 @@ export function serveOptionsHelp(): string {
     ['--data-dir <dir>', `database directory (default ${defaults.dataDir})`],
     ['--config <file>', 'JSON config file; its paths are relative to the file (default: none)'],
     ['--log-level <level>', `debug, info, warn, error or silent (default ${defaults.logLevel ?? 'info'}); JSON lines on stderr, readable on a terminal`],
+    ['--redis <url>', 'serve projects together with other nodes through this Redis (cluster mode; default: none)'],
+    ['--node-id <id>', "this node's id in a cluster, unique among the nodes (default: host name and process id)"],
     ['-h, --help', 'show this help'],
   ]);
 }
 
 function help(): string {
   return [
-    'Usage: weft serve [--host H] [--port P] [--data-dir D] [--config FILE] [--log-level L]',
+    'Usage: weft serve [--host H] [--port P] [--data-dir D] [--config FILE] [--log-level L] [--redis URL [--node-id ID]]',
     '',
     'Starts the WebSocket sync server. Settings come from the defaults, then the config file,',
     'then the environment, then these flags.',
@@ -55,6 +59,8 @@ function parseFlags(args: string[]): { help: boolean; file?: string; flags: Part
   if (values.host !== undefined) flags.host = values.host;
   if (values['data-dir'] !== undefined) flags.dataDir = values['data-dir'];
   if (values['log-level'] !== undefined) flags.logLevel = values['log-level'];
+  if (values.redis !== undefined) flags.redis = values.redis;
+  if (values['node-id'] !== undefined) flags.nodeId = values['node-id'];
   if (values.port !== undefined) {
     const port = /^\d+$/.test(values.port) ? Number(values.port) : NaN;
     if (!(port <= 65535)) throw new UsageError(`--port: expected an integer from 0 to 65535, got "${values.port}"`, 'serve');

@@ -11,6 +11,10 @@
  *   p  JSON   phantom mappings the commit made: [[user, store, phantom, id, connection, at], ...]
  *   v  JSON   version contents it stored: [[version, content], ...]
  *   x  JSON   version contents it removed: [version, ...]
+ *   d  JSON   how its revisions reach clients, in order (src/server/delivery.ts): [{n, e?, f?, c?, z?}, ...]
+ *             each taking the next n revisions; e: a classic sender not echoed, f: [sender, finals],
+ *             c: the revisions as classic clients get them, z: [user, announce] of a reset.
+ *             Absent: everyone gets every revision.
  *
  * Entries are read back from Redis, where anything may have written anything: `decodeEntry` checks
  * every field and refuses an entry with a `MalformedEntry` that names the field, before any of it
@@ -36,6 +40,18 @@ export interface Committed {
   versionContents: [string, unknown][];
   removedVersions: string[];
   author?: string;
+  /** How the revisions reach clients; absent: everyone gets every revision. */
+  deliveries?: EntryDelivery[];
+}
+
+/** One delivery of a commit: the next `count` of its revisions, addressed as `Delivery` is. */
+export interface EntryDelivery {
+  count: number;
+  noEcho?: string;
+  finals?: { connection: string; changes: Record<string, unknown> };
+  classic?: unknown[];
+  /** The commit was a reset by `user`: every node's clients load the project again. */
+  reset?: { user: string; announce: boolean };
 }
 
 /** Stream field values, as `ProjectStream.append` takes them. */
@@ -52,7 +68,7 @@ export class MalformedEntry extends Error {
   }
 }
 
-const FIELD_NAMES: Readonly<Record<string, string>> = { u: 'update', m: 'meta', r: 'revisions', a: 'author', p: 'phantoms', v: 'version contents', x: 'removed versions' };
+const FIELD_NAMES: Readonly<Record<string, string>> = { u: 'update', m: 'meta', r: 'revisions', a: 'author', p: 'phantoms', v: 'version contents', x: 'removed versions', d: 'deliveries' };
 
 /** Longest author name accepted (bytes). */
 const MAX_AUTHOR_BYTES = 1024;
@@ -79,6 +95,19 @@ const revisionSchema = z.looseObject({
   client: z.string(),
   changes: z.record(z.string(), z.unknown()),
 });
+
+const deliveriesSchema = z
+  .array(
+    z.strictObject({
+      n: z.number().int().min(0).max(1_000_000),
+      e: z.string().max(1000).optional(),
+      f: z.tuple([z.string().max(1000), z.record(z.string(), z.unknown())]).optional(),
+      c: z.array(revisionSchema).optional(),
+      z: z.tuple([z.string().max(MAX_AUTHOR_BYTES), z.boolean()]).optional(),
+    }),
+  )
+  .min(1)
+  .max(1_000_000);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -162,6 +191,19 @@ export function encodeEntry(c: Committed): EntryFields {
   if (c.phantoms.length > 0) fields.p = JSON.stringify(c.phantoms.map((p) => [p.user, p.store, p.phantom, p.id, p.connection, p.at]));
   if (c.versionContents.length > 0) fields.v = JSON.stringify(c.versionContents.map(([key, content]) => [key, content ?? null]));
   if (c.removedVersions.length > 0) fields.x = JSON.stringify(c.removedVersions);
+  if (c.deliveries?.length) {
+    const total = c.deliveries.reduce((n, d) => n + d.count, 0);
+    if (total !== c.revisions.length) throw new Error(`deliveries take ${total} revisions of ${c.revisions.length}`);
+    fields.d = JSON.stringify(
+      c.deliveries.map((d) => ({
+        n: d.count,
+        ...(d.noEcho !== undefined ? { e: d.noEcho } : {}),
+        ...(d.finals ? { f: [d.finals.connection, d.finals.changes] } : {}),
+        ...(d.classic ? { c: d.classic } : {}),
+        ...(d.reset ? { z: [d.reset.user, d.reset.announce] } : {}),
+      })),
+    );
+  }
   return fields;
 }
 
@@ -214,6 +256,7 @@ export function decodeEntry(fields: ReadonlyMap<string, Buffer>): Committed {
   const p = fields.get('p');
   const v = fields.get('v');
   const x = fields.get('x');
+  const d = fields.get('d');
   let author: string | undefined;
   if (a !== undefined) {
     if (a.byteLength > MAX_AUTHOR_BYTES) fail('a', `longer than ${MAX_AUTHOR_BYTES} bytes`);
@@ -221,13 +264,29 @@ export function decodeEntry(fields: ReadonlyMap<string, Buffer>): Committed {
   }
   const phantoms: PhantomRecord[] =
     p === undefined ? [] : parsed('p', phantomsSchema, jsonOf('p', p)).map(([user, store, phantom, id, connection, at]) => ({ user, store, phantom, id, connection, at }));
+  const revisions = r === undefined ? [] : decodeRevisions(r, meta);
+  const deliveries = d === undefined ? undefined : decodeDeliveries(d, revisions.length);
   return {
     update: u === undefined ? null : checkUpdate(u),
-    revisions: r === undefined ? [] : decodeRevisions(r, meta),
+    revisions,
     meta,
     phantoms,
     versionContents: v === undefined ? [] : (parsed('v', versionContentsSchema, jsonOf('v', v)) as [string, unknown][]),
     removedVersions: x === undefined ? [] : parsed('x', removedVersionsSchema, jsonOf('x', x)),
     ...(author !== undefined ? { author } : {}),
+    ...(deliveries ? { deliveries } : {}),
   };
+}
+
+function decodeDeliveries(bytes: Buffer, revisions: number): EntryDelivery[] {
+  const list = parsed('d', deliveriesSchema, jsonOf('d', bytes));
+  const total = list.reduce((n, item) => n + item.n, 0);
+  if (total !== revisions) fail('d', `they take ${total} revisions of ${revisions}`);
+  return list.map((item) => ({
+    count: item.n,
+    ...(item.e !== undefined ? { noEcho: item.e } : {}),
+    ...(item.f ? { finals: { connection: item.f[0], changes: item.f[1] } } : {}),
+    ...(item.c ? { classic: item.c } : {}),
+    ...(item.z ? { reset: { user: item.z[0], announce: item.z[1] } } : {}),
+  }));
 }

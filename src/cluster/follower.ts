@@ -43,6 +43,11 @@ export interface ProjectFollowerOptions {
   onRebuilt?: (fromSeq: number, seq: number, document: ProjectDocument) => void;
   /** Malformed entries, failed reads from Redis, listener errors. */
   onError?: (error: Error) => void;
+  /**
+   * Runs each step of the follower (applying entries, rebuilding), so that the node can keep them
+   * apart from its own reads of the document (a dataset serialized in paced stretches).
+   */
+  exclusive?: (step: () => Promise<void>) => Promise<void>;
   /** Entries per XRANGE while building or catching up. */
   pageSize?: number;
   /** Attempts to build from a snapshot that the owner keeps replacing meanwhile. */
@@ -216,7 +221,7 @@ export class ProjectFollower {
     const run = this.work.then(async () => {
       if (this.closed) return;
       try {
-        await step();
+        await (this.options.exclusive ? this.options.exclusive(() => (this.closed ? Promise.resolve() : step())) : step());
       } catch (error) {
         this.report(asError(error));
         this.retryLater();

@@ -52,6 +52,16 @@ end
 return 0
 `);
 
+// KEYS: lease, epoch. ARGV: the holder's lease value as seen, nodeId, leaseMs. A new lease of ours
+// in place of exactly that one; {0, current} when the lease changed meanwhile (or is gone).
+const TAKE_OVER = new LuaScript(`
+local current = redis.call('GET', KEYS[1])
+if current ~= ARGV[1] then return {0, current or ''} end
+local epoch = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2] .. ':' .. epoch, 'PX', ARGV[3])
+return {1, tostring(epoch)}
+`);
+
 // KEYS: lease. ARGV: expected value.
 const RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -116,6 +126,18 @@ export class ProjectLease {
     const keys = projectRedisKeys(project, this.prefix);
     const reply = await RENEW.run(this.redis, [keys.lease], [leaseValue(this.nodeId, checkEpoch(epoch)), this.leaseMs]);
     return reply === 1;
+  }
+
+  /**
+   * Takes the lease from `holder` before it expires: for a holder known to be gone (its node no
+   * longer listens). The new epoch fences whatever that node might still try to write. Fails (null)
+   * when the lease is no longer exactly the one seen.
+   */
+  async takeOver(project: ProjectId, holder: LeaseHolder): Promise<number | null> {
+    const keys = projectRedisKeys(project, this.prefix);
+    const reply = await TAKE_OVER.run(this.redis, [keys.lease, keys.epoch], [leaseValue(checkNodeId(holder.node), checkEpoch(holder.epoch)), this.nodeId, this.leaseMs]);
+    if (!Array.isArray(reply) || reply.length !== 2) throw new Error('unexpected reply to lease take-over');
+    return reply[0] === 1 ? checkEpoch(replyInteger(reply[1], 'lease epoch')) : null;
   }
 
   /** Gives up our lease (only ours, only that epoch), so another node need not wait for expiry. */

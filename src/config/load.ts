@@ -17,6 +17,8 @@ export interface ConfigFlags {
   port: number;
   dataDir: string;
   logLevel: string;
+  redis: string;
+  nodeId: string;
 }
 
 export interface LoadConfigOptions {
@@ -37,6 +39,8 @@ export const ENV_VARS: ReadonlyArray<{ name: string; description: string }> = [
   { name: 'WEFT_SYNC', description: 'fsync every commit: true/false/1/0' },
   { name: 'WEFT_LOG_LEVEL', description: 'log lines at this level and above: debug, info, warn, error or silent' },
   { name: 'WEFT_TOKEN_SECRET', description: 'HS256 secret of app-issued login tokens (at least 32 characters)' },
+  { name: 'WEFT_REDIS_URL', description: 'Redis shared by several nodes (cluster mode): redis://host:port' },
+  { name: 'WEFT_NODE_ID', description: "this node's id in a cluster (default: host name and process id)" },
 ];
 
 /** Keys whose value in a config file replaces the default instead of merging into it. */
@@ -127,7 +131,14 @@ function envOverrides(env: NodeJS.ProcessEnv): Json {
   if (logLevel !== undefined) out.logLevel = logLevel;
   const secret = nonEmpty(env.WEFT_TOKEN_SECRET);
   if (secret !== undefined) out.tokens = { secret };
+  const cluster = clusterOverrides(nonEmpty(env.WEFT_REDIS_URL), nonEmpty(env.WEFT_NODE_ID));
+  if (cluster) out.cluster = cluster;
   return out;
+}
+
+function clusterOverrides(redis: string | undefined, nodeId: string | undefined): Json | undefined {
+  if (redis === undefined && nodeId === undefined) return undefined;
+  return { ...(redis !== undefined ? { redis } : {}), ...(nodeId !== undefined ? { nodeId } : {}) };
 }
 
 function flagOverrides(flags: Partial<ConfigFlags>): Json {
@@ -136,6 +147,8 @@ function flagOverrides(flags: Partial<ConfigFlags>): Json {
   if (flags.port !== undefined) out.port = flags.port;
   if (flags.dataDir !== undefined) out.dataDir = resolve(flags.dataDir);
   if (flags.logLevel !== undefined) out.logLevel = flags.logLevel;
+  const cluster = clusterOverrides(flags.redis, flags.nodeId);
+  if (cluster) out.cluster = cluster;
   return out;
 }
 

@@ -175,6 +175,22 @@ export const ConfigSchema = z.strictObject({
    * Bryntum 7.x reads without a deprecation warning. Versions and change logs keep their names.
    */
   datasetKeys: z.enum(['legacy', 'plain']).default('legacy'),
+  /**
+   * Several nodes serving the same projects through one Redis (README "Several nodes"). Absent:
+   * one node, nothing but its LevelDB.
+   */
+  cluster: z
+    .strictObject({
+      /** redis://[user:password@]host:port[/db] */
+      redis: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+      /** This node's id, unique among the nodes (default: host name and process id). */
+      nodeId: z.string().min(1).max(256).optional(),
+      /** Time to live of a project's lease; its owner renews it every third of that. */
+      leaseMs: z.number().int().min(300).max(600_000).default(10_000),
+      /** Prefix of every Redis key Weft writes. */
+      prefix: z.string().regex(/^[^{}]+$/, 'non-empty, without braces').default('weft'),
+    })
+    .optional(),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

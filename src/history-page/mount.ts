@@ -4,7 +4,7 @@ import type { Config } from '../config/schema.js';
 import { HistoryService } from '../history/service.js';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
-import type { ProjectRoom } from '../server/room.js';
+import type { Room } from '../server/projects.js';
 import type { ProjectList } from '../projects/catalog.js';
 import { HistoryPage, type HistoryPageOptions } from './page-http.js';
 import { verifyPassword } from '../server/passwords.js';
@@ -13,7 +13,7 @@ import { projectSummaries } from './summaries.js';
 export function historyPage(
   config: Config,
   storage: Storage,
-  rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined>; readonly catalog: ProjectList },
+  rooms: { open(id: ProjectId): Promise<Room | undefined>; readonly catalog: ProjectList },
   log: Log,
   guard?: HistoryPageOptions['guard'],
 ): HistoryPage {

@@ -6,12 +6,12 @@ import type { ProjectList } from '../projects/catalog.js';
 import { VersionStore } from '../history/versions.js';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
-import type { ProjectRoom } from '../server/room.js';
+import type { Room } from '../server/projects.js';
 import type { ProjectSummary } from './page-http.js';
 
 export async function projectSummaries(
   storage: Storage,
-  rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined>; readonly catalog: ProjectList },
+  rooms: { open(id: ProjectId): Promise<Room | undefined>; readonly catalog: ProjectList },
 ): Promise<ProjectSummary[]> {
   const out: ProjectSummary[] = [];
   for (const project of rooms.catalog.list()) {

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
-import type { ProjectRoom } from '../server/room.js';
+import type { Room } from '../server/projects.js';
 import type { ProjectList } from '../projects/catalog.js';
 import { diffDatasets, type DatasetDiff } from './diff.js';
 import { HistoryError } from './errors.js';
@@ -53,7 +53,7 @@ export interface HistoryApi {
 export class HistoryService implements HistoryApi {
   constructor(
     private readonly storage: Storage,
-    private readonly rooms: { open(id: ProjectId): Promise<ProjectRoom | undefined>; readonly catalog: ProjectList },
+    private readonly rooms: { open(id: ProjectId): Promise<Room | undefined>; readonly catalog: ProjectList },
     /** Who restores (recorded among the authors of the next version). */
     private readonly user = 'weft-cli',
   ) {}
@@ -105,7 +105,7 @@ export class HistoryService implements HistoryApi {
     return { version, dataset: await datasetOfState(state) };
   }
 
-  private async room(id: ProjectId): Promise<ProjectRoom> {
+  private async room(id: ProjectId): Promise<Room> {
     const room = await this.rooms.open(id);
     if (!room) throw new HistoryError(`unknown project ${JSON.stringify(id)}`, 404);
     return room;

@@ -24,7 +24,7 @@ import type { AccessPolicy, User } from './access.js';
 import type { AutoSaveGrants } from './autosave.js';
 import { announceToAll, type Connection } from './connection.js';
 import type { ProjectRegistry } from './projects.js';
-import type { ProjectRoom } from './room.js';
+import type { Room } from './projects.js';
 import type { LoginGuard } from './login-guard.js';
 import type { UsersAnnouncer } from './users-announcer.js';
 import type { Config } from '../config/schema.js';
@@ -56,7 +56,7 @@ interface Request {
   frame: Frame;
   /** The project id, validated when the command needs one. */
   project: ProjectId;
-  room: ProjectRoom | null;
+  room: Room | null;
 }
 
 interface Command {
@@ -148,7 +148,7 @@ const projects: Command = {
 };
 
 /** The project's room; one that does not exist is made when the user's token may (see AccessPolicy.mayCreate). */
-export function openProject(server: Pick<ServerContext, 'projects' | 'access'>, user: User, project: ProjectId, when: 'loaded' | 'readable' = 'loaded'): Promise<ProjectRoom | undefined> {
+export function openProject(server: Pick<ServerContext, 'projects' | 'access'>, user: User, project: ProjectId, when: 'loaded' | 'readable' = 'loaded'): Promise<Room | undefined> {
   const create = server.access.mayCreate(user, project) ? () => ({ id: project, name: String(project), ids: 'number' as const }) : undefined;
   return server.projects.open(project, create, when);
 }

@@ -4,7 +4,7 @@
 import type { WebSocket } from 'ws';
 import { encoderFor, type Encoder, type Generation, type Message } from '../protocol/codec.js';
 import type { User } from './access.js';
-import type { ProjectRoom } from './room.js';
+import type { Room } from './projects.js';
 import { fragments } from './fragments.js';
 import { atTime } from './expiry.js';
 import { corkSocket, flushSoon, forget, inOneWrite } from './announcements.js';
@@ -37,7 +37,7 @@ export class Connection {
   /** Fixed by the login message (PROTOCOL.md §2.4); 'classic' until then. */
   generation: Generation = 'classic';
   user: User | null = null;
-  room: ProjectRoom | null = null;
+  room: Room | null = null;
   /** Messages waiting for a streamed reply to finish (null when none is being streamed). */
   private waiting: { item: Text | string[]; chars: number }[] | null = null;
   /** Their length in UTF-16 code units. */
@@ -205,7 +205,7 @@ export class Connection {
     }
   }
 
-  subscribeTo(room: ProjectRoom): void {
+  subscribeTo(room: Room): void {
     if (this.room && this.room !== room) this.room.unsubscribe(this);
     this.room = room;
   }

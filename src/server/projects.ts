@@ -10,11 +10,22 @@ import type { ProjectId } from '../protocol/schemas.js';
 import type { Storage } from '../persistence/storage.js';
 import type { ProjectCatalog, ProjectEntry } from '../projects/catalog.js';
 import { ProjectRoom, type RoomObserver } from './room.js';
+import { FollowerRoom } from '../cluster/follower-room.js';
+import type { ClusterNode } from '../cluster/cluster-node.js';
+import { ProjectOwnership, type OwnershipLost } from '../cluster/ownership.js';
+import { alignWithStream } from '../cluster/take-over.js';
+import { serveForwarded } from '../cluster/forwarding.js';
+
+/**
+ * A loaded project: sequenced here (one node, or this node owns it in a cluster), or followed
+ * from its stream while another node sequences it (cluster mode).
+ */
+export type Room = ProjectRoom | FollowerRoom;
 
 /** A project being opened: resolves when it is loaded, and when it can serve datasets (see ProjectRoom.start). */
 interface Opening {
-  loaded: Promise<ProjectRoom>;
-  readable: Promise<ProjectRoom>;
+  loaded: Promise<Room>;
+  readable: Promise<Room>;
 }
 
 export class ProjectRegistry {
@@ -23,7 +34,9 @@ export class ProjectRegistry {
   private readonly timer: NodeJS.Timeout;
 
   /** Rooms done loading. */
-  private readonly ready = new Set<ProjectRoom>();
+  private readonly ready = new Set<Room>();
+  /** Cluster mode: the projects this node sequences, with their leases. */
+  private readonly owned = new Map<ProjectId, { room: ProjectRoom; ownership: ProjectOwnership }>();
 
   constructor(
     private readonly config: Config,
@@ -31,7 +44,10 @@ export class ProjectRegistry {
     readonly catalog: ProjectCatalog,
     private readonly log: Log,
     private readonly observer?: RoomObserver,
+    /** Cluster mode: this node's part in it (src/cluster). */
+    private readonly cluster?: ClusterNode,
   ) {
+    if (cluster) serveForwarded(cluster.rpc, cluster.nodeId, { owned: (id) => this.ownedRoom(id) });
     const every = Math.max(1000, Math.min(30_000, (config.storage.unloadAfterSeconds * 1000) / 2));
     this.timer = setInterval(() => void this.unloadIdle(), every);
     this.timer.unref();
@@ -43,7 +59,7 @@ export class ProjectRegistry {
    * `when: 'readable'` resolves as soon as the room can serve datasets, which for a large project
    * with stored dataset texts is before its document is loaded.
    */
-  async open(id: ProjectId, create?: () => Omit<ProjectEntry, 'createdAt'>, when: keyof Opening = 'loaded'): Promise<ProjectRoom | undefined> {
+  async open(id: ProjectId, create?: () => Omit<ProjectEntry, 'createdAt'>, when: keyof Opening = 'loaded'): Promise<Room | undefined> {
     let opening = this.rooms.get(id);
     if (opening) return opening[when];
     let project = this.catalog.get(id);
@@ -57,8 +73,9 @@ export class ProjectRegistry {
   private start(entry: ProjectEntry): Opening {
     const id = entry.id;
     const previous = this.closing.get(id);
-    const started = (async () => {
+    const started = (async (): Promise<Room> => {
       if (previous) await previous;
+      if (this.cluster) return this.startClustered(entry, this.cluster);
       return ProjectRoom.start({
         project: entry,
         config: this.config,
@@ -85,6 +102,79 @@ export class ProjectRegistry {
     loaded.catch(() => this.rooms.get(id) === opening && this.rooms.delete(id));
     readable.catch(() => undefined);
     return opening;
+  }
+
+  /**
+   * Cluster mode: the node holding the project's lease sequences it; others follow its stream. A
+   * node taking the lease brings its copy in line with the stream first (take-over.ts).
+   */
+  private async startClustered(entry: ProjectEntry, cluster: ClusterNode): Promise<Room> {
+    const id = entry.id;
+    let claim = await cluster.lease.acquire(id);
+    // A holder whose node no longer listens died (kill -9, crash): take the project over now
+    // rather than when its lease expires. A paused node still listens, and keeps its lease.
+    if (!claim.owned && !(await cluster.rpc.listening(claim.owner))) {
+      const epoch = await cluster.lease.takeOver(id, { node: claim.owner, epoch: claim.epoch });
+      if (epoch !== null) {
+        this.log(`project ${JSON.stringify(id)}: taken over from node ${claim.owner}, which no longer listens`, { level: 'warn', project: id });
+        claim = { owned: true, epoch };
+      }
+    }
+    if (!claim.owned) {
+      this.log(`project ${JSON.stringify(id)}: following it (sequenced by node ${claim.owner})`, { project: id });
+      return FollowerRoom.start({
+        project: id,
+        config: this.config,
+        owner: claim.owner,
+        stream: cluster.stream,
+        reader: cluster.reader,
+        rpc: cluster.rpc,
+        log: this.log,
+        onEnded: (room) => this.forget(id, room),
+      });
+    }
+    const storage = this.storage.project(id);
+    let ownership: ProjectOwnership;
+    try {
+      const seq = await alignWithStream(storage, cluster.stream, id);
+      ownership = new ProjectOwnership({ lease: cluster.lease, stream: cluster.stream, project: id, epoch: claim.epoch, seq, onLost: (error) => this.lost(id, error) });
+    } catch (error) {
+      await cluster.lease.release(id, claim.epoch).catch(() => false);
+      throw error;
+    }
+    ownership.keepRenewed();
+    this.log(`project ${JSON.stringify(id)}: sequenced by this node (epoch ${claim.epoch}, stream at ${ownership.seq})`, { project: id });
+    const room = ProjectRoom.start({ project: entry, config: this.config, storage, loadSeed: () => this.seedOf(entry), log: this.log, observer: this.observer, replica: ownership });
+    this.owned.set(id, { room, ownership });
+    // A project that cannot be loaded is not held either.
+    room.loaded.catch(() => {
+      if (this.owned.get(id)?.room === room) this.owned.delete(id);
+      void ownership.release();
+    });
+    return room;
+  }
+
+  /** The room of a project this node sequences now (cluster mode), for requests of other nodes. */
+  private ownedRoom(id: ProjectId): ProjectRoom | null {
+    const owned = this.owned.get(id);
+    return owned && !owned.ownership.isLost ? owned.room : null;
+  }
+
+  /** The lease is gone: the room's clients reconnect (to whichever node), and the room unloads. */
+  private lost(id: ProjectId, error: OwnershipLost): void {
+    const owned = this.owned.get(id);
+    if (!owned) return;
+    this.log(error.message, { level: 'warn', project: id });
+    for (const connection of [...owned.room.subscribers]) connection.close(1012, 'project moving to another node: reconnect');
+    this.forget(id, owned.room);
+  }
+
+  /** Drop a room that ended on its own (cluster mode) and unload it. */
+  private forget(id: ProjectId, room: Room): void {
+    void this.rooms.get(id)?.loaded.then(
+      (current) => void (current === room && this.unload(id, room)),
+      () => undefined,
+    );
   }
 
   /** The first state of a project (and what a reset brings back): its seed file, its imported data, or nothing. */
@@ -134,11 +224,15 @@ export class ProjectRegistry {
     }
   }
 
-  private unload(id: ProjectId, room: ProjectRoom): Promise<void> {
+  private unload(id: ProjectId, room: Room): Promise<void> {
     this.rooms.delete(id);
     this.ready.delete(room);
+    const owned = this.owned.get(id);
+    if (owned?.room === room) this.owned.delete(id);
     const done = room
       .close()
+      // Given up once its log is folded here: the next node need not wait for the lease to expire.
+      .then(() => (owned?.room === room ? owned.ownership.release() : undefined))
       .then(() => {
         this.log(`project ${JSON.stringify(id)} unloaded`, { project: id });
         this.observer?.unloaded?.(id);
@@ -158,5 +252,6 @@ export class ProjectRegistry {
       if (room) all.push(this.unload(id, room));
     }
     await Promise.all([...all, ...this.closing.values()]);
+    await this.cluster?.close();
   }
 }

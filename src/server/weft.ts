@@ -2,6 +2,8 @@
  * The Weft server: an HTTP server carrying the WebSocket endpoint, the loaded projects and the
  * connections. Each connection's frames are handled one after another, in arrival order.
  */
+import { hostname } from 'node:os';
+import { ClusterNode } from '../cluster/cluster-node.js';
 import { stderrLog, type Log } from './log.js';
 import { MessageRate } from './message-rate.js';
 import { tooManyRefusals } from './refusals.js';
@@ -152,6 +154,16 @@ export class WeftServer {
       longestQueue: () => projects.longestQueue(),
     });
     const catalog = await ProjectCatalog.open(storage, config.projects);
+    let cluster: ClusterNode | undefined;
+    if (config.cluster) {
+      const { redis, nodeId, leaseMs, prefix } = config.cluster;
+      try {
+        cluster = await ClusterNode.start({ redisUrl: redis, nodeId: nodeId ?? `${hostname()}-${process.pid}`, leaseMs, prefix, log });
+      } catch (e) {
+        await storage.close();
+        throw e;
+      }
+    }
     const hooks = options.hooks ?? {};
     const hookFailed = (name: string) => (e: Error) => log(`${name} hook failed: ${e.stack ?? e}`, { level: 'error' });
     const projects = new ProjectRegistry(config, storage, catalog, log, {
@@ -170,7 +182,7 @@ export class WeftServer {
         : undefined,
       loaded: (project) => safely(hooks.onLoad, hookFailed('onLoad'), project),
       unloaded: (project) => safely(hooks.onUnload, hookFailed('onUnload'), project),
-    });
+    }, cluster);
     const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
     const history = new HistoryService(storage, projects);
     const manage = { projects: new ProjectsService(projects, history, config.limits), history };
@@ -189,6 +201,7 @@ export class WeftServer {
           http.listen(config.port, config.host, () => resolve());
         });
       } catch (e) {
+        await cluster?.close();
         await storage.close();
         throw new Error(`cannot listen on ${config.host}:${config.port}: ${(e as Error).message}`);
       }
@@ -208,6 +221,8 @@ export class WeftServer {
    * client asking for one meanwhile waits for that same load. Seeded projects unload when idle.
    */
   private async seedNewProjects(): Promise<void> {
+    // Several nodes: a project is seeded by the node that opens it first (src/server/projects.ts).
+    if (this.config.cluster) return;
     for (const project of this.config.projects) {
       // A configured project deleted at runtime stays deleted.
       if (!this.projects.catalog.get(project.id) || this.closing) continue;

@@ -21,7 +21,7 @@ import type { User } from './access.js';
 import type { ServerContext } from './commands.js';
 import type { Inbound } from './inbound.js';
 import type { Log } from './log.js';
-import type { ProjectRoom } from './room.js';
+import type { Room } from './projects.js';
 import { YjsPeer } from './yjs-peer.js';
 import { shut, type PreLogin } from './pre-login.js';
 import { atTime } from './expiry.js';
@@ -54,7 +54,7 @@ export interface YjsRequest {
   /** The project the path names for this user (WeftServer.projectFromPath), undefined for none. */
   project(user: User): ProjectId | undefined;
   /** The project's room, loading it if need be (ProjectRegistry.open), for a user who may open it; undefined when it does not exist. */
-  open(project: ProjectId, user: User): Promise<ProjectRoom | undefined | null>;
+  open(project: ProjectId, user: User): Promise<Room | undefined | null>;
   /** Answer the upgrade request with an HTTP error instead. */
   refuse(status: number, text: string): void;
 }
@@ -86,7 +86,7 @@ export class YjsDoor {
   }
 
   /** A YjsPeer for a socket whose user may open `project`, closed with 4401 when its token expires. */
-  private start(ws: WebSocket, user: User, project: ProjectId, room: ProjectRoom): void {
+  private start(ws: WebSocket, user: User, project: ProjectId, room: Room): void {
     const { context, config, log } = this.parts;
     const id = `yjs-${this.parts.instance}-${this.parts.nextConnection()}`;
     const peer = new YjsPeer(id, ws, user, !context.access.canWrite(user, project), room, this.parts.inbound(id, ws), log, config.limits);

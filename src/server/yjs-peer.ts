@@ -7,7 +7,7 @@ import type { WebSocket } from 'ws';
 import { awarenessClientIds, decodeYjsFrame } from '../protocol/yjs-wire.js';
 import type { User } from './access.js';
 import type { Inbound } from './inbound.js';
-import type { ProjectRoom } from './room.js';
+import type { Room } from './projects.js';
 
 /** The `limits` a peer is held to (defaults as in the config schema). */
 export interface PeerLimits {
@@ -30,7 +30,7 @@ export class YjsPeer {
     private readonly socket: WebSocket,
     readonly user: User,
     readonly readOnly: boolean,
-    private readonly room: ProjectRoom,
+    private readonly room: Room,
     private readonly inbound: Inbound,
     private readonly log: Log,
     private readonly limits: PeerLimits = DEFAULT_LIMITS,

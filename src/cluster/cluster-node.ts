@@ -1,0 +1,87 @@
+/**
+ * This node's part in a cluster: its connections to Redis, its id, and the pieces every project
+ * uses (lease, stream, the one stream reader, requests to other nodes).
+ */
+import { Redis } from 'ioredis';
+import type { Log } from '../server/log.js';
+import { checkNodeId, ProjectLease } from './lease.js';
+import { NodeRpc } from './node-rpc.js';
+import { ProjectStream } from './project-stream.js';
+import { checkPrefix } from './redis-keys.js';
+import { StreamReader } from './stream-reader.js';
+
+export interface ClusterNodeOptions {
+  redisUrl: string;
+  nodeId: string;
+  leaseMs: number;
+  prefix: string;
+  log: Log;
+  /** How long to wait for Redis at start. */
+  connectTimeoutMs?: number;
+}
+
+export class ClusterNode {
+  readonly nodeId: string;
+  readonly lease: ProjectLease;
+  readonly stream: ProjectStream;
+  readonly reader: StreamReader;
+  readonly rpc: NodeRpc;
+
+  private constructor(
+    private readonly redis: Redis,
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    options: ClusterNodeOptions,
+  ) {
+    this.nodeId = options.nodeId;
+    this.lease = new ProjectLease(redis, { nodeId: options.nodeId, leaseMs: options.leaseMs, prefix: options.prefix });
+    this.stream = new ProjectStream(redis, { nodeId: options.nodeId, prefix: options.prefix });
+    this.reader = new StreamReader(redis, { prefix: options.prefix, onError: (error, project) => options.log(`stream reader${project === undefined ? '' : ` (project ${JSON.stringify(project)})`}: ${error.message}`, { level: 'warn' }) });
+    this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });
+  }
+
+  /** Connects to Redis (bounded wait) and starts listening for other nodes' requests. */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    checkNodeId(options.nodeId);
+    checkPrefix(options.prefix);
+    const redis = new Redis(options.redisUrl, { lazyConnect: true, connectTimeout: options.connectTimeoutMs ?? 10_000 });
+    // Errors surface on the commands that meet them; reconnecting is ioredis's.
+    let lastError = '';
+    redis.on('error', (e: Error) => {
+      if (e.message !== lastError) options.log(`redis: ${e.message}`, { level: 'warn' });
+      lastError = e.message;
+    });
+    try {
+      await redis.connect();
+      await redis.ping();
+    } catch (error) {
+      redis.disconnect();
+      throw new Error(`cannot reach Redis at ${safeUrl(options.redisUrl)}: ${(error as Error).message}`, { cause: error });
+    }
+    const publisher = redis.duplicate();
+    const subscriber = redis.duplicate();
+    publisher.on('error', () => {});
+    subscriber.on('error', () => {});
+    const node = new ClusterNode(redis, publisher, subscriber, options);
+    await node.rpc.start();
+    options.log(`cluster node ${JSON.stringify(options.nodeId)} joined through Redis at ${safeUrl(options.redisUrl)}`, {});
+    return node;
+  }
+
+  async close(): Promise<void> {
+    await this.rpc.close().catch(() => undefined);
+    await this.reader.close().catch(() => undefined);
+    for (const client of [this.subscriber, this.publisher, this.redis]) await client.quit().catch(() => client.disconnect());
+  }
+}
+
+/** A Redis URL without its password, for logs. */
+export function safeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}

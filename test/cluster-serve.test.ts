@@ -1,0 +1,328 @@
+/**
+ * Cluster mode inside one test process: two or three Weft servers, each with its own LevelDB,
+ * sharing projects through a real redis-server started here. One sequences a project (it opened it
+ * first); the others follow its stream and forward their clients' changes to it.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { decodeEntry, encodeEntry, MalformedEntry, type Committed } from '../src/cluster/entry.js';
+import { ProjectLease } from '../src/cluster/lease.js';
+import { ProjectOwnership, OwnershipLost, toEntryDeliveries } from '../src/cluster/ownership.js';
+import { ProjectStream } from '../src/cluster/project-stream.js';
+import { projectRedisKeys } from '../src/cluster/redis-keys.js';
+import { alignWithStream, readStreamState } from '../src/cluster/take-over.js';
+import { Storage, type ProjectMeta } from '../src/persistence/storage.js';
+import { classicLogin, revisionsLogin, type Msg, type TestClient } from './support/client.js';
+import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
+import { waitFor } from './support/wait.js';
+
+type Rec = Record<string, any>;
+
+const META: ProjectMeta = { nextId: 100, nextRevision: 3, phantomEpoch: 0, firstLoggedRevision: 1, createdAt: '2026-01-01T00:00:00.000Z' };
+const revisionText = (n: number, client = 'c1') => ({ n, text: JSON.stringify({ revision: `server-${n}`, client, changes: { tasks: { updated: [{ id: 1, name: `r${n}` }] } } }) });
+const asRead = (fields: Record<string, Buffer | string>) => new Map(Object.entries(fields).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')]));
+
+describe('How a stream entry says who gets which revisions', () => {
+  const base: Committed = { update: null, revisions: [revisionText(1), revisionText(2, 'c2')], meta: META, phantoms: [], versionContents: [], removedVersions: [] };
+
+  it('round-trips deliveries: echo left out, finals, the classic variant and a reset', () => {
+    const deliveries = toEntryDeliveries(
+      [
+        { revisions: [JSON.parse(revisionText(1).text)], noEcho: 'c1', finals: { connection: 'c1', changes: { tasks: { updated: [{ id: 1, name: 'final' }] } } } },
+        { revisions: [JSON.parse(revisionText(2, 'c2').text)], classic: [{ revision: 'server-2', client: 'c2', changes: {} }] },
+      ],
+      { user: 'ann', announce: true },
+    );
+    const back = decodeEntry(asRead(encodeEntry({ ...base, deliveries })));
+    expect(back.deliveries).toEqual([
+      { count: 1, noEcho: 'c1', finals: { connection: 'c1', changes: { tasks: { updated: [{ id: 1, name: 'final' }] } } } },
+      { count: 1, classic: [{ revision: 'server-2', client: 'c2', changes: {} }] },
+      { count: 0, reset: { user: 'ann', announce: true } },
+    ]);
+  });
+
+  it('refuses deliveries that do not take exactly the entry revisions, or are not the documented shape', () => {
+    expect(() => encodeEntry({ ...base, deliveries: [{ count: 1 }] })).toThrow(/take 1 revisions of 2/);
+    const fields = asRead(encodeEntry(base));
+    for (const bad of ['[{"n":1}]', '[]', '{"n":2}', '[{"n":2,"x":1}]', '[{"n":2,"f":["c1"]}]', '[{"n":2,"z":["u","yes"]}]', 'nope']) {
+      const error = (() => {
+        try {
+          decodeEntry(new Map([...fields, ['d', Buffer.from(bad)]]));
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      expect(error, bad).toBeInstanceOf(MalformedEntry);
+      expect((error as MalformedEntry).field).toBe('d');
+    }
+  });
+});
+
+describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => {
+  noticeIfRedisMissing();
+  let redis: TestRedis;
+  let client: Redis;
+  const servers: TestServer[] = [];
+  const clients: TestClient[] = [];
+  let prefixCount = 0;
+  let prefix = 'weft';
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url);
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) await c.close();
+    for (const s of servers.splice(0)) await s.dispose();
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await redis?.dispose();
+  });
+
+  /** A node of a fresh cluster (each test its own key prefix). */
+  async function node(nodeId: string, leaseMs = 3000): Promise<TestServer> {
+    const s = await startServer({ cluster: { redis: redis.url, nodeId, leaseMs, prefix } });
+    servers.push(s);
+    return s;
+  }
+  const fresh = () => (prefix = `t${++prefixCount}`);
+
+  async function classicOn(s: TestServer, project: unknown = 1): Promise<{ c: TestClient; dataset: Msg }> {
+    const c = await classicLogin(s.port);
+    clients.push(c);
+    c.send({ command: 'dataset', project });
+    const dataset = await c.nextOf('dataset', 10_000);
+    expect(dataset.error, JSON.stringify(dataset).slice(0, 300)).toBeUndefined();
+    return { c, dataset };
+  }
+
+  async function revisionsOn(s: TestServer, project: unknown = 1): Promise<{ c: TestClient & { clientId: string }; dataset: Msg }> {
+    const c = await revisionsLogin(s.port);
+    clients.push(c);
+    c.send({ command: 'dataset', data: { project } });
+    const dataset = await c.nextOf('dataset', 10_000);
+    expect(dataset.error, JSON.stringify(dataset).slice(0, 300)).toBeUndefined();
+    return { c, dataset };
+  }
+
+  /** Task ids and names of a nested tasks list. */
+  function tasksOf(rows: Rec[], out = new Map<unknown, string>()): Map<unknown, string> {
+    for (const r of rows) {
+      out.set(r.id, r.name);
+      if (Array.isArray(r.children)) tasksOf(r.children, out);
+    }
+    return out;
+  }
+
+  it('delivers a change made on a following node to clients of the owner and of the follower, in both generations', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    const owner = await classicOn(a);
+    const follower = await revisionsOn(b);
+    const other = await classicOn(b);
+    // The follower's clients loaded the same project the owner holds.
+    expect([...tasksOf(follower.dataset.data.dataset.tasksData)]).toEqual([...tasksOf(owner.dataset.dataset.tasksData)]);
+
+    follower.c.send({ command: 'project_change', data: { project: 1, client: follower.c.clientId, revisions: [{ revision: 'local-1', clientId: follower.c.clientId, changes: { tasks: { added: [{ $PhantomId: '_generated_f1', name: 'from b' }] } } }] } });
+    const own = await follower.c.nextOf('project_change', 10_000);
+    const [revision] = own.data.revisions;
+    expect(revision.localRevision).toBe('local-1');
+    const id = revision.changes.tasks.added[0].id;
+    expect(typeof id).toBe('number');
+    const seenByOwner = await owner.c.nextOf('projectChange', 10_000);
+    expect(seenByOwner.changes.tasks.added[0]).toMatchObject({ id, name: 'from b' });
+    const seenByOther = await other.c.nextOf('projectChange', 10_000);
+    expect(seenByOther.changes.tasks.added[0]).toMatchObject({ id, name: 'from b' });
+
+    // And back: a classic change on the owner reaches the follower's clients.
+    owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id, name: 'renamed on a' }] } } });
+    const renamed = await follower.c.nextOf('project_change', 10_000);
+    expect(renamed.data.revisions[0].changes.tasks.updated[0]).toMatchObject({ id, name: 'renamed on a' });
+    const renamedOther = await other.c.nextOf('projectChange', 10_000);
+    expect(renamedOther.changes.tasks.updated[0]).toMatchObject({ id, name: 'renamed on a' });
+
+    // Loaded again from either node: the same tasks.
+    const again = [await classicOn(a), await classicOn(b)].map((x) => tasksOf(x.dataset.dataset.tasksData));
+    expect(again[1].get(id)).toBe('renamed on a');
+    expect([...again[1]]).toEqual([...again[0]]);
+  });
+
+  it('does not echo a classic sender on a following node its own change without added records', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    const owner = await classicOn(a);
+    const sender = await classicOn(b);
+    const firstTask = [...tasksOf(owner.dataset.dataset.tasksData).keys()][0];
+    sender.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: firstTask, name: 'quiet' }] } } });
+    const seen = await owner.c.nextOf('projectChange', 10_000);
+    expect(seen.changes.tasks.updated[0]).toMatchObject({ id: firstTask, name: 'quiet' });
+    await sender.c.expectSilence(500);
+  });
+
+  it('refuses a change on a following node with the owner refusal, and the connection keeps working', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    await classicOn(a);
+    const sender = await classicOn(b);
+    // A value nested past maxValueDepth is refused by the owner, which checks changes as it applies them.
+    let deep: Rec = { leaf: 1 };
+    for (let i = 0; i < 70; i++) deep = { deep };
+    sender.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_x', name: 'x', note: deep }] } } });
+    const reply = await sender.c.next(10_000);
+    expect(JSON.stringify(reply)).toMatch(/deep/i);
+    expect(reply.error ?? reply.message).toBeTruthy();
+    sender.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_ok', name: 'fine' }] } } });
+    const echo = await sender.c.nextOf('projectChange', 10_000);
+    expect(echo.changes.tasks.added[0].name).toBe('fine');
+  });
+
+  it('appends every commit of the owner to the project stream, numbered from 1 without gaps', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    const owner = await classicOn(a);
+    await classicOn(b);
+    for (let i = 0; i < 5; i++) {
+      owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: `_generated_${i}`, name: `t${i}` }] } } });
+      await owner.c.nextOf('projectChange', 10_000);
+    }
+    const stream = new ProjectStream(client, { nodeId: 'reader', prefix });
+    const state = await readStreamState(stream, 1);
+    expect(state).not.toBeNull();
+    const ids = (await client.xrange(projectRedisKeys(1, prefix).stream, '-', '+')).map(([id]) => id);
+    expect(ids).toEqual(ids.map((_, i) => `${i + 1}-0`));
+    expect(state!.seq).toBe(ids.length);
+    // The seed entry, then the five changes, each acknowledged before the next was sent.
+    expect(ids.length).toBe(6);
+    const { ProjectDocument } = await import('../src/document/project-document.js');
+    const rebuilt = ProjectDocument.fromUpdate(null, state!.commit.update as Uint8Array[]);
+    const names = (await rebuilt.dataset()).tasksData as Rec[];
+    const all = tasksOf(names);
+    for (let i = 0; i < 5; i++) expect([...all.values()]).toContain(`t${i}`);
+    expect(state!.commit.meta.nextRevision).toBeGreaterThan(5);
+  });
+
+  it('moves a project to another node when its owner shuts down, keeping every change', async () => {
+    fresh();
+    const a = await node('a', 1500);
+    const b = await node('b', 1500);
+    const owner = await classicOn(a);
+    const follower = await classicOn(b);
+    owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_before', name: 'before the move' }] } } });
+    const added = await owner.c.nextOf('projectChange', 10_000);
+    await follower.c.nextOf('projectChange', 10_000);
+    const id = added.changes.tasks.added[0].id;
+    await a.dispose();
+    servers.splice(servers.indexOf(a), 1);
+    // The follower's next change finds no owner: its clients are sent away to reconnect.
+    follower.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id, name: 'after' }] } } });
+    await waitFor(() => follower.c.closed, 15_000, 'the follower client closed');
+    expect(follower.c.closeCode).toBe(1012);
+    // Reconnected, on b: b takes the project over from Redis (a released its lease on shutdown).
+    const back = await classicOn(b);
+    expect(tasksOf(back.dataset.dataset.tasksData).get(id)).toBe('before the move');
+    back.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id, name: 'after the move' }] } } });
+    const c = await classicOn(b);
+    expect(tasksOf(c.dataset.dataset.tasksData).get(id)).toBe('after the move');
+  });
+
+  it('an owner whose lease was taken cannot append, and gives the project up', async () => {
+    fresh();
+    const lease = new ProjectLease(client, { nodeId: 'x', leaseMs: 60_000, prefix });
+    const stream = new ProjectStream(client, { nodeId: 'x', prefix });
+    const claim = await lease.acquire('p');
+    expect(claim.owned).toBe(true);
+    const lost: OwnershipLost[] = [];
+    const ownership = new ProjectOwnership({ lease, stream, project: 'p', epoch: (claim as { epoch: number }).epoch, seq: 0, onLost: (e) => lost.push(e) });
+    await ownership.append({ update: null, meta: META }, []);
+    expect(ownership.seq).toBe(1);
+    // Another node takes the lease (as after an expiry).
+    await client.del(projectRedisKeys('p', prefix).lease);
+    const other = new ProjectLease(client, { nodeId: 'y', leaseMs: 60_000, prefix });
+    expect((await other.acquire('p')).owned).toBe(true);
+    await expect(ownership.append({ update: null, meta: { ...META, nextRevision: 4 } }, [])).rejects.toBeInstanceOf(OwnershipLost);
+    expect(lost).toHaveLength(1);
+    expect(await client.xlen(projectRedisKeys('p', prefix).stream)).toBe(1);
+    // Lost for good: nothing more is tried.
+    await expect(ownership.append({ update: null, meta: META }, [])).rejects.toBeInstanceOf(OwnershipLost);
+    expect(lost).toHaveLength(1);
+  });
+
+  it('takes a lease over only from the exact holder seen, and the new epoch fences that holder', async () => {
+    fresh();
+    const dead = new ProjectLease(client, { nodeId: 'dead', leaseMs: 60_000, prefix });
+    const heir = new ProjectLease(client, { nodeId: 'heir', leaseMs: 60_000, prefix });
+    const stream = new ProjectStream(client, { nodeId: 'dead', prefix });
+    const first = (await dead.acquire('t')) as { epoch: number };
+    // A stale view (another epoch) takes nothing.
+    expect(await heir.takeOver('t', { node: 'dead', epoch: first.epoch + 1 })).toBeNull();
+    expect(await heir.takeOver('t', { node: 'other', epoch: first.epoch })).toBeNull();
+    const epoch = await heir.takeOver('t', { node: 'dead', epoch: first.epoch });
+    expect(epoch).toBe(first.epoch + 1);
+    expect(await heir.owner('t')).toEqual({ node: 'heir', epoch });
+    expect(await stream.append('t', first.epoch, 1, { m: '{}' })).toBe('fenced');
+  });
+
+  it('a node sees whether another node listens for requests', async () => {
+    fresh();
+    const a = await node('a');
+    await node('b');
+    const cluster = (a.server.projects as unknown as { cluster: { rpc: { listening(id: string): Promise<boolean> } } }).cluster;
+    expect(await cluster.rpc.listening('b')).toBe(true);
+    expect(await cluster.rpc.listening('nobody')).toBe(false);
+  });
+
+  it('holds a seed stored in parts and appends it as one entry with its counters', async () => {
+    fresh();
+    const lease = new ProjectLease(client, { nodeId: 'x', leaseMs: 60_000, prefix });
+    const stream = new ProjectStream(client, { nodeId: 'x', prefix });
+    const claim = (await lease.acquire('seeded')) as { epoch: number };
+    const ownership = new ProjectOwnership({ lease, stream, project: 'seeded', epoch: claim.epoch, seq: 0, onLost: () => {} });
+    const { ProjectDocument } = await import('../src/document/project-document.js');
+    const doc = new ProjectDocument();
+    const parts: Uint8Array[] = [];
+    doc.onUpdate((u) => parts.push(u));
+    doc.doc.getMap('tasks').set('1', new (await import('yjs')).Map());
+    doc.doc.getMap('tasks').set('2', new (await import('yjs')).Map());
+    await ownership.append({ update: parts[0] }, []);
+    expect(await client.xlen(projectRedisKeys('seeded', prefix).stream)).toBe(0);
+    await ownership.append({ update: parts[1], meta: META }, []);
+    await ownership.loaded(() => ({ update: null, meta: META }));
+    expect(await client.xlen(projectRedisKeys('seeded', prefix).stream)).toBe(1);
+    const state = await readStreamState(stream, 'seeded');
+    const rebuilt = ProjectDocument.fromUpdate(null, state!.commit.update as Uint8Array[]);
+    expect(rebuilt.recordKeys('tasks').sort()).toEqual(['1', '2']);
+  });
+
+  it('replaces a node copy that differs from the stream, and keeps one that matches it', async () => {
+    fresh();
+    const dir = await tempDir();
+    const storage = await Storage.open(dir);
+    try {
+      const lease = new ProjectLease(client, { nodeId: 'x', leaseMs: 60_000, prefix });
+      const stream = new ProjectStream(client, { nodeId: 'x', prefix });
+      expect(await alignWithStream(storage.project('q'), stream, 'q')).toBe(0);
+      const claim = (await lease.acquire('q')) as { epoch: number };
+      const ownership = new ProjectOwnership({ lease, stream, project: 'q', epoch: claim.epoch, seq: 0, onLost: () => {} });
+      await ownership.append({ update: null, meta: META, revisions: [revisionText(1), revisionText(2)] }, []);
+      // This node's copy is behind (another node wrote): replaced by the stream's state.
+      const project = storage.project('q');
+      await project.commit({ seq: 1, update: null, meta: { ...META, nextRevision: 2 } });
+      expect(await alignWithStream(project, stream, 'q')).toBe(1);
+      expect(await project.meta()).toEqual(META);
+      expect((await project.revisions(1)).map((r) => (r as Rec).revision)).toEqual(['server-1', 'server-2']);
+      // Matching: left as it is.
+      const replaced = vi.spyOn(project, 'replaceState');
+      expect(await alignWithStream(project, stream, 'q')).toBe(1);
+      expect(replaced).not.toHaveBeenCalled();
+    } finally {
+      await storage.close();
+    }
+  });
+});
