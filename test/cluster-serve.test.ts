@@ -4,6 +4,10 @@
  * first); the others follow its stream and forward their clients' changes to it.
  */
 import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { readField } from '../src/document/layout.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeEntry, encodeEntry, MalformedEntry, type Committed } from '../src/cluster/entry.js';
 import { ProjectLease } from '../src/cluster/lease.js';
@@ -149,6 +153,32 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     const again = [await classicOn(a), await classicOn(b)].map((x) => tasksOf(x.dataset.dataset.tasksData));
     expect(again[1].get(id)).toBe('renamed on a');
     expect([...again[1]]).toEqual([...again[0]]);
+  });
+
+  it('lets a Yjs peer on a following node sync, write through the owner and receive changes from other nodes', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    const owner = await classicOn(a);
+    const doc = new Y.Doc();
+    const provider = new WebsocketProvider(`ws://127.0.0.1:${b.port}/yjs`, '1', doc, { WebSocketPolyfill: WebSocket as never, params: { login: 'admin', password: 'admin' }, disableBc: true });
+    try {
+      await new Promise<void>((resolve) => provider.once('sync', () => resolve()));
+      const tasks = doc.getMap('tasks') as Y.Map<Y.Map<unknown>>;
+      expect(readField(tasks.get('11')!, 'name')).toBeTypeOf('string');
+      tasks.get('11')!.set('name', 'from a peer on b');
+      expect((await owner.c.nextOf('projectChange', 10_000)).changes.tasks.updated).toEqual([{ id: 11, name: 'from a peer on b' }]);
+      owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 12, name: 'from a' }] } } });
+      await waitFor(() => readField(tasks.get('12')!, 'name') === 'from a', 10_000, 'the peer on b to get the change made on a');
+      // A write the owner refuses closes the peer, as on one node.
+      let deep: Rec = { leaf: 1 };
+      for (let i = 0; i < 70; i++) deep = { deep };
+      const closed = new Promise<number>((resolve) => provider.ws?.addEventListener('close', (e: { code: number }) => resolve(e.code)));
+      tasks.get('12')!.set('note', deep);
+      expect(await closed).toBe(1008);
+    } finally {
+      provider.destroy();
+    }
   });
 
   it('does not echo a classic sender on a following node its own change without added records', async () => {

@@ -37,7 +37,8 @@ export class ClusterNode {
     this.lease = new ProjectLease(redis, { nodeId: options.nodeId, leaseMs: options.leaseMs, prefix: options.prefix });
     this.stream = new ProjectStream(redis, { nodeId: options.nodeId, prefix: options.prefix });
     this.reader = new StreamReader(redis, { prefix: options.prefix, onError: (error, project) => options.log(`stream reader${project === undefined ? '' : ` (project ${JSON.stringify(project)})`}: ${error.message}`, { level: 'warn' }) });
-    this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });
+    // Large enough for the largest change a client may send (limits.maxMessageBytes), forwarded.
+    this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, maxMessageBytes: 256 * 1024 * 1024, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });
   }
 
   /** Connects to Redis (bounded wait) and starts listening for other nodes' requests. */

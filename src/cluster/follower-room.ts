@@ -42,6 +42,9 @@ export interface FollowerRoomOptions {
   onEnded: (room: FollowerRoom) => void;
 }
 
+/** Request failures that mean the owner is gone (not: a request too large, a refusal). */
+const OWNER_GONE: ReadonlySet<string> = new Set(['no-receiver', 'timeout', 'closed']);
+
 /** How long a follower waits for the owner to write the project's first entry. */
 const FIRST_ENTRY_MS = 30_000;
 
@@ -181,22 +184,37 @@ export class FollowerRoom {
     return this.presence.watch(connection);
   }
 
-  // Yjs peers meet the document where it is sequenced.
+  // Yjs peers sync with this node's copy; their updates go to the owner like any change.
   addPeer(peer: YjsPeer): Promise<void> {
-    peer.close(1013, `project is sequenced by node ${this.owner}: connect there`.slice(0, 120));
-    return Promise.resolve();
+    return this.queue.run(() => {
+      if (this.closed) return peer.close(1012, 'project moving to another node: reconnect');
+      this.lastActive = Date.now();
+      this.presence.addPeer(peer);
+    });
   }
 
-  removePeer(_peer: YjsPeer): void {}
-
-  answerSyncStep1(_peer: YjsPeer, _stateVector: Uint8Array): Promise<void> {
-    return Promise.resolve();
+  removePeer(peer: YjsPeer): void {
+    this.lastActive = Date.now();
+    this.presence.removePeer(peer);
   }
 
-  applyAwareness(_peer: YjsPeer, _update: Uint8Array): void {}
+  /** What a peer lacks, in the queue: this node's copy at one entry, never half of one. */
+  answerSyncStep1(peer: YjsPeer, stateVector: Uint8Array): Promise<void> {
+    return this.queue.run(() => this.presence.answerSyncStep1(peer, stateVector));
+  }
 
-  applyPeerUpdate(_peer: YjsPeer, _update: Uint8Array): Promise<void> {
-    return Promise.resolve();
+  applyAwareness(peer: YjsPeer, update: Uint8Array): void {
+    this.presence.applyAwareness(peer, update);
+  }
+
+  /**
+   * A peer's update is committed by the owner (checked, repaired, stored, appended) and comes back
+   * to every peer here from the stream. Refused there, the peer is closed as the owner would.
+   */
+  async applyPeerUpdate(peer: YjsPeer, update: Uint8Array): Promise<void> {
+    this.lastActive = Date.now();
+    const refusal = (await this.forward('peerUpdate', { project: this.id, peer: { id: peer.id, user: peer.user.name }, update: Buffer.from(update).toString('base64') })) as { code: number; reason: string } | null;
+    if (refusal) peer.close(refusal.code, refusal.reason);
   }
 
   // ---- forwarded to the owner ------------------------------------------------------------------
@@ -239,7 +257,7 @@ export class FollowerRoom {
       return await this.options.rpc.call(this.owner, method, payload);
     } catch (error) {
       // The owner is gone or no longer has the project: clients reconnect and the project moves.
-      if (error instanceof RpcError && (error.code !== 'remote' || error.message.includes(NOT_OWNER))) this.ownerGone(error.message);
+      if (error instanceof RpcError && (OWNER_GONE.has(error.code) || (error.code === 'remote' && error.message.includes(NOT_OWNER)))) this.ownerGone(error.message);
       throw error;
     }
   }

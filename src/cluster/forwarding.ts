@@ -10,6 +10,7 @@ import type { Changes, ProjectId } from '../protocol/schemas.js';
 import { ProjectIdSchema } from '../protocol/schemas.js';
 import type { ChangeRequest, ProjectRoom, Sender } from '../server/room.js';
 import type { NodeRpc } from './node-rpc.js';
+import type { YjsPeer } from '../server/yjs-peer.js';
 
 const senderSchema = z.strictObject({
   id: z.string().min(1).max(200),
@@ -37,6 +38,11 @@ export type Forwarded = z.infer<typeof ForwardedSchema>;
 const ResetSchema = z.strictObject({ project: ProjectIdSchema, user: z.string().max(1000), announce: z.boolean() });
 const VersionContentSchema = z.strictObject({ project: ProjectIdSchema, versionId: z.union([z.string().max(10_000), z.number().finite()]) });
 const CreateVersionSchema = z.strictObject({ project: ProjectIdSchema, label: z.string().max(10_000).optional() });
+const PeerUpdateSchema = z.strictObject({
+  project: ProjectIdSchema,
+  peer: z.strictObject({ id: z.string().min(1).max(200), user: z.string().max(1000) }),
+  update: z.base64().max(128 * 1024 * 1024),
+});
 const RestoreSchema = z.strictObject({ project: ProjectIdSchema, n: z.number().int().min(1), user: z.string().max(1000) });
 
 /** A sender as forwarded: its connection id, user name and generation. */
@@ -81,6 +87,14 @@ export function serveForwarded(rpc: NodeRpc, nodeId: string, rooms: OwnedRooms):
       ...(r.conflictResolutionFor !== undefined ? { conflictResolutionFor: r.conflictResolutionFor } : {}),
     }));
     return room.submit(senderOf(sender), forwarded);
+  });
+  rpc.handle('peerUpdate', async (payload) => {
+    const { project, peer, update } = parse(PeerUpdateSchema, payload);
+    // The peer as the owner's room sees it: named by id; a refusal (a close) goes back to its node.
+    let refusal: { code: number; reason: string } | null = null;
+    const remote = { id: peer.id, user: { name: peer.user, group: null }, readOnly: false, awarenessClients: new Set<number>(), send: () => {}, close: (code: number, reason: string) => void (refusal ??= { code, reason }) };
+    await roomOf(rooms, nodeId, project).applyPeerUpdate(remote as unknown as YjsPeer, new Uint8Array(Buffer.from(update, 'base64')));
+    return refusal;
   });
   rpc.handle('reset', async (payload) => {
     const { project, user, announce } = parse(ResetSchema, payload);
