@@ -9,7 +9,9 @@
  */
 import type { Config } from '../config/schema.js';
 import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
+import { checkInput } from '../document/input-check.js';
 import { TASKS, type RecordId } from '../document/layout.js';
+import { RefusedChange } from '../document/refused.js';
 import type { ProjectDocument } from '../document/project-document.js';
 import type { VersionMeta } from '../history/versions.js';
 import type { ProjectMeta } from '../persistence/storage.js';
@@ -45,6 +47,9 @@ export interface FollowerRoomOptions {
 /** Request failures that mean the owner is gone (not: a request too large, a refusal). */
 const OWNER_GONE: ReadonlySet<string> = new Set(['no-receiver', 'timeout', 'closed']);
 
+/** How long a sender's answer waits for the stream to bring its revisions, at most. */
+const DELIVERED_WAIT_MS = 10_000;
+
 /** How long a follower waits for the owner to write the project's first entry. */
 const FIRST_ENTRY_MS = 30_000;
 
@@ -61,6 +66,8 @@ export class FollowerRoom {
   private closed = false;
   private closedReason = 'Project was unloaded: open it again';
   private firstEntry: (() => void) | null = null;
+  /** Senders waiting for the stream to bring their revisions (see deliveredUpTo). */
+  private readonly revisionWaiters = new Set<{ n: number; done: () => void }>();
 
   private constructor(private readonly options: FollowerRoomOptions) {
     this.id = options.project;
@@ -138,6 +145,8 @@ export class FollowerRoom {
       if (d.reset) void this.sendDatasets(d.reset);
     }
     this.presence.flushToPeers();
+    const delivered = this.deliveredRevision();
+    for (const waiter of [...this.revisionWaiters]) if (waiter.n <= delivered) waiter.done();
   }
 
   /** The document was rebuilt from a snapshot: clients load the project again. */
@@ -225,7 +234,28 @@ export class FollowerRoom {
    */
   async submit(sender: Sender, requests: ChangeRequest[], onRefused?: (message: string) => void): Promise<string | null> {
     this.lastActive = Date.now();
-    const failure = (await this.forward('submit', { project: this.id, sender: forwardedSender(sender), requests } satisfies Forwarded)) as string | null;
+    // The owner's first check, made here: a change it would refuse before applying anything is not
+    // sent (one nested too deep could not even be written as a request). Those before it are.
+    const { maxValueDepth, maxRecordsPerChange } = this.options.config.limits;
+    let refused: string | null = null;
+    let valid = requests.length;
+    for (let i = 0; i < requests.length && refused === null; i++) {
+      try {
+        checkInput(requests[i].changes, { maxDepth: maxValueDepth, maxRecords: maxRecordsPerChange });
+      } catch (error) {
+        if (!(error instanceof RefusedChange)) throw error;
+        refused = error.message;
+        valid = i;
+      }
+    }
+    let failure: string | null = null;
+    if (valid > 0) {
+      const answer = (await this.forward('submit', { project: this.id, sender: forwardedSender(sender), requests: requests.slice(0, valid) } satisfies Forwarded)) as { failure: string | null; revision: string | null };
+      // As on the owner: the sender hears of a refusal after the revisions committed before it.
+      await this.deliveredUpTo(answer.revision);
+      failure = answer.failure;
+    }
+    failure ??= refused;
     if (failure !== null) onRefused?.(failure);
     return failure;
   }
@@ -246,9 +276,43 @@ export class FollowerRoom {
     return (await this.forward('restore', { project: this.id, n, user: userName })) as { restored: VersionMeta; before: VersionMeta; revision: string | null };
   }
 
-  /** The revision log is the owner's: a client catching up here loads the project instead. */
-  catchUp(_connection: Connection, _since: number): Promise<{ revisions: string[] | null; revision: string | null }> {
-    return Promise.resolve({ revisions: null, revision: this.lastRevision });
+  /**
+   * Catch-up from the owner's revision log, up to what this node delivered, in the queue: no entry
+   * is delivered between the answer and the subscription, so the client misses none and gets none twice.
+   */
+  catchUp(connection: Connection, since: number): Promise<{ revisions: string[] | null; revision: string | null }> {
+    return this.queue.run(async () => {
+      const delivered = this.deliveredRevision();
+      if (this.closed || since > delivered) return { revisions: null, revision: this.lastRevision };
+      const revisions = since === delivered ? [] : ((await this.forward('revisions', { project: this.id, from: since + 1, to: delivered })) as string[] | null);
+      if (!revisions || this.closed) return { revisions: null, revision: this.lastRevision };
+      connection.subscribeTo(this);
+      this.subscribers.add(connection);
+      this.lastActive = Date.now();
+      return { revisions, revision: this.lastRevision };
+    });
+  }
+
+  /** Resolves once the stream was delivered here up to `revision` (bounded: never later than DELIVERED_WAIT_MS). */
+  private deliveredUpTo(revision: string | null): Promise<void> {
+    const n = revision === null ? 0 : Number(revision.slice('server-'.length));
+    if (this.closed || this.deliveredRevision() >= n) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        n,
+        done: () => {
+          clearTimeout(timer);
+          this.revisionWaiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.done, DELIVERED_WAIT_MS);
+      this.revisionWaiters.add(waiter);
+    });
+  }
+
+  private deliveredRevision(): number {
+    return (this.meta?.nextRevision ?? 1) - 1;
   }
 
   private async forward(method: string, payload: unknown): Promise<unknown> {

@@ -43,6 +43,7 @@ const PeerUpdateSchema = z.strictObject({
   peer: z.strictObject({ id: z.string().min(1).max(200), user: z.string().max(1000) }),
   update: z.base64().max(128 * 1024 * 1024),
 });
+const RevisionsSchema = z.strictObject({ project: ProjectIdSchema, from: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), to: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 const RestoreSchema = z.strictObject({ project: ProjectIdSchema, n: z.number().int().min(1), user: z.string().max(1000) });
 
 /** A sender as forwarded: its connection id, user name and generation. */
@@ -86,7 +87,9 @@ export function serveForwarded(rpc: NodeRpc, nodeId: string, rooms: OwnedRooms):
       ...(r.localRevision !== undefined ? { localRevision: r.localRevision } : {}),
       ...(r.conflictResolutionFor !== undefined ? { conflictResolutionFor: r.conflictResolutionFor } : {}),
     }));
-    return room.submit(senderOf(sender), forwarded);
+    const failure = await room.submit(senderOf(sender), forwarded);
+    // The node that asked tells its client once it delivered the revisions up to here (in order).
+    return { failure, revision: room.lastRevision };
   });
   rpc.handle('peerUpdate', async (payload) => {
     const { project, peer, update } = parse(PeerUpdateSchema, payload);
@@ -95,6 +98,10 @@ export function serveForwarded(rpc: NodeRpc, nodeId: string, rooms: OwnedRooms):
     const remote = { id: peer.id, user: { name: peer.user, group: null }, readOnly: false, awarenessClients: new Set<number>(), send: () => {}, close: (code: number, reason: string) => void (refusal ??= { code, reason }) };
     await roomOf(rooms, nodeId, project).applyPeerUpdate(remote as unknown as YjsPeer, new Uint8Array(Buffer.from(update, 'base64')));
     return refusal;
+  });
+  rpc.handle('revisions', (payload) => {
+    const { project, from, to } = parse(RevisionsSchema, payload);
+    return roomOf(rooms, nodeId, project).loggedRevisions(from, to);
   });
   rpc.handle('reset', async (payload) => {
     const { project, user, announce } = parse(ResetSchema, payload);

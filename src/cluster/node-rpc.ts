@@ -98,7 +98,12 @@ export class NodeRpc {
   call(nodeId: string, method: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     if (this.closed) return Promise.reject(new RpcError('closed', 'node requests are closed'));
     const id = ++this.nextId;
-    const text = JSON.stringify({ t: 'q', id, from: this.nodeId, method, payload });
+    let text: string;
+    try {
+      text = JSON.stringify({ t: 'q', id, from: this.nodeId, method, payload });
+    } catch (error) {
+      return Promise.reject(new RpcError('too-large', `request ${method} cannot be written as JSON: ${(error as Error).message}`));
+    }
     if (Buffer.byteLength(text) > this.maxMessageBytes) return Promise.reject(new RpcError('too-large', `request ${method} is larger than ${this.maxMessageBytes} bytes`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

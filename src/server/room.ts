@@ -867,23 +867,39 @@ export class ProjectRoom {
    */
   catchUp(connection: Connection, since: number): Promise<{ revisions: string[] | null; revision: string | null }> {
     return this.queue.run(async () => {
-      const next = this.meta.nextRevision;
-      if (since + 1 < this.meta.firstLoggedRevision || since >= next) return { revisions: null, revision: this.lastRevision };
-      const bound = this.options.config.limits.maxCatchUpChars;
-      const revisions: string[] = [];
-      let chars = 0;
-      for (let n = since + 1; n < next; n++) {
-        for (const revision of await this.options.storage.revisions(n, n)) {
-          const text = JSON.stringify(revision as OutgoingRevision);
-          chars += text.length;
-          if (chars > bound) return { revisions: null, revision: this.lastRevision };
-          revisions.push(text);
-        }
-      }
+      if (since >= this.meta.nextRevision) return { revisions: null, revision: this.lastRevision };
+      const revisions = await this.logged(since + 1, this.meta.nextRevision - 1);
+      if (!revisions) return { revisions: null, revision: this.lastRevision };
       connection.subscribeTo(this);
       this.subscribers.add(connection);
       return { revisions, revision: this.lastRevision };
     });
+  }
+
+  /** Revisions `from`..`to` as logged (see `logged`), for another node's catch-up (cluster mode). */
+  loggedRevisions(from: number, to: number): Promise<string[] | null> {
+    return this.queue.run(() => this.logged(from, Math.min(to, this.meta.nextRevision - 1)));
+  }
+
+  /**
+   * The JSON texts of revisions `from`..`to`, or null when the log no longer reaches back to
+   * `from` or they are longer than `limits.maxCatchUpChars`. Read one at a time, so a refused
+   * catch-up never holds more than the bound.
+   */
+  private async logged(from: number, to: number): Promise<string[] | null> {
+    if (from < this.meta.firstLoggedRevision) return null;
+    const bound = this.options.config.limits.maxCatchUpChars;
+    const revisions: string[] = [];
+    let chars = 0;
+    for (let n = from; n <= to; n++) {
+      for (const revision of await this.options.storage.revisions(n, n)) {
+        const text = JSON.stringify(revision as OutgoingRevision);
+        chars += text.length;
+        if (chars > bound) return null;
+        revisions.push(text);
+      }
+    }
+    return revisions;
   }
 
   // ---- server-side versions (src/history) -----------------------------------------------------
