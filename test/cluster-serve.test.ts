@@ -8,6 +8,7 @@ import WebSocket from 'ws';
 import * as Y from 'yjs';
 import { WebsocketProvider } from 'y-websocket';
 import { readField } from '../src/document/layout.js';
+import { Simulation } from '../src/simulate/runner.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { decodeEntry, encodeEntry, MalformedEntry, type Committed } from '../src/cluster/entry.js';
 import { ProjectLease } from '../src/cluster/lease.js';
@@ -180,6 +181,25 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
       provider.destroy();
     }
   });
+
+  it('converges with simulated classic, revisions and Yjs clients spread over two nodes, going offline and back', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    // Node a sequences project 1; the simulation's clients take a and b in turn.
+    await a.server.projects.open(1);
+    const sim = await Simulation.start({ url: `ws://127.0.0.1:${a.port}`, moreUrls: [`ws://127.0.0.1:${b.port}`], project: 1, mix: { classic: 2, revisions: 2, yjs: 2 }, login: 'admin', password: 'admin', seed: 20261204, rate: 3, offlineRate: 0.1, settleTimeoutMs: 30_000 });
+    try {
+      await sim.run(4000);
+      const outcome = await sim.check();
+      expect(outcome.problems).toEqual([]);
+      expect(outcome.divergences.slice(0, 3)).toEqual([]);
+      expect(outcome.converged && outcome.valid).toBe(true);
+      expect(outcome.revisions).toBeGreaterThan(5);
+    } finally {
+      await sim.close();
+    }
+  }, 60_000);
 
   it('does not echo a classic sender on a following node its own change without added records', async () => {
     fresh();

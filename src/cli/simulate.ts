@@ -5,7 +5,7 @@ import { columns } from './help.js';
 import type { ClientKind } from '../simulate/client.js';
 
 const OPTIONS = {
-  url: { type: 'string' },
+  url: { type: 'string', multiple: true },
   project: { type: 'string' },
   clients: { type: 'string' },
   mix: { type: 'string' },
@@ -35,7 +35,7 @@ function help(): string {
     '',
     'Options:',
     columns([
-      ['--url <ws-url>', 'server address, e.g. ws://127.0.0.1:8080 (required)'],
+      ['--url <ws-url>', 'server address, e.g. ws://127.0.0.1:8080 (required); give it again for each node of a cluster: clients are spread over them and every node must serve the same state'],
       ['--project <id>', 'project id; digits are sent as a number (required)'],
       ['--clients <n>', 'number of clients (default: the sum of --mix, else 6)'],
       ['--mix <kinds>', 'clients per kind, e.g. classic=2,revisions=2,yjs=2 (default: spread evenly)'],
@@ -57,6 +57,7 @@ function help(): string {
 
 export interface SimulateArgs {
   url: string;
+  moreUrls: string[];
   project: string | number;
   mix: Record<ClientKind, number>;
   durationSeconds: number;
@@ -96,8 +97,9 @@ export function parseSimulateArgs(args: string[]): SimulateArgs | 'help' {
     throw error;
   }
   if (values.help) return 'help';
-  if (!values.url) throw new UsageError('--url is required (e.g. --url ws://127.0.0.1:8080)', 'simulate');
-  if (!/^wss?:\/\/[^/]+/.test(values.url)) throw new UsageError(`--url: expected a ws:// or wss:// address, got "${values.url}"`, 'simulate');
+  if (!values.url?.length) throw new UsageError('--url is required (e.g. --url ws://127.0.0.1:8080)', 'simulate');
+  for (const url of values.url) if (!/^wss?:\/\/[^/]+/.test(url)) throw new UsageError(`--url: expected a ws:// or wss:// address, got "${url}"`, 'simulate');
+  const [url, ...moreUrls] = values.url.map((u) => u.replace(/\/+$/, ''));
   if (values.project === undefined || values.project === '') throw new UsageError('--project is required', 'simulate');
   const project = /^\d+$/.test(values.project) ? Number(values.project) : values.project;
 
@@ -116,7 +118,8 @@ export function parseSimulateArgs(args: string[]): SimulateArgs | 'help' {
   }
   const login = values.login ?? 'admin';
   return {
-    url: values.url.replace(/\/+$/, ''),
+    url,
+    moreUrls,
     project,
     mix,
     durationSeconds: number('duration', values.duration, 20, (n) => n > 0 && n <= 86_400, 'a number of seconds above 0'),
@@ -143,6 +146,7 @@ async function runSimulate(args: string[]): Promise<number> {
   const progressOut = parsed.json ? process.stderr : process.stdout;
   const sim = await Simulation.start({
     url: parsed.url,
+    moreUrls: parsed.moreUrls,
     project: parsed.project,
     mix: parsed.mix,
     login: parsed.login,
@@ -160,7 +164,7 @@ async function runSimulate(args: string[]): Promise<number> {
     progressOut.write('settling: all clients back online, waiting for quiet...\n');
     const outcome = await sim.check();
     const report = buildReport(
-      { url: parsed.url, project: parsed.project, seed: parsed.seed, durationSeconds: parsed.durationSeconds, mix: parsed.mix, offlineRate: parsed.offlineRate },
+      { url: [parsed.url, ...parsed.moreUrls].join(' '), project: parsed.project, seed: parsed.seed, durationSeconds: parsed.durationSeconds, mix: parsed.mix, offlineRate: parsed.offlineRate },
       sim.summaries(),
       outcome,
       sim.observer.stats.messages,

@@ -17,6 +17,11 @@ import { YjsClient } from './yjs-client.js';
 
 export interface SimulationOptions {
   url: string;
+  /**
+   * Further servers of the same cluster: clients are spread over `url` and these in turn, and the
+   * state each of them serves at the end must be the same.
+   */
+  moreUrls?: string[];
   project: string | number;
   mix: Record<ClientKind, number>;
   login: string;
@@ -84,8 +89,16 @@ export class Simulation {
     process.setMaxListeners(Math.max(process.getMaxListeners(), 64 + 2 * Object.values(options.mix).reduce((a, b) => a + (b ?? 0), 0)));
   }
 
+  /** Clients made so far, to spread them over the servers. */
+  private made = 0;
+
+  private get urls(): string[] {
+    return [this.options.url, ...(this.options.moreUrls ?? [])];
+  }
+
   private clientOptions(name: string): ClientOptions {
-    const { url, project, login, password, timeoutMs } = this.options;
+    const { project, login, password, timeoutMs } = this.options;
+    const url = this.urls[this.made++ % this.urls.length];
     return { name, url, project, login, password, timeoutMs, onActivity: () => (this.lastActivity = Date.now()) };
   }
 
@@ -202,6 +215,8 @@ export class Simulation {
     const document = await this.serverDocument();
     const problems = [...validate('server (dataset)', server.view, this.initialIds)];
     const divergences: Divergence[] = [];
+    // Every other node of a cluster serves the same state.
+    for (const url of this.options.moreUrls ?? []) divergences.push(...diffViews(`server at ${url} (dataset)`, (await this.serverView(url)).view, server.view));
     if (document) {
       problems.push(...validate('server (document)', document, this.initialIds));
       divergences.push(...diffViews('server (document)', document, server.view));
@@ -228,8 +243,8 @@ export class Simulation {
   }
 
   /** The server's state as a client loading it now sees it (revisions `dataset`). */
-  private async serverView(): Promise<{ view: View; revision: number | null }> {
-    const { url, project, login, password, timeoutMs = 10_000 } = this.options;
+  private async serverView(url = this.options.url): Promise<{ view: View; revision: number | null }> {
+    const { project, login, password, timeoutMs = 10_000 } = this.options;
     const socket = await JsonSocket.open(url, timeoutMs);
     try {
       socket.send({ command: 'login', data: { login, password: password ?? '' } });
