@@ -15,6 +15,8 @@ export interface ClusterNodeOptions {
   nodeId: string;
   leaseMs: number;
   prefix: string;
+  /** How long a request to another node may take (NodeRpc). */
+  requestTimeoutMs?: number;
   log: Log;
   /** How long to wait for Redis at start. */
   connectTimeoutMs?: number;
@@ -38,7 +40,7 @@ export class ClusterNode {
     this.stream = new ProjectStream(redis, { nodeId: options.nodeId, prefix: options.prefix });
     this.reader = new StreamReader(redis, { prefix: options.prefix, onError: (error, project) => options.log(`stream reader${project === undefined ? '' : ` (project ${JSON.stringify(project)})`}: ${error.message}`, { level: 'warn' }) });
     // Large enough for the largest change a client may send (limits.maxMessageBytes), forwarded.
-    this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, maxMessageBytes: 256 * 1024 * 1024, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });
+    this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, maxMessageBytes: 256 * 1024 * 1024, timeoutMs: options.requestTimeoutMs, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });
   }
 
   /** Connects to Redis (bounded wait) and starts listening for other nodes' requests. */

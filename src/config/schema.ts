@@ -187,6 +187,8 @@ export const ConfigSchema = z.strictObject({
       nodeId: z.string().min(1).max(256).optional(),
       /** Time to live of a project's lease; its owner renews it every third of that. */
       leaseMs: z.number().int().min(300).max(600_000).default(10_000),
+      /** How long a node waits for the owner to answer a forwarded change before sending its clients away. */
+      requestTimeoutMs: z.number().int().min(100).max(600_000).default(10_000),
       /** Prefix of every Redis key Weft writes. */
       prefix: z.string().regex(/^[^{}]+$/, 'non-empty, without braces').default('weft'),
     })

@@ -156,9 +156,9 @@ export class WeftServer {
     const catalog = await ProjectCatalog.open(storage, config.projects);
     let cluster: ClusterNode | undefined;
     if (config.cluster) {
-      const { redis, nodeId, leaseMs, prefix } = config.cluster;
+      const { redis, nodeId, leaseMs, prefix, requestTimeoutMs } = config.cluster;
       try {
-        cluster = await ClusterNode.start({ redisUrl: redis, nodeId: nodeId ?? `${hostname()}-${process.pid}`, leaseMs, prefix, log });
+        cluster = await ClusterNode.start({ redisUrl: redis, nodeId: nodeId ?? `${hostname()}-${process.pid}`, leaseMs, prefix, requestTimeoutMs, log });
       } catch (e) {
         await storage.close();
         throw e;
