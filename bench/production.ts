@@ -32,7 +32,7 @@ export function writeManyProjects(dir: string, count: number, tasks: number): { 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Connect, log in (as `name`) and load `project`: the client, subscribed. */
-async function join_(url: string, name: string, project: number, timeoutMs: number): Promise<BenchClient> {
+export async function join_(url: string, name: string, project: number, timeoutMs: number): Promise<BenchClient> {
   const client = await BenchClient.connect(url, timeoutMs);
   try {
     await client.login(name, '', timeoutMs);
