@@ -43,6 +43,7 @@ describe('Redis key names of a project', () => {
       stream: 'team:{p:%22a%22}:stream',
       snap: 'team:{p:%22a%22}:snap',
       snapSeq: 'team:{p:%22a%22}:snapseq',
+      snapExtra: 'team:{p:%22a%22}:snapx',
     });
     expect(() => projectRedisKeys('a', 'we{ft')).toThrow(/braces/);
     expect(() => projectRedisKeys('')).toThrow();

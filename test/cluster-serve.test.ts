@@ -17,6 +17,7 @@ import { ProjectStream } from '../src/cluster/project-stream.js';
 import { projectRedisKeys } from '../src/cluster/redis-keys.js';
 import { alignWithStream, readStreamState } from '../src/cluster/take-over.js';
 import { Storage, type ProjectMeta } from '../src/persistence/storage.js';
+import type { ConfigInput } from '../src/config/schema.js';
 import { classicLogin, revisionsLogin, type Msg, type TestClient } from './support/client.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
@@ -88,8 +89,8 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
   });
 
   /** A node of a fresh cluster (each test its own key prefix). */
-  async function node(nodeId: string, leaseMs = 3000): Promise<TestServer> {
-    const s = await startServer({ cluster: { redis: redis.url, nodeId, leaseMs, prefix } });
+  async function node(nodeId: string, leaseMs = 3000, more: Partial<ConfigInput> = {}): Promise<TestServer> {
+    const s = await startServer({ ...more, cluster: { redis: redis.url, nodeId, leaseMs, prefix } });
     servers.push(s);
     return s;
   }
@@ -280,6 +281,49 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     back.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id, name: 'after the move' }] } } });
     const c = await classicOn(b);
     expect(tasksOf(c.dataset.dataset.tasksData).get(id)).toBe('after the move');
+  });
+
+  it('ships a snapshot to Redis as the log grows, trims the stream, and a node follows or takes over from it with the right counters', async () => {
+    fresh();
+    const a = await node('a', 1500, { storage: { compactAfterUpdates: 5 } });
+    const b = await node('b', 1500, { storage: { compactAfterUpdates: 5 } });
+    const owner = await classicOn(a);
+    const names: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      names.push(`shipped ${i}`);
+      owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: `_generated_s${i}`, name: names[i] }] } } });
+      await owner.c.nextOf('projectChange', 10_000);
+    }
+    const keys = projectRedisKeys(1, prefix);
+    // Shipped after entries 5 and 10 (the seed is entry 1), in the background.
+    for (let i = 0; i < 200 && Number((await client.get(keys.snapSeq)) ?? 0) < 10; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(Number(await client.get(keys.snapSeq))).toBeGreaterThanOrEqual(10);
+    const first = (await client.xrange(keys.stream, '-', '+', 'COUNT', 1))[0]?.[0];
+    expect(first === undefined || Number(first.split('-')[0]) > 10).toBe(true);
+    // A node that never saw the project follows it from the snapshot.
+    const late = await classicOn(b);
+    const onB = tasksOf(late.dataset.dataset.tasksData);
+    for (const name of names) expect([...onB.values()]).toContain(name);
+    // The owner leaves; b takes the project over from the snapshot and the stream after it.
+    const lastRevision = Number(String((await revisionsOn(a)).dataset.data.revision).slice(7));
+    await a.dispose();
+    servers.splice(servers.indexOf(a), 1);
+    // b finds the owner gone with its next forwarded change and sends its clients away.
+    late.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 11, name: 'unacknowledged' }] } } });
+    await waitFor(() => late.c.closed, 10_000, 'the follower client sent away');
+    const next = await revisionsOn(b);
+    expect(Number(String(next.dataset.data.revision).slice(7))).toBe(lastRevision);
+    next.c.send({ command: 'project_change', data: { project: 1, client: next.c.clientId, revisions: [{ revision: 'local-after', clientId: next.c.clientId, changes: { tasks: { added: [{ $PhantomId: '_generated_after', name: 'after the take-over' }] } } }] } });
+    const own = (await next.c.nextOf('project_change', 10_000)).data.revisions[0];
+    expect(own.revision).toBe(`server-${lastRevision + 1}`);
+    const addedId = own.changes.tasks.added[0].id;
+    expect([...onB.keys()]).not.toContain(addedId);
+    // Catch-up from before the snapshot cannot be answered from Redis: the client reloads.
+    const c = await revisionsLogin(b.port);
+    clients.push(c);
+    c.send({ command: 'catch_up', data: { project: 1, since: 'server-1' } });
+    const caught = await c.nextOf('catch_up', 10_000);
+    expect(caught.data.reload).toBe(true);
   });
 
   it('an owner whose lease was taken cannot append, and gives the project up', async () => {

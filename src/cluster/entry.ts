@@ -290,3 +290,35 @@ function decodeDeliveries(bytes: Buffer, revisions: number): EntryDelivery[] {
     ...(item.z ? { reset: { user: item.z[0], announce: item.z[1] } } : {}),
   }));
 }
+
+/** What a shipped snapshot holds besides the document (project-stream.ts, key snapx). */
+export interface SnapshotExtra {
+  meta: ProjectMeta;
+  phantoms: PhantomRecord[];
+  versionContents: [string, unknown][];
+}
+
+const snapshotExtraSchema = z.strictObject({ m: metaSchema, p: phantomsSchema, v: versionContentsSchema });
+
+export function encodeSnapshotExtra(extra: SnapshotExtra): string {
+  return JSON.stringify({
+    m: extra.meta,
+    p: extra.phantoms.map((p) => [p.user, p.store, p.phantom, p.id, p.connection, p.at]),
+    v: extra.versionContents.map(([key, content]) => [key, content ?? null]),
+  });
+}
+
+/** Read back from Redis: checked like an entry (a `MalformedEntry` naming field `snapx`). */
+export function decodeSnapshotExtra(bytes: Buffer): SnapshotExtra {
+  let value: z.infer<typeof snapshotExtraSchema>;
+  try {
+    value = snapshotExtraSchema.parse(JSON.parse(utf8.decode(bytes)));
+  } catch (error) {
+    throw new MalformedEntry('snapx', `snapshot extra: ${error instanceof z.ZodError ? problemText(error) : (error as Error).message}`);
+  }
+  return {
+    meta: value.m as ProjectMeta,
+    phantoms: value.p.map(([user, store, phantom, id, connection, at]) => ({ user, store, phantom, id, connection, at })),
+    versionContents: value.v as [string, unknown][],
+  };
+}

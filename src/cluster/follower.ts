@@ -21,7 +21,7 @@ import { ProjectDocument } from '../document/project-document.js';
 import { syncTree } from '../document/integrity.js';
 import type { ProjectMeta } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
-import { decodeEntry, type Committed } from './entry.js';
+import { decodeEntry, decodeSnapshotExtra, type Committed } from './entry.js';
 import type { ProjectStream, StreamEntry } from './project-stream.js';
 import type { StreamReader } from './stream-reader.js';
 
@@ -424,6 +424,8 @@ async function* parts(options: ProjectFollowerOptions, upTo: number | null, stat
   const snapshot = await stream.snapshot(project);
   if (snapshot) {
     state.seq = snapshot.seq;
+    // Its counters, when shipped with them: a follower serves datasets at the right revision at once.
+    if (snapshot.extra) state.meta = decodeSnapshotExtra(snapshot.extra).meta;
     yield snapshot.bytes;
   }
   let recheck = false;

@@ -11,7 +11,9 @@ import type { Delivery } from '../server/delivery.js';
 import type { CommitReplica } from '../server/room.js';
 import { updatesOf, type Commit } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
-import { committedOf, encodeEntry, type EntryDelivery } from './entry.js';
+import { mergeUpdates } from '../persistence/merger.js';
+import { committedOf, encodeEntry, encodeSnapshotExtra, type EntryDelivery } from './entry.js';
+import { readStreamState } from './take-over.js';
 import type { ProjectLease } from './lease.js';
 import type { ProjectStream } from './project-stream.js';
 
@@ -32,6 +34,10 @@ export interface OwnershipOptions {
   seq: number;
   /** Told once, when the project is lost; the room must end (its clients reconnect). */
   onLost: (error: OwnershipLost) => void;
+  /** Ship a snapshot to Redis (and trim the stream) every this many entries; 0: never. */
+  shipEvery?: number;
+  /** Shipping failures (the stream just stays longer). */
+  onError?: (error: Error) => void;
 }
 
 export class ProjectOwnership implements CommitReplica {
@@ -42,6 +48,9 @@ export class ProjectOwnership implements CommitReplica {
   private renewTimer: NodeJS.Timeout | null = null;
   /** Updates of commits without counters (a seed stored in parts), sent with the one that has them. */
   private held: Uint8Array[] = [];
+  /** Entries appended since the last snapshot was shipped (or since the lease was taken). */
+  private sinceShipped = 0;
+  private shipping: Promise<void> | null = null;
 
   constructor(private readonly options: OwnershipOptions) {
     this.project = options.project;
@@ -91,6 +100,34 @@ export class ProjectOwnership implements CommitReplica {
     // Our count of the stream is wrong: someone else appended under our epoch. Never write past it.
     if (result === 'duplicate') throw this.lose(`seq ${this.lastSeq + 1} is taken already`);
     this.lastSeq++;
+    const every = this.options.shipEvery ?? 0;
+    if (every > 0 && ++this.sinceShipped >= every && !this.shipping) {
+      this.sinceShipped = 0;
+      this.shipping = this.ship(this.lastSeq).finally(() => (this.shipping = null));
+    }
+  }
+
+  /**
+   * The state at entry `seq`, from Redis itself (the last snapshot and the entries after it),
+   * merged in the merge worker and shipped with its counters, phantom ids and version contents;
+   * the stream is trimmed below it. A node following or taking over builds from there.
+   */
+  private async ship(seq: number): Promise<void> {
+    try {
+      const state = await readStreamState(this.options.stream, this.project, seq);
+      if (!state || state.seq !== seq || this.lost) return;
+      const bytes = await mergeUpdates(updatesOf(state.commit));
+      const extra = encodeSnapshotExtra({ meta: state.commit.meta, phantoms: [...(state.commit.phantoms ?? [])], versionContents: [...(state.commit.versionContents ?? [])] });
+      const result = await this.options.stream.shipSnapshot(this.project, this.epoch, seq, bytes, extra);
+      if (result === 'fenced') this.lose('fenced while shipping a snapshot');
+    } catch (error) {
+      this.options.onError?.(new Error(`project ${JSON.stringify(this.project)}: shipping a snapshot failed: ${(error as Error).message}`));
+    }
+  }
+
+  /** Resolves once a snapshot being shipped is done (tests, shutdown). */
+  async shipped(): Promise<void> {
+    await this.shipping;
   }
 
   /** A stream that holds nothing yet (Redis was empty) starts with the project as this node has it. */

@@ -46,7 +46,7 @@ if tonumber(ARGV[2]) <= folded then return 'duplicate' end
 return redis.error_reply('ERR seq ' .. ARGV[2] .. ' is not after the last entry of the stream')
 `);
 
-// KEYS: lease, snap, snapseq, stream. ARGV: lease value, seq, bytes.
+// KEYS: lease, snap, snapseq, stream, snapx. ARGV: lease value, seq, bytes[, extra].
 // A snapshot past the last appended entry would be state the log never had: refused.
 const SHIP = new LuaScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
@@ -59,13 +59,14 @@ if tonumber(ARGV[2]) > last then
 end
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[3], ARGV[2])
+if ARGV[4] then redis.call('SET', KEYS[5], ARGV[4]) else redis.call('DEL', KEYS[5]) end
 redis.call('XTRIM', KEYS[4], 'MINID', (tonumber(ARGV[2]) + 1) .. '-0')
 return 'shipped'
 `);
 
-// KEYS: snapseq, snap. Both in one reply, so seq and bytes are of the same shipment.
+// KEYS: snapseq, snap, snapx. All in one reply, so they are of the same shipment.
 const SNAPSHOT = new LuaScript(`
-return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2]), redis.call('GET', KEYS[3])}
 `);
 
 // KEYS: stream, snapseq. The last seq: the stream's last entry, or the snapshot's seq when the
@@ -191,23 +192,24 @@ export class ProjectStream {
    * Stores the state up to `seq` and trims the stream below seq+1, in one fenced script.
    * 'stale' when a snapshot of that seq or a later one is there already.
    */
-  async shipSnapshot(project: ProjectId, epoch: number, seq: number, bytes: Uint8Array): Promise<ShipResult> {
+  async shipSnapshot(project: ProjectId, epoch: number, seq: number, bytes: Uint8Array, extra?: string): Promise<ShipResult> {
     const keys = projectRedisKeys(project, this.prefix);
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const reply = await SHIP.run(this.redis, [keys.lease, keys.snap, keys.snapSeq, keys.stream], [leaseValue(this.nodeId, checkEpoch(epoch)), checkSeq(seq), data]);
+    const args = [leaseValue(this.nodeId, checkEpoch(epoch)), checkSeq(seq), data, ...(extra === undefined ? [] : [extra])];
+    const reply = await SHIP.run(this.redis, [keys.lease, keys.snap, keys.snapSeq, keys.stream, keys.snapExtra], args);
     const result = replyText(reply, 'shipSnapshot');
     if (result !== 'shipped' && result !== 'fenced' && result !== 'stale') throw new Error(`unexpected shipSnapshot reply: ${result}`);
     return result;
   }
 
-  /** The last shipped snapshot, or null when none was shipped. */
-  async snapshot(project: ProjectId): Promise<{ seq: number; bytes: Buffer } | null> {
+  /** The last shipped snapshot (with what it was shipped with, `extra`), or null when none was shipped. */
+  async snapshot(project: ProjectId): Promise<{ seq: number; bytes: Buffer; extra?: Buffer } | null> {
     const keys = projectRedisKeys(project, this.prefix);
-    const reply = await SNAPSHOT.runBuffer(this.redis, [keys.snapSeq, keys.snap], []);
-    if (!Array.isArray(reply) || reply.length !== 2) throw new Error('unexpected reply to snapshot');
-    const [seq, bytes] = reply as [unknown, unknown];
+    const reply = await SNAPSHOT.runBuffer(this.redis, [keys.snapSeq, keys.snap, keys.snapExtra], []);
+    if (!Array.isArray(reply) || reply.length !== 3) throw new Error('unexpected reply to snapshot');
+    const [seq, bytes, extra] = reply as [unknown, unknown, unknown];
     if (seq === null && bytes === null) return null;
     if (!Buffer.isBuffer(bytes)) throw new Error(`snapshot of project ${JSON.stringify(project)} is incomplete`);
-    return { seq: checkSeq(replyInteger(seq, 'snapseq')), bytes };
+    return { seq: checkSeq(replyInteger(seq, 'snapseq')), bytes, ...(Buffer.isBuffer(extra) ? { extra } : {}) };
   }
 }

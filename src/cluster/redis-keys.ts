@@ -7,6 +7,7 @@
  *   <prefix>:{p:<id>}:stream   stream  the replicated change log, entry id `<seq>-0`
  *   <prefix>:{p:<id>}:snap     bytes   state up to `snapseq` (shipped by the owner)
  *   <prefix>:{p:<id>}:snapseq  integer the sequence that snapshot covers
+ *   <prefix>:{p:<id>}:snapx    JSON    what else that state holds: counters, phantom ids, version contents
  *
  * `<id>` is encodeURIComponent(JSON.stringify(id)): the JSON keeps `1` and `"1"` apart, and the
  * URI encoding turns `{`, `}` and `:` into %-escapes, so no client-chosen id can end the hash tag
@@ -22,6 +23,7 @@ export interface ProjectRedisKeys {
   stream: string;
   snap: string;
   snapSeq: string;
+  snapExtra: string;
 }
 
 /** A prefix with a brace would move Redis Cluster's hash tag to the prefix: refused. */
@@ -44,7 +46,7 @@ export function projectTag(id: ProjectId): string {
 
 export function projectRedisKeys(id: ProjectId, prefix: string = DEFAULT_PREFIX): ProjectRedisKeys {
   const base = `${checkPrefix(prefix)}:${projectTag(id)}:`;
-  return { lease: `${base}lease`, epoch: `${base}epoch`, stream: `${base}stream`, snap: `${base}snap`, snapSeq: `${base}snapseq` };
+  return { lease: `${base}lease`, epoch: `${base}epoch`, stream: `${base}stream`, snap: `${base}snap`, snapSeq: `${base}snapseq`, snapExtra: `${base}snapx` };
 }
 
 /**

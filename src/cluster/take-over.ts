@@ -6,7 +6,7 @@
 import type { PhantomRecord } from '../document/phantoms.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
-import { decodeEntry, type LogEntry } from './entry.js';
+import { decodeEntry, decodeSnapshotExtra, type LogEntry } from './entry.js';
 import type { ProjectStream } from './project-stream.js';
 
 /** Pages read at most (a bound far above any real stream). */
@@ -19,17 +19,22 @@ export interface StreamState {
   seq: number;
 }
 
-/** What the stream holds; null when Redis holds nothing of the project. Any malformed entry throws. */
-export async function readStreamState(stream: ProjectStream, project: ProjectId, pageSize = 200): Promise<StreamState | null> {
+/**
+ * What the stream holds (up to `upTo`, or all of it); null when Redis holds nothing of the
+ * project. Any malformed entry throws. Revisions before the snapshot are not in Redis: the state's
+ * counters say its log starts after them.
+ */
+export async function readStreamState(stream: ProjectStream, project: ProjectId, upTo = Number.MAX_SAFE_INTEGER, pageSize = 200): Promise<StreamState | null> {
   const snapshot = await stream.snapshot(project);
   const updates: Uint8Array[] = snapshot ? [snapshot.bytes] : [];
   let seq = snapshot?.seq ?? 0;
-  let meta: ProjectMeta | null = null;
-  let phantoms: PhantomRecord[] = [];
-  const versions = new Map<string, { content: unknown } | null>();
+  const extra = snapshot?.extra ? decodeSnapshotExtra(snapshot.extra) : null;
+  let meta: ProjectMeta | null = extra?.meta ?? null;
+  let phantoms: PhantomRecord[] = extra?.phantoms ?? [];
+  const versions = new Map<string, { content: unknown } | null>((extra?.versionContents ?? []).map(([key, content]) => [key, { content }]));
   let revisions: LogEntry[] = [];
-  for (let page = 0; page < MAX_PAGES; page++) {
-    const entries = await stream.read(project, seq, pageSize);
+  for (let page = 0; page < MAX_PAGES && seq < upTo; page++) {
+    const entries = (await stream.read(project, seq, Math.min(pageSize, upTo - seq))).filter((e) => e.seq <= upTo);
     if (entries.length === 0) break;
     for (const entry of entries) {
       if (entry.seq !== seq + 1) throw new Error(`project ${JSON.stringify(project)}: stream entry ${entry.seq} follows ${seq}: entries are missing`);
@@ -47,7 +52,9 @@ export async function readStreamState(stream: ProjectStream, project: ProjectId,
     }
   }
   if (seq === 0) return null;
-  if (!meta) throw new Error(`project ${JSON.stringify(project)}: its snapshot in Redis has no entry after it to give its counters`);
+  if (!meta) throw new Error(`project ${JSON.stringify(project)}: its snapshot in Redis has no counters`);
+  // The revisions the snapshot folded in are gone from Redis: catch-up cannot reach them.
+  if (extra) meta = { ...meta, firstLoggedRevision: Math.max(meta.firstLoggedRevision, Math.min(extra.meta.nextRevision, meta.nextRevision)) };
   const versionContents: [string, unknown][] = [];
   for (const [key, value] of versions) if (value) versionContents.push([key, value.content]);
   return { commit: { update: updates, meta, phantoms, versionContents, revisions }, seq };

@@ -137,7 +137,17 @@ export class ProjectRegistry {
     let ownership: ProjectOwnership;
     try {
       const seq = await alignWithStream(storage, cluster.stream, id);
-      ownership = new ProjectOwnership({ lease: cluster.lease, stream: cluster.stream, project: id, epoch: claim.epoch, seq, onLost: (error) => this.lost(id, error) });
+      ownership = new ProjectOwnership({
+        lease: cluster.lease,
+        stream: cluster.stream,
+        project: id,
+        epoch: claim.epoch,
+        seq,
+        onLost: (error) => this.lost(id, error),
+        // As often as the log is folded here: Redis keeps about as much as LevelDB does.
+        shipEvery: this.config.storage.compactAfterUpdates,
+        onError: (error) => this.log(error.message, { level: 'warn', project: id }),
+      });
     } catch (error) {
       await cluster.lease.release(id, claim.epoch).catch(() => false);
       throw error;
