@@ -8,6 +8,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { readField } from '../src/document/layout.js';
 import { TestClient, classicLogin, revisionsLogin, type Msg } from './support/client.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
 import { startNode, type WeftNode } from './support/weft-nodes.js';
@@ -133,7 +137,7 @@ describe.skipIf(!hasRedisServer())('Three Weft nodes on one Redis (child process
     return `${message}\n${nodes.map((n) => `--- ${n.id}\n${n.output().slice(-2000)}`).join('\n')}`;
   }
 
-  it('has clients on three nodes converge, classic and revisions', async () => {
+  it('has clients on three nodes converge: classic, revisions and a Yjs peer', async () => {
     const [n1, n2, n3] = await startCluster();
     const a = new Writer('a', 'classic', () => [n1], 0);
     const b = new Writer('b', 'revisions', () => [n2], 0);
@@ -142,13 +146,30 @@ describe.skipIf(!hasRedisServer())('Three Weft nodes on one Redis (child process
     await b.connect();
     await c.connect();
     for (const w of [a, b, c]) clients.push(w.client!);
-    for (let i = 0; i < 5; i++) for (const w of [a, b, c]) expect(await w.writeOne(), failWith(`${w.name} write ${i}`)).toBe(true);
-    await sleep(300);
-    const views = await Promise.all([n1, n2, n3].map(load));
-    const names = views.map((v) => v.map((t) => `${t.id}:${t.name}`).sort());
-    expect(names[1]).toEqual(names[0]);
-    expect(names[2]).toEqual(names[0]);
-    for (const w of [a, b, c]) for (const { name } of w.acked) expect(views[0].some((t) => t.name === name)).toBe(true);
+    const doc = new Y.Doc();
+    const peer = new WebsocketProvider(`ws://127.0.0.1:${n3.port}/yjs`, '1', doc, { WebSocketPolyfill: WebSocket as never, params: { login: 'admin', password: 'admin' }, disableBc: true });
+    try {
+      await new Promise<void>((resolve) => peer.once('sync', () => resolve()));
+      const tasks = doc.getMap('tasks') as Y.Map<Y.Map<unknown>>;
+      for (let i = 0; i < 5; i++) {
+        for (const w of [a, b, c]) expect(await w.writeOne(), failWith(`${w.name} write ${i}`)).toBe(true);
+        tasks.get('11')!.set('name', `from the peer ${i}`);
+      }
+      // The peer on n3 holds what the others wrote through n1, n2 and n3.
+      const written = [a, b, c].flatMap((w) => w.acked.map((x) => x.name));
+      const peerNames = () => new Set([...tasks.values()].map((t) => readField(t, 'name')));
+      for (let i = 0; i < 100 && !written.every((name) => peerNames().has(name)); i++) await sleep(50);
+      expect(written.filter((name) => !peerNames().has(name))).toEqual([]);
+      await sleep(300);
+      const views = await Promise.all([n1, n2, n3].map(load));
+      const names = views.map((v) => v.map((t) => `${t.id}:${t.name}`).sort());
+      expect(names[1]).toEqual(names[0]);
+      expect(names[2]).toEqual(names[0]);
+      for (const name of written) expect(views[0].some((t) => t.name === name)).toBe(true);
+      expect(views[0].find((t) => t.id === 11)?.name).toBe('from the peer 4');
+    } finally {
+      peer.destroy();
+    }
   }, 60_000);
 
   it('loses no acknowledged change when the owner is killed with -9 while clients write, and takes writes again within a bound', async () => {
