@@ -326,6 +326,22 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect(caught.data.reload).toBe(true);
   });
 
+  it('keeps a project loaded on its owner while only another node has clients on it', async () => {
+    fresh();
+    const quick = { storage: { unloadAfterSeconds: 1 } };
+    const a = await node('a', 3000, quick);
+    const b = await node('b', 3000, quick);
+    await a.server.projects.open(1);
+    const reader = await classicOn(b);
+    // Longer than the owner's idle unload, with nobody writing.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(a.server.projects.loaded()).toContain(1);
+    reader.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_late', name: 'after a quiet while' }] } } });
+    const echo = await reader.c.nextOf('projectChange', 10_000);
+    expect(echo.changes.tasks.added[0].name).toBe('after a quiet while');
+    expect(reader.c.closed).toBe(false);
+  });
+
   it('an owner whose lease was taken cannot append, and gives the project up', async () => {
     fresh();
     const lease = new ProjectLease(client, { nodeId: 'x', leaseMs: 60_000, prefix });

@@ -66,6 +66,7 @@ export class FollowerRoom {
   private closed = false;
   private closedReason = 'Project was unloaded: open it again';
   private firstEntry: (() => void) | null = null;
+  private touchTimer: NodeJS.Timeout | null = null;
   /** Senders waiting for the stream to bring their revisions (see deliveredUpTo). */
   private readonly revisionWaiters = new Set<{ n: number; done: () => void }>();
 
@@ -79,6 +80,14 @@ export class FollowerRoom {
   static start(options: FollowerRoomOptions): FollowerRoom {
     const room = new FollowerRoom(options);
     room.loaded = room.load();
+    // While clients here have the project open, the owner keeps it loaded (and its lease) even
+    // when nobody there writes: else it would unload it, and the next change here would find no owner.
+    const every = Math.max(1000, (options.config.storage.unloadAfterSeconds * 1000) / 3);
+    room.touchTimer = setInterval(() => {
+      if (room.subscribers.size === 0 && room.presence.peers.size === 0) return;
+      room.forward('touch', { project: room.id }).catch(() => undefined);
+    }, every);
+    room.touchTimer.unref();
     room.readable = room.loaded;
     room.loaded.catch(() => undefined);
     return room;
@@ -361,6 +370,7 @@ export class FollowerRoom {
   private async shut(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.touchTimer) clearInterval(this.touchTimer);
     // Outside the queue: the follower's own steps run in it.
     await this.follower?.close();
     await this.queue.run(async () => {

@@ -43,6 +43,7 @@ const PeerUpdateSchema = z.strictObject({
   peer: z.strictObject({ id: z.string().min(1).max(200), user: z.string().max(1000) }),
   update: z.base64().max(128 * 1024 * 1024),
 });
+const TouchSchema = z.strictObject({ project: ProjectIdSchema });
 const RevisionsSchema = z.strictObject({ project: ProjectIdSchema, from: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), to: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 const RestoreSchema = z.strictObject({ project: ProjectIdSchema, n: z.number().int().min(1), user: z.string().max(1000) });
 
@@ -98,6 +99,11 @@ export function serveForwarded(rpc: NodeRpc, nodeId: string, rooms: OwnedRooms):
     const remote = { id: peer.id, user: { name: peer.user, group: null }, readOnly: false, awarenessClients: new Set<number>(), send: () => {}, close: (code: number, reason: string) => void (refusal ??= { code, reason }) };
     await roomOf(rooms, nodeId, project).applyPeerUpdate(remote as unknown as YjsPeer, new Uint8Array(Buffer.from(update, 'base64')));
     return refusal;
+  });
+  rpc.handle('touch', (payload) => {
+    const { project } = parse(TouchSchema, payload);
+    roomOf(rooms, nodeId, project).lastActive = Date.now();
+    return null;
   });
   rpc.handle('revisions', (payload) => {
     const { project, from, to } = parse(RevisionsSchema, payload);
