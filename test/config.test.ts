@@ -152,6 +152,27 @@ describe('loadConfig precedence', () => {
   });
 });
 
+describe('loadConfig cluster settings', () => {
+  it('has no cluster by default, and takes one from WEFT_REDIS_URL and WEFT_NODE_ID with its defaults', async () => {
+    expect((await loadConfig({ env: {} })).cluster).toBeUndefined();
+    const config = await loadConfig({ env: { WEFT_REDIS_URL: 'redis://127.0.0.1:6379', WEFT_NODE_ID: 'n1' } });
+    expect(config.cluster).toEqual({ redis: 'redis://127.0.0.1:6379', nodeId: 'n1', leaseMs: 10_000, requestTimeoutMs: 10_000, prefix: 'weft' });
+  });
+
+  it('lets the --redis and --node-id flags win over the environment and keeps the file settings beside them', async () => {
+    const file = await configFile({ cluster: { redis: 'redis://file:1', leaseMs: 2000 } });
+    const config = await loadConfig({ file, env: { WEFT_REDIS_URL: 'redis://env:2', WEFT_NODE_ID: 'env' }, flags: { redis: 'redis://flag:3', nodeId: 'flag' } });
+    expect(config.cluster).toMatchObject({ redis: 'redis://flag:3', nodeId: 'flag', leaseMs: 2000 });
+  });
+
+  it('asks for the Redis URL when only a node id is given, and refuses a URL that is not redis://', async () => {
+    expect(await failure(loadConfig({ env: { WEFT_NODE_ID: 'n1' } }))).toContain('cluster.redis: required with any cluster setting');
+    expect(await failure(loadConfig({ env: { WEFT_REDIS_URL: 'http://127.0.0.1:6379' } }))).toContain('cluster.redis: expected a redis:// or rediss:// URL');
+    const file = await configFile({ cluster: { redis: 'redis://h:1', prefix: 'a{b}' } });
+    expect(await failure(loadConfig({ file, env: {} }))).toContain('cluster.prefix');
+  });
+});
+
 describe('loadConfig errors', () => {
   it('names the field path when a project id is an object', async () => {
     const file = await configFile({ projects: [{ id: { nested: 1 }, name: 'Bad' }] });

@@ -182,7 +182,7 @@ export const ConfigSchema = z.strictObject({
   cluster: z
     .strictObject({
       /** redis://[user:password@]host:port[/db] */
-      redis: z.string().regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
+      redis: z.string({ error: 'required with any cluster setting: the Redis URL (--redis, WEFT_REDIS_URL)' }).regex(/^rediss?:\/\//, 'expected a redis:// or rediss:// URL'),
       /** This node's id, unique among the nodes (default: host name and process id). */
       nodeId: z.string().min(1).max(256).optional(),
       /** Time to live of a project's lease; its owner renews it every third of that. */
