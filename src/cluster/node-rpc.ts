@@ -38,18 +38,23 @@ export interface NodeRpcOptions {
   onError?: (error: Error) => void;
 }
 
+const MAX_METHOD_LENGTH = 100;
+const callId = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const requestSchema = z.strictObject({
   t: z.literal('q'),
-  id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  id: callId,
   from: z.string().min(1).max(256),
-  method: z.string().min(1).max(100),
+  method: z.string().min(1).max(MAX_METHOD_LENGTH),
   payload: z.unknown(),
 });
 const replySchema = z.union([
-  z.strictObject({ t: z.literal('r'), id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), ok: z.literal(true), value: z.unknown() }),
-  z.strictObject({ t: z.literal('r'), id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), ok: z.literal(false), code: z.enum(['no-handler', 'remote']), error: z.string().max(10_000) }),
+  z.strictObject({ t: z.literal('r'), id: callId, ok: z.literal(true), value: z.unknown() }),
+  // `code` may be left out: a failure without one is the handler's.
+  z.strictObject({ t: z.literal('r'), id: callId, ok: z.literal(false), code: z.enum(['no-handler', 'remote']).optional(), error: z.string().max(10_000) }),
 ]);
 
+/** Longer timers fire at once in Node. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Malformed messages reported at most this many times (then silently dropped). */
 const MAX_REPORTS = 100;
 
@@ -68,6 +73,7 @@ export class NodeRpc {
   private readonly handlers = new Map<string, RpcHandler>();
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
+  private started = false;
   private closed = false;
   private reports = 0;
   private readonly listener = (channel: string, message: string) => this.receive(channel, message);
@@ -76,8 +82,8 @@ export class NodeRpc {
     this.nodeId = checkNodeId(options.nodeId);
     this.prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
     this.inbox = this.channelOf(this.nodeId);
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.maxMessageBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
+    this.timeoutMs = checkPositive('timeoutMs', options.timeoutMs ?? 10_000, MAX_TIMER_MS);
+    this.maxMessageBytes = checkPositive('maxMessageBytes', options.maxMessageBytes ?? 16 * 1024 * 1024);
   }
 
   private channelOf(nodeId: string): string {
@@ -86,19 +92,35 @@ export class NodeRpc {
 
   /** Subscribes to this node's inbox; resolves once Redis confirmed it. */
   async start(): Promise<void> {
+    if (this.closed) throw new RpcError('closed', 'node requests are closed');
+    if (this.started) return;
+    this.started = true;
     this.options.subscriber.on('message', this.listener);
     await this.options.subscriber.subscribe(this.inbox);
   }
 
+  /** One handler per method. Handlers run concurrently: a request is not held back by one still running. */
   handle(method: string, handler: RpcHandler): void {
+    if (typeof method !== 'string' || method.length === 0 || method.length > MAX_METHOD_LENGTH) throw new Error(`a method name has 1 to ${MAX_METHOD_LENGTH} characters`);
     if (this.handlers.has(method)) throw new Error(`a handler for ${method} is set already`);
     this.handlers.set(method, handler);
   }
 
+  /**
+   * Asks `nodeId` to run `method`; resolves with the handler's answer (undefined arrives as null).
+   * Fails with an RpcError: 'no-receiver' at once when nobody listens on that node's inbox.
+   */
   call(nodeId: string, method: string, payload: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     if (this.closed) return Promise.reject(new RpcError('closed', 'node requests are closed'));
-    const id = ++this.nextId;
+    let channel: string;
     let text: string;
+    const id = ++this.nextId;
+    try {
+      channel = this.channelOf(checkNodeId(nodeId));
+      checkPositive('timeoutMs', timeoutMs, MAX_TIMER_MS);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
     try {
       text = JSON.stringify({ t: 'q', id, from: this.nodeId, method, payload });
     } catch (error) {
@@ -111,7 +133,7 @@ export class NodeRpc {
         reject(new RpcError('timeout', `node ${nodeId} did not answer ${method} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.options.publisher.publish(this.channelOf(checkNodeId(nodeId)), text).then(
+      this.options.publisher.publish(channel, text).then(
         (receivers) => receivers === 0 && this.settle(id, new RpcError('no-receiver', `node ${nodeId} is not listening`)),
         (error: Error) => this.settle(id, new RpcError('no-receiver', `cannot reach node ${nodeId}: ${error.message}`)),
       );
@@ -146,8 +168,11 @@ export class NodeRpc {
     if (this.reports++ < MAX_REPORTS) this.options.onError?.(new Error(message));
   }
 
+  /** The subscriber's listener: never throws, whatever arrives. */
   private receive(channel: string, message: string): void {
     if (channel !== this.inbox || this.closed) return;
+    // Characters never outnumber bytes: longer than the limit is too large without counting bytes.
+    if (typeof message !== 'string' || message.length > this.maxMessageBytes) return this.report(`dropped a message on ${channel} larger than ${this.maxMessageBytes} bytes`);
     let value: unknown;
     try {
       value = JSON.parse(message);
@@ -159,27 +184,29 @@ export class NodeRpc {
       const reply = replySchema.safeParse(value);
       if (!reply.success) return this.report(`dropped a malformed answer on ${channel}`);
       const r = reply.data;
-      return this.settle(r.id, r.ok ? { value: r.value } : new RpcError(r.code, r.error));
+      // An answer to no pending call (one that timed out, or another node's) is dropped silently.
+      return this.settle(r.id, r.ok ? { value: r.value } : new RpcError(r.code ?? 'remote', r.error));
     }
     const request = requestSchema.safeParse(value);
     if (!request.success) return this.report(`dropped a malformed message on ${channel}`);
-    void this.answer(request.data);
+    this.answer(request.data).catch((error: unknown) => this.report(`cannot answer ${request.data.method}: ${describe(error)}`));
   }
 
   private async answer(request: z.infer<typeof requestSchema>): Promise<void> {
     const handler = this.handlers.get(request.method);
-    let reply: object;
-    if (!handler) reply = { t: 'r', id: request.id, ok: false, code: 'no-handler', error: `node ${this.nodeId} has no handler for ${request.method}` };
+    const failure = (code: 'no-handler' | 'remote', error: string) => JSON.stringify({ t: 'r', id: request.id, ok: false, code, error: error.slice(0, 10_000) });
+    let text: string;
+    if (!handler) text = failure('no-handler', `node ${this.nodeId} has no handler for ${request.method}`);
     else {
       try {
-        reply = { t: 'r', id: request.id, ok: true, value: (await handler(request.payload, request.from)) ?? null };
+        text = JSON.stringify({ t: 'r', id: request.id, ok: true, value: (await handler(request.payload, request.from)) ?? null });
+        if (Buffer.byteLength(text) > this.maxMessageBytes) text = failure('remote', `the answer to ${request.method} is larger than ${this.maxMessageBytes} bytes`);
       } catch (error) {
-        reply = { t: 'r', id: request.id, ok: false, code: 'remote', error: String((error as Error)?.message ?? error).slice(0, 10_000) };
+        // A throwing handler, or an answer JSON cannot carry (a BigInt, a cycle).
+        text = failure('remote', describe(error));
       }
     }
     if (this.closed) return;
-    let text = JSON.stringify(reply);
-    if (Buffer.byteLength(text) > this.maxMessageBytes) text = JSON.stringify({ t: 'r', id: request.id, ok: false, code: 'remote', error: `the answer to ${request.method} is larger than ${this.maxMessageBytes} bytes` });
     let target: string;
     try {
       target = this.channelOf(checkNodeId(request.from));
@@ -187,5 +214,18 @@ export class NodeRpc {
       return this.report('dropped a request naming no node to answer to');
     }
     await this.options.publisher.publish(target, text).catch((error: Error) => this.report(`cannot answer node ${request.from}: ${error.message}`));
+  }
+}
+
+function checkPositive(name: string, value: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new Error(`${name} must be an integer from 1 to ${max}: ${value}`);
+  return value;
+}
+
+function describe(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'an error that cannot be described';
   }
 }
