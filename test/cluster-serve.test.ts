@@ -342,6 +342,34 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect(reader.c.closed).toBe(false);
   });
 
+  it('shows a project imported on one node on every node, and a project deleted on one node nowhere', async () => {
+    fresh();
+    // Admins may open every project, also those made at runtime.
+    const everything = { groups: { admin: ['*'] } };
+    const a = await node('a', 3000, everything);
+    const b = await node('b', 3000, everything);
+    const data = { tasks: { rows: [{ id: 1, name: 'Imported on a' }] } };
+    await a.server.manage.projects.import({ id: 'shared', name: 'Shared' }, data);
+    expect((await b.server.manage.projects.list()).map((p) => p.id)).toContain('shared');
+    const onB = await classicOn(b, 'shared');
+    expect([...tasksOf(onB.dataset.dataset.tasksData).values()]).toEqual(['Imported on a']);
+    // The id is taken in the cluster: b cannot create it again.
+    await expect(b.server.manage.projects.create({ id: 'shared' })).rejects.toThrow(/already exists/);
+    // Deleted on a (which sequences it): gone from b's list, and not opened there again.
+    await onB.c.close();
+    await a.server.manage.projects.delete('shared');
+    expect((await b.server.manage.projects.list()).map((p) => p.id)).not.toContain('shared');
+    const late = await classicLogin(b.port);
+    clients.push(late);
+    late.send({ command: 'dataset', project: 'shared' });
+    const refused = await late.next(10_000);
+    expect(JSON.stringify(refused)).toMatch(/error|Authorization|not/i);
+    // Created again on b: a new project, nothing of the deleted one comes back.
+    await b.server.manage.projects.create({ id: 'shared', name: 'Again' });
+    const again = await classicOn(a, 'shared');
+    expect(tasksOf(again.dataset.dataset.tasksData).size).toBe(0);
+  });
+
   it('an owner whose lease was taken cannot append, and gives the project up', async () => {
     fresh();
     const lease = new ProjectLease(client, { nodeId: 'x', leaseMs: 60_000, prefix });

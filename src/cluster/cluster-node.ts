@@ -8,6 +8,7 @@ import { checkNodeId, ProjectLease } from './lease.js';
 import { NodeRpc } from './node-rpc.js';
 import { ProjectStream } from './project-stream.js';
 import { checkPrefix } from './redis-keys.js';
+import { SharedCatalog } from './shared-catalog.js';
 import { StreamReader } from './stream-reader.js';
 
 export interface ClusterNodeOptions {
@@ -28,6 +29,8 @@ export class ClusterNode {
   readonly stream: ProjectStream;
   readonly reader: StreamReader;
   readonly rpc: NodeRpc;
+  /** The project list the nodes share. */
+  readonly catalog: SharedCatalog;
 
   private constructor(
     private readonly redis: Redis,
@@ -38,6 +41,7 @@ export class ClusterNode {
     this.nodeId = options.nodeId;
     this.lease = new ProjectLease(redis, { nodeId: options.nodeId, leaseMs: options.leaseMs, prefix: options.prefix });
     this.stream = new ProjectStream(redis, { nodeId: options.nodeId, prefix: options.prefix });
+    this.catalog = new SharedCatalog(redis, options.prefix);
     this.reader = new StreamReader(redis, { prefix: options.prefix, onError: (error, project) => options.log(`stream reader${project === undefined ? '' : ` (project ${JSON.stringify(project)})`}: ${error.message}`, { level: 'warn' }) });
     // Large enough for the largest change a client may send (limits.maxMessageBytes), forwarded.
     this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, maxMessageBytes: 256 * 1024 * 1024, timeoutMs: options.requestTimeoutMs, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });

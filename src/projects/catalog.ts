@@ -46,8 +46,17 @@ export class CatalogError extends Error {
 const ENTRY = 'c:p:';
 const CONFIGURED = 'c:cfg:';
 
+/** Where changes of the list are shared (several nodes: src/cluster/shared-catalog.ts). */
+export interface CatalogReplica {
+  added(entry: ProjectEntry, seed?: unknown): Promise<void>;
+  renamed(entry: ProjectEntry): Promise<void>;
+  removed(id: ProjectId): Promise<void>;
+}
+
 export class ProjectCatalog implements ProjectList {
   private readonly entries = new Map<string, ProjectEntry>();
+  /** Set in cluster mode: every change of the list is shared with the other nodes. */
+  replica: CatalogReplica | null = null;
 
   private constructor(private readonly storage: Storage) {}
 
@@ -97,9 +106,23 @@ export class ProjectCatalog implements ProjectList {
 
   /** Add a project; with `seed`, its first state (kept: resets go back to it). Stale keys under its id go. */
   async add(entry: Omit<ProjectEntry, 'createdAt'>, seed?: unknown): Promise<ProjectEntry> {
-    const key = projectKey(entry.id);
+    const created = await this.adopt({ ...entry, createdAt: new Date().toISOString() }, seed);
+    try {
+      await this.replica?.added(created, seed);
+    } catch (e) {
+      // Another node has a project of that id (or Redis is away): not added here either.
+      await this.remove(created.id, false);
+      await this.purgeKeys(created.id);
+      throw e;
+    }
+    return created;
+  }
+
+  /** Add a project another node added (cluster mode): the same as `add`, without sharing it again. */
+  async adopt(created: ProjectEntry, seed?: unknown): Promise<ProjectEntry> {
+    const key = projectKey(created.id);
+    const entry = created;
     if (this.entries.has(key)) throw new CatalogError(`project ${JSON.stringify(entry.id)} already exists`, 409);
-    const created: ProjectEntry = { ...entry, createdAt: new Date().toISOString() };
     // Claimed in memory first: two creations of one id cannot both pass the check above.
     this.entries.set(key, created);
     try {
@@ -121,14 +144,16 @@ export class ProjectCatalog implements ProjectList {
     const { seed: _configured, ...stored } = renamed;
     await this.storage.write([{ key: ENTRY + projectKey(id), value: stored }]);
     this.entries.set(projectKey(id), renamed);
+    await this.replica?.renamed(renamed);
     return renamed;
   }
 
   /** Take the project off the list (its keys are removed by `purge`). */
-  async remove(id: ProjectId): Promise<ProjectEntry> {
+  async remove(id: ProjectId, share = true): Promise<ProjectEntry> {
     const entry = this.require(id);
     await this.storage.write([], [ENTRY + projectKey(id)]);
     this.entries.delete(projectKey(id));
+    if (share) await this.replica?.removed(id);
     return entry;
   }
 

@@ -63,6 +63,7 @@ export class ProjectsService implements ProjectsApi {
   ) {}
 
   async list(): Promise<ProjectInfo[]> {
+    await this.registry.syncCatalog();
     const loaded = new Set(this.registry.loaded().map((id) => JSON.stringify(id)));
     return this.registry.catalog.list().map((entry) => this.info(entry, loaded.has(JSON.stringify(entry.id))));
   }

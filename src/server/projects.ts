@@ -47,7 +47,10 @@ export class ProjectRegistry {
     /** Cluster mode: this node's part in it (src/cluster). */
     private readonly cluster?: ClusterNode,
   ) {
-    if (cluster) serveForwarded(cluster.rpc, cluster.nodeId, { owned: (id) => this.ownedRoom(id) });
+    if (cluster) {
+      serveForwarded(cluster.rpc, cluster.nodeId, { owned: (id) => this.ownedRoom(id) });
+      catalog.replica = cluster.catalog;
+    }
     const every = Math.max(1000, Math.min(30_000, (config.storage.unloadAfterSeconds * 1000) / 2));
     this.timer = setInterval(() => void this.unloadIdle(), every);
     this.timer.unref();
@@ -60,9 +63,11 @@ export class ProjectRegistry {
    * with stored dataset texts is before its document is loaded.
    */
   async open(id: ProjectId, create?: () => Omit<ProjectEntry, 'createdAt'>, when: keyof Opening = 'loaded'): Promise<Room | undefined> {
+    // Several nodes: the shared list has the last word (a project removed on another node ends here).
+    const known = this.cluster ? await this.sharedEntry(id, this.cluster) : null;
     let opening = this.rooms.get(id);
     if (opening) return opening[when];
-    let project = this.catalog.get(id);
+    let project = this.cluster ? known ?? undefined : this.catalog.get(id);
     if (!project && create) project = await this.catalog.add(create()).catch(() => this.catalog.get(id));
     if (!project) return undefined;
     // Another open may have started while the entry was being added.
@@ -164,6 +169,52 @@ export class ProjectRegistry {
     return room;
   }
 
+  /**
+   * Cluster mode: this node's entry of a project, brought in line with the shared list first (a
+   * project added on another node is taken in; one removed there is removed here).
+   */
+  private async sharedEntry(id: ProjectId, cluster: ClusterNode): Promise<ProjectEntry | undefined> {
+    const local = this.catalog.get(id);
+    const shared = await cluster.catalog.lookup(id);
+    if (shared && 'deleted' in shared) {
+      if (local) await this.catalog.remove(id, false).catch(() => undefined);
+      await this.endHere(id, `Project ${JSON.stringify(id)} was deleted`);
+      return undefined;
+    }
+    if (local || !shared) return local;
+    const seed = await cluster.catalog.seedOf(id);
+    return this.catalog.adopt(shared.entry, seed).catch(() => this.catalog.get(id));
+  }
+
+  /** A project removed on another node: its room here ends (its clients are told), nothing is purged. */
+  private async endHere(id: ProjectId, reason: string): Promise<void> {
+    const pending = this.rooms.get(id)?.loaded;
+    if (!pending) return;
+    this.rooms.delete(id);
+    const room = await pending.catch(() => null);
+    if (!room) return;
+    this.ready.delete(room);
+    await room.end(reason);
+    await this.giveUp(id, room);
+    this.observer?.unloaded?.(id);
+  }
+
+  /** Cluster mode: a room of a project this node sequenced ended: its lease goes too. */
+  private async giveUp(id: ProjectId, room: Room): Promise<void> {
+    const owned = this.owned.get(id);
+    if (owned?.room !== room) return;
+    this.owned.delete(id);
+    await owned.ownership.release();
+  }
+
+  /** Cluster mode: take in every project added or removed on other nodes (before a listing). */
+  async syncCatalog(): Promise<void> {
+    if (!this.cluster) return;
+    for (const { id, shared } of await this.cluster.catalog.all()) {
+      if ('deleted' in shared ? this.catalog.get(id) : !this.catalog.get(id)) await this.sharedEntry(id, this.cluster);
+    }
+  }
+
   /** The room of a project this node sequences now (cluster mode), for requests of other nodes. */
   private ownedRoom(id: ProjectId): ProjectRoom | null {
     const owned = this.owned.get(id);
@@ -207,6 +258,7 @@ export class ProjectRegistry {
       if (room) {
         this.ready.delete(room);
         await room.end(reason);
+        await this.giveUp(id, room);
         this.observer?.unloaded?.(id);
       }
     }
