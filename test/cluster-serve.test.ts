@@ -370,6 +370,26 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect(tasksOf(again.dataset.dataset.tasksData).size).toBe(0);
   });
 
+  it('resets a project for inactivity only when nobody on any node changed it, once', async () => {
+    fresh();
+    const idle = { inactivityResetSeconds: 2 };
+    const a = await node('a', 3000, idle);
+    const b = await node('b', 3000, idle);
+    await a.server.projects.open(1);
+    const writer = await classicOn(b);
+    const firstTask = [...tasksOf(writer.dataset.dataset.tasksData).keys()][0];
+    // Changes through b for 4 s: a has no client of its own, but is not idle.
+    for (let i = 0; i < 8; i++) {
+      writer.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: firstTask, name: `busy ${i}` }] } } });
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const during = await writer.c.drain(0);
+    expect(during.filter((m) => m.command === 'reset')).toEqual([]);
+    // Then silence: one reset, sequenced by a, reaches the client on b once.
+    const after = await writer.c.drain(3500);
+    expect(after.filter((m) => m.command === 'reset')).toEqual([{ command: 'reset', userName: 'Server' }]);
+  });
+
   it('an owner whose lease was taken cannot append, and gives the project up', async () => {
     fresh();
     const lease = new ProjectLease(client, { nodeId: 'x', leaseMs: 60_000, prefix });

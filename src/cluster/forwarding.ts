@@ -61,6 +61,8 @@ export function senderOf(forwarded: Forwarded['sender']): Sender {
 export interface OwnedRooms {
   /** The room of a project this node owns now; null when it does not. */
   owned(project: ProjectId): ProjectRoom | null;
+  /** Told of every change forwarded here (the server's inactivity clock). */
+  changed?: () => void;
 }
 
 function parse<T>(schema: z.ZodType<T>, payload: unknown): T {
@@ -83,6 +85,7 @@ export function serveForwarded(rpc: NodeRpc, nodeId: string, rooms: OwnedRooms):
   rpc.handle('submit', async (payload) => {
     const { project, sender, requests } = parse(ForwardedSchema, payload);
     const room = roomOf(rooms, nodeId, project);
+    rooms.changed?.();
     const forwarded: ChangeRequest[] = requests.map((r) => ({
       changes: r.changes as Changes,
       ...(r.localRevision !== undefined ? { localRevision: r.localRevision } : {}),
@@ -94,6 +97,7 @@ export function serveForwarded(rpc: NodeRpc, nodeId: string, rooms: OwnedRooms):
   });
   rpc.handle('peerUpdate', async (payload) => {
     const { project, peer, update } = parse(PeerUpdateSchema, payload);
+    rooms.changed?.();
     // The peer as the owner's room sees it: named by id; a refusal (a close) goes back to its node.
     let refusal: { code: number; reason: string } | null = null;
     const remote = { id: peer.id, user: { name: peer.user, group: null }, readOnly: false, awarenessClients: new Set<number>(), send: () => {}, close: (code: number, reason: string) => void (refusal ??= { code, reason }) };

@@ -35,6 +35,8 @@ export class ProjectRegistry {
 
   /** Rooms done loading. */
   private readonly ready = new Set<Room>();
+  /** Cluster mode: when another node last forwarded a change of its clients here. */
+  lastForwardedAt = 0;
   /** Cluster mode: the projects this node sequences, with their leases. */
   private readonly owned = new Map<ProjectId, { room: ProjectRoom; ownership: ProjectOwnership }>();
 
@@ -48,7 +50,7 @@ export class ProjectRegistry {
     private readonly cluster?: ClusterNode,
   ) {
     if (cluster) {
-      serveForwarded(cluster.rpc, cluster.nodeId, { owned: (id) => this.ownedRoom(id) });
+      serveForwarded(cluster.rpc, cluster.nodeId, { owned: (id) => this.ownedRoom(id), changed: () => (this.lastForwardedAt = Date.now()) });
       catalog.replica = cluster.catalog;
     }
     const every = Math.max(1000, Math.min(30_000, (config.storage.unloadAfterSeconds * 1000) / 2));
@@ -213,6 +215,11 @@ export class ProjectRegistry {
     for (const { id, shared } of await this.cluster.catalog.all()) {
       if ('deleted' in shared ? this.catalog.get(id) : !this.catalog.get(id)) await this.sharedEntry(id, this.cluster);
     }
+  }
+
+  /** The projects this node sequences now (cluster mode). */
+  ownedIds(): ProjectId[] {
+    return [...this.owned].flatMap(([id, { ownership }]) => (ownership.isLost ? [] : [id]));
   }
 
   /** The room of a project this node sequences now (cluster mode), for requests of other nodes. */

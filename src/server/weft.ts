@@ -411,8 +411,15 @@ export class WeftServer {
   }
 
   private async checkInactivity(): Promise<void> {
-    if (Date.now() - this.lastFrameAt < this.config.inactivityResetSeconds * 1000) return;
+    // Several nodes: changes forwarded from other nodes' clients count as activity too.
+    const last = Math.max(this.lastFrameAt, this.projects.lastForwardedAt);
+    if (Date.now() - last < this.config.inactivityResetSeconds * 1000) return;
     this.lastFrameAt = Date.now();
+    // Several nodes: each resets the projects it sequences (a reset reaches every node's clients).
+    if (this.config.cluster) {
+      for (const id of this.projects.ownedIds()) await (await this.projects.open(id))?.reset('Server', false);
+      return;
+    }
     await this.resetAll('Server');
   }
 
