@@ -685,6 +685,9 @@ export class ProjectRoom {
     // transaction (and every load) of the project slower, which a client could cause at will.
     const clientID = this.document.clientID;
     this.document.destroy();
+    // A fold runs beside the queue: reading the project while it writes its snapshot could take the
+    // new snapshot's seq without its chunk, and leave the folded changes out of the document.
+    await this.log.settled();
     await this.load(false, clientID);
     // Peers may hold state the document no longer has: they reconnect and sync again.
     if (closePeers) this.presence.closePeers(1011, 'project reloaded: sync again');
