@@ -10,7 +10,8 @@ import { WebsocketProvider } from 'y-websocket';
 import { readField } from '../src/document/layout.js';
 import { Simulation } from '../src/simulate/runner.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { decodeEntry, encodeEntry, MalformedEntry, type Committed } from '../src/cluster/entry.js';
+import { decodeEntry, decodeSnapshotExtra, encodeEntry, encodeSnapshotExtra, MalformedEntry, type Committed } from '../src/cluster/entry.js';
+import { SharedVersions } from '../src/cluster/shared-versions.js';
 import { ProjectLease } from '../src/cluster/lease.js';
 import { ProjectOwnership, OwnershipLost, toEntryDeliveries } from '../src/cluster/ownership.js';
 import { ProjectStream } from '../src/cluster/project-stream.js';
@@ -46,6 +47,18 @@ describe('How a stream entry says who gets which revisions', () => {
       { count: 1, classic: [{ revision: 'server-2', client: 'c2', changes: {} }] },
       { count: 0, reset: { user: 'ann', announce: true } },
     ]);
+  });
+
+  it('carries the server-side versions in an entry and in a snapshot extra, and refuses malformed ones', () => {
+    const version = { n: 2, time: '2026-01-01T00:00:00.000Z', label: 'Autosave 2', reason: 'auto' as const, authors: ['ann'], changes: 3, lastRevision: 'server-2', bytes: 10, parts: 1 };
+    expect(decodeEntry(asRead(encodeEntry({ ...base, serverVersions: [version] }))).serverVersions).toEqual([version]);
+    expect(decodeEntry(asRead(encodeEntry(base))).serverVersions).toBeUndefined();
+    const extra = { meta: META, phantoms: [], versionContents: [], serverVersions: [version] };
+    expect(decodeSnapshotExtra(Buffer.from(encodeSnapshotExtra(extra))).serverVersions).toEqual([version]);
+    const fields = asRead(encodeEntry(base));
+    for (const bad of ['[{"n":0}]', '{}', '[{"n":1,"time":"t","label":"l","reason":"other","authors":[],"changes":0,"lastRevision":null,"bytes":0}]']) {
+      expect(() => decodeEntry(new Map([...fields, ['s', Buffer.from(bad)]])), bad).toThrow(MalformedEntry);
+    }
   });
 
   it('refuses deliveries that do not take exactly the entry revisions, or are not the documented shape', () => {
@@ -283,6 +296,53 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect(tasksOf(c.dataset.dataset.tasksData).get(id)).toBe('after the move');
   });
 
+  it('lists, shows and diffs server-side versions from any node, shows them to every node\'s clients, and keeps them when the project moves', async () => {
+    fresh();
+    const a = await node('a', 1500);
+    const b = await node('b', 1500);
+    const owner = await classicOn(a);
+    const watcher = await classicOn(b);
+    owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_v1', name: 'in version 1' }] } } });
+    const id = (await owner.c.nextOf('projectChange', 10_000)).changes.tasks.added[0].id;
+    await watcher.c.nextOf('projectChange', 10_000);
+    // Taken through the following node: forwarded to the owner.
+    const first = await b.server.manage.history.create('1', 'Taken on b');
+    expect(first).toMatchObject({ n: 1, label: 'Taken on b', reason: 'manual' });
+    const announced = await watcher.c.nextOf('projectChange', 10_000);
+    expect(announced.changes.versions.added[0]).toMatchObject({ id: 'weft-1', name: 'Taken on b' });
+    owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id, name: 'after version 1' }] } } });
+    await owner.c.nextOf('projectChange', 10_000);
+    await watcher.c.nextOf('projectChange', 10_000);
+    await a.server.manage.history.create('1', 'Taken on a');
+
+    // Listed, shown and diffed on the node that does not hold them in its LevelDB.
+    expect((await b.server.manage.history.list('1')).map((v) => [v.n, v.label])).toEqual([[1, 'Taken on b'], [2, 'Taken on a']]);
+    const shown = await b.server.manage.history.show('1', '1');
+    expect(tasksOf(shown.dataset.tasksData as Rec[]).get(id)).toBe('in version 1');
+    const diff = await b.server.manage.history.diff('1', '1', '2');
+    expect(JSON.stringify(diff.diff)).toContain('after version 1');
+    // A client loading the project on the following node sees the versions, as on the owner.
+    const onB = (await classicOn(b)).dataset.dataset.versionsData.map((v: Rec) => v.id);
+    const onA = (await classicOn(a)).dataset.dataset.versionsData.map((v: Rec) => v.id);
+    expect(onB.filter((v: string) => v.startsWith('weft-'))).toEqual(['weft-1', 'weft-2']);
+    expect(onB).toEqual(onA);
+
+    // The owner stops; b takes the project over and still has both versions, and can restore one.
+    await a.dispose();
+    servers.splice(servers.indexOf(a), 1);
+    // b's first request finds the owner gone; a later one opens the project on b, from Redis.
+    let taken = null;
+    for (let i = 0; i < 60 && !taken; i++) taken = await b.server.manage.history.create('1', 'On b alone').catch(() => new Promise<null>((r) => setTimeout(() => r(null), 250)));
+    expect(taken).toMatchObject({ n: 3, label: 'On b alone' });
+    expect((await b.server.manage.history.list('1')).map((v) => v.label)).toEqual(['Taken on b', 'Taken on a', 'On b alone']);
+    const restored = await b.server.manage.history.restore('1', '1');
+    expect(restored.restored.n).toBe(1);
+    const now = await b.server.manage.history.show('1', 'current');
+    expect(tasksOf(now.dataset.tasksData as Rec[]).get(id)).toBe('in version 1');
+    const loaded = (await classicOn(b)).dataset.dataset.versionsData.map((v: Rec) => v.id);
+    expect(loaded.filter((v: string) => v.startsWith('weft-')).slice(0, 3)).toEqual(['weft-1', 'weft-2', 'weft-3']);
+  });
+
   it('ships a snapshot to Redis as the log grows, trims the stream, and a node follows or takes over from it with the right counters', async () => {
     fresh();
     const a = await node('a', 1500, { storage: { compactAfterUpdates: 5 } });
@@ -410,6 +470,26 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     // Lost for good: nothing more is tried.
     await expect(ownership.append({ update: null, meta: META }, [])).rejects.toBeInstanceOf(OwnershipLost);
     expect(lost).toHaveLength(1);
+  });
+
+  it('writes a version to Redis only under the lease it names', async () => {
+    fresh();
+    const lease = new ProjectLease(client, { nodeId: 'a', leaseMs: 5000, prefix });
+    const versions = new SharedVersions(client, { nodeId: 'a', prefix });
+    const claim = await lease.acquire(7);
+    if (!claim.owned) throw new Error('lease not taken');
+    const meta = { n: 1, time: '2026-01-01T00:00:00.000Z', label: 'One', reason: 'manual' as const, authors: [], changes: 0, lastRevision: null, bytes: 3 };
+    expect(await versions.list(7)).toBeNull();
+    expect(await versions.write(7, claim.epoch + 1, [{ meta, state: [new Uint8Array([1, 2, 3])] }])).toBe(false);
+    expect(await versions.list(7)).toBeNull();
+    expect(await versions.write(7, claim.epoch, [{ meta, state: [new Uint8Array([1, 2]), new Uint8Array([3])] }])).toBe(true);
+    expect(await versions.list(7)).toEqual([{ ...meta, parts: 2 }]);
+    expect((await versions.state(7, { ...meta, parts: 2 }))?.map((p) => [...p])).toEqual([[1, 2], [3]]);
+    // Brought here once: a second node's own versions do not replace them.
+    expect(await versions.init(7, claim.epoch, [])).toBe('exists');
+    expect(await versions.write(7, claim.epoch, [], [{ ...meta, parts: 2 }])).toBe(true);
+    expect(await versions.list(7)).toEqual([]);
+    expect(await client.hlen(projectRedisKeys(7, prefix).versionStates)).toBe(0);
   });
 
   it('takes a lease over only from the exact holder seen, and the new epoch fences that holder', async () => {

@@ -9,6 +9,7 @@ import { NodeRpc } from './node-rpc.js';
 import { ProjectStream } from './project-stream.js';
 import { checkPrefix } from './redis-keys.js';
 import { SharedCatalog } from './shared-catalog.js';
+import { SharedVersions } from './shared-versions.js';
 import { StreamReader } from './stream-reader.js';
 
 export interface ClusterNodeOptions {
@@ -31,6 +32,8 @@ export class ClusterNode {
   readonly rpc: NodeRpc;
   /** The project list the nodes share. */
   readonly catalog: SharedCatalog;
+  /** Every project's server-side versions. */
+  readonly versions: SharedVersions;
 
   private constructor(
     private readonly redis: Redis,
@@ -42,6 +45,7 @@ export class ClusterNode {
     this.lease = new ProjectLease(redis, { nodeId: options.nodeId, leaseMs: options.leaseMs, prefix: options.prefix });
     this.stream = new ProjectStream(redis, { nodeId: options.nodeId, prefix: options.prefix });
     this.catalog = new SharedCatalog(redis, options.prefix);
+    this.versions = new SharedVersions(redis, { nodeId: options.nodeId, prefix: options.prefix });
     this.reader = new StreamReader(redis, { prefix: options.prefix, onError: (error, project) => options.log(`stream reader${project === undefined ? '' : ` (project ${JSON.stringify(project)})`}: ${error.message}`, { level: 'warn' }) });
     // Large enough for the largest change a client may send (limits.maxMessageBytes), forwarded.
     this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, maxMessageBytes: 256 * 1024 * 1024, timeoutMs: options.requestTimeoutMs, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });

@@ -11,6 +11,7 @@
  *   p  JSON   phantom mappings the commit made: [[user, store, phantom, id, connection, at], ...]
  *   v  JSON   version contents it stored: [[version, content], ...]
  *   x  JSON   version contents it removed: [version, ...]
+ *   s  JSON   the server-side versions after the commit (history metadata), when it changed them
  *   d  JSON   how its revisions reach clients, in order (src/server/delivery.ts): [{n, e?, f?, c?, z?}, ...]
  *             each taking the next n revisions; e: a classic sender not echoed, f: [sender, finals],
  *             c: the revisions as classic clients get them, z: [user, announce] of a reset.
@@ -24,6 +25,7 @@ import * as Y from 'yjs';
 import { z } from 'zod';
 import type { PhantomRecord } from '../document/phantoms.js';
 import type { Commit, ProjectMeta } from '../persistence/storage.js';
+import { VersionMetaSchema, type VersionMeta } from '../history/versions.js';
 
 /** A revision log entry as the room writes it: `server-<n>` under n, its JSON text. */
 export type LogEntry = NonNullable<Commit['revisions']>[number];
@@ -39,6 +41,8 @@ export interface Committed {
   phantoms: PhantomRecord[];
   versionContents: [string, unknown][];
   removedVersions: string[];
+  /** The project's server-side versions after the commit; absent: unchanged. */
+  serverVersions?: VersionMeta[];
   author?: string;
   /** How the revisions reach clients; absent: everyone gets every revision. */
   deliveries?: EntryDelivery[];
@@ -68,7 +72,7 @@ export class MalformedEntry extends Error {
   }
 }
 
-const FIELD_NAMES: Readonly<Record<string, string>> = { u: 'update', m: 'meta', r: 'revisions', a: 'author', p: 'phantoms', v: 'version contents', x: 'removed versions', d: 'deliveries' };
+const FIELD_NAMES: Readonly<Record<string, string>> = { u: 'update', m: 'meta', r: 'revisions', a: 'author', p: 'phantoms', v: 'version contents', x: 'removed versions', s: 'server versions', d: 'deliveries' };
 
 /** Longest author name accepted (bytes). */
 const MAX_AUTHOR_BYTES = 1024;
@@ -89,6 +93,7 @@ const recordId = z.union([z.string().max(10_000), z.number().refine(Number.isFin
 const phantomsSchema = z.array(z.tuple([z.string(), z.string(), z.string(), recordId, z.string(), z.number().min(0).refine(Number.isFinite, 'not a finite number')]));
 const versionContentsSchema = z.array(z.tuple([z.string(), z.unknown()]));
 const removedVersionsSchema = z.array(z.string());
+const serverVersionsSchema = z.array(VersionMetaSchema).max(100_000);
 
 const revisionSchema = z.looseObject({
   revision: z.string().regex(/^server-[1-9]\d{0,15}$/, 'not a revision id server-<n>'),
@@ -154,7 +159,7 @@ function oneUpdate(update: Commit['update']): Uint8Array | null {
 }
 
 /** A commit as the room stores it (src/persistence `Commit`) as a replicated change. */
-export function committedOf(commit: Omit<Commit, 'seq'>, author?: string): Committed {
+export function committedOf(commit: Omit<Commit, 'seq'> & { serverVersions?: readonly VersionMeta[] }, author?: string): Committed {
   if (!commit.meta) throw new Error('a commit without counters (a first import still in parts) is not a replicated change');
   return {
     update: oneUpdate(commit.update),
@@ -163,6 +168,7 @@ export function committedOf(commit: Omit<Commit, 'seq'>, author?: string): Commi
     phantoms: [...(commit.phantoms ?? [])],
     versionContents: [...(commit.versionContents ?? [])],
     removedVersions: [...(commit.removedVersions ?? [])],
+    ...(commit.serverVersions ? { serverVersions: [...commit.serverVersions] } : {}),
     ...(author !== undefined ? { author } : {}),
   };
 }
@@ -191,6 +197,7 @@ export function encodeEntry(c: Committed): EntryFields {
   if (c.phantoms.length > 0) fields.p = JSON.stringify(c.phantoms.map((p) => [p.user, p.store, p.phantom, p.id, p.connection, p.at]));
   if (c.versionContents.length > 0) fields.v = JSON.stringify(c.versionContents.map(([key, content]) => [key, content ?? null]));
   if (c.removedVersions.length > 0) fields.x = JSON.stringify(c.removedVersions);
+  if (c.serverVersions) fields.s = JSON.stringify(c.serverVersions);
   if (c.deliveries?.length) {
     const total = c.deliveries.reduce((n, d) => n + d.count, 0);
     if (total !== c.revisions.length) throw new Error(`deliveries take ${total} revisions of ${c.revisions.length}`);
@@ -256,6 +263,7 @@ export function decodeEntry(fields: ReadonlyMap<string, Buffer>): Committed {
   const p = fields.get('p');
   const v = fields.get('v');
   const x = fields.get('x');
+  const sv = fields.get('s');
   const d = fields.get('d');
   let author: string | undefined;
   if (a !== undefined) {
@@ -273,6 +281,7 @@ export function decodeEntry(fields: ReadonlyMap<string, Buffer>): Committed {
     phantoms,
     versionContents: v === undefined ? [] : (parsed('v', versionContentsSchema, jsonOf('v', v)) as [string, unknown][]),
     removedVersions: x === undefined ? [] : parsed('x', removedVersionsSchema, jsonOf('x', x)),
+    ...(sv !== undefined ? { serverVersions: parsed('s', serverVersionsSchema, jsonOf('s', sv)) } : {}),
     ...(author !== undefined ? { author } : {}),
     ...(deliveries ? { deliveries } : {}),
   };
@@ -296,15 +305,18 @@ export interface SnapshotExtra {
   meta: ProjectMeta;
   phantoms: PhantomRecord[];
   versionContents: [string, unknown][];
+  /** The server-side versions at that state; absent in snapshots shipped before they were kept. */
+  serverVersions?: VersionMeta[];
 }
 
-const snapshotExtraSchema = z.strictObject({ m: metaSchema, p: phantomsSchema, v: versionContentsSchema });
+const snapshotExtraSchema = z.strictObject({ m: metaSchema, p: phantomsSchema, v: versionContentsSchema, s: serverVersionsSchema.optional() });
 
 export function encodeSnapshotExtra(extra: SnapshotExtra): string {
   return JSON.stringify({
     m: extra.meta,
     p: extra.phantoms.map((p) => [p.user, p.store, p.phantom, p.id, p.connection, p.at]),
     v: extra.versionContents.map(([key, content]) => [key, content ?? null]),
+    ...(extra.serverVersions ? { s: extra.serverVersions } : {}),
   });
 }
 
@@ -320,5 +332,6 @@ export function decodeSnapshotExtra(bytes: Buffer): SnapshotExtra {
     meta: value.m as ProjectMeta,
     phantoms: value.p.map(([user, store, phantom, id, connection, at]) => ({ user, store, phantom, id, connection, at })),
     versionContents: value.v as [string, unknown][],
+    ...(value.s ? { serverVersions: value.s } : {}),
   };
 }

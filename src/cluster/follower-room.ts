@@ -26,6 +26,7 @@ import { SerialQueue } from '../server/serial-queue.js';
 import type { YjsPeer } from '../server/yjs-peer.js';
 import type { Committed } from './entry.js';
 import { ProjectFollower } from './follower.js';
+import { withServerVersions } from '../history/version-records.js';
 import { RpcError, type NodeRpc } from './node-rpc.js';
 import type { ProjectStream } from './project-stream.js';
 import type { StreamReader } from './stream-reader.js';
@@ -121,6 +122,12 @@ export class FollowerRoom {
     return this.fanout.subscribers;
   }
 
+  /** The project as clients load it: the document's stores and the server-side versions. */
+  private async datasetTexts(): Promise<DatasetTexts> {
+    const texts = await this.document.datasetTexts(true);
+    return withServerVersions(texts, this.follower?.serverVersions ?? []);
+  }
+
   private get document(): ProjectDocument {
     if (!this.follower) throw new Error(this.closedReason);
     return this.follower.document;
@@ -168,7 +175,7 @@ export class FollowerRoom {
   private sendDatasets(reset: { user: string; announce: boolean } | null): Promise<void> {
     return this.queue.run(async () => {
       if (this.closed || this.subscribers.size === 0) return;
-      const dataset = datasetPieces(await this.document.datasetTexts(true), this.options.config.datasetKeys);
+      const dataset = datasetPieces(await this.datasetTexts(), this.options.config.datasetKeys);
       for (const connection of this.subscribers) {
         const encoder = encoderFor(connection.generation);
         connection.sendPieces(encoder.resetDataset(this.id, dataset));
@@ -182,7 +189,7 @@ export class FollowerRoom {
   subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string[]): Promise<void> {
     return this.queue.run(async () => {
       if (this.closed) return void connection.send({ command: 'error', project: this.id, message: this.closedReason });
-      const texts = await this.document.datasetTexts(true);
+      const texts = await this.datasetTexts();
       connection.subscribeTo(this);
       this.subscribers.add(connection);
       this.lastActive = Date.now();

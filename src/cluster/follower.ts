@@ -20,6 +20,7 @@ import * as Y from 'yjs';
 import { ProjectDocument } from '../document/project-document.js';
 import { syncTree } from '../document/integrity.js';
 import type { ProjectMeta } from '../persistence/storage.js';
+import type { VersionMeta } from '../history/versions.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import { decodeEntry, decodeSnapshotExtra, type Committed } from './entry.js';
 import type { ProjectStream, StreamEntry } from './project-stream.js';
@@ -78,6 +79,8 @@ interface Built {
   document: ProjectDocument;
   seq: number;
   meta: ProjectMeta | null;
+  /** The server-side versions at `seq`, when the snapshot or an entry said. */
+  serverVersions?: VersionMeta[];
   /** The malformed entry the build stopped before, if any. */
   failure: Error | null;
 }
@@ -100,6 +103,7 @@ export class ProjectFollower {
   private doc: ProjectDocument;
   private lastSeq: number;
   private lastMeta: ProjectMeta | null;
+  private versions: readonly VersionMeta[];
   /** The highest seq given to onCommitted (or the seq the follower opened at): never given again. */
   private delivered: number;
   private failure: Error | null = null;
@@ -132,6 +136,7 @@ export class ProjectFollower {
     this.doc = built.document;
     this.lastSeq = built.seq;
     this.lastMeta = built.meta;
+    this.versions = built.serverVersions ?? [];
     this.delivered = built.seq;
   }
 
@@ -161,6 +166,11 @@ export class ProjectFollower {
   /** The counters after the last entry applied; null when the document is a snapshot's alone. */
   get meta(): ProjectMeta | null {
     return this.lastMeta;
+  }
+
+  /** The project's server-side versions as of the last entry applied (clients see them in datasets). */
+  get serverVersions(): readonly VersionMeta[] {
+    return this.versions;
   }
 
   /** Why the follower stopped following (a malformed entry, Redis away too long), or null. */
@@ -289,6 +299,7 @@ export class ProjectFollower {
     }
     this.lastSeq = entry.seq;
     this.lastMeta = committed.meta;
+    if (committed.serverVersions) this.versions = committed.serverVersions;
     if (deliver && entry.seq > this.delivered) {
       this.delivered = entry.seq;
       try {
@@ -360,6 +371,7 @@ export class ProjectFollower {
     this.lastSeq = built.seq;
     // A snapshot past `from` comes without counters (null until the next entry); one at `from` keeps ours.
     this.lastMeta = built.meta ?? (built.seq > from ? null : this.lastMeta);
+    if (built.serverVersions) this.versions = built.serverVersions;
     if (built.failure) {
       this.halt(built.failure);
       return;
@@ -408,7 +420,7 @@ export class ProjectFollower {
  */
 async function buildFromRedis(options: ProjectFollowerOptions, upTo: number | null, maxAttempts: number): Promise<Built> {
   for (let attempt = 0; ; attempt++) {
-    const state: { seq: number; meta: ProjectMeta | null; failure: Error | null } = { seq: 0, meta: null, failure: null };
+    const state: BuildState = { seq: 0, meta: null, failure: null };
     try {
       const document = await ProjectDocument.load(parts(options, upTo, state));
       return { document, ...state };
@@ -418,14 +430,20 @@ async function buildFromRedis(options: ProjectFollowerOptions, upTo: number | nu
   }
 }
 
-async function* parts(options: ProjectFollowerOptions, upTo: number | null, state: { seq: number; meta: ProjectMeta | null; failure: Error | null }): AsyncGenerator<Uint8Array> {
+type BuildState = Omit<Built, 'document'>;
+
+async function* parts(options: ProjectFollowerOptions, upTo: number | null, state: BuildState): AsyncGenerator<Uint8Array> {
   const { stream, project } = options;
   const pageSize = options.pageSize ?? 100;
   const snapshot = await stream.snapshot(project);
   if (snapshot) {
     state.seq = snapshot.seq;
     // Its counters, when shipped with them: a follower serves datasets at the right revision at once.
-    if (snapshot.extra) state.meta = decodeSnapshotExtra(snapshot.extra).meta;
+    if (snapshot.extra) {
+      const extra = decodeSnapshotExtra(snapshot.extra);
+      state.meta = extra.meta;
+      if (extra.serverVersions) state.serverVersions = extra.serverVersions;
+    }
     yield snapshot.bytes;
   }
   let recheck = false;
@@ -454,6 +472,7 @@ async function* parts(options: ProjectFollowerOptions, upTo: number | null, stat
       }
       state.seq = entry.seq;
       state.meta = committed.meta;
+      if (committed.serverVersions) state.serverVersions = committed.serverVersions;
       if (committed.update) yield committed.update;
     }
   }

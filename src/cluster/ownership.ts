@@ -8,14 +8,16 @@
  * was told to nobody, and the next owner (this node too) starts again from the stream.
  */
 import type { Delivery } from '../server/delivery.js';
-import type { CommitReplica } from '../server/room.js';
-import { updatesOf, type Commit } from '../persistence/storage.js';
+import type { CommitReplica, ReplicatedCommit } from '../server/room.js';
+import type { VersionMeta } from '../history/versions.js';
+import { updatesOf } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import { mergeUpdates } from '../persistence/merger.js';
 import { committedOf, encodeEntry, encodeSnapshotExtra, type EntryDelivery } from './entry.js';
 import { readStreamState } from './take-over.js';
 import type { ProjectLease } from './lease.js';
 import type { ProjectStream } from './project-stream.js';
+import type { SharedVersions } from './shared-versions.js';
 
 /** Raised when the project can no longer be written from this node (lease lost, fenced, Redis away). */
 export class OwnershipLost extends Error {
@@ -28,6 +30,8 @@ export class OwnershipLost extends Error {
 export interface OwnershipOptions {
   lease: ProjectLease;
   stream: ProjectStream;
+  /** Where the project's server-side versions are kept for every node; absent: only here. */
+  versions?: SharedVersions;
   project: ProjectId;
   epoch: number;
   /** The last seq in the stream (or folded into its snapshot) when the lease was taken; 0: none. */
@@ -79,7 +83,7 @@ export class ProjectOwnership implements CommitReplica {
     this.renewTimer.unref();
   }
 
-  async append(commit: Omit<Commit, 'seq'>, deliveries: Delivery[], reset?: { user: string; announce: boolean }): Promise<void> {
+  async append(commit: ReplicatedCommit, deliveries: Delivery[], reset?: { user: string; announce: boolean }): Promise<void> {
     if (this.lost) throw this.lost;
     if (!commit.meta) {
       this.held.push(...updatesOf(commit));
@@ -117,7 +121,8 @@ export class ProjectOwnership implements CommitReplica {
       const state = await readStreamState(this.options.stream, this.project, seq);
       if (!state || state.seq !== seq || this.lost) return;
       const bytes = await mergeUpdates(updatesOf(state.commit));
-      const extra = encodeSnapshotExtra({ meta: state.commit.meta, phantoms: [...(state.commit.phantoms ?? [])], versionContents: [...(state.commit.versionContents ?? [])] });
+      const { meta, phantoms, versionContents, serverVersions } = state.commit;
+      const extra = encodeSnapshotExtra({ meta, phantoms: [...(phantoms ?? [])], versionContents: [...(versionContents ?? [])], ...(serverVersions ? { serverVersions: [...serverVersions] } : {}) });
       const result = await this.options.stream.shipSnapshot(this.project, this.epoch, seq, bytes, extra);
       if (result === 'fenced') this.lose('fenced while shipping a snapshot');
     } catch (error) {
@@ -130,8 +135,21 @@ export class ProjectOwnership implements CommitReplica {
     await this.shipping;
   }
 
+  /** A server-side version goes to Redis (fenced) before the room stores it here. */
+  readonly version = async (version: VersionMeta, state: Uint8Array[], removed: VersionMeta[]): Promise<void> => {
+    if (this.lost) throw this.lost;
+    if (!this.options.versions) return;
+    let written;
+    try {
+      written = await this.options.versions.write(this.project, this.epoch, [{ meta: version, state }], removed);
+    } catch (error) {
+      throw this.lose(`writing version ${version.n} failed: ${(error as Error).message}`);
+    }
+    if (!written) throw this.lose('fenced: another node holds the lease');
+  };
+
   /** A stream that holds nothing yet (Redis was empty) starts with the project as this node has it. */
-  async loaded(whole: () => Omit<Commit, 'seq'>): Promise<void> {
+  async loaded(whole: () => ReplicatedCommit): Promise<void> {
     if (this.lastSeq === 0 && this.held.length === 0) await this.append(whole(), []);
   }
 

@@ -8,6 +8,9 @@
  *   <prefix>:{p:<id>}:snap     bytes   state up to `snapseq` (shipped by the owner)
  *   <prefix>:{p:<id>}:snapseq  integer the sequence that snapshot covers
  *   <prefix>:{p:<id>}:snapx    JSON    what else that state holds: counters, phantom ids, version contents
+ *   <prefix>:{p:<id>}:versions hash    server-side versions: `<n>` -> metadata JSON; `init` once the
+ *                                      project's versions were brought to Redis (shared-versions.ts)
+ *   <prefix>:{p:<id>}:vstates  hash    their states: `<n>:<part>` -> Yjs V2 update
  *
  * `<id>` is encodeURIComponent(JSON.stringify(id)): the JSON keeps `1` and `"1"` apart, and the
  * URI encoding turns `{`, `}` and `:` into %-escapes, so no client-chosen id can end the hash tag
@@ -24,6 +27,8 @@ export interface ProjectRedisKeys {
   snap: string;
   snapSeq: string;
   snapExtra: string;
+  versions: string;
+  versionStates: string;
 }
 
 /** A prefix with a brace would move Redis Cluster's hash tag to the prefix: refused. */
@@ -46,7 +51,7 @@ export function projectTag(id: ProjectId): string {
 
 export function projectRedisKeys(id: ProjectId, prefix: string = DEFAULT_PREFIX): ProjectRedisKeys {
   const base = `${checkPrefix(prefix)}:${projectTag(id)}:`;
-  return { lease: `${base}lease`, epoch: `${base}epoch`, stream: `${base}stream`, snap: `${base}snap`, snapSeq: `${base}snapseq`, snapExtra: `${base}snapx` };
+  return { lease: `${base}lease`, epoch: `${base}epoch`, stream: `${base}stream`, snap: `${base}snap`, snapSeq: `${base}snapseq`, snapExtra: `${base}snapx`, versions: `${base}versions`, versionStates: `${base}vstates` };
 }
 
 /**

@@ -59,7 +59,7 @@ export class SharedCatalog implements CatalogReplica {
 
   private async dropState(id: ProjectId): Promise<void> {
     const keys = projectRedisKeys(id, this.prefix);
-    await this.redis.del(keys.stream, keys.snap, keys.snapSeq, keys.snapExtra);
+    await this.redis.del(keys.stream, keys.snap, keys.snapSeq, keys.snapExtra, keys.versions, keys.versionStates);
   }
 
   async renamed(entry: ProjectEntry): Promise<void> {

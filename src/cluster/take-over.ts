@@ -4,6 +4,7 @@
  * opens. The dead owner's disk is never needed.
  */
 import type { PhantomRecord } from '../document/phantoms.js';
+import type { VersionMeta } from '../history/versions.js';
 import type { Commit, ProjectMeta, ProjectStorage } from '../persistence/storage.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import { decodeEntry, decodeSnapshotExtra, type LogEntry } from './entry.js';
@@ -13,8 +14,8 @@ import type { ProjectStream } from './project-stream.js';
 const MAX_PAGES = 1_000_000;
 
 export interface StreamState {
-  /** The project as one commit (updates in order, last counters, live phantom ids, logged revisions). */
-  commit: Omit<Commit, 'seq'> & { meta: ProjectMeta };
+  /** The project as one commit (updates in order, last counters, live phantom ids, logged revisions, server-side versions). */
+  commit: Omit<Commit, 'seq'> & { meta: ProjectMeta; serverVersions?: VersionMeta[] };
   /** The seq of the last entry. */
   seq: number;
 }
@@ -32,6 +33,7 @@ export async function readStreamState(stream: ProjectStream, project: ProjectId,
   let meta: ProjectMeta | null = extra?.meta ?? null;
   let phantoms: PhantomRecord[] = extra?.phantoms ?? [];
   const versions = new Map<string, { content: unknown } | null>((extra?.versionContents ?? []).map(([key, content]) => [key, { content }]));
+  let serverVersions = extra?.serverVersions;
   let revisions: LogEntry[] = [];
   for (let page = 0; page < MAX_PAGES && seq < upTo; page++) {
     const entries = (await stream.read(project, seq, Math.min(pageSize, upTo - seq))).filter((e) => e.seq <= upTo);
@@ -46,6 +48,7 @@ export async function readStreamState(stream: ProjectStream, project: ProjectId,
       phantoms.push(...c.phantoms);
       for (const [key, content] of c.versionContents) versions.set(key, { content });
       for (const key of c.removedVersions) versions.set(key, null);
+      if (c.serverVersions) serverVersions = c.serverVersions;
       revisions.push(...c.revisions);
       meta = c.meta;
       revisions = revisions.filter((r) => r.n >= c.meta.firstLoggedRevision);
@@ -57,7 +60,7 @@ export async function readStreamState(stream: ProjectStream, project: ProjectId,
   if (extra) meta = { ...meta, firstLoggedRevision: Math.max(meta.firstLoggedRevision, Math.min(extra.meta.nextRevision, meta.nextRevision)) };
   const versionContents: [string, unknown][] = [];
   for (const [key, value] of versions) if (value) versionContents.push([key, value.content]);
-  return { commit: { update: updates, meta, phantoms, versionContents, revisions }, seq };
+  return { commit: { update: updates, meta, phantoms, versionContents, revisions, ...(serverVersions ? { serverVersions } : {}) }, seq };
 }
 
 /**

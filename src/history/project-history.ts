@@ -24,6 +24,14 @@ export interface VersionRequest {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Where versions are written before this node's LevelDB (several nodes: Redis); a rejection stops the version. */
+export type VersionMirror = (version: VersionMeta, state: Uint8Array[], removed: VersionMeta[]) => Promise<void>;
+
+export interface HistoryOptions {
+  now?: () => number;
+  mirror?: VersionMirror;
+}
+
 const DEFAULT_LABELS: Record<VersionReason, string> = {
   manual: 'Version',
   auto: 'Autosave',
@@ -44,11 +52,13 @@ export class ProjectHistory {
     /** Called when an automatic version became due without a change (time-based). */
     private readonly onDue: () => void,
     private readonly now: () => number,
+    private readonly mirror: VersionMirror | undefined,
   ) {
     if (pending.since !== null) this.schedule();
   }
 
-  static async open(storage: ProjectStorage, policy: HistoryConfig, onDue: () => void, now: () => number = Date.now): Promise<ProjectHistory> {
+  static async open(storage: ProjectStorage, policy: HistoryConfig, onDue: () => void, options: HistoryOptions = {}): Promise<ProjectHistory> {
+    const now = options.now ?? Date.now;
     const store = new VersionStore(storage);
     const versions = await store.list();
     const meta = await storage.getJson<{ nextRevision: number }>(storage.keys.meta());
@@ -63,7 +73,7 @@ export class ProjectHistory {
       pending.since ??= now();
       pending.nextRevision = meta!.nextRevision;
     }
-    return new ProjectHistory(store, policy, versions, pending, onDue, now);
+    return new ProjectHistory(store, policy, versions, pending, onDue, now, options.mirror);
   }
 
   /** Versions, oldest first. */
@@ -104,9 +114,11 @@ export class ProjectHistory {
     const all = [...this.versions, version];
     const drop = new Set(versionsToDrop(all, this.policy, this.now()));
     const pending: Pending = { changes: 0, authors: [], since: null, nextRevision: request.nextRevision };
-    await this.store.add(version, request.state, pending, all.filter((v) => drop.has(v.n)));
-    this.versions = all.filter((v) => !drop.has(v.n));
     const removed = all.filter((v) => drop.has(v.n));
+    // The mirror first: a version it refused is nowhere; one written there but not here is written again under the same number.
+    await this.mirror?.(version, request.state, removed);
+    await this.store.add(version, request.state, pending, removed);
+    this.versions = all.filter((v) => !drop.has(v.n));
     this.pending = pending;
     this.stopTimer();
     return { version, removed };

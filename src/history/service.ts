@@ -50,12 +50,27 @@ export interface HistoryApi {
   storageUsage(): Promise<ProjectUsage[]>;
 }
 
+/** Where a project's versions are read: this node's LevelDB, or (several nodes) Redis. */
+export interface VersionSource {
+  list(id: ProjectId): Promise<VersionMeta[]>;
+  state(id: ProjectId, version: VersionMeta): Promise<Uint8Array[] | undefined>;
+}
+
+/** The versions in this node's LevelDB. */
+export function localVersions(storage: Storage): VersionSource {
+  return {
+    list: (id) => new VersionStore(storage.project(id)).list(),
+    state: (id, version) => new VersionStore(storage.project(id)).state(version),
+  };
+}
+
 export class HistoryService implements HistoryApi {
   constructor(
     private readonly storage: Storage,
     private readonly rooms: { open(id: ProjectId): Promise<Room | undefined>; readonly catalog: ProjectList },
     /** Who restores (recorded among the authors of the next version). */
     private readonly user = 'weft-cli',
+    private readonly versions: VersionSource = localVersions(storage),
   ) {}
 
   projectId(text: string): ProjectId {
@@ -65,7 +80,7 @@ export class HistoryService implements HistoryApi {
   }
 
   list(project: string): Promise<VersionMeta[]> {
-    return new VersionStore(this.storage.project(this.projectId(project))).list();
+    return this.versions.list(this.projectId(project));
   }
 
   async show(project: string, ref: string): Promise<{ version: VersionMeta | null; dataset: Record<string, unknown> }> {
@@ -98,9 +113,8 @@ export class HistoryService implements HistoryApi {
   private async datasetAt(id: ProjectId, ref: VersionRef): Promise<{ version: VersionMeta | null; dataset: Record<string, unknown> }> {
     // A project on the list that was not stored yet is seeded by opening it.
     if (ref === 'current') return { version: null, dataset: await (await this.room(id)).dataset() };
-    const store = new VersionStore(this.storage.project(id));
-    const version = (await store.list()).find((v) => v.n === ref);
-    const state = version && (await store.state(version));
+    const version = (await this.versions.list(id)).find((v) => v.n === ref);
+    const state = version && (await this.versions.state(id, version));
     if (!version || !state) throw new HistoryError(`project ${JSON.stringify(id)} has no version ${ref}`, 404);
     return { version, dataset: await datasetOfState(state) };
   }

@@ -77,6 +77,19 @@ export class VersionStore {
     );
   }
 
+  /** Drop `remove` and write `add` (pending counts untouched) in one batch: another node's versions taken in. */
+  async replace(add: { meta: VersionMeta; state: Uint8Array[] }[], remove: VersionMeta[]): Promise<void> {
+    const keys = this.storage.keys;
+    const puts: { key: string; value: unknown }[] = add.flatMap(({ meta, state }) => [
+      { key: keys.version(meta.n), value: { ...meta, parts: state.length } },
+      ...state.map((part, i) => ({ key: keys.versionState(meta.n, i), value: part })),
+    ]);
+    // A batch deletes after it puts: a key written again is not deleted.
+    const written = new Set(puts.map((put) => put.key));
+    const dels = remove.flatMap((v) => [keys.version(v.n), ...Array.from({ length: v.parts ?? 1 }, (_, i) => keys.versionState(v.n, i))]);
+    await this.storage.write(puts, dels.filter((key) => !written.has(key)));
+  }
+
   async pending(): Promise<Pending | undefined> {
     const parsed = PendingSchema.safeParse(await this.storage.getJson(this.storage.keys.versionPending()));
     return parsed.success ? parsed.data : undefined;

@@ -14,6 +14,7 @@ import { FollowerRoom } from '../cluster/follower-room.js';
 import type { ClusterNode } from '../cluster/cluster-node.js';
 import { ProjectOwnership, type OwnershipLost } from '../cluster/ownership.js';
 import { alignWithStream } from '../cluster/take-over.js';
+import { alignVersions } from '../cluster/shared-versions.js';
 import { serveForwarded } from '../cluster/forwarding.js';
 
 /**
@@ -144,9 +145,11 @@ export class ProjectRegistry {
     let ownership: ProjectOwnership;
     try {
       const seq = await alignWithStream(storage, cluster.stream, id);
+      await alignVersions(storage, cluster.versions, id, claim.epoch);
       ownership = new ProjectOwnership({
         lease: cluster.lease,
         stream: cluster.stream,
+        versions: cluster.versions,
         project: id,
         epoch: claim.epoch,
         seq,

@@ -22,7 +22,7 @@ import { touchKey } from '../document/adapter.js';
 import { CorrectionLoops } from './correction-loops.js';
 import { Disputes } from './disputes.js';
 import { seedIds, type SeedData } from '../document/seed.js';
-import { ProjectHistory } from '../history/project-history.js';
+import { ProjectHistory, type VersionMirror } from '../history/project-history.js';
 import { serverVersionNumber, shownToClients, versionsChange } from '../history/version-records.js';
 import type { VersionMeta, VersionReason } from '../history/versions.js';
 import { updatesOf, type Commit, type ProjectMeta, type ProjectStorage } from '../persistence/storage.js';
@@ -80,10 +80,15 @@ export interface RoomOptions {
  * rejection means the commit may not be told to anyone; the replica then ends the room itself.
  */
 export interface CommitReplica {
-  append(commit: Omit<Commit, 'seq'>, deliveries: Delivery[], reset?: { user: string; announce: boolean }): Promise<void>;
+  append(commit: ReplicatedCommit, deliveries: Delivery[], reset?: { user: string; announce: boolean }): Promise<void>;
   /** After every load: `whole()` is the project as one commit, for a replica that holds nothing yet. */
-  loaded(whole: () => Omit<Commit, 'seq'>): Promise<void>;
+  loaded(whole: () => ReplicatedCommit): Promise<void>;
+  /** A server-side version, written to the replica before this node's storage (VersionMirror). */
+  version?: VersionMirror;
 }
+
+/** A commit as replicated: with the server-side versions after it when it changed them. */
+export type ReplicatedCommit = Omit<Commit, 'seq'> & { serverVersions?: readonly VersionMeta[] };
 
 /** What a room reports for the metrics. */
 export interface RoomObserver {
@@ -212,7 +217,7 @@ export class ProjectRoom {
 
   /** `clientID`: the Yjs client id the rebuilt document writes with (see `recover`). */
   private async load(first = false, clientID?: number): Promise<void> {
-    this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => this.versionSoon.request());
+    this.history ??= await ProjectHistory.open(this.options.storage, this.options.config.history, () => this.versionSoon.request(), { mirror: this.options.replica?.version });
     const stored = await this.options.storage.load();
     this.pendingUpdates = [];
     if (stored) {
@@ -260,9 +265,9 @@ export class ProjectRoom {
     await this.options.replica?.loaded(() => this.wholeCommit());
   }
 
-  /** The project as one commit: its whole document, counters and phantom ids. */
-  private wholeCommit(): Omit<Commit, 'seq'> {
-    return { update: this.document.encodeState(), meta: this.meta, phantoms: this.phantoms.records() };
+  /** The project as one commit: its whole document, counters, phantom ids and server-side versions. */
+  private wholeCommit(): ReplicatedCommit {
+    return { update: this.document.encodeState(), meta: this.meta, phantoms: this.phantoms.records(), serverVersions: this.history.list() };
   }
 
   private newPhantomMap(records: PhantomRecord[] = []): PhantomMap {
@@ -714,7 +719,7 @@ export class ProjectRoom {
    * The one place a commit is stored: one LevelDB batch (src/persistence/update-log.ts), then the
    * replica when there is one (cluster mode). `deliveries` are what telling it will send.
    */
-  private async persist(commit: Omit<Commit, 'seq'>, deliveries: Delivery[] = [], reset?: { user: string; announce: boolean }): Promise<void> {
+  private async persist(commit: ReplicatedCommit, deliveries: Delivery[] = [], reset?: { user: string; announce: boolean }): Promise<void> {
     const started = performance.now();
     await this.log.write(commit);
     await this.options.replica?.append(commit, deliveries, reset);
@@ -945,7 +950,7 @@ export class ProjectRoom {
     const revision: OutgoingRevision = { revision: `server-${n}`, client: SERVER_CLIENT, changes: withInput(change) };
     const meta: ProjectMeta = { ...this.meta, nextRevision: n + 1 };
     const delivery = this.deliveryOf([revision]);
-    await this.persist({ update: null, meta, revisions: logEntries([revision]) }, [delivery]);
+    await this.persist({ update: null, meta, revisions: logEntries([revision]), serverVersions: this.history.list() }, [delivery]);
     this.meta = meta;
     this.afterCommit();
     this.deliver(delivery, null);

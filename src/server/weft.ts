@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { ClusterNode } from '../cluster/cluster-node.js';
+import { sharedVersionSource } from '../cluster/shared-versions.js';
 import { stderrLog, type Log } from './log.js';
 import { MessageRate } from './message-rate.js';
 import { tooManyRefusals } from './refusals.js';
@@ -184,10 +185,11 @@ export class WeftServer {
       unloaded: (project) => safely(hooks.onUnload, hookFailed('onUnload'), project),
     }, cluster);
     const loginGuard = new LoginGuard(config.limits.maxFailedLoginsPerAddress, config.limits.failedLoginWindowSeconds * 1000);
-    const history = new HistoryService(storage, projects);
+    const versions = cluster ? sharedVersionSource(cluster.versions, storage) : undefined;
+    const history = new HistoryService(storage, projects, undefined, versions);
     const manage = { projects: new ProjectsService(projects, history, config.limits), history };
     const admin = new AdminHttp({ config, ...manage, token: randomBytes(32).toString('hex'), guard: loginGuard });
-    const page = historyPage(config, storage, projects, log, loginGuard);
+    const page = historyPage(config, storage, projects, log, loginGuard, versions);
     const parts: HttpParts = { admin, page, metrics, metricsToken: config.metricsToken, ready: () => server !== undefined && !server.closing };
     const http =
       options.server ??
