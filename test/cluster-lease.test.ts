@@ -36,7 +36,7 @@ describe('Redis key names of a project', () => {
     expect(projectRedisKeys('1').lease).toBe('weft:{p:%221%22}:lease');
   });
 
-  it('names the lease, epoch, stream and snapshot keys under a configurable prefix', () => {
+  it('names the lease, epoch, stream, snapshot and version keys under a configurable prefix', () => {
     expect(projectRedisKeys('a', 'team')).toEqual({
       lease: 'team:{p:%22a%22}:lease',
       epoch: 'team:{p:%22a%22}:epoch',
@@ -44,6 +44,8 @@ describe('Redis key names of a project', () => {
       snap: 'team:{p:%22a%22}:snap',
       snapSeq: 'team:{p:%22a%22}:snapseq',
       snapExtra: 'team:{p:%22a%22}:snapx',
+      versions: 'team:{p:%22a%22}:versions',
+      versionStates: 'team:{p:%22a%22}:vstates',
     });
     expect(() => projectRedisKeys('a', 'we{ft')).toThrow(/braces/);
     expect(() => projectRedisKeys('')).toThrow();

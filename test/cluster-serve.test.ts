@@ -19,7 +19,7 @@ import { projectRedisKeys } from '../src/cluster/redis-keys.js';
 import { alignWithStream, readStreamState } from '../src/cluster/take-over.js';
 import { Storage, type ProjectMeta } from '../src/persistence/storage.js';
 import type { ConfigInput } from '../src/config/schema.js';
-import { classicLogin, revisionsLogin, type Msg, type TestClient } from './support/client.js';
+import { classicLogin, revisionsLogin, TestClient, type Msg } from './support/client.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
 import { waitFor } from './support/wait.js';
@@ -127,6 +127,15 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     return { c, dataset };
   }
 
+  /** Reads `command` messages until one matches (bounded). */
+  async function until(c: TestClient, command: string, match: (m: Msg) => boolean, ms = 10_000): Promise<Msg> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const m = await c.nextOf(command, Math.max(1, deadline - Date.now()));
+      if (match(m)) return m;
+    }
+  }
+
   /** Task ids and names of a nested tasks list. */
   function tasksOf(rows: Rec[], out = new Map<unknown, string>()): Map<unknown, string> {
     for (const r of rows) {
@@ -194,6 +203,58 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     } finally {
       provider.destroy();
     }
+  });
+
+  it('lists users and project presence of every node, announces logins on other nodes, and passes Yjs awareness between nodes', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    const ann = await classicOn(a);
+    ann.c.send({ command: 'presence', project: 1 });
+    expect((await ann.c.nextOf('presence', 10_000)).users).toEqual(['admin']);
+    // ben logs in on b: a's client hears of it and its users list holds both.
+    const ben = await classicLogin(b.port, 'ben');
+    clients.push(ben);
+    expect((await ann.c.nextOf('login', 10_000)).userName).toBe('ben');
+    await until(ann.c, 'users', (m) => [...m.users].sort().join() === 'admin,ben');
+    // A login on b gets a users list with a's users in it.
+    const alex = await TestClient.connect(b.port);
+    clients.push(alex);
+    alex.send({ command: 'login', login: 'alex', password: 'alex' });
+    expect([...(await alex.nextOf('users', 10_000)).users].sort()).toEqual(['admin', 'alex', 'ben']);
+    // ben opens the project on b: he is present in it for a's client too.
+    ben.send({ command: 'dataset', project: 1 });
+    await ben.nextOf('dataset', 10_000);
+    await until(ann.c, 'presence', (m) => [...m.users].sort().join() === 'admin,ben');
+
+    // A Yjs peer on each node: each sees the other's awareness state.
+    const peerOn = (s: TestServer, login: string) => {
+      const doc = new Y.Doc();
+      const provider = new WebsocketProvider(`ws://127.0.0.1:${s.port}/yjs`, '1', doc, { WebSocketPolyfill: WebSocket as never, params: { login, password: login }, disableBc: true });
+      return { doc, provider };
+    };
+    const p1 = peerOn(a, 'admin');
+    const p2 = peerOn(b, 'alex');
+    try {
+      p1.provider.awareness.setLocalStateField('cursor', 'on a');
+      p2.provider.awareness.setLocalStateField('cursor', 'on b');
+      const cursors = (p: typeof p1) => [...p.provider.awareness.getStates().values()].map((st) => (st as Rec).cursor).filter(Boolean);
+      await waitFor(() => cursors(p1).includes('on b') && cursors(p2).includes('on a'), 10_000, 'each peer to see the other node\'s peer');
+      // A peer whose connection drops (no goodbye) is gone for the other node's peers at once, not after awareness times out.
+      p2.provider.shouldConnect = false;
+      (p2.provider.ws as unknown as WebSocket).terminate();
+      await waitFor(() => !cursors(p1).includes('on b'), 5_000, 'the peer on b gone for the peer on a');
+    } finally {
+      p1.provider.destroy();
+      p2.provider.destroy();
+    }
+
+    // b shuts down: its users leave a's lists.
+    await ben.close();
+    await b.dispose();
+    servers.splice(servers.indexOf(b), 1);
+    expect((await ann.c.nextOf('logout', 10_000)).userName).toBe('ben');
+    await until(ann.c, 'users', (m) => m.users.join() === 'admin');
   });
 
   it('converges with simulated classic, revisions and Yjs clients spread over two nodes, going offline and back', async () => {

@@ -10,6 +10,7 @@ import { ProjectStream } from './project-stream.js';
 import { checkPrefix } from './redis-keys.js';
 import { SharedCatalog } from './shared-catalog.js';
 import { SharedVersions } from './shared-versions.js';
+import { ClusterPresence } from './cluster-presence.js';
 import { StreamReader } from './stream-reader.js';
 
 export interface ClusterNodeOptions {
@@ -22,6 +23,8 @@ export interface ClusterNodeOptions {
   log: Log;
   /** How long to wait for Redis at start. */
   connectTimeoutMs?: number;
+  /** How often a node repeats its presence (a node silent for three of these is gone). */
+  presenceHeartbeatMs?: number;
 }
 
 export class ClusterNode {
@@ -34,6 +37,8 @@ export class ClusterNode {
   readonly catalog: SharedCatalog;
   /** Every project's server-side versions. */
   readonly versions: SharedVersions;
+  /** Who is where, across the nodes. */
+  readonly presence: ClusterPresence;
 
   private constructor(
     private readonly redis: Redis,
@@ -46,6 +51,7 @@ export class ClusterNode {
     this.stream = new ProjectStream(redis, { nodeId: options.nodeId, prefix: options.prefix });
     this.catalog = new SharedCatalog(redis, options.prefix);
     this.versions = new SharedVersions(redis, { nodeId: options.nodeId, prefix: options.prefix });
+    this.presence = new ClusterPresence({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, heartbeatMs: options.presenceHeartbeatMs, onError: (error) => options.log(error.message, { level: 'warn' }) });
     this.reader = new StreamReader(redis, { prefix: options.prefix, onError: (error, project) => options.log(`stream reader${project === undefined ? '' : ` (project ${JSON.stringify(project)})`}: ${error.message}`, { level: 'warn' }) });
     // Large enough for the largest change a client may send (limits.maxMessageBytes), forwarded.
     this.rpc = new NodeRpc({ publisher, subscriber, nodeId: options.nodeId, prefix: options.prefix, maxMessageBytes: 256 * 1024 * 1024, timeoutMs: options.requestTimeoutMs, onError: (error) => options.log(`node requests: ${error.message}`, { level: 'warn' }) });
@@ -75,11 +81,13 @@ export class ClusterNode {
     subscriber.on('error', () => {});
     const node = new ClusterNode(redis, publisher, subscriber, options);
     await node.rpc.start();
+    await node.presence.start();
     options.log(`cluster node ${JSON.stringify(options.nodeId)} joined through Redis at ${safeUrl(options.redisUrl)}`, {});
     return node;
   }
 
   async close(): Promise<void> {
+    await this.presence.close().catch(() => undefined);
     await this.rpc.close().catch(() => undefined);
     await this.reader.close().catch(() => undefined);
     for (const client of [this.subscriber, this.publisher, this.redis]) await client.quit().catch(() => client.disconnect());

@@ -20,7 +20,7 @@ import type { ProjectId } from '../protocol/schemas.js';
 import type { Connection } from '../server/connection.js';
 import { Fanout, type Delivery } from '../server/delivery.js';
 import type { Log } from '../server/log.js';
-import { RoomPresence } from '../server/room-presence.js';
+import { RoomPresence, type PresenceLink } from '../server/room-presence.js';
 import type { ChangeRequest, Sender } from '../server/room.js';
 import { SerialQueue } from '../server/serial-queue.js';
 import type { YjsPeer } from '../server/yjs-peer.js';
@@ -41,6 +41,8 @@ export interface FollowerRoomOptions {
   reader: StreamReader;
   rpc: NodeRpc;
   log: Log;
+  /** Presence across the nodes. */
+  presenceLink?: PresenceLink;
   /** The room ended (owner gone); the registry forgets it. */
   onEnded: (room: FollowerRoom) => void;
 }
@@ -75,7 +77,7 @@ export class FollowerRoom {
     this.id = options.project;
     this.owner = options.owner;
     this.fanout = new Fanout(this.id);
-    this.presence = new RoomPresence(this.id, () => [...this.subscribers].flatMap((c) => (c.user ? [c.user.name] : [])));
+    this.presence = new RoomPresence(this.id, () => [...this.subscribers].flatMap((c) => (c.user ? [c.user.name] : [])), options.presenceLink);
   }
 
   static start(options: FollowerRoomOptions): FollowerRoom {
@@ -90,7 +92,11 @@ export class FollowerRoom {
     }, every);
     room.touchTimer.unref();
     room.readable = room.loaded;
-    room.loaded.catch(() => undefined);
+    // A room that never loaded takes no part in anything.
+    room.loaded.catch(() => {
+      if (room.touchTimer) clearInterval(room.touchTimer);
+      room.presence.destroy();
+    });
     return room;
   }
 

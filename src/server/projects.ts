@@ -137,6 +137,7 @@ export class ProjectRegistry {
         stream: cluster.stream,
         reader: cluster.reader,
         rpc: cluster.rpc,
+        presenceLink: cluster.presence,
         log: this.log,
         onEnded: (room) => this.forget(id, room),
       });
@@ -164,7 +165,7 @@ export class ProjectRegistry {
     }
     ownership.keepRenewed();
     this.log(`project ${JSON.stringify(id)}: sequenced by this node (epoch ${claim.epoch}, stream at ${ownership.seq})`, { project: id });
-    const room = ProjectRoom.start({ project: entry, config: this.config, storage, loadSeed: () => this.seedOf(entry), log: this.log, observer: this.observer, replica: ownership });
+    const room = ProjectRoom.start({ project: entry, config: this.config, storage, loadSeed: () => this.seedOf(entry), log: this.log, observer: this.observer, replica: ownership, presenceLink: cluster.presence });
     this.owned.set(id, { room, ownership });
     // A project that cannot be loaded is not held either.
     room.loaded.catch(() => {

@@ -15,6 +15,34 @@ import { YjsPeer } from './yjs-peer.js';
 /** Committed updates for peers are merged into one frame below this many bytes. */
 const MERGE_BELOW_BYTES = 256 * 1024;
 
+/** Presence across nodes (src/cluster/cluster-presence.ts); absent on a single node. */
+export interface PresenceLink {
+  /** Takes part in a project's presence; `member` hears what other nodes change. */
+  join(project: ProjectId, member: PresenceMember): PresenceMembership;
+}
+
+export interface PresenceMember {
+  /** Other nodes' names in the project changed. */
+  namesChanged(): void;
+  /** Another node's peer changed its awareness state. */
+  applyRemoteAwareness(update: Uint8Array): void;
+}
+
+export interface PresenceMembership {
+  /** Names other nodes have in the project. */
+  remoteNames(): Iterable<string>;
+  /** This node's names in the project are now `names`. */
+  localNamesChanged(names: string[]): void;
+  /** A peer of this node changed its awareness state (an awareness update of those states). */
+  awareness(update: Uint8Array): void;
+  leave(): void;
+}
+
+/** Origin of awareness updates that came from another node: not sent back there. */
+const REMOTE = Symbol('another node');
+/** Origin of the removal of a closed peer's states (other nodes' peers must hear of it too). */
+const PEER_CLOSED = 'peer closed';
+
 interface AwarenessChange {
   added: number[];
   updated: number[];
@@ -30,12 +58,18 @@ export class RoomPresence {
   private publishTimer: NodeJS.Timeout | null = null;
   private pendingPeerUpdates: Uint8Array[] = [];
   private readonly takePeerUpdate = (update: Uint8Array) => void this.pendingPeerUpdates.push(update);
+  private readonly membership: PresenceMembership | null;
+  /** This node's own names as last told to other nodes. */
+  private toldLocal = '[]';
 
   constructor(
     private readonly project: ProjectId,
     /** Bryntum users subscribed to the project. */
     private readonly subscriberNames: () => Iterable<string>,
-  ) {}
+    link?: PresenceLink,
+  ) {
+    this.membership = link?.join(project, { namesChanged: () => this.publish(), applyRemoteAwareness: (update) => this.awareness && applyAwarenessUpdate(this.awareness, update, REMOTE) }) ?? null;
+  }
 
   /** Follow a (new) document of the project. */
   attach(document: ProjectDocument): void {
@@ -50,15 +84,27 @@ export class RoomPresence {
         for (const id of added) origin.awarenessClients.add(id);
         for (const id of removed) origin.awarenessClients.delete(id);
       }
+      const fromPeer = origin instanceof YjsPeer || origin === PEER_CLOSED;
+      if (this.peers.size === 0 && !(fromPeer && this.membership)) return;
+      const update = encodeAwarenessUpdate(awareness, [...added, ...updated, ...removed]);
+      // Peers' states (not the server's own, nor another node's) go to the other nodes' peers.
+      if (fromPeer) this.membership?.awareness(update);
       if (this.peers.size === 0) return;
-      const frame = awarenessFrame(encodeAwarenessUpdate(awareness, [...added, ...updated, ...removed]));
+      const frame = awarenessFrame(update);
       for (const peer of this.peers) peer.send(frame);
     });
     this.publish();
   }
 
-  /** Names of everyone in the project: Bryntum subscribers and Yjs peers. */
+  /** Names of everyone in the project: Bryntum subscribers and Yjs peers, on every node. */
   names(): string[] {
+    const names = new Set<string>(this.localNames());
+    if (this.membership) for (const name of this.membership.remoteNames()) names.add(name);
+    return [...names];
+  }
+
+  /** Names of this node's subscribers and peers. */
+  private localNames(): string[] {
     const names = new Set<string>(this.subscriberNames());
     for (const p of this.peers) names.add(p.user.name);
     return [...names];
@@ -87,8 +133,16 @@ export class RoomPresence {
     this.publishTimer.unref();
   }
 
-  /** Tell watchers and peers who is present, when that changed. */
+  /** Tell watchers, peers and other nodes who is present, when that changed. */
   publish(): void {
+    if (this.membership) {
+      const local = this.localNames();
+      const text = JSON.stringify(local);
+      if (text !== this.toldLocal) {
+        this.toldLocal = text;
+        this.membership.localNamesChanged(local);
+      }
+    }
     if (!this.awareness) return;
     const users = this.names();
     const current = this.awareness.getLocalState() as { weft?: { users?: string[] } } | null;
@@ -110,7 +164,7 @@ export class RoomPresence {
   removePeer(peer: YjsPeer): void {
     this.peers.delete(peer);
     this.feedPeers();
-    if (this.awareness) removeAwarenessStates(this.awareness, [...peer.awarenessClients], 'peer closed');
+    if (this.awareness) removeAwarenessStates(this.awareness, [...peer.awarenessClients], PEER_CLOSED);
     this.publish();
   }
 
@@ -145,6 +199,7 @@ export class RoomPresence {
   }
 
   destroy(): void {
+    this.membership?.leave();
     if (this.publishTimer) clearTimeout(this.publishTimer);
     this.publishTimer = null;
     this.awareness?.destroy();

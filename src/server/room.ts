@@ -31,7 +31,7 @@ import { isEngineCorrection, together, withInput, withoutFields } from '../proto
 import { amending, encoderFor, withChanges, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
-import { RoomPresence } from './room-presence.js';
+import { RoomPresence, type PresenceLink } from './room-presence.js';
 import { Fanout, type Delivery } from './delivery.js';
 import { SerialQueue } from './serial-queue.js';
 import { WhenQuiet } from './when-quiet.js';
@@ -73,6 +73,8 @@ export interface RoomOptions {
   observer?: RoomObserver;
   /** Cluster mode: where every commit goes once stored, before anyone is told (src/cluster). */
   replica?: CommitReplica;
+  /** Cluster mode: presence across the nodes. */
+  presenceLink?: PresenceLink;
 }
 
 /**
@@ -152,7 +154,7 @@ export class ProjectRoom {
     this.id = options.project.id;
     this.log = new UpdateLog(options.storage);
     this.fanout = new Fanout(this.id);
-    this.presence = new RoomPresence(this.id, () => [...this.subscribers].flatMap((c) => (c.user ? [c.user.name] : [])));
+    this.presence = new RoomPresence(this.id, () => [...this.subscribers].flatMap((c) => (c.user ? [c.user.name] : [])), options.presenceLink);
     this.placements = new RecentPlacements(options.config.concurrencyWindowMs);
     this.recentWrites = new RecentWrites(options.config.concurrencyWindowMs);
     const { quietMs, quietMaxMs } = options.config.storage;
@@ -348,6 +350,7 @@ export class ProjectRoom {
     this.closedReason = message;
     this.cancelBackground();
     this.history?.stop();
+    this.presence.destroy();
     for (const connection of [...this.subscribers]) {
       connection.send({ command: 'error', project: this.id, message });
       connection.unsubscribe();

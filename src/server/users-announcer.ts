@@ -20,14 +20,32 @@ export class UsersAnnouncer {
   private readonly deferred = new Set<Connection>();
   private timer: NodeJS.Timeout | null = null;
 
+  /** Several nodes: the names logged in on the others, and who to tell of this node's changes. */
+  private remote: { names: () => Iterable<string>; localChanged: () => void } | null = null;
+
   constructor(
     private readonly intervalMs: number,
     private readonly loggedIn: () => Iterable<Connection>,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The list changed: tell every logged-in connection. */
+  /** The list includes the users of other nodes (cluster mode). */
+  withRemote(remote: { names: () => Iterable<string>; localChanged: () => void }): void {
+    this.remote = remote;
+  }
+
+  /** This node's logins changed: tell every logged-in connection, and the other nodes. */
   changed(): void {
+    this.remote?.localChanged();
+    this.tell();
+  }
+
+  /** The list changed on another node: tell this node's logged-in connections. */
+  remoteChanged(): void {
+    this.tell();
+  }
+
+  private tell(): void {
     const now: Connection[] = [];
     for (const c of this.loggedIn()) {
       if (this.take(c)) now.push(c);
@@ -46,7 +64,9 @@ export class UsersAnnouncer {
   }
 
   private names(): string[] {
-    return [...new Set([...this.loggedIn()].map((c) => c.user!.name))];
+    const names = new Set([...this.loggedIn()].map((c) => c.user!.name));
+    if (this.remote) for (const name of this.remote.names()) names.add(name);
+    return [...names];
   }
 
   /** May `c` get a list now? One token per list; one token comes back per interval. */

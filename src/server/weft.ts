@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { ClusterNode } from '../cluster/cluster-node.js';
+import type { ClusterPresence } from '../cluster/cluster-presence.js';
 import { sharedVersionSource } from '../cluster/shared-versions.js';
 import { stderrLog, type Log } from './log.js';
 import { MessageRate } from './message-rate.js';
@@ -210,12 +211,27 @@ export class WeftServer {
     }
     const wss = new WebSocketServer({ noServer: true, maxPayload: config.limits.maxFrameBytes, perMessageDeflate: false });
     server = new WeftServer(config, storage, projects, http, wss, log, loginGuard, tokens, metrics, options, parts, manage);
+    if (cluster) server.sharePresence(cluster.presence);
     // Lets the CLI reach this server while it holds the data directory.
     await writeSidecar(config.dataDir, { url: localUrl(config.host, server.port), token: admin.token, pid: process.pid }).catch((e: Error) =>
       log(`cannot write ${config.dataDir}/weft-server.json (the weft CLI will not find this server): ${e.message}`, { level: 'warn' }),
     );
     void server.seedNewProjects();
     return server;
+  }
+
+  /** Several nodes: the users list holds every node's users, and a login on one is announced on all. */
+  private sharePresence(presence: ClusterPresence): void {
+    const users = this.context.users;
+    users.withRemote({ names: () => presence.remoteUsers(), localChanged: () => presence.localUsersChanged() });
+    presence.bind({
+      localUsers: () => [...new Set([...this.context.loggedIn()].map((c) => c.user!.name))],
+      onUsersChanged: (joined, left) => {
+        for (const name of joined) announceToAll(this.context.loggedIn(), (encoder) => encoder.joined(name));
+        for (const name of left) announceToAll(this.context.loggedIn(), (encoder) => encoder.loggedOut(name));
+        users.remoteChanged();
+      },
+    });
   }
 
   /**
