@@ -257,6 +257,36 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     await until(ann.c, 'users', (m) => m.users.join() === 'admin');
   });
 
+  it('names its node in every metric and log line, counts projects by role, and says through the admin API who sequences what', async () => {
+    fresh();
+    const lines: { message: string; fields: Rec }[] = [];
+    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, ((message: string, fields: Rec = {}) => lines.push({ message, fields })) as (line: string) => void);
+    servers.push(a);
+    const b = await node('b');
+    const owner = await classicOn(a);
+    await classicOn(b);
+    owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_m1', name: 'counted' }] } } });
+    await owner.c.nextOf('projectChange', 10_000);
+    const bClient = await classicOn(b);
+    bClient.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_m2', name: 'forwarded' }] } } });
+    await bClient.c.nextOf('projectChange', 10_000);
+
+    const metricsOf = async (s: TestServer) => (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+    const onA = await metricsOf(a);
+    expect(onA).toMatch(/^weft_cluster_projects\{role="sequenced",node="a"\} 1$/m);
+    expect(onA).toMatch(/^weft_cluster_forwarded_changes_total\{node="a"\} [1-9]/m);
+    expect(onA).toMatch(/^weft_changes_committed_total\{node="a"\} /m);
+    const onB = await metricsOf(b);
+    expect(onB).toMatch(/^weft_cluster_projects\{role="followed",node="b"\} 1$/m);
+    expect(onB).toMatch(/^weft_cluster_nodes\{node="b"\} 2$/m);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.fields.node !== 'a')).toEqual([]);
+
+    const status = await (await fetch(`http://127.0.0.1:${b.port}/api/cluster`, { headers: { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` } })).json();
+    expect(status).toMatchObject({ node: 'b', sequenced: [], followed: [{ project: 1, owner: 'a' }] });
+    expect(status.nodes.map((n: Rec) => n.id)).toEqual(['a']);
+  });
+
   it('converges with simulated classic, revisions and Yjs clients spread over two nodes, going offline and back', async () => {
     fresh();
     const a = await node('a');

@@ -55,6 +55,13 @@ describe('authentication', () => {
     expect((await call('/api/storage', basic('ben', 'ben'))).status).toBe(403);
   });
 
+  it('answers /api/cluster on a server running alone with 404 and says why', async () => {
+    s = await startServer();
+    const reply = await call('/api/cluster', admin);
+    expect(reply.status).toBe(404);
+    expect(JSON.stringify(reply.body)).toContain('not part of a cluster');
+  });
+
   it('takes the admin groups from the configuration', async () => {
     s = await startServer({ adminGroups: ['user'] });
     expect((await call('/api/projects/1/versions', basic('alex', 'alex'))).status).toBe(200);

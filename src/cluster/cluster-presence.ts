@@ -7,9 +7,10 @@
  *   {t:'a', node, project, update}  an awareness update of a node's Yjs peers (base64), passed to
  *                                   the other nodes' peers of that project.
  *   {t:'h', node}                   a node that just joined: the others send their state at once.
+ *   {t:'b', node}                   a node that shuts down.
  *
- * A node not heard of for three heartbeats (it died) is forgotten; one that shuts down says so
- * with an empty state. Anything may publish on the channel: every message is checked.
+ * A node not heard of for three heartbeats (it died) is forgotten, one that says goodbye at once.
+ * Anything may publish on the channel: every message is checked.
  */
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -26,6 +27,7 @@ const messageSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('s'), node, users: names, projects: z.array(z.tuple([ProjectIdSchema, names])).max(1_000_000) }),
   z.strictObject({ t: z.literal('a'), node, project: ProjectIdSchema, update: z.base64().max(4 * 1024 * 1024) }),
   z.strictObject({ t: z.literal('h'), node }),
+  z.strictObject({ t: z.literal('b'), node }),
 ]);
 type Message = z.infer<typeof messageSchema>;
 
@@ -109,16 +111,21 @@ export class ClusterPresence implements PresenceLink {
     this.publishNow();
   }
 
-  /** Says it leaves (an empty state), so other nodes forget its users at once. */
+  /** Says goodbye, so other nodes forget its users at once. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.publishTimer) clearTimeout(this.publishTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (!this.started) return;
-    await this.options.publisher.publish(this.channel, JSON.stringify({ t: 's', node: this.nodeId, users: [], projects: [] })).catch(() => 0);
+    await this.options.publisher.publish(this.channel, JSON.stringify({ t: 'b', node: this.nodeId })).catch(() => 0);
     this.options.subscriber.off('message', this.listener);
     await this.options.subscriber.unsubscribe(this.channel).catch(() => undefined);
+  }
+
+  /** The other nodes heard of: their ids, how many users and projects each has, and when they were last heard. */
+  nodes(): { id: string; users: number; projects: number; heardAt: string }[] {
+    return [...this.remote].map(([id, state]) => ({ id, users: state.users.length, projects: state.projects.size, heardAt: new Date(state.heardAt).toISOString() }));
   }
 
   /** Names logged in on other nodes. */
@@ -204,9 +211,8 @@ export class ClusterPresence implements PresenceLink {
       for (const member of this.members.get(keyOf(message.project)) ?? []) this.safely(() => member.applyRemoteAwareness(bytes));
       return;
     }
-    const empty = message.users.length === 0 && message.projects.length === 0;
-    const next: NodeState | null = empty ? null : { users: [...new Set(message.users)], projects: new Map(message.projects.map(([project, list]) => [keyOf(project), list])), heardAt: this.now() };
-    this.replace(message.node, next);
+    if (message.t === 'b') return this.replace(message.node, null);
+    this.replace(message.node, { users: [...new Set(message.users)], projects: new Map(message.projects.map(([project, list]) => [keyOf(project), list])), heardAt: this.now() });
   }
 
   /** Nodes not heard of for three heartbeats are gone. */

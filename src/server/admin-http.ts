@@ -57,6 +57,8 @@ export interface AdminHttpOptions {
   token: string;
   /** Failed Basic logins per client address (shared with WebSocket logins). */
   guard?: LoginGuard | null;
+  /** Several nodes: this node, the others it hears of, and the projects it sequences and follows. */
+  cluster?: () => unknown;
 }
 
 export class AdminHttp {
@@ -65,12 +67,14 @@ export class AdminHttp {
   private readonly projects: ProjectsApi;
   readonly token: string;
   private readonly guard: LoginGuard | null;
+  private readonly cluster: (() => unknown) | null;
   /** Failed Basic logins one HTTP connection may send before it is closed. */
   private readonly maxFailuresPerConnection: number;
 
   constructor(options: AdminHttpOptions) {
     ({ config: this.config, history: this.history, projects: this.projects, token: this.token } = options);
     this.guard = options.guard ?? null;
+    this.cluster = options.cluster ?? null;
     this.maxFailuresPerConnection = options.config.limits.maxFailedLoginsPerConnection;
   }
 
@@ -138,6 +142,11 @@ export class AdminHttp {
       if (method !== allowed) throw new HttpError(405, `use ${allowed}`, { allow: allowed });
       if (method === 'POST' && role !== 'cli') throw new HttpError(403, 'creating and restoring versions is for the weft CLI');
     };
+    if (parts.length === 1 && parts[0] === 'cluster') {
+      only('GET');
+      if (!this.cluster) throw new HttpError(404, 'this server runs alone: it is not part of a cluster (--redis)');
+      return this.cluster();
+    }
     if (parts.length === 1 && parts[0] === 'storage') {
       only('GET');
       return this.history.storageUsage();

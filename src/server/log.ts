@@ -15,9 +15,16 @@ export interface LogFields {
   project?: ProjectId;
   connection?: string;
   user?: string;
+  /** Several nodes: the node that writes the line. */
+  node?: string;
 }
 
 export type Log = (message: string, fields?: LogFields) => void;
+
+/** Every line of `log` names this node (several nodes write to one log store). */
+export function withNode(log: Log, node: string): Log {
+  return (message, fields = {}) => log(message, { ...fields, node });
+}
 
 /** Plain lines on stderr: the default of a server started without a log function. */
 export const stderrLog: Log = (message) => void process.stderr.write(`${message}\n`);

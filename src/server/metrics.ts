@@ -17,6 +17,17 @@ export interface MetricsSource {
   longestQueue(): number;
 }
 
+/** What the cluster gauges read (several nodes). */
+export interface ClusterMetricsSource {
+  nodeId: string;
+  /** Loaded projects this node sequences, and follows. */
+  projects(): { sequenced: number; followed: number };
+  /** Nodes this node knows of, itself included. */
+  nodes(): number;
+  /** Changes other nodes forwarded here so far. */
+  forwarded(): number;
+}
+
 /** Kinds of errors counted in `weft_errors_total`. */
 export type ErrorKind = 'protocol' | 'refused_change' | 'login_failed' | 'over_rate' | 'internal';
 
@@ -27,9 +38,26 @@ export class Metrics {
   readonly commitSeconds: Histogram;
   readonly errors: Counter<'kind'>;
 
-  constructor(source: MetricsSource) {
+  constructor(source: MetricsSource, cluster?: ClusterMetricsSource) {
     const registers = [this.registry];
+    // Several nodes: every series names its node, so one Prometheus can scrape them all.
+    if (cluster) this.registry.setDefaultLabels({ node: cluster.nodeId });
     collectDefaultMetrics({ register: this.registry, prefix: 'weft_' });
+    if (cluster) {
+      new Gauge({
+        name: 'weft_cluster_projects',
+        help: 'Loaded projects by role: sequenced (this node owns them) or followed',
+        labelNames: ['role'],
+        registers,
+        collect() {
+          const { sequenced, followed } = cluster.projects();
+          this.set({ role: 'sequenced' }, sequenced);
+          this.set({ role: 'followed' }, followed);
+        },
+      });
+      new Gauge({ name: 'weft_cluster_nodes', help: 'Nodes this node hears of through Redis, itself included', registers, collect() { this.set(cluster.nodes()); } });
+      new Counter({ name: 'weft_cluster_forwarded_changes_total', help: 'Changes and Yjs updates other nodes forwarded to this node to sequence', registers, collect() { this.reset(); this.inc(cluster.forwarded()); } });
+    }
     new Gauge({
       name: 'weft_connections',
       help: 'Open connections by protocol generation and kind (bryntum, yjs)',

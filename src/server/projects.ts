@@ -38,6 +38,8 @@ export class ProjectRegistry {
   private readonly ready = new Set<Room>();
   /** Cluster mode: when another node last forwarded a change of its clients here. */
   lastForwardedAt = 0;
+  /** Changes and updates other nodes forwarded here (metrics). */
+  forwardedCount = 0;
   /** Cluster mode: the projects this node sequences, with their leases. */
   private readonly owned = new Map<ProjectId, { room: ProjectRoom; ownership: ProjectOwnership }>();
 
@@ -51,7 +53,10 @@ export class ProjectRegistry {
     private readonly cluster?: ClusterNode,
   ) {
     if (cluster) {
-      serveForwarded(cluster.rpc, cluster.nodeId, { owned: (id) => this.ownedRoom(id), changed: () => (this.lastForwardedAt = Date.now()) });
+      serveForwarded(cluster.rpc, cluster.nodeId, { owned: (id) => this.ownedRoom(id), changed: () => {
+          this.lastForwardedAt = Date.now();
+          this.forwardedCount++;
+        } });
       catalog.replica = cluster.catalog;
     }
     const every = Math.max(1000, Math.min(30_000, (config.storage.unloadAfterSeconds * 1000) / 2));
@@ -224,6 +229,11 @@ export class ProjectRegistry {
   /** The projects this node sequences now (cluster mode). */
   ownedIds(): ProjectId[] {
     return [...this.owned].flatMap(([id, { ownership }]) => (ownership.isLost ? [] : [id]));
+  }
+
+  /** The loaded projects this node follows, with the node sequencing each (cluster mode). */
+  followed(): { project: ProjectId; owner: string }[] {
+    return [...this.ready].flatMap((room) => (room instanceof FollowerRoom ? [{ project: room.id, owner: room.owner }] : []));
   }
 
   /** The room of a project this node sequences now (cluster mode), for requests of other nodes. */

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { ClusterNode } from '../cluster/cluster-node.js';
 import type { ClusterPresence } from '../cluster/cluster-presence.js';
 import { sharedVersionSource } from '../cluster/shared-versions.js';
-import { stderrLog, type Log } from './log.js';
+import { stderrLog, withNode, type Log } from './log.js';
 import { MessageRate } from './message-rate.js';
 import { tooManyRefusals } from './refusals.js';
 import { TokenVerifier } from './tokens.js';
@@ -139,7 +139,8 @@ export class WeftServer {
   }
 
   static async start(config: Config, options: StartOptions = {}): Promise<WeftServer> {
-    const log = options.log ?? stderrLog;
+    const nodeId = config.cluster ? (config.cluster.nodeId ?? `${hostname()}-${process.pid}`) : undefined;
+    const log = nodeId === undefined ? (options.log ?? stderrLog) : withNode(options.log ?? stderrLog, nodeId);
     const tokens = await TokenVerifier.fromConfig(config.tokens);
     for (const [name, user] of Object.entries(config.users)) {
       if (!isHashed(user.password)) log(`warning: users.${name} has a plain-text password; put a hash from \`weft hash-password\` in the config instead`, { level: 'warn', user: name });
@@ -154,13 +155,18 @@ export class WeftServer {
       bufferedBytes: () => [...(server?.connections ?? [])].reduce((n, c) => n + c.held, 0),
       sent: () => server?.sent ?? { messages: 0, chars: 0 },
       longestQueue: () => projects.longestQueue(),
+    }, nodeId === undefined ? undefined : {
+      nodeId,
+      projects: () => ({ sequenced: projects.ownedIds().length, followed: projects.followed().length }),
+      nodes: () => 1 + (cluster?.presence.nodes().length ?? 0),
+      forwarded: () => projects.forwardedCount,
     });
     const catalog = await ProjectCatalog.open(storage, config.projects);
     let cluster: ClusterNode | undefined;
     if (config.cluster) {
-      const { redis, nodeId, leaseMs, prefix, requestTimeoutMs } = config.cluster;
+      const { redis, leaseMs, prefix, requestTimeoutMs } = config.cluster;
       try {
-        cluster = await ClusterNode.start({ redisUrl: redis, nodeId: nodeId ?? `${hostname()}-${process.pid}`, leaseMs, prefix, requestTimeoutMs, log });
+        cluster = await ClusterNode.start({ redisUrl: redis, nodeId: nodeId!, leaseMs, prefix, requestTimeoutMs, log });
       } catch (e) {
         await storage.close();
         throw e;
@@ -189,7 +195,8 @@ export class WeftServer {
     const versions = cluster ? sharedVersionSource(cluster.versions, storage) : undefined;
     const history = new HistoryService(storage, projects, undefined, versions);
     const manage = { projects: new ProjectsService(projects, history, config.limits), history };
-    const admin = new AdminHttp({ config, ...manage, token: randomBytes(32).toString('hex'), guard: loginGuard });
+    const clusterStatus = cluster && (() => ({ node: cluster.nodeId, nodes: cluster.presence.nodes(), sequenced: projects.ownedIds(), followed: projects.followed() }));
+    const admin = new AdminHttp({ config, ...manage, token: randomBytes(32).toString('hex'), guard: loginGuard, cluster: clusterStatus });
     const page = historyPage(config, storage, projects, log, loginGuard, versions);
     const parts: HttpParts = { admin, page, metrics, metricsToken: config.metricsToken, ready: () => server !== undefined && !server.closing };
     const http =
