@@ -15,6 +15,7 @@ import { readField } from '../src/document/layout.js';
 import { TestClient, classicLogin, revisionsLogin, type Msg } from './support/client.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
 import { startNode, type WeftNode } from './support/weft-nodes.js';
+import { readSidecar } from '../src/server/sidecar.js';
 
 type Rec = Record<string, any>;
 const LEASE_MS = 2000;
@@ -190,7 +191,16 @@ describe.skipIf(!hasRedisServer())('Three Weft nodes on one Redis (child process
     const loops = writers.map(async (w) => {
       while (Date.now() < end) await w.writeOne().catch(() => false);
     });
-    await sleep(2000);
+    await sleep(1000);
+    // A server-side version, taken by the owner (asked through n2, whose CLI token is in its data directory).
+    const api = async (n: WeftNode, path: string, method = 'GET') => {
+      const sidecar = await readSidecar(join(dir, n.id, 'db'));
+      const response = await fetch(`http://127.0.0.1:${n.port}${path}`, { method, headers: { authorization: `Bearer ${sidecar!.token}`, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{"label":"before the kill"}' } : {}) });
+      return { status: response.status, body: await response.json() };
+    };
+    const taken = await api(all[1], '/api/projects/1/versions', 'POST');
+    expect(taken.status, JSON.stringify(taken.body)).toBe(200);
+    await sleep(1000);
     killedAt = Date.now();
     await n1.kill9();
     await Promise.all(loops);
@@ -213,6 +223,12 @@ describe.skipIf(!hasRedisServer())('Three Weft nodes on one Redis (child process
       expect(new Set(ids).size).toBe(ids.length);
     }
     expect(views[1].map((t) => `${t.id}:${t.name}`).sort()).toEqual(views[0].map((t) => `${t.id}:${t.name}`).sort());
+    // The version the dead owner kept is on every survivor, and its content can be shown.
+    for (const n of survivors) {
+      const list = await api(n, '/api/projects/1/versions');
+      expect(list.body.map((v: Rec) => v.label)).toContain('before the kill');
+      expect((await api(n, `/api/projects/1/versions/${taken.body.n}`)).status).toBe(200);
+    }
   }, 90_000);
 
   it('does not let an owner paused past its lease append, and another node takes the project', async () => {
