@@ -35,6 +35,29 @@ export async function checkProjects(url: string, account: Account, projects: (nu
   return problems;
 }
 
+/**
+ * Every project back to its seed (a classic `reset` each): what the fuzz's accepted writes piled up
+ * goes. Failures are returned, not thrown (a reset refused is not a fault of the server's).
+ */
+export async function resetProjects(url: string, account: Account, projects: (number | string)[], tally: Tally): Promise<string[]> {
+  const problems: string[] = [];
+  for (const project of projects) {
+    let socket: Socket | null = null;
+    try {
+      socket = await Socket.open(url, 'classic', tally, 'reset');
+      await logInAndLoad(socket, 'classic', account, project);
+      socket.send(JSON.stringify({ command: 'reset', project }));
+      const reply = await socket.wait<Record<string, unknown>>((m) => isObject(m) && (m.command === 'reset' || (m.command === 'error' && m.project === project)), 'reset reply');
+      if ('error' in reply || reply.command === 'error') problems.push(`reset of ${JSON.stringify(project)} refused: ${String(reply.error ?? reply.message)}`);
+    } catch (e) {
+      problems.push(`reset of ${JSON.stringify(project)}: ${(e as Error).message}`);
+    } finally {
+      socket?.close();
+    }
+  }
+  return problems;
+}
+
 /** A classic client adds a task and receives it with its real id. */
 async function classicWorks(url: string, account: Account, project: number | string, tally: Tally): Promise<void> {
   const socket = await Socket.open(url, 'classic', tally, 'classic after');

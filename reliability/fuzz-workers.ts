@@ -42,6 +42,8 @@ export class Tally {
   hangs = 0;
   reconnects = 0;
   connectFailures = 0;
+  /** Times the janitor reset the projects. */
+  resets = 0;
   readonly closes = new Map<string, number>();
   readonly examples: string[] = [];
 

@@ -12,8 +12,15 @@
  * reconnects); those closes are what the connections that never log in still meet, through the
  * limits before login (bytes and failed logins per connection), which keep their defaults.
  *
+ * The changes the server accepts pile up in the five projects (values up to 1 MB, thousands of
+ * records): the projects are reset to their seeds every fuzz.resetEvery messages, so their size,
+ * and with it the server's memory and speed, stays about the same through the run. What is
+ * measured is how the server takes hostile input, not how it holds an ever larger project (the
+ * benchmarks measure that).
+ *
  * Settings: fuzz.messages (1,000,000; quick 50,000), fuzz.connections (Bryntum connections,
- * 12), fuzz.batch (frames between probes, 50), fuzz.minutes (time limit, 25; quick 3).
+ * 12), fuzz.batch (frames between probes, 50), fuzz.minutes (time limit, 25; quick 3),
+ * fuzz.resetEvery (100,000; quick 25,000; 0: never).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -25,7 +32,7 @@ import { drawPools } from './fuzz-values.js';
 import { MessageMaker, type Generation } from './fuzz-messages.js';
 import { YjsMaker } from './fuzz-yjs.js';
 import { Budget, IdBook, Tally, bryntumWorker, preLoginWorker, yjsWorker, type WorkerSpec } from './fuzz-workers.js';
-import { checkProjects, clientsWork } from './fuzz-after.js';
+import { checkProjects, clientsWork, resetProjects } from './fuzz-after.js';
 
 const ADMIN = { login: 'admin', password: 'admin' };
 const VIEWER = { login: 'viewer', password: 'viewer' };
@@ -100,6 +107,19 @@ class ServerLog {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/** Resets every project each `every` messages while the fuzz runs. */
+async function janitor(url: string, budget: Budget, tally: Tally, every: number, ctx: PartContext): Promise<void> {
+  let next = every;
+  while (budget.active()) {
+    await new Promise((r) => setTimeout(r, 250));
+    if (tally.total < next) continue;
+    next = tally.total + every;
+    const problems = await resetProjects(url, ADMIN, PROJECTS, tally);
+    tally.resets++;
+    ctx.log(`fuzz: projects reset to their seeds at ${fmt(tally.total)} messages${problems.length ? ` (${problems.join('; ')})` : ''}`);
+  }
+}
 const zero = (figure: string, n: number): Figure => ({ figure, value: fmt(n), rule: '= 0', ok: n === 0 });
 
 async function run(ctx: PartContext): Promise<PartResult> {
@@ -107,6 +127,7 @@ async function run(ctx: PartContext): Promise<PartResult> {
   const connections = Math.max(2, setting(ctx, 'connections', 12, 12));
   const batch = Math.max(1, setting(ctx, 'batch', 50, 50));
   const minutes = setting(ctx, 'minutes', 25, 3);
+  const resetEvery = setting(ctx, 'resetEvery', 100_000, 25_000);
   const random = new Random(ctx.seed);
   const pools = drawPools(ctx.seed, 3000);
 
@@ -147,6 +168,7 @@ async function run(ctx: PartContext): Promise<PartResult> {
     workers.push(preLoginWorker(spec, maker()), preLoginWorker(spec, maker()));
     workers.push(yjsWorker({ ...spec, batch: 4 }, new YjsMaker(new Random(random.int(0, 2 ** 31)), pools), 1, ADMIN));
     workers.push(yjsWorker({ ...spec, batch: 4 }, new YjsMaker(new Random(random.int(0, 2 ** 31)), pools), 'ops', ADMIN));
+    if (resetEvery > 0) workers.push(janitor(weft.url, budget, tally, resetEvery, ctx));
     await Promise.all(workers);
   } finally {
     clearInterval(progress);
@@ -168,6 +190,7 @@ async function run(ctx: PartContext): Promise<PartResult> {
   const figures: Figure[] = [
     { figure: 'messages sent', value: fmt(tally.total), rule: `>= ${fmt(messages)}`, ok: tally.total >= messages },
     { figure: 'messages per second', value: fmt(tally.total / seconds), rule: '' },
+    { figure: 'projects reset to their seeds (every fuzz.resetEvery messages)', value: fmt(tally.resets), rule: '' },
     zero('server crashes (exits)', crashed ? 1 : 0),
     zero('unhandled rejections / uncaught exceptions', log.unhandled),
     zero('errors the server logged (failed handlers)', log.errors),

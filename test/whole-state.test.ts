@@ -1,4 +1,4 @@
-/** A new Yjs peer is sent the whole state, encoded once while the project does not change. */
+/** A new Yjs peer is sent the whole state as encoded once, plus the updates made since. */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { readSeedFile } from '../src/document/seed.js';
@@ -6,21 +6,53 @@ import { projectFrom, seedPath } from './support/document.js';
 
 const EMPTY = Y.encodeStateVector(new Y.Doc());
 
+/** A peer document built from what the server sends. */
+function peerFrom(updates: Uint8Array[]): Y.Doc {
+  const peer = new Y.Doc();
+  for (const u of updates) Y.applyUpdate(peer, u);
+  return peer;
+}
+
 describe('the state sent to a new peer', () => {
-  it('is the whole document, the same bytes until it changes, and then the new state', async () => {
+  it('is the whole document encoded once, with the updates made since, and equals the document', async () => {
     const t = projectFrom(await readSeedFile(seedPath('saas')));
     const first = t.project.missingFrom(EMPTY);
-    expect(first).toEqual(Y.encodeStateAsUpdate(t.project.doc));
-    expect(t.project.missingFrom(EMPTY)).toBe(first);
+    expect(first).toEqual([Y.encodeStateAsUpdate(t.project.doc)]);
+    expect(t.project.missingFrom(EMPTY)[0]).toBe(first[0]);
     const [id] = [...t.project.recordKeys('resources')];
-    t.apply({ resources: { updated: [{ id: Number.isNaN(Number(id)) ? id : Number(id), name: 'renamed for the peer' }] } });
+    const key = Number.isNaN(Number(id)) ? id : Number(id);
+    t.apply({ resources: { updated: [{ id: key, name: 'renamed for the peer' }] } });
     const second = t.project.missingFrom(EMPTY);
-    expect(second).not.toBe(first);
-    const peer = new Y.Doc();
-    Y.applyUpdate(peer, second);
+    // The same encoding of the whole state, and the change after it.
+    expect(second[0]).toBe(first[0]);
+    expect(second.length).toBe(2);
+    const peer = peerFrom(second);
     expect(JSON.stringify(peer.getMap('resources').toJSON())).toContain('renamed for the peer');
+    expect(Y.encodeStateVector(peer)).toEqual(Y.encodeStateVector(t.project.doc));
     // A peer that has some of it gets only the rest.
     const since = Y.encodeStateVector(peer);
-    expect(t.project.missingFrom(since).length).toBeLessThan(second.length);
+    expect(t.project.missingFrom(since)).toHaveLength(1);
+    expect(t.project.missingFrom(since)[0].length).toBeLessThan(first[0].length);
+  });
+
+  it('treats a state vector of other documents\' clients as empty', async () => {
+    const t = projectFrom(await readSeedFile(seedPath('saas')));
+    const other = new Y.Doc();
+    other.getMap('x').set('a', 1);
+    const whole = t.project.missingFrom(EMPTY);
+    expect(t.project.missingFrom(Y.encodeStateVector(other))[0]).toBe(whole[0]);
+  });
+
+  it('is encoded again once the updates since would weigh more than half of it', async () => {
+    const t = projectFrom(await readSeedFile(seedPath('saas')));
+    const first = t.project.missingFrom(EMPTY);
+    const [id] = [...t.project.recordKeys('resources')];
+    const key = Number.isNaN(Number(id)) ? id : Number(id);
+    const big = 'x'.repeat(first[0].length);
+    t.apply({ resources: { updated: [{ id: key, name: big }] } });
+    const after = t.project.missingFrom(EMPTY);
+    expect(after[0]).not.toBe(first[0]);
+    expect(after).toHaveLength(1);
+    expect(JSON.stringify(peerFrom(after).getMap('resources').toJSON())).toContain(big);
   });
 });

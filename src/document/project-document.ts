@@ -23,6 +23,8 @@ const LOAD_STRETCH_MS = 4;
 /** Stored parts applied in one transaction while loading, at most (by bytes and by count). */
 const LOAD_GROUP_BYTES = 64 * 1024;
 const LOAD_GROUP_PARTS = 64;
+/** A new peer's whole state is kept with at most this many updates after it (see missingFrom). */
+const MAX_UPDATES_AFTER_WHOLE = 256;
 
 /** Origin of the adapter's own transactions: the tree index is already current after them. */
 export const ADAPTER_ORIGIN = Symbol('weft.adapter');
@@ -81,8 +83,15 @@ export class ProjectDocument {
   private readonly cache: DatasetCache;
   private v1Listener: ((update: Uint8Array) => void) | null = null;
   private readonly counts = new Map<StoreMap, { n: number }>();
-  /** The whole state as a V1 update, while the document has not changed since (see missingFrom). */
-  private wholeState: Uint8Array | null = null;
+  /** The whole state as a V1 update as of some transaction, and the V1 updates of those since (see missingFrom). */
+  private whole: { state: Uint8Array; after: Uint8Array[]; bytes: number } | null = null;
+  private readonly followWhole = (update: Uint8Array) => {
+    const whole = this.whole!;
+    whole.after.push(update);
+    whole.bytes += update.byteLength;
+    // Past this the peer would get more in pieces than the whole state once: encode it again.
+    if (whole.after.length > MAX_UPDATES_AFTER_WHOLE || whole.bytes > whole.state.byteLength / 2) this.dropWhole();
+  };
 
   /** `tree`: the task tree index when the caller built it already (see `load`). */
   constructor(doc: Y.Doc = new Y.Doc({ gc: true }), tree?: TreeIndex) {
@@ -90,7 +99,6 @@ export class ProjectDocument {
     if (tree) this.tree = tree;
     else this.reindex();
     this.cache = new DatasetCache(doc, this);
-    doc.on('afterTransaction', () => (this.wholeState = null));
   }
 
   /** Build from a stored state (a Yjs V2 update), without running observers on a half-built index. */
@@ -336,13 +344,34 @@ export class ProjectDocument {
   }
 
   /**
-   * What a peer with this state vector lacks (V1, as y-websocket speaks). A new peer's vector is
-   * empty: it is sent the whole state, encoded once until the document changes (a crowd of
-   * peers joining a large project would otherwise each cost an encoding of all of it).
+   * What a peer with this state vector lacks, as V1 updates (y-websocket's encoding) to apply in
+   * order. A peer that holds nothing of the document (a new one, or a vector of other clients
+   * only) gets the whole state as encoded once, plus the updates made since: a crowd of peers
+   * joining a large project, or one asking again and again, would otherwise each cost an encoding
+   * of all of it, even while the project keeps changing.
    */
-  missingFrom(stateVector: Uint8Array): Uint8Array {
-    if (stateVector.length === 1 && stateVector[0] === 0) return (this.wholeState ??= Y.encodeStateAsUpdate(this.doc));
-    return Y.encodeStateAsUpdate(this.doc, stateVector);
+  missingFrom(stateVector: Uint8Array): Uint8Array[] {
+    if (!this.knowsAnyOf(stateVector)) {
+      if (!this.whole) {
+        this.whole = { state: Y.encodeStateAsUpdate(this.doc), after: [], bytes: 0 };
+        this.doc.on('update', this.followWhole);
+      }
+      return [this.whole.state, ...this.whole.after];
+    }
+    return [Y.encodeStateAsUpdate(this.doc, stateVector)];
+  }
+
+  /** Whether a state vector holds anything of this document (else the peer lacks all of it). */
+  private knowsAnyOf(stateVector: Uint8Array): boolean {
+    if (stateVector.length === 1 && stateVector[0] === 0) return false;
+    const clients = this.doc.store.clients;
+    for (const [client, clock] of Y.decodeStateVector(stateVector)) if (clock > 0 && clients.has(client)) return true;
+    return false;
+  }
+
+  private dropWhole(): void {
+    this.doc.off('update', this.followWhole);
+    this.whole = null;
   }
 
   encodeState(): Uint8Array {

@@ -170,7 +170,9 @@ export class RoomPresence {
 
   /** What a peer with this state vector lacks (run in the room's queue: committed state only). */
   answerSyncStep1(peer: YjsPeer, stateVector: Uint8Array): void {
-    peer.send(syncStep2Frame(this.document!.missingFrom(stateVector)));
+    const [missing, ...after] = this.document!.missingFrom(stateVector);
+    peer.send(syncStep2Frame(missing));
+    for (const update of after) peer.send(updateFrame(update));
   }
 
   applyAwareness(peer: YjsPeer, update: Uint8Array): void {
