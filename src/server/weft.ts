@@ -58,6 +58,9 @@ export interface StartOptions {
   path?: string;
 }
 
+/** Logins and logouts of other nodes announced one by one when at most this many came at once. */
+const MAX_REMOTE_ANNOUNCEMENTS = 20;
+
 export class WeftServer {
   readonly connections = new Set<Connection>();
   readonly context: ServerContext;
@@ -234,8 +237,11 @@ export class WeftServer {
     presence.bind({
       localUsers: () => [...new Set([...this.context.loggedIn()].map((c) => c.user!.name))],
       onUsersChanged: (joined, left) => {
-        for (const name of joined) announceToAll(this.context.loggedIn(), (encoder) => encoder.joined(name));
-        for (const name of left) announceToAll(this.context.loggedIn(), (encoder) => encoder.loggedOut(name));
+        // A node (re)joining with its crowd at once: the users list says it, not a message per name to everyone.
+        if (joined.length + left.length <= MAX_REMOTE_ANNOUNCEMENTS) {
+          for (const name of joined) announceToAll(this.context.loggedIn(), (encoder) => encoder.joined(name));
+          for (const name of left) announceToAll(this.context.loggedIn(), (encoder) => encoder.loggedOut(name));
+        }
         users.remoteChanged();
       },
     });
