@@ -6,10 +6,11 @@ import { projectFrom, seedPath } from './support/document.js';
 
 const EMPTY = Y.encodeStateVector(new Y.Doc());
 
-/** A peer document built from what the server sends. */
-function peerFrom(updates: Uint8Array[]): Y.Doc {
+/** A peer document built from what the server sends, in the order it sends it: the updates since the whole state first. */
+function peerFrom([whole, ...since]: Uint8Array[]): Y.Doc {
   const peer = new Y.Doc();
-  for (const u of updates) Y.applyUpdate(peer, u);
+  for (const u of since) Y.applyUpdate(peer, u);
+  Y.applyUpdate(peer, whole);
   return peer;
 }
 
@@ -29,6 +30,7 @@ describe('the state sent to a new peer', () => {
     const peer = peerFrom(second);
     expect(JSON.stringify(peer.getMap('resources').toJSON())).toContain('renamed for the peer');
     expect(Y.encodeStateVector(peer)).toEqual(Y.encodeStateVector(t.project.doc));
+    expect(peer.store.pendingStructs).toBeNull();
     // A peer that has some of it gets only the rest.
     const since = Y.encodeStateVector(peer);
     expect(t.project.missingFrom(since)).toHaveLength(1);

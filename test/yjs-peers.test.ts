@@ -110,6 +110,26 @@ describe('Yjs peers', () => {
     check.provider.destroy();
   });
 
+  it('hold every change made before their sync when they count themselves synced, also while the project changes', async () => {
+    const first = peer('1', 'admin', 'admin');
+    await first.synced;
+    const classic = await classicLogin(s.port);
+    classic.send({ command: 'dataset', project: 1 });
+    await classic.nextOf('dataset');
+    for (let i = 0; i < 3; i++) {
+      classic.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 12, name: `before the second peer ${i}` }] } } });
+      await until(() => readField(tasksOf(first.doc).get('12')!, 'name') === `before the second peer ${i}`);
+    }
+    // Read at the very moment the provider says it is synced.
+    const doc = new Y.Doc();
+    const provider = new WebsocketProvider(`ws://127.0.0.1:${s.port}/yjs`, '1', doc, { WebSocketPolyfill: WebSocket as never, params: { login: 'admin', password: 'admin' }, disableBc: true });
+    const nameAtSync = await new Promise<unknown>((resolve) => provider.once('sync', () => resolve(readField(tasksOf(doc).get('12')!, 'name'))));
+    expect(nameAtSync).toBe('before the second peer 2');
+    provider.destroy();
+    first.provider.destroy();
+    await classic.close();
+  });
+
   it('appear with Bryntum users in the presence of their project', async () => {
     const classic = await classicLogin(s.port);
     classic.send({ command: 'dataset', project: 1 });

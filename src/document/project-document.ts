@@ -344,9 +344,9 @@ export class ProjectDocument {
   }
 
   /**
-   * What a peer with this state vector lacks, as V1 updates (y-websocket's encoding) to apply in
-   * order. A peer that holds nothing of the document (a new one, or a vector of other clients
-   * only) gets the whole state as encoded once, plus the updates made since: a crowd of peers
+   * What a peer with this state vector lacks, as V1 updates (y-websocket's encoding): the first
+   * holds what the rest build on. A peer that holds nothing of the document (a new one, or a vector
+   * of other clients only) gets the whole state as encoded once, plus the updates made since: a crowd of peers
    * joining a large project, or one asking again and again, would otherwise each cost an encoding
    * of all of it, even while the project keeps changing.
    */

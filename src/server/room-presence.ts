@@ -170,9 +170,11 @@ export class RoomPresence {
 
   /** What a peer with this state vector lacks (run in the room's queue: committed state only). */
   answerSyncStep1(peer: YjsPeer, stateVector: Uint8Array): void {
-    const [missing, ...after] = this.document!.missingFrom(stateVector);
-    peer.send(syncStep2Frame(missing));
-    for (const update of after) peer.send(updateFrame(update));
+    const missing = this.document!.missingFrom(stateVector);
+    // The updates made since the whole state was encoded go first: Yjs holds them until the whole
+    // state arrives with sync step 2, so a peer that counts itself synced on step 2 has them all.
+    for (let i = 1; i < missing.length; i++) peer.send(updateFrame(missing[i]));
+    peer.send(syncStep2Frame(missing[0]));
   }
 
   applyAwareness(peer: YjsPeer, update: Uint8Array): void {
