@@ -223,10 +223,11 @@ export class ClusterPresence implements PresenceLink {
 
   private replace(nodeId: string, next: NodeState | null): void {
     const before = this.remote.get(nodeId);
-    const usersBefore = new Set(this.remoteUsers());
+    const usersChanged = !sameList(before?.users, next?.users);
+    const usersBefore = usersChanged ? new Set(this.remoteUsers()) : null;
     if (next) this.remote.set(nodeId, next);
     else this.remote.delete(nodeId);
-    if (!sameList(before?.users, next?.users)) {
+    if (usersBefore) {
       const mine = new Set(this.users.localUsers());
       const usersAfter = new Set(this.remoteUsers());
       const joined = [...usersAfter].filter((name) => !usersBefore.has(name) && !mine.has(name));

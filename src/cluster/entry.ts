@@ -25,6 +25,7 @@ import * as Y from 'yjs';
 import { z } from 'zod';
 import type { PhantomRecord } from '../document/phantoms.js';
 import type { Commit, ProjectMeta } from '../persistence/storage.js';
+import { asBuffer } from './lua.js';
 import { VersionMetaSchema, type VersionMeta } from '../history/versions.js';
 
 /** A revision log entry as the room writes it: `server-<n>` under n, its JSON text. */
@@ -173,7 +174,6 @@ export function committedOf(commit: Omit<Commit, 'seq'> & { serverVersions?: rea
   };
 }
 
-const asBuffer = (bytes: Uint8Array) => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 /**
  * The stream fields of a committed change. Revision texts are joined, not parsed: each must be

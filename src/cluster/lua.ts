@@ -7,6 +7,9 @@ import type { Redis } from 'ioredis';
 
 export type RedisArg = string | Buffer | number;
 
+/** Bytes as a Redis argument, without copying. */
+export const asBuffer = (bytes: Uint8Array): Buffer => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+
 export class LuaScript {
   readonly sha: string;
   constructor(readonly source: string) {

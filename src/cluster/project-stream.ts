@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import type { ProjectId } from '../protocol/schemas.js';
 import { checkEpoch, checkNodeId, leaseValue } from './lease.js';
-import { LuaScript, replyInteger, replyText, type RedisArg } from './lua.js';
+import { LuaScript, asBuffer, replyInteger, replyText, type RedisArg } from './lua.js';
 import { DEFAULT_PREFIX, checkPrefix, projectRedisKeys } from './redis-keys.js';
 
 /** Field values: Buffers for binary data (Yjs updates), strings for texts (JSON). */
@@ -194,7 +194,7 @@ export class ProjectStream {
    */
   async shipSnapshot(project: ProjectId, epoch: number, seq: number, bytes: Uint8Array, extra?: string): Promise<ShipResult> {
     const keys = projectRedisKeys(project, this.prefix);
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const data = asBuffer(bytes);
     const args = [leaseValue(this.nodeId, checkEpoch(epoch)), checkSeq(seq), data, ...(extra === undefined ? [] : [extra])];
     const reply = await SHIP.run(this.redis, [keys.lease, keys.snap, keys.snapSeq, keys.stream, keys.snapExtra], args);
     const result = replyText(reply, 'shipSnapshot');

@@ -13,7 +13,7 @@ import type { Storage, ProjectStorage } from '../persistence/storage.js';
 import { localVersions, type VersionSource } from '../history/service.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import { checkEpoch, checkNodeId, leaseValue } from './lease.js';
-import { LuaScript, replyText, type RedisArg } from './lua.js';
+import { LuaScript, asBuffer, replyText, type RedisArg } from './lua.js';
 import { DEFAULT_PREFIX, checkPrefix, projectRedisKeys } from './redis-keys.js';
 
 /** A version with its state, as written in one script. */
@@ -46,8 +46,6 @@ end
 redis.call('HSET', KEYS[2], 'init', '1')
 return 'written'
 `);
-
-const asBuffer = (bytes: Uint8Array) => (Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 export class SharedVersions {
   private readonly nodeId: string;
@@ -89,6 +87,11 @@ export class SharedVersions {
       if (parsed.success && String(parsed.data.n) === field) versions.push(parsed.data);
     }
     return versions.sort((a, b) => a.n - b.n);
+  }
+
+  /** Whether the project's versions were brought to Redis (one HEXISTS, not a listing). */
+  async holds(project: ProjectId): Promise<boolean> {
+    return (await this.redis.hexists(projectRedisKeys(project, this.prefix).versions, 'init')) === 1;
   }
 
   /** A version's state in its parts; undefined when any part is missing. */
@@ -138,7 +141,7 @@ export async function alignVersions(storage: ProjectStorage, shared: SharedVersi
     const state = await shared.state(project, meta);
     if (state) add.push({ meta, state });
   }
-  const remove = mine.filter((m) => !theirs.some((t) => same(t, m)) || add.some((a) => a.meta.n === m.n));
+  const remove = mine.filter((m) => !theirs.some((t) => same(t, m)));
   if (add.length || remove.length) await local.replace(add, remove);
 }
 
@@ -150,6 +153,6 @@ export function sharedVersionSource(shared: SharedVersions, storage: Storage): V
   const local = localVersions(storage);
   return {
     list: async (id) => (await shared.list(id)) ?? local.list(id),
-    state: async (id, version) => ((await shared.list(id)) === null ? local.state(id, version) : shared.state(id, version)),
+    state: async (id, version) => ((await shared.holds(id)) ? shared.state(id, version) : local.state(id, version)),
   };
 }
