@@ -12,10 +12,6 @@ import { startWeft, type AuthRequest, type CommittedChange, type WeftServer } fr
 import { encodeAuthToken, syncStep1Frame } from '../src/protocol/yjs-wire.js';
 import { TestClient } from './support/client.js';
 import { tempDir } from './support/server.js';
-import { ROOT } from './support/cli.js';
-import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 
 let host: Server | null = null;
 let weft: WeftServer | null = null;
@@ -93,26 +89,35 @@ describe('an embedded server', () => {
     expect(await (await fetch(`http://127.0.0.1:${port}/healthz`)).text()).toBe('host');
   });
 
-  it('lets the application exit by itself once closed (nothing of it keeps the event loop alive)', async () => {
-    dir = await tempDir();
-    const script = join(dir, 'app.mjs');
-    const api = pathToFileURL(join(ROOT, 'dist', 'src', 'index.js')).href;
-    await writeFile(
-      script,
-      `import { startWeft } from ${JSON.stringify(api)};
-const weft = await startWeft({ config: { dataDir: ${JSON.stringify(join(dir, 'db'))}, port: 0, host: '127.0.0.1', projects: [{ id: 1, name: 'One' }] }, log: () => {} });
-await weft.manage.projects.export('1');
-await weft.close();
-console.log('closed');`,
-    );
-    const started = Date.now();
-    const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const child = execFile(process.execPath, [script], { timeout: 15_000 }, (error, stdout) => resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout }));
-      child.on('error', () => undefined);
+  it('takes its path with or without a trailing slash, answers Yjs peers under it, and leaves a longer path that only starts with it to the host', async () => {
+    const { server, port } = await hostApp();
+    const hostSockets: string[] = [];
+    server.on('upgrade', (req, socket) => {
+      if (req.url === '/weftish') {
+        hostSockets.push(req.url);
+        socket.end('HTTP/1.1 418 Teapot\r\nConnection: close\r\n\r\n');
+      }
     });
-    expect(result).toEqual({ code: 0, stdout: 'closed\n' });
-    expect(Date.now() - started).toBeLessThan(10_000);
-  }, 20_000);
+    dir = await tempDir();
+    weft = await startWeft({
+      config: { dataDir: join(dir, 'db'), projects: [{ id: 1, name: 'One' }], anonymous: { enabled: true, projects: [1] } },
+      server,
+      path: '/weft//',
+      log: () => {},
+    });
+    const { client, reply } = await login(port, '/weft', 'ann', '');
+    expect(reply).toEqual({ command: 'login' });
+    await client.close();
+
+    // Weft's Yjs endpoint under the path: it answers (a peer without a login is refused by Weft, not left to the host).
+    const peer = new WebSocket(`ws://127.0.0.1:${port}/weft/yjs/1`);
+    expect(await new Promise((resolve) => peer.once('unexpected-response', (_req, res) => resolve(res.statusCode)))).toBe(401);
+
+    const other = new WebSocket(`ws://127.0.0.1:${port}/weftish`);
+    const status = await new Promise((resolve) => other.once('unexpected-response', (_req, res) => resolve(res.statusCode)));
+    expect(status).toBe(418);
+    expect(hostSockets).toEqual(['/weftish']);
+  });
 
   it('starts from no projects, users or anonymous logins, and refuses an invalid configuration readably', async () => {
     dir = await tempDir();

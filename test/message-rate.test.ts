@@ -29,8 +29,11 @@ describe('a connection sending faster than maxMessagesPerSecond', () => {
     expect(seen.filter((m) => m.command === 'version').length).toBe(20);
     const dropped = seen.filter((m) => m.command === 'error');
     expect(dropped.length).toBe(5);
-    expect(dropped[0].message).toMatch(/Too many messages: at most 10 per second/);
+    expect(dropped[0].message).toBe('Too many messages: at most 10 per second (limits.maxMessagesPerSecond); this one was dropped');
     expect(fast.closed).toBe(false);
+    // Counted as their own kind of error.
+    const metrics = await (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+    expect(metrics).toMatch(/^weft_errors_total\{kind="over_rate"\} 5$/m);
 
     // After a second it has ten more.
     await new Promise((r) => setTimeout(r, 1000));
