@@ -8,6 +8,7 @@ import type { DatasetTexts } from '../document/dataset.js';
 import type { ProjectStorage } from '../persistence/storage.js';
 import { HistoryError } from './errors.js';
 import { versionsToDrop } from './retention.js';
+import { ContentCache } from './content-cache.js';
 import { datasetTextOfState } from './state.js';
 import { withServerVersions } from './version-records.js';
 import { VersionStore, type Pending, type VersionMeta, type VersionReason } from './versions.js';
@@ -43,6 +44,7 @@ export class ProjectHistory {
   private timer: NodeJS.Timeout | null = null;
   /** Set when `autoEveryMinutes` passed since the first uncounted change. */
   private timeUp = false;
+  private readonly contents = new ContentCache();
 
   private constructor(
     private readonly store: VersionStore,
@@ -119,6 +121,7 @@ export class ProjectHistory {
     await this.mirror?.(version, request.state, removed);
     await this.store.add(version, request.state, pending, removed);
     this.versions = all.filter((v) => !drop.has(v.n));
+    for (const n of [version.n, ...drop]) this.contents.drop(n);
     this.pending = pending;
     this.stopTimer();
     return { version, removed };
@@ -134,8 +137,12 @@ export class ProjectHistory {
   /** Content for Bryntum's load-content command: the project as a dataset at version `n`, as pieces of JSON text. */
   async content(n: number): Promise<{ found: boolean; json?: string[] }> {
     const version = this.versions.find((v) => v.n === n);
-    const state = version && (await this.store.state(version));
-    return state ? { found: true, json: await datasetTextOfState(state) } : { found: false };
+    if (!version) return { found: false };
+    const json = await this.contents.get(n, async () => {
+      const state = await this.store.state(version);
+      return state ? datasetTextOfState(state) : null;
+    });
+    return json ? { found: true, json } : { found: false };
   }
 
   /** Dataset texts as clients get them: the document's versions plus the server's. */
