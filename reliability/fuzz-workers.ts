@@ -5,6 +5,8 @@
  * reconnects when the server closes it. Every text frame received is checked against the
  * protocol's shapes.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import WebSocket from 'ws';
 import { sleep } from '../src/simulate/random.js';
 import { nonConforming } from './fuzz-replies.js';
@@ -89,6 +91,10 @@ class Socket {
   private waiters: { match: (m: Record<string, unknown> | Buffer) => boolean; resolve: (m: Record<string, unknown> | Buffer) => void; reject: (e: Error) => void }[] = [];
   closed = false;
   closeCode = 0;
+  /** What was sent since the last probe was answered, and when a frame last came: told when a probe hangs. */
+  private batch: (Outgoing | string)[] = [];
+  private lastFrameAt = Date.now();
+  private framesSinceProbe = 0;
 
   constructor(
     readonly ws: WebSocket,
@@ -117,6 +123,8 @@ class Socket {
   }
 
   private onFrame(data: Buffer, isBinary: boolean): void {
+    this.lastFrameAt = Date.now();
+    this.framesSinceProbe++;
     let message: Record<string, unknown> | Buffer = data;
     if (this.generation !== 'yjs') {
       const text = data.toString('utf8');
@@ -146,6 +154,7 @@ class Socket {
 
   send(out: Outgoing | string): void {
     if (this.closed) return;
+    if (this.batch.length < 200) this.batch.push(out);
     if (typeof out === 'string') return this.ws.send(out);
     this.ws.send(out.data, { binary: out.binary ?? false });
   }
@@ -156,11 +165,15 @@ class Socket {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Hang(`${this.who}: no ${what} within ${PROBE_MS} ms`));
+        const quiet = Date.now() - this.lastFrameAt;
+        const detail = `${this.framesSinceProbe} frames came meanwhile, the last ${quiet} ms ago; sent before it:\n  ${this.batch.map(summary).join('\n  ')}`;
+        if (process.env.RELIABILITY_HANG_DIR) dumpFrames(process.env.RELIABILITY_HANG_DIR, this.who, this.batch);
+        reject(new Hang(`${this.who}: no ${what} within ${PROBE_MS} ms`, detail));
       }, PROBE_MS);
+      this.framesSinceProbe = 0;
       const waiter = {
         match,
-        resolve: (m: Record<string, unknown> | Buffer) => (clearTimeout(timer), resolve(m as T)),
+        resolve: (m: Record<string, unknown> | Buffer) => (clearTimeout(timer), (this.batch = []), resolve(m as T)),
         reject: (e: Error) => (clearTimeout(timer), reject(e)),
       };
       this.waiters.push(waiter);
@@ -172,7 +185,29 @@ class Socket {
   }
 }
 
-export class Hang extends Error {}
+export class Hang extends Error {
+  constructor(
+    message: string,
+    /** What the socket sent and received before it (printed on stderr). */
+    readonly detail: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The frames sent before a hang, whole, one per line (base64 for bytes), for replaying them. */
+function dumpFrames(dir: string, who: string, frames: (Outgoing | string)[]): void {
+  const lines = frames.map((f) => JSON.stringify(typeof f === 'string' ? { text: f } : { kind: f.kind, binary: f.binary ?? false, data: typeof f.data === 'string' ? f.data : f.data.toString('base64') }));
+  writeFileSync(join(dir, `hang-${Date.now()}-${who.replace(/[^a-z0-9]+/gi, '_')}.jsonl`), `${lines.join('\n')}\n`);
+}
+
+/** A frame in a few words: its kind, size and the start of its text. */
+function summary(out: Outgoing | string): string {
+  if (typeof out === 'string') return out.slice(0, 80);
+  const size = typeof out.data === 'string' ? out.data.length : out.data.byteLength;
+  const text = out.binary ? '' : ` ${String(out.data).slice(0, 80)}`;
+  return `${out.kind} ${size}B${text}`;
+}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 const body = (m: Record<string, unknown>, generation: Generation) => (generation === 'classic' ? m : isObject(m.data) ? m.data : {});
@@ -256,6 +291,7 @@ async function guarded(spec: WorkerSpec, who: string, run: () => Promise<void>):
     if (e instanceof Hang) {
       spec.tally.hangs++;
       spec.tally.problem(e.message);
+      process.stderr.write(`[fuzz] ${e.message}: ${e.detail}\n`);
     } else if (!/^closed|connect timeout|ECONNREFUSED|ECONNRESET|HTTP /.test((e as Error).message)) {
       spec.tally.problem(`${who}: ${(e as Error).message}`);
     }
