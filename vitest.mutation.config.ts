@@ -17,7 +17,6 @@ export default defineConfig({
       'test/executable.test.ts',
       'test/history-cli.test.ts',
       'test/history-page.test.ts',
-      'test/passwords.test.ts',
       'test/simulate.test.ts',
       'test/storage-full-disk.test.ts',
     ],

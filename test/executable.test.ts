@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import * as Y from 'yjs';
 import { Storage } from '../src/persistence/storage.js';
+import { verifyPassword } from '../src/server/passwords.js';
 import { startServer, tempDir } from './support/server.js';
 import { added, changeSeenBy, datasetOf, loadClassic, meta, newTask, taskIndex } from './support/persistence.js';
 
@@ -225,4 +226,16 @@ console.log('closed');`,
     expect(result).toEqual({ code: 0, stdout: 'closed\n' });
     expect(Date.now() - started).toBeLessThan(10_000);
   }, 20_000);
+});
+
+describe('weft hash-password', () => {
+  it('hashes a password read from standard input', async () => {
+    const child = spawn(process.execPath, [BIN, 'hash-password'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stdin.end('s3cret pass\n');
+    const code = await new Promise((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(verifyPassword('s3cret pass', out.trim())).toBe(true);
+  });
 });

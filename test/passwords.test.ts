@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { hashPassword, isHashed, verifyPassword } from '../src/server/passwords.js';
-import { BIN } from './support/cli.js';
 
 describe('configured passwords', () => {
   it('are checked against a scrypt hash, which never holds the password itself', () => {
@@ -26,16 +24,6 @@ describe('configured passwords', () => {
     expect(verifyPassword('x', `scrypt$${1 << 30}$${r}$${p}$${salt}$${key}`)).toBe(false);
     expect(verifyPassword('x', `scrypt$1000$${r}$${p}$${salt}$${key}`)).toBe(false);
     expect(verifyPassword('x', 'scrypt$16384$8$1$short')).toBe(false);
-  });
-
-  it('are hashed by weft hash-password from standard input', async () => {
-    const child = spawn(process.execPath, [BIN, 'hash-password'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stdin.end('s3cret pass\n');
-    const code = await new Promise((resolve) => child.on('close', resolve));
-    expect(code).toBe(0);
-    expect(verifyPassword('s3cret pass', out.trim())).toBe(true);
   });
 });
 
