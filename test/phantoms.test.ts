@@ -3,7 +3,7 @@
  * while; and what a change resolves through them.
  */
 import { describe, expect, it } from 'vitest';
-import { PhantomMap } from '../src/document/phantoms.js';
+import { NewPhantoms, PhantomMap } from '../src/document/phantoms.js';
 import { seededProject } from './support/document.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -39,12 +39,47 @@ describe('the phantom map', () => {
     expect(map.of('ann', 'c', now).get('tasks', 'new')?.id).toBe(2);
   });
 
+  it('keeps a mapping exactly as long as its retention, in lookups and in pruning, and drops emptied users', () => {
+    const map = new PhantomMap(1000);
+    map.set({ user: 'ann', store: 'tasks', phantom: 'p', id: 1, connection: 'c', at: 5000 });
+    map.set({ user: 'ann', store: 'resources', phantom: 'p', id: 2, connection: 'c', at: 5500 });
+    map.set({ user: 'ben', store: 'tasks', phantom: 'q', id: 3, connection: 'd', at: 5000 });
+    expect(map.of('ann', 'c', 6000).get('tasks', 'p')?.id).toBe(1);
+    expect(map.of('ann', 'c', 6001).get('tasks', 'p')).toBeUndefined();
+    expect(map.prune(6000)).toEqual([]);
+    expect(map.prune(6001).map((r) => [r.user, r.store, r.id])).toEqual([
+      ['ann', 'tasks', 1],
+      ['ben', 'tasks', 3],
+    ]);
+    expect(map.size).toBe(1);
+    expect(map.records()).toEqual([{ user: 'ann', store: 'resources', phantom: 'p', id: 2, connection: 'c', at: 5500 }]);
+    expect([...map.of('ann', 'c', 6001).storesOf('p')]).toEqual(['resources']);
+    expect(map.of('ben', 'd', 6001).get('tasks', 'q')).toBeUndefined();
+    expect([...map.of('ben', 'd', 6001).storesOf('q')]).toEqual([]);
+  });
+
   it('keeps a user name or phantom id like __proto__ as plain data', () => {
     const map = new PhantomMap(DAY);
     map.set({ user: '__proto__', store: 'tasks', phantom: 'constructor', id: 3, connection: 'c', at: Date.now() });
     expect(map.of('__proto__', 'c').get('tasks', 'constructor')?.id).toBe(3);
     expect(map.of('toString', 'c').get('tasks', 'constructor')).toBeUndefined();
     expect(({} as Record<string, unknown>).constructor).toBe(Object);
+  });
+});
+
+describe('the phantom ids of one change', () => {
+  it('name a record per store; without a store, the first store that has the phantom id', () => {
+    const news = new NewPhantoms();
+    news.set('resources', 'p', 7);
+    news.set('tasks', 'p', 8);
+    news.set('tasks', 'q', 9);
+    expect([news.get('p', 'tasks'), news.get('p', 'resources'), news.get('p', 'dependencies'), news.get('p'), news.get('x'), news.get('x', 'tasks')]).toEqual([8, 7, undefined, 7, undefined, undefined]);
+    expect(news.size).toBe(3);
+    expect([...news.entries()]).toEqual([
+      { store: 'resources', phantom: 'p', id: 7 },
+      { store: 'tasks', phantom: 'p', id: 8 },
+      { store: 'tasks', phantom: 'q', id: 9 },
+    ]);
   });
 });
 
