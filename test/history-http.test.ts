@@ -131,6 +131,18 @@ describe('endpoints', () => {
     const badBody = await call('/api/projects/1/versions', await token(), { method: 'POST', body: JSON.stringify({ label: 5 }) });
     expect(badBody.status).toBe(400);
     expect((await call('/api/projects/1/versions/current/restore', await token(), { method: 'POST' })).status).toBe(400);
+    // A label of at most 200 characters, and nothing but a label.
+    const long = await call('/api/projects/1/versions', await token(), { method: 'POST', body: JSON.stringify({ label: 'x'.repeat(201) }) });
+    expect(long.status).toBe(400);
+    expect(long.body.error).toMatch(/label/);
+    expect((await call('/api/projects/1/versions', await token(), { method: 'POST', body: JSON.stringify({ label: 'ok', extra: 1 }) })).status).toBe(400);
+    expect(await call('/api/projects/1/versions', await token(), { method: 'POST', body: JSON.stringify({ label: 'x'.repeat(200) }) })).toMatchObject({ status: 200, body: { n: 1 } });
+    // Each read-only path takes GET only, and says so.
+    for (const path of ['/api/storage', '/api/cluster', '/api/projects/1/versions/1', '/api/projects/1/export', '/api/projects/1/diff?from=1']) {
+      const wrong = await call(path, admin, { method: 'PUT' });
+      expect([path, wrong.status, wrong.headers.get('allow')]).toEqual([path, 405, 'GET']);
+      expect(wrong.body.error).toBe('use GET');
+    }
     // Other paths still answer as before.
     expect((await fetch(`http://127.0.0.1:${s.port}/health`)).status).toBe(200);
   });
