@@ -109,8 +109,11 @@ export function lostByMoves(outgoing: Changes, repairs: Changes | null, document
   return out;
 }
 
+/** Placements remembered at most; past it the oldest are forgotten even within the window. */
+const MAX_PLACED = 50_000;
+
 export class RecentPlacements {
-  /** Last placement of each task: who, when. */
+  /** Last placement of each task: who, when; oldest first (a placement moves its key to the end). */
   private readonly placed = new Map<string, { writer: string; at: number }>();
   /** Last change of the task tree by each writer. */
   private readonly treeWriters = new Map<string, number>();
@@ -127,7 +130,10 @@ export class RecentPlacements {
     for (const c of changes) {
       const { placed, removed } = placedTasks(c);
       changed ||= removed || placed.length > 0;
-      for (const key of placed) this.placed.set(key, { writer, at: now });
+      for (const key of placed) {
+        this.placed.delete(key);
+        this.placed.set(key, { writer, at: now });
+      }
     }
     if (!changed) return { concurrent: false };
     let concurrent = false;
@@ -136,7 +142,11 @@ export class RecentPlacements {
       else if (other !== writer) concurrent = true;
     }
     this.treeWriters.set(writer, now);
-    if (this.placed.size > 1000) for (const [key, p] of this.placed) if (now - p.at > this.windowMs) this.placed.delete(key);
+    // Each entry is dropped once: pruning stops at the first placement still within the window.
+    for (const [key, p] of this.placed) {
+      if (now - p.at <= this.windowMs && this.placed.size <= MAX_PLACED) break;
+      this.placed.delete(key);
+    }
     return { concurrent };
   }
 
@@ -149,17 +159,37 @@ export class RecentPlacements {
     const now = Date.now();
     const tasks = storeMap(document.doc, TASKS);
     const tree = document.tree;
+    // Depths are remembered along each walk up, so a deep tree costs its depth once, not per placed task.
+    const depths = new Map<string, number>();
     const depth = (key: string) => {
-      let d = 0;
-      for (let k = tree.parentKey(key); k !== undefined && k !== ROOT && d < 10_000; k = tree.parentKey(k)) d++;
-      return d;
+      const path: string[] = [];
+      let k = tree.parentKey(key);
+      let base = 0;
+      for (; k !== undefined && k !== ROOT && path.length < 10_000; k = tree.parentKey(k)) {
+        const known = depths.get(k);
+        if (known !== undefined) {
+          base = known + 1;
+          break;
+        }
+        path.push(k);
+      }
+      // path[i] has path.length - 1 - i ancestors below the known one (or the root).
+      path.forEach((p, i) => depths.set(p, base + path.length - 1 - i));
+      return base + path.length;
+    };
+    // Sibling positions by parent, each parent's children read once (not once per placed child).
+    const positions = new Map<string, Map<string, number>>();
+    const indexOf = (parent: string, key: string) => {
+      let at = positions.get(parent);
+      if (!at) positions.set(parent, (at = new Map(tree.childrenOf(parent).map((k, i) => [k, i]))));
+      return at.get(key) ?? -1;
     };
     const rows: { depth: number; parent: string; index: number; rec: Rec }[] = [];
     for (const [key, placed] of this.placed) {
       const record = tasks.get(key);
       const parent = tree.parentKey(key);
       if (now - placed.at > this.windowMs || !record || parent === undefined) continue;
-      const index = tree.childrenOf(parent).indexOf(key);
+      const index = indexOf(parent, key);
       const parentId = parent === ROOT ? null : (readField(record, PARENT_FIELD) ?? null);
       rows.push({ depth: depth(key), parent, index, rec: { id: idOf(record, key), parentId, parentIndex: index, orderedParentIndex: index } });
     }

@@ -18,7 +18,11 @@ export function finalFields(keys: string[]): Map<string, { store: string; record
   return out;
 }
 
+/** Writes remembered at most; past it the oldest are forgotten even within the window. */
+export const MAX_RECENT_WRITES = 50_000;
+
 export class RecentWrites {
+  /** By key, oldest write first (a write moves its key to the end), so pruning stops at the first recent one. */
   private readonly last = new Map<string, { writer: string; at: number }>();
 
   constructor(private readonly windowMs: number) {}
@@ -29,7 +33,7 @@ export class RecentWrites {
    * final reaches it, so that its next write of them gets a final of its own.
    */
   note(writer: string, keys: string[], now = Date.now()): void {
-    for (const key of keys) this.last.set(key, { writer, at: now });
+    for (const key of keys) this.write(key, writer, now);
     this.prune(now);
   }
 
@@ -39,16 +43,27 @@ export class RecentWrites {
     for (const key of keys) {
       const last = this.last.get(key);
       if (last && last.writer !== writer && now - last.at <= this.windowMs) out.push(key);
-      this.last.set(key, { writer, at: now });
+      this.write(key, writer, now);
     }
     this.prune(now);
     return out;
   }
 
-  /** Writes older than the window no longer count; past a size, they are dropped. */
+  get size(): number {
+    return this.last.size;
+  }
+
+  private write(key: string, writer: string, now: number): void {
+    this.last.delete(key);
+    this.last.set(key, { writer, at: now });
+  }
+
+  /** Writes older than the window no longer count, and the oldest go past MAX_RECENT_WRITES: each entry is dropped once. */
   private prune(now: number): void {
-    if (this.last.size <= 50_000) return;
-    for (const [key, w] of this.last) if (now - w.at > this.windowMs) this.last.delete(key);
+    for (const [key, w] of this.last) {
+      if (now - w.at <= this.windowMs && this.last.size <= MAX_RECENT_WRITES) break;
+      this.last.delete(key);
+    }
   }
 
   clear(): void {
