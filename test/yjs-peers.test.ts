@@ -147,6 +147,30 @@ describe('Yjs peers', () => {
   });
 });
 
+describe('a Yjs peer that closes while its joining waits in the project\'s queue', () => {
+  it('is not left in the project\'s presence (nor among the peers sent its changes)', async () => {
+    const classic = await classicLogin(s.port);
+    classic.send({ command: 'dataset', project: 1 });
+    await classic.nextOf('dataset');
+    const room = (await s.server.projects.open(1))!;
+    let release!: () => void;
+    const held = room.queue.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=viewer&password=viewer`);
+    await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+    const closed = new Promise((resolve) => ws.once('close', resolve));
+    ws.close();
+    await closed;
+    // The server has seen the close before the queue lets the peer's joining run.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await held;
+    await room.queue.run(async () => undefined);
+    classic.send({ command: 'presence', project: 1 });
+    expect((await classic.nextOf('presence')).users).toEqual(['admin']);
+    await classic.close();
+  });
+});
+
 describe('a Yjs peer on a large project', () => {
   it('follows a reset written in many parts, frame by frame, to exactly the seed', async () => {
     const dir = await tempDir();

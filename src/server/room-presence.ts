@@ -153,6 +153,8 @@ export class RoomPresence {
 
   /** A new peer: it is asked for its state and told the awareness states (run in the room's queue). */
   addPeer(peer: YjsPeer): void {
+    // Closed while its joining waited in the queue: its close found nothing to remove, and it would stay for good.
+    if (!peer.open) return;
     this.peers.add(peer);
     this.feedPeers();
     peer.send(syncStep1Frame(this.document!.stateVector()));

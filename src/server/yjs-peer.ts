@@ -49,8 +49,13 @@ export class YjsPeer {
     await this.room.addPeer(this);
   }
 
+  /** Whether its socket is still open (one that closed while its joining waited in the room's queue is not added). */
+  get open(): boolean {
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
   send(frame: Uint8Array): void {
-    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (!this.open) return;
     // A peer this far behind would hold the server's memory; it reconnects and syncs afresh.
     if (this.socket.bufferedAmount > this.limits.maxBufferedBytes) return this.close(1013, 'peer too slow: reconnect');
     this.socket.send(frame);
