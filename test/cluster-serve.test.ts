@@ -179,6 +179,31 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect([...again[1]]).toEqual([...again[0]]);
   });
 
+  it('answers a catch-up on a following node with the owner\'s logged revisions, up to the last one delivered there', async () => {
+    fresh();
+    const a = await node('a');
+    const b = await node('b');
+    const writer = await revisionsOn(b);
+    const start = Number(String(writer.dataset.data.revision).slice(7));
+    for (let i = 1; i <= 3; i++) {
+      writer.c.send({ command: 'project_change', data: { project: 1, client: writer.c.clientId, revisions: [{ revision: `local-${i}`, clientId: writer.c.clientId, changes: { tasks: { updated: [{ id: 11, name: `caught ${i}` }] } } }] } });
+      expect((await writer.c.nextOf('project_change', 10_000)).data.revisions[0].revision).toBe(`server-${start + i}`);
+    }
+    const catchUp = async (s: TestServer) => {
+      const c = await revisionsLogin(s.port);
+      clients.push(c);
+      c.send({ command: 'catch_up', data: { project: 1, since: `server-${start + 1}` } });
+      return (await c.nextOf('catch_up', 10_000)).data;
+    };
+    const onB = await catchUp(b);
+    expect(onB.reload).toBeUndefined();
+    expect(onB.revisions.map((r: Msg) => [r.revision, r.changes.tasks.updated[0].name])).toEqual([
+      [`server-${start + 2}`, 'caught 2'],
+      [`server-${start + 3}`, 'caught 3'],
+    ]);
+    expect(onB).toEqual(await catchUp(a));
+  });
+
   it('lets a Yjs peer on a following node sync, write through the owner and receive changes from other nodes', async () => {
     fresh();
     const a = await node('a');

@@ -38,6 +38,25 @@ describe('the sidecar file', () => {
   });
 });
 
+describe('reading a sidecar file', () => {
+  it('takes only a whole one (a URL, a token of 16 characters or more, a whole pid) and nothing else', async () => {
+    const dir = await tempDir();
+    try {
+      const write = (value: unknown) => writeFile(join(dir, 'weft-server.json'), typeof value === 'string' ? value : JSON.stringify(value));
+      expect(await readSidecar(dir)).toBeUndefined();
+      const good = { url: 'http://127.0.0.1:8080', token: 'x'.repeat(16), pid: 42 };
+      await write(good);
+      expect(await readSidecar(dir)).toEqual(good);
+      for (const bad of [{ ...good, url: 'not a url' }, { ...good, token: 'x'.repeat(15) }, { ...good, pid: 4.2 }, { token: good.token, pid: 42 }, {}, '{"url":']) {
+        await write(bad);
+        expect(await readSidecar(dir)).toBeUndefined();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('authentication', () => {
   it('asks for credentials, refuses wrong ones with 401 and users outside admin groups with 403', async () => {
     s = await startServer();
