@@ -174,6 +174,23 @@ describe('merging updates', () => {
     }
   });
 
+  it('holds the process only while a merge is under way in the worker', async () => {
+    warmUpMerger();
+    const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    await mergeUpdates(edits(3, 12_000).updates);
+    const idle = ports();
+    const pending = mergeUpdates(edits(3, 12_000).updates);
+    expect(ports()).toBe(idle + 1);
+    await pending;
+    expect(ports()).toBe(idle);
+    // Two at once: held until the last is back.
+    const [first, second] = [mergeUpdates(edits(3, 12_000).updates), mergeUpdates(edits(3, 13_000).updates)];
+    await first;
+    expect(ports()).toBe(idle + 1);
+    await second;
+    expect(ports()).toBe(idle);
+  });
+
   it('merges in this thread when the worker fails', async () => {
     const garbage = [new Uint8Array(20_000).fill(7), new Uint8Array(20_000).fill(9)];
     // Bytes the worker cannot merge: its error comes back, and the merge here throws the same way.
