@@ -122,3 +122,30 @@ export async function clientsWork(url: string, account: Account, projects: (numb
   }
   return problems;
 }
+
+/** A project to replace: deleted, then imported again from its seed file under the same id. */
+export interface Replacement {
+  id: number | string;
+  name: string;
+  ids: 'number' | 'prefixed';
+  /** The seed file's text (a dataset). */
+  seed: string;
+}
+
+/**
+ * Delete a project and import it again from its seed through the admin API: a fresh Yjs document.
+ * A reset keeps the document's history, and with it every Yjs client id the fuzz's junk updates
+ * brought; Yjs pays for each on every transaction (its state vectors), so without this the fuzz
+ * would measure an ever slower document rather than the server's handling of hostile input.
+ */
+export async function replaceProject(url: string, account: Account, project: Replacement): Promise<void> {
+  const base = url.replace(/^ws/, 'http');
+  const headers = { authorization: `Basic ${Buffer.from(`${account.login}:${account.password}`).toString('base64')}`, 'content-type': 'application/json' };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${method} ${path}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+    await res.arrayBuffer();
+  };
+  await call('DELETE', `/api/projects/${encodeURIComponent(String(project.id))}`);
+  await call('POST', '/api/projects', { id: project.id, name: project.name, ids: project.ids, data: JSON.parse(project.seed) });
+}

@@ -84,6 +84,36 @@ export class IdBook {
   }
 }
 
+/**
+ * Projects the janitor replaces (deletes and imports again) while the fuzz runs: how often each
+ * was, so a connection on it loads it again; a failed load during a replacement is expected.
+ */
+export class Replacements {
+  private readonly counts = new Map<string, number>();
+  private underWay = 0;
+  private lastDoneAt = 0;
+
+  count(project: unknown): number {
+    return this.counts.get(JSON.stringify(project)) ?? 0;
+  }
+
+  async replace(project: unknown, run: () => Promise<void>): Promise<void> {
+    this.underWay++;
+    try {
+      await run();
+    } finally {
+      this.underWay--;
+      this.lastDoneAt = Date.now();
+      this.counts.set(JSON.stringify(project), this.count(project) + 1);
+    }
+  }
+
+  /** Whether a connection's failure may come from a replacement (under way or just done). */
+  excuses(): boolean {
+    return this.underWay > 0 || Date.now() - this.lastDoneAt < 2000;
+  }
+}
+
 const PROBE_MS = 30_000;
 
 /** One socket: checks what arrives, waits for answers, tells when it closes. */
@@ -267,6 +297,7 @@ export interface WorkerSpec {
   tally: Tally;
   book: IdBook;
   batch: number;
+  replaced: Replacements;
 }
 
 /** Send a batch, then `{command: projects}` and wait for its answer (any reply named `projects`). */
@@ -292,7 +323,7 @@ async function guarded(spec: WorkerSpec, who: string, run: () => Promise<void>):
       spec.tally.hangs++;
       spec.tally.problem(e.message);
       process.stderr.write(`[fuzz] ${e.message}: ${e.detail}\n`);
-    } else if (!/^closed|connect timeout|ECONNREFUSED|ECONNRESET|HTTP /.test((e as Error).message)) {
+    } else if (!/^closed|connect timeout|ECONNREFUSED|ECONNRESET|HTTP /.test((e as Error).message) && !spec.replaced.excuses()) {
       spec.tally.problem(`${who}: ${(e as Error).message}`);
     }
     if (/ECONNREFUSED|HTTP |connect timeout/.test((e as Error).message)) {
@@ -310,12 +341,15 @@ export async function bryntumWorker(spec: WorkerSpec, maker: MessageMaker, gener
     let socket: Socket | undefined;
     await guarded(spec, who, async () => {
       socket = await Socket.open(spec.url, generation, spec.tally, who);
+      let loadedAfter = spec.replaced.count(project);
       let { ids } = await logInAndLoad(socket, generation, account, project);
       spec.book.set(project, ids);
       const target = (): Target => ({ project, generation, ids, foreign: spec.book.foreign(project), projects });
       let t = target();
       for (let n = spec.budget.take(spec.batch); n > 0; n = spec.budget.take(spec.batch)) {
-        if (await batchAndProbe(socket, spec, n, () => maker.next(t), generation)) {
+        const resync = await batchAndProbe(socket, spec, n, () => maker.next(t), generation);
+        if (resync || spec.replaced.count(project) !== loadedAfter) {
+          loadedAfter = spec.replaced.count(project);
           ({ ids } = await logInAndLoad(socket, generation, account, project));
           spec.book.set(project, ids);
           t = target();

@@ -13,8 +13,10 @@
  * limits before login (bytes and failed logins per connection), which keep their defaults.
  *
  * The changes the server accepts pile up in the five projects (values up to 1 MB, thousands of
- * records): the projects are reset to their seeds every fuzz.resetEvery messages, so their size,
- * and with it the server's memory and speed, stays about the same through the run. What is
+ * records): every fuzz.resetEvery messages the projects are reset to their seeds, and the two the
+ * Yjs peers write into are replaced (deleted and imported again: a reset keeps the Yjs document's
+ * history, with a client id for each junk update, which Yjs walks on every transaction), so their
+ * size, and with it the server's memory and speed, stays about the same through the run. What is
  * measured is how the server takes hostile input, not how it holds an ever larger project (the
  * benchmarks measure that).
  *
@@ -22,7 +24,7 @@
  * 12), fuzz.batch (frames between probes, 50), fuzz.minutes (time limit, 25; quick 3),
  * fuzz.resetEvery (100,000; quick 25,000; 0: never).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Random } from '../src/simulate/random.js';
@@ -31,8 +33,8 @@ import { startWeft, type Weft } from './weft-process.js';
 import { drawPools } from './fuzz-values.js';
 import { MessageMaker, type Generation } from './fuzz-messages.js';
 import { YjsMaker } from './fuzz-yjs.js';
-import { Budget, IdBook, Tally, bryntumWorker, preLoginWorker, yjsWorker, type WorkerSpec } from './fuzz-workers.js';
-import { checkProjects, clientsWork, resetProjects } from './fuzz-after.js';
+import { Budget, IdBook, Replacements, Tally, bryntumWorker, preLoginWorker, yjsWorker, type WorkerSpec } from './fuzz-workers.js';
+import { checkProjects, clientsWork, replaceProject, resetProjects, type Replacement } from './fuzz-after.js';
 
 const ADMIN = { login: 'admin', password: 'admin' };
 const VIEWER = { login: 'viewer', password: 'viewer' };
@@ -46,16 +48,30 @@ function seedDir(): string {
   throw new Error('storage/seed not found: run from the repository');
 }
 
-function config() {
+/** The projects, with their seeds. */
+function projects() {
   const seeds = seedDir();
+  return [
+    { id: 1, name: 'SaaS', seed: join(seeds, 'saas.json'), ids: 'number' as const },
+    { id: 2, name: 'Website', seed: join(seeds, 'website.json'), ids: 'number' as const },
+    { id: 3, name: 'Backend', seed: join(seeds, 'backend.json'), ids: 'number' as const },
+    { id: 'ops', name: 'Operations', seed: join(seeds, 'website.json'), ids: 'prefixed' as const },
+    { id: 4, name: 'Empty', ids: 'number' as const },
+  ];
+}
+
+/** Projects the Yjs peers write junk into: replaced (a fresh document) instead of reset. */
+const YJS_PROJECTS: (number | string)[] = [1, 'ops'];
+
+function replacements(): Replacement[] {
+  return projects()
+    .filter((p) => YJS_PROJECTS.includes(p.id) && p.seed !== undefined)
+    .map((p) => ({ id: p.id, name: p.name, ids: p.ids, seed: readFileSync(p.seed!, 'utf8') }));
+}
+
+function config() {
   return {
-    projects: [
-      { id: 1, name: 'SaaS', seed: join(seeds, 'saas.json') },
-      { id: 2, name: 'Website', seed: join(seeds, 'website.json') },
-      { id: 3, name: 'Backend', seed: join(seeds, 'backend.json') },
-      { id: 'ops', name: 'Operations', seed: join(seeds, 'website.json'), ids: 'prefixed' as const },
-      { id: 4, name: 'Empty' },
-    ],
+    projects: projects(),
     users: { admin: { password: 'admin', group: 'admin' }, viewer: { password: 'viewer', group: 'viewers' } },
     groups: { admin: PROJECTS, viewers: [1, 2] },
     readOnlyGroups: ['viewers'],
@@ -108,16 +124,24 @@ class ServerLog {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-/** Resets every project each `every` messages while the fuzz runs. */
-async function janitor(url: string, budget: Budget, tally: Tally, every: number, ctx: PartContext): Promise<void> {
+/**
+ * Each `every` messages while the fuzz runs: the projects the Yjs peers write into are replaced
+ * (deleted and imported again from their seeds), the others reset to their seeds.
+ */
+async function janitor(url: string, spec: WorkerSpec, every: number, ctx: PartContext): Promise<void> {
+  const { budget, tally } = spec;
+  const fresh = replacements();
   let next = every;
   while (budget.active()) {
     await new Promise((r) => setTimeout(r, 250));
     if (tally.total < next) continue;
     next = tally.total + every;
-    const problems = await resetProjects(url, ADMIN, PROJECTS, tally);
+    const problems = await resetProjects(url, ADMIN, PROJECTS.filter((p) => !YJS_PROJECTS.includes(p)), tally);
+    for (const project of fresh) {
+      await spec.replaced.replace(project.id, () => replaceProject(url, ADMIN, project)).catch((e: Error) => problems.push(`replacing ${JSON.stringify(project.id)}: ${e.message}`));
+    }
     tally.resets++;
-    ctx.log(`fuzz: projects reset to their seeds at ${fmt(tally.total)} messages${problems.length ? ` (${problems.join('; ')})` : ''}`);
+    ctx.log(`fuzz: projects reset and replaced at ${fmt(tally.total)} messages${problems.length ? ` (${problems.join('; ')})` : ''}`);
   }
 }
 const zero = (figure: string, n: number): Figure => ({ figure, value: fmt(n), rule: '= 0', ok: n === 0 });
@@ -142,7 +166,7 @@ async function run(ctx: PartContext): Promise<PartResult> {
   });
   const tally = new Tally();
   const book = new IdBook();
-  const spec: WorkerSpec = { url: weft.url, budget, tally, book, batch };
+  const spec: WorkerSpec = { url: weft.url, budget, tally, book, batch, replaced: new Replacements() };
   const maker = () => new MessageMaker(new Random(random.int(0, 2 ** 31)), pools);
   const projectIds: unknown[] = [...PROJECTS, '1', 5, 0, -1, 1e300, null, true, { id: 1 }, [1], 'OPS', ' ops'];
 
@@ -166,9 +190,8 @@ async function run(ctx: PartContext): Promise<PartResult> {
       workers.push(bryntumWorker(spec, maker(), generation, account === VIEWER ? 2 : project, account, projectIds));
     }
     workers.push(preLoginWorker(spec, maker()), preLoginWorker(spec, maker()));
-    workers.push(yjsWorker({ ...spec, batch: 4 }, new YjsMaker(new Random(random.int(0, 2 ** 31)), pools), 1, ADMIN));
-    workers.push(yjsWorker({ ...spec, batch: 4 }, new YjsMaker(new Random(random.int(0, 2 ** 31)), pools), 'ops', ADMIN));
-    if (resetEvery > 0) workers.push(janitor(weft.url, budget, tally, resetEvery, ctx));
+    for (const project of YJS_PROJECTS) workers.push(yjsWorker({ ...spec, batch: 4 }, new YjsMaker(new Random(random.int(0, 2 ** 31)), pools), project, ADMIN));
+    if (resetEvery > 0) workers.push(janitor(weft.url, spec, resetEvery, ctx));
     await Promise.all(workers);
   } finally {
     clearInterval(progress);
@@ -190,7 +213,7 @@ async function run(ctx: PartContext): Promise<PartResult> {
   const figures: Figure[] = [
     { figure: 'messages sent', value: fmt(tally.total), rule: `>= ${fmt(messages)}`, ok: tally.total >= messages },
     { figure: 'messages per second', value: fmt(tally.total / seconds), rule: '' },
-    { figure: 'projects reset to their seeds (every fuzz.resetEvery messages)', value: fmt(tally.resets), rule: '' },
+    { figure: 'times the projects were reset or replaced (every fuzz.resetEvery messages)', value: fmt(tally.resets), rule: '' },
     zero('server crashes (exits)', crashed ? 1 : 0),
     zero('unhandled rejections / uncaught exceptions', log.unhandled),
     zero('errors the server logged (failed handlers)', log.errors),
