@@ -27,12 +27,22 @@ export interface PartContext {
   workDir: string;
   /** Progress line on stderr. */
   log(line: string): void;
+  /**
+   * Set for a part run beside others (the soak beside the fuzz): resolves when they are done, so
+   * the part can take its measurements on a quiet machine.
+   */
+  besideDone?: Promise<void>;
   /** Overrides of a part's own sizes: `--set crash.cycles=10` gives { cycles: '10' } to part "crash". */
   settings: Map<string, string>;
 }
 
 export interface Part {
   name: string;
+  /**
+   * The part this one runs beside, at the same time (a light part beside a heavy one, to keep the
+   * whole run short); it gets `besideDone`. Run alone when that part is not selected.
+   */
+  beside?: string;
   /** One line for --help. */
   summary: string;
   run(ctx: PartContext): Promise<PartResult>;

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killAllChildren } from '../bench/processes.js';
 import type { Figure, Part, PartResult } from './part.js';
-import { PARTS } from './parts.js';
+import { PARTS, stages } from './parts.js';
 
 interface Options {
   parts: Part[];
@@ -89,6 +89,26 @@ function table(rows: { part: string; f: Figure }[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
 }
 
+/** One part in a temp directory of its own: its figures and problems, with its duration. */
+async function runPart(part: Part, options: Options, stamp: () => string, besideDone?: Promise<void>): Promise<PartResult> {
+  const workDir = mkdtempSync(join(tmpdir(), `weft-rel-${part.name}-`));
+  const log = (line: string) => process.stderr.write(`[${stamp()}s ${part.name}] ${line}\n`);
+  const started = performance.now();
+  let result: PartResult;
+  try {
+    result = await part.run({ quick: options.quick, seed: options.seed, workDir, log, besideDone, settings: options.settings.get(part.name) ?? new Map() });
+  } catch (err) {
+    result = { figures: [{ figure: 'ran to the end', value: 'no', rule: 'yes', ok: false }], problems: [String((err as Error)?.stack ?? err)] };
+  } finally {
+    if (options.keep) log(`kept ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+  const seconds = (performance.now() - started) / 1000;
+  result.figures.push({ figure: 'duration', value: `${seconds.toFixed(0)} s`, rule: '' });
+  log(result.figures.some((f) => f.ok === false) ? 'FAILED' : 'passed');
+  return result;
+}
+
 async function main(): Promise<number> {
   let options: Options;
   try {
@@ -101,31 +121,28 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const stamp = () => ((performance.now() - t0) / 1000).toFixed(1).padStart(6);
   process.stderr.write(`reliability: seed ${options.seed}${options.quick ? ', quick' : ''}; parts ${options.parts.map((p) => p.name).join(', ')}\n`);
+  const results = new Map<Part, PartResult>();
+  for (const stage of stages(options.parts)) {
+    const [main, ...beside] = stage;
+    let mainDone = () => {};
+    const besideDone = new Promise<void>((resolve) => (mainDone = resolve));
+    const running = [
+      runPart(main, options, stamp).finally(mainDone),
+      ...beside.map((part) => runPart(part, options, stamp, besideDone)),
+    ];
+    const outcomes = await Promise.all(running);
+    // Children a part left behind (one that threw): none outlives its stage.
+    killAllChildren();
+    stage.forEach((part, i) => results.set(part, outcomes[i]));
+  }
   const rows: { part: string; f: Figure }[] = [];
   const problems: string[] = [];
-  let broken = false;
   for (const part of options.parts) {
-    const workDir = mkdtempSync(join(tmpdir(), `weft-rel-${part.name}-`));
-    const log = (line: string) => process.stderr.write(`[${stamp()}s ${part.name}] ${line}\n`);
-    const started = performance.now();
-    let result: PartResult;
-    try {
-      result = await part.run({ quick: options.quick, seed: options.seed, workDir, log, settings: options.settings.get(part.name) ?? new Map() });
-    } catch (err) {
-      result = { figures: [{ figure: 'ran to the end', value: 'no', rule: 'yes', ok: false }], problems: [String((err as Error)?.stack ?? err)] };
-    } finally {
-      killAllChildren();
-      if (options.keep) log(`kept ${workDir}`);
-      else rmSync(workDir, { recursive: true, force: true });
-    }
-    const seconds = (performance.now() - started) / 1000;
-    result.figures.push({ figure: 'duration', value: `${seconds.toFixed(0)} s`, rule: '' });
-    const failed = result.figures.some((f) => f.ok === false);
-    if (failed) broken = true;
-    log(failed ? 'FAILED' : 'passed');
+    const result = results.get(part)!;
     for (const f of result.figures) rows.push({ part: part.name, f });
     for (const p of result.problems) problems.push(`[${part.name}] ${p}`);
   }
+  const broken = rows.some((r) => r.f.ok === false);
   process.stdout.write(`\nReliability (seed ${options.seed}${options.quick ? ', quick' : ''})\n\n${table(rows)}\n`);
   if (problems.length) process.stdout.write(`\nProblems:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
   process.stdout.write(`\n${broken ? 'FAIL: a rule was broken' : 'PASS: every rule held'}\n`);

@@ -38,6 +38,7 @@ interface ProjectRun {
 
 export const soakPart: Part = {
   name: 'soak',
+  beside: 'fuzz',
   summary: 'simulated clients of all kinds on many projects for minutes: RSS and event-loop delay flat, all converge',
   run: runSoak,
 };
@@ -95,14 +96,28 @@ async function runSoak(ctx: PartContext): Promise<PartResult> {
     sampler = new Sampler(weft, METRICS_TOKEN, sampleSeconds * 1000);
     sampler.start();
     const samples = sampler.samples;
-    const durationMs = minutes * 60_000;
+    const startedAt = Date.now();
+    // The fitted window is the last fitMinutes, never the first half (start-up, projects
+    // filling); with parts running beside the soak, it starts only once they are done (and the
+    // machine has had SETTLE_MS to calm down), and the soak runs on until the window is whole.
+    const plan = new SoakPlan(minutes, fitMinutes);
+    const besideDone = ctx.besideDone ?? Promise.resolve();
+    const windowKnown = besideDone.then(() => plan.quietFrom(Date.now() - startedAt));
+    let endKnown = false;
+    void windowKnown.then(() => {
+      endKnown = true;
+      for (const r of runs) r.sim.stopAt(startedAt + plan.endMs);
+      if (ctx.besideDone) ctx.log(`the parts beside it are done: fitted window from ${(plan.windowFromMs / 1000).toFixed(0)} s, end at ${(plan.endMs / 1000).toFixed(0)} s`);
+    });
     // The JS heap after a full GC where the fitted window starts and at the end tells a leak of
     // objects from memory the allocator or LevelDB keeps (RSS only). One GC pause in the window.
-    const fitFromMs = fitFrom(minutes, fitMinutes) * 1000;
-    const heapAtFitStart = new Promise<HeapReport | null>((resolve) => {
-      heapTimer = setTimeout(() => void weft.process.collectGarbage().then(resolve, () => resolve(null)), fitFromMs);
-      heapTimerResolve = () => resolve(null);
-    });
+    const heapAtFitStart = windowKnown.then(
+      () =>
+        new Promise<HeapReport | null>((resolve) => {
+          heapTimer = setTimeout(() => void weft.process.collectGarbage().then(resolve, () => resolve(null)), Math.max(0, startedAt + plan.windowFromMs - Date.now()));
+          heapTimerResolve = () => resolve(null);
+        }),
+    );
     const progress = setInterval(() => {
       const rss = samples.rssMb.at(-1)?.value;
       const loop = samples.loopP99Ms.at(-1)?.value;
@@ -110,7 +125,8 @@ async function runSoak(ctx: PartContext): Promise<PartResult> {
       ctx.log(`${ops} edits; RSS ${rss?.toFixed(0) ?? '?'} MB; event-loop p99 ${loop?.toFixed(1) ?? '?'} ms`);
     }, 30_000);
     try {
-      await Promise.all(runs.map((r) => r.sim.run(durationMs)));
+      // Until the parts beside it are done, the end is not known: the simulations run on until told.
+      await Promise.all(runs.map((r) => r.sim.run(ctx.besideDone && !endKnown ? plan.endMs + 24 * 3600_000 : plan.endMs)));
     } finally {
       clearInterval(progress);
     }
@@ -120,7 +136,7 @@ async function runSoak(ctx: PartContext): Promise<PartResult> {
 
     ctx.log('settling and checking every project');
     const outcomes = await Promise.all(runs.map(async (r) => ({ id: r.id, outcome: await r.sim.check() })));
-    return judge(ctx, { minutes, fitMinutes, judgeMinutes, runs, outcomes, samples, heap, exitedEarly });
+    return judge(ctx, { plan, beside: ctx.besideDone !== undefined, judgeMinutes, runs, outcomes, samples, heap, exitedEarly });
   } finally {
     clearTimeout(heapTimer);
     heapTimerResolve();
@@ -130,9 +146,35 @@ async function runSoak(ctx: PartContext): Promise<PartResult> {
   }
 }
 
+/** Where the soak's fitted window starts and when the soak ends, in ms from the start of its traffic. */
+export class SoakPlan {
+  windowFromMs: number;
+  endMs: number;
+
+  constructor(minutes: number, fitMinutes: number) {
+    this.windowFromMs = Math.max(minutes - fitMinutes, minutes / 2) * 60_000;
+    this.endMs = minutes * 60_000;
+  }
+
+  /**
+   * The parts beside the soak were done `atMs` into it: the window starts SETTLE_MS later at the
+   * earliest, and keeps its length.
+   */
+  quietFrom(atMs: number): void {
+    const from = atMs + SETTLE_MS;
+    if (from <= this.windowFromMs) return;
+    this.endMs += from - this.windowFromMs;
+    this.windowFromMs = from;
+  }
+}
+
+/** Time for the machine to calm down after the parts beside the soak before its window starts. */
+const SETTLE_MS = 15_000;
+
 interface Measured {
-  minutes: number;
-  fitMinutes: number;
+  plan: SoakPlan;
+  /** Whether parts ran beside the soak (its window then starts after them). */
+  beside: boolean;
   judgeMinutes: number;
   runs: ProjectRun[];
   outcomes: { id: number; outcome: Outcome }[];
@@ -143,8 +185,8 @@ interface Measured {
 
 function judge(ctx: PartContext, m: Measured): PartResult {
   const problems: string[] = [];
-  const runSeconds = m.minutes * 60;
-  const fitFromSeconds = fitFrom(m.minutes, m.fitMinutes);
+  const runSeconds = m.plan.endMs / 1000;
+  const fitFromSeconds = m.plan.windowFromMs / 1000;
   const rss = trend(since(m.samples.rssMb, fitFromSeconds));
   const loop = trend(since(m.samples.loopP99Ms, fitFromSeconds));
   const loopMean = trend(since(m.samples.loopMeanMs, fitFromSeconds));
@@ -191,6 +233,7 @@ function judge(ctx: PartContext, m: Measured): PartResult {
     { figure: 'projects / clients', value: `${m.runs.length} / ${m.runs.reduce((n, r) => n + r.sim.clients.length, 0)}`, rule: '' },
     { figure: 'edits made / offline periods', value: `${edits} / ${offline}`, rule: '' },
     { figure: 'errors sent to clients', value: String(errors), rule: '' },
+    { figure: `fitted window${m.beside ? ' (after the parts run beside the soak)' : ''}`, value: `${fitFromSeconds.toFixed(0)} s to ${runSeconds.toFixed(0)} s`, rule: '' },
     { figure: `RSS slope (${window})`, value: `${signed(rss.slopePerMinute, 2)} ± ${rss.standardErrorPerMinute.toFixed(2)} MB/min (mean ${rss.mean.toFixed(0)} MB)`, rule: judged ? `slope - 2 SE <= ${rssBound.toFixed(2)} MB/min (1% of mean)` : notJudged, ok: judged ? rssFlat : undefined },
     { figure: 'event-loop delay p99 slope (server, /metrics)', value: `${signed(loop.slopePerMinute, 2)} ± ${loop.standardErrorPerMinute.toFixed(2)} ms/min (mean ${loop.mean.toFixed(1)} ms)`, rule: judged ? `slope - 2 SE <= ${loopBound.toFixed(2)} ms/min (10% of mean, >= 1 ms)` : notJudged, ok: judged ? loopFlat : undefined },
     { figure: 'JS heap after a full GC, window start -> end', value: `${mb(m.heap.start)} -> ${mb(m.heap.end)} MB`, rule: '' },
@@ -202,11 +245,6 @@ function judge(ctx: PartContext, m: Measured): PartResult {
     { figure: 'projects valid', value: `${valid}/${m.outcomes.length}`, rule: 'all', ok: valid === m.outcomes.length },
   ];
   return { figures, problems };
-}
-
-/** Seconds into the run where the fitted window starts: the last fitMinutes, never the first half (start-up, projects filling). */
-function fitFrom(minutes: number, fitMinutes: number): number {
-  return Math.max(minutes * 60 - fitMinutes * 60, (minutes * 60) / 2);
 }
 
 const mb = (report: HeapReport | null) => (report ? (report.heapUsed / 2 ** 20).toFixed(0) : '?');

@@ -81,6 +81,8 @@ export class Simulation {
   readonly observer: RevisionsClient;
   lastActivity = Date.now();
   private firstRevision = 0;
+  /** When the running `run` stops (ms since the epoch); `stopAt` moves it. */
+  private endAt = 0;
   private initialIds = new Set<string>();
 
   private constructor(readonly options: SimulationOptions) {
@@ -149,28 +151,33 @@ export class Simulation {
   /** Random edits and offline periods for `durationMs`; `onProgress` about once a second. */
   async run(durationMs: number, onProgress?: (p: Progress) => void): Promise<void> {
     const startedAt = Date.now();
-    const endAt = startedAt + durationMs;
+    this.endAt = startedAt + durationMs;
     const timer = onProgress ? setInterval(() => onProgress(this.progress(startedAt)), 1000) : null;
     try {
-      await Promise.all(this.clients.map((c, i) => this.drive(c, new Random((this.options.seed + i * 7919) >>> 0), endAt)));
+      await Promise.all(this.clients.map((c, i) => this.drive(c, new Random((this.options.seed + i * 7919) >>> 0))));
     } finally {
       if (timer) clearInterval(timer);
     }
     onProgress?.(this.progress(startedAt));
   }
 
-  private async drive(client: SimClient, random: Random, endAt: number): Promise<void> {
+  /** Make the running `run` stop at `at` (ms since the epoch) instead of when it was told. */
+  stopAt(at: number): void {
+    this.endAt = at;
+  }
+
+  private async drive(client: SimClient, random: Random): Promise<void> {
     const rate = this.options.rate ?? 2;
     const offlineRate = this.options.offlineRate ?? 0;
     const limits = this.options.limits ?? DEFAULT_LIMITS;
     let nextOfflineCheck = Date.now() + 1000;
     let offlineUntil = 0;
     let reconnecting: Promise<void> | null = null;
-    while (Date.now() < endAt) {
+    while (Date.now() < this.endAt) {
       // Exponential gaps: edits come in bursts and lulls, as from people.
-      await sleep(Math.min(Math.max(5, -Math.log(1 - random.next()) * (1000 / rate)), endAt - Date.now()));
+      await sleep(Math.min(Math.max(5, -Math.log(1 - random.next()) * (1000 / rate)), this.endAt - Date.now()));
       const now = Date.now();
-      if (now >= endAt) break;
+      if (now >= this.endAt) break;
       if (offlineUntil && now >= offlineUntil && !reconnecting) {
         offlineUntil = 0;
         reconnecting = client.goOnline().catch((e) => void client.errors.push(`reconnect: ${(e as Error).message}`)).finally(() => (reconnecting = null));
