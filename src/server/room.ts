@@ -1043,6 +1043,8 @@ export class ProjectRoom {
       await this.log.settled();
       this.closed = true;
       this.closedReason = reason;
+      // Its automatic-version timer would hold the whole room (document and all) until it fires.
+      this.history.stop();
       for (const connection of [...this.subscribers]) {
         connection.send({ command: 'error', project: this.id, message: reason });
         connection.unsubscribe();

@@ -1,0 +1,48 @@
+/**
+ * A deleted project's room, with its document, is let go at once: nothing the project scheduled
+ * (its automatic-version timer) keeps it in memory until it fires.
+ */
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { classicLogin } from './support/client.js';
+import { startServer, type TestServer } from './support/server.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Tells when what `opening` resolves to is collected; holds no reference to it. */
+async function watchCollection(opening: Promise<unknown>): Promise<{ done: boolean }> {
+  const state = { done: false };
+  const registry = new FinalizationRegistry(() => (state.done = true));
+  registry.register((await opening) as object, 'room');
+  keep.push(registry);
+  return state;
+}
+const keep: FinalizationRegistry<string>[] = [];
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startServer({ groups: { admin: ['*'] } });
+});
+afterAll(async () => s?.dispose());
+
+describe('a deleted project', () => {
+  it('leaves nothing holding its room once deleted, although a change had started the timer of its next automatic version', async () => {
+    await s.server.manage.projects.create({ id: 77, name: 'Short-lived' });
+    const client = await classicLogin(s.port);
+    client.send({ command: 'dataset', project: 77 });
+    expect((await client.nextOf('dataset', 5000)).error).toBeUndefined();
+    client.send({ command: 'projectChange', project: 77, changes: { tasks: { added: [{ $PhantomId: 'p1', name: 'a change' }] } } });
+    const reply = await client.nextOf('projectChange', 5000);
+    expect(reply.error).toBeUndefined();
+    const collected = await watchCollection(s.server.projects.open(77));
+    await s.server.manage.projects.delete(77);
+    await client.close();
+    for (let i = 0; i < 40 && !collected.done; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(collected.done).toBe(true);
+  });
+});
