@@ -87,7 +87,7 @@ async function run(ctx: PartContext): Promise<PartResult> {
   const perSecond = setting(ctx, 'perSecond', 50, 50);
   const changeBytes = setting(ctx, 'changeBytes', 8192, 8192);
   const limitBytes = setting(ctx, 'limitKb', 1024, 1024) * 1024;
-  const pairs = setting(ctx, 'pairs', 4, 1);
+  const pairs = setting(ctx, 'pairs', 3, 1);
   const roundMs = setting(ctx, 'roundSeconds', 20, 20) * 1000;
 
   const seedFile = join(ctx.workDir, 'seed.json');

@@ -169,7 +169,7 @@ export class SoakPlan {
 }
 
 /** Time for the machine to calm down after the parts beside the soak before its window starts. */
-const SETTLE_MS = 15_000;
+const SETTLE_MS = 10_000;
 
 interface Measured {
   plan: SoakPlan;
