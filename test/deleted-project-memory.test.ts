@@ -1,10 +1,13 @@
 /**
  * A deleted project's room, with its document, is let go at once: nothing the project scheduled
- * (its automatic-version timer) keeps it in memory until it fires.
+ * (its automatic-version timer) keeps it in memory until it fires. Work that waited in its queue
+ * is refused as the project's error.
  */
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProjectClosed } from '../src/server/project-closed.js';
+import type { ProjectRoom } from '../src/server/room.js';
 import { classicLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 
@@ -37,12 +40,23 @@ describe('a deleted project', () => {
     const reply = await client.nextOf('projectChange', 5000);
     expect(reply.error).toBeUndefined();
     const collected = await watchCollection(s.server.projects.open(77));
-    await s.server.manage.projects.delete(77);
+    await s.server.manage.projects.delete('77');
     await client.close();
     for (let i = 0; i < 40 && !collected.done; i++) {
       gc();
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(collected.done).toBe(true);
+  });
+
+  it('refuses a reset that waited behind its deletion as the project\'s error, not as a server fault', async () => {
+    await s.server.manage.projects.create({ id: 78, name: 'Also short-lived' });
+    const room = (await s.server.projects.open(78)) as ProjectRoom;
+    // As a deletion does: the room ends through its queue, where the reset now waits behind it.
+    const ending = room.end('Project 78 was deleted');
+    const reset = room.reset('admin', true);
+    await ending;
+    await expect(reset).rejects.toBeInstanceOf(ProjectClosed);
+    await expect(reset).rejects.toThrow(/deleted/);
   });
 });

@@ -5,6 +5,7 @@
  *
  * The hot path is `submit`: adapter transaction -> one LevelDB batch -> broadcast.
  */
+import { ProjectClosed } from './project-closed.js';
 import type { Log } from './log.js';
 import type { Config, ProjectConfig } from '../config/schema.js';
 import { datasetPieces, type DatasetTexts } from '../document/dataset.js';
@@ -811,7 +812,7 @@ export class ProjectRoom {
   /** Bring back the seed as a new state of the document; ids and revision numbers keep counting. */
   reset(userName: string, announceProject: boolean): Promise<void> {
     return this.queue.run(async () => {
-      if (this.closed) throw new Error(this.closedReason);
+      if (this.closed) throw new ProjectClosed(this.closedReason);
       await this.takeVersion('before-reset', `Before reset by ${userName}`);
       const seed = await this.options.loadSeed();
       // Stored content of the versions the reset removes goes with them.
@@ -978,7 +979,7 @@ export class ProjectRoom {
    */
   restore(n: number, userName: string): Promise<{ restored: VersionMeta; before: VersionMeta; revision: string | null }> {
     return this.queue.run(async () => {
-      if (this.closed) throw new Error(this.closedReason);
+      if (this.closed) throw new ProjectClosed(this.closedReason);
       const { version: restored, state } = await this.history.get(n);
       const before = await this.takeVersion('before-restore', `Before restore of version ${n}`);
       if (!before) throw new Error('project is closing');
