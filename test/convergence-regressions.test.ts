@@ -56,6 +56,17 @@ describe('in the document', () => {
     expect(validate('server', View.fromDoc(t.project.doc)).map((p) => p.problem)).toEqual(['dependency 1: closes a scheduling loop', 'dependency 90: closes a scheduling loop']);
   });
 
+  it("the simulation's validity check reports a dependency end that is not an id as naming no task, not as a task to schedule", () => {
+    const t = projectOf(TINY_SEED, 'number');
+    // Read as text, [4] -> 3 would close a loop with 3 -> 4 (id 1).
+    const dep = new Y.Map<unknown>();
+    dep.set('id', 91);
+    dep.set('fromTask', [4]);
+    dep.set('toTask', 3);
+    t.project.doc.getMap('dependencies').set('91', dep);
+    expect(validate('server', View.fromDoc(t.project.doc)).map((p) => p.problem)).toEqual(['dependency 91: fromTask [4] is not an id']);
+  });
+
   it("lists a peer's moves shallow first, so replaying them never passes through a cycle", () => {
     const t = projectOf(TINY_SEED, 'number');
     const peer = new Y.Doc();

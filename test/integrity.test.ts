@@ -268,6 +268,40 @@ describe('integrity rules', () => {
     expect(t.record('dependencies', applied.newPhantoms.get('d-1'))).toMatchObject({ active: false });
   });
 
+  it('rule 3: a dependency whose end is not an id ([402], true, an object) names no task and is removed, so it cannot hide a loop', async () => {
+    const t = await seededProject('saas', 'number');
+    // 401 -> 402 exists (dependency 13): read as text, [402] -> 401 would close a loop.
+    for (const [i, end] of [[402], [[402]], true, { id: 402 }].entries()) {
+      const phantoms = [`d-${i}-from`, `d-${i}-to`];
+      const applied = t.apply({ dependencies: { added: [{ $PhantomId: phantoms[0], fromTask: end, toTask: 401 }, { $PhantomId: phantoms[1], fromTask: 401, toTask: end }] } }) as Rec;
+      const ids = phantoms.map((p) => applied.newPhantoms.get(p));
+      for (const id of ids) expect(t.record('dependencies', id), JSON.stringify(end)).toBeUndefined();
+      // Clients were sent the added records: they are told these are gone.
+      expect(applied.repairs.dependencies.removed.map((r: Rec) => r.id).sort()).toEqual([...ids].sort());
+    }
+    expect(t.count('dependencies')).toBe(22);
+    expect(t.record('dependencies', 13)!.active).toBeUndefined();
+  });
+
+  it('rule 3: a Yjs peer\'s dependency naming a task by [402] is removed, and the project keeps no loop', async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    const dep = new Y.Map<unknown>();
+    dep.set('id', 7002);
+    dep.set('fromTask', [402]);
+    dep.set('toTask', 401);
+    storeMap(replica, 'dependencies').set('7002', dep);
+    push(replica, t.project);
+    expect(t.record('dependencies', 7002)).toBeUndefined();
+  });
+
+  it('rule 4: an assignment whose task or resource is not an id is removed', async () => {
+    const t = await seededProject('saas', 'number');
+    const [task] = t.children(null);
+    const applied = t.apply({ assignments: { added: [{ $PhantomId: 'a-1', event: [task], resource: 1 }, { $PhantomId: 'a-2', event: task, resource: [1] }] } }) as Rec;
+    for (const p of ['a-1', 'a-2']) expect(t.record('assignments', applied.newPhantoms.get(p))).toBeUndefined();
+  });
+
   it('rule 8: a loop made by a Yjs peer and a Bryntum client concurrently is broken on the server', async () => {
     const t = await seededProject('saas', 'number');
     const replica = replicaOf(t.project);

@@ -21,7 +21,7 @@
  * The repairs are returned as a change set, so clients are told of them like of any change.
  */
 import type * as Y from 'yjs';
-import { ACTIVE_FIELD, ASSIGNMENT_REFS, BASE_FIELD, DEPENDENCIES, DEPENDENCY_ENDS, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, isReservedKey, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
+import { ACTIVE_FIELD, ASSIGNMENT_REFS, BASE_FIELD, DEPENDENCIES, DEPENDENCY_ENDS, ORDER_FIELD, PARENT_FIELD, TASKS, firstField, idOf, isRecordId, isReservedKey, readField, recordKey, storeMap, type FieldMap, type RecordId, type StoreMap } from './layout.js';
 import { isOrderKey, keyBetween } from './order.js';
 import { ROOT, parentKeyOf, type TreeIndex } from './tree.js';
 import { closesCycle, cycleCandidates, type DependencyIndex } from './schedule-cycles.js';
@@ -195,10 +195,15 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
   return Object.keys(out).length ? out : null;
 }
 
-/** The record names a target (in the first of `names` it has) that is not in `target`. */
+/**
+ * The record names a target (in the first of `names` it has) that is not in `target`. A value
+ * that is not an id names nothing: kept, `[402]` would be task 402 to whoever reads it as text,
+ * and no task to the scheduling-loop check (rule 5), which would let a loop through.
+ */
 function pointsNowhere(record: FieldMap, names: readonly string[], target: StoreMap): boolean {
   const value = firstField(record, names);
-  return value !== undefined && value !== null && value !== '' && !target.has(recordKey(value as RecordId));
+  if (value === undefined || value === null || value === '') return false;
+  return !isRecordId(value) || !target.has(recordKey(value));
 }
 
 function removeAll(map: StoreMap, keys: string[], store: string, out: Record<string, { removed?: Rec[] }>): void {

@@ -87,6 +87,12 @@ export const recordKey = (id: RecordId): string => {
 };
 
 /**
+ * Whether a value can name a record: only an id (a number or a text). A reference holding
+ * anything else (`[402]`, `true`, `{}`) names none, although `recordKey` gives it a key ("402").
+ */
+export const isRecordId = (value: unknown): value is RecordId => typeof value === 'number' || typeof value === 'string';
+
+/**
  * Record keys the server keeps for itself: the task tree's root key and the separator of
  * `touchKey` both use U+0000, so no record may be stored under a key holding it.
  */

@@ -5,14 +5,13 @@
  * the sender's list after its own edit: the sender's sibling order drifts from the document's.
  * This keeps track of recent placements so such a sender can be told the final places.
  */
-import { HIDDEN_TASK_FIELDS, PARENT_FIELD, TASKS, TRANSPORT_FIELDS, idOf, readField, recordFields, recordKey, storeMap, type RecordId } from './layout.js';
+import { HIDDEN_TASK_FIELDS, PARENT_FIELD, TASKS, TRANSPORT_FIELDS, idOf, isRecordId, readField, recordFields, recordKey, storeMap, type RecordId } from './layout.js';
 import { touchKey } from './adapter.js';
 import type { ProjectDocument } from './project-document.js';
 import { ROOT } from './tree.js';
 import type { Changes } from '../protocol/schemas.js';
 
 type Rec = Record<string, unknown>;
-const isRecordId = (v: unknown): v is RecordId => typeof v === 'number' || typeof v === 'string';
 
 function tasksEntry(changes: Changes | null): { added?: Rec[]; updated?: Rec[]; removed?: Rec[] } | undefined {
   const entry = changes?.[TASKS];

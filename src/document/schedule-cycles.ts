@@ -10,13 +10,13 @@
  * A cycle must use a dependency edge, since the tree edges alone only go down (starts) or up (ends).
  * So a dependency A -> B closes a cycle exactly when end(A) is reachable from start(B).
  */
-import { ACTIVE_FIELD, DEPENDENCY_ENDS, firstField, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
+import { ACTIVE_FIELD, DEPENDENCY_ENDS, firstField, isRecordId, readField, recordKey, type FieldMap, type StoreMap } from './layout.js';
 import { ROOT, type TreeIndex } from './tree.js';
 
 /** The task key a dependency end names (the first of `names` it has), or undefined. */
 function endOf(record: FieldMap, names: readonly string[]): string | undefined {
   const value = firstField(record, names);
-  return typeof value === 'number' || typeof value === 'string' ? recordKey(value) : undefined;
+  return isRecordId(value) ? recordKey(value) : undefined;
 }
 
 /** A multimap kept small: most tasks have no dependency or one (a string), a few have a list. */

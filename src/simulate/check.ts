@@ -3,6 +3,7 @@
  * (phantom ids, indices, nesting) and the Yjs order key are left out; a task's parent is compared
  * by key and its place by the order of its parent's children.
  */
+import { isRecordId } from '../document/layout.js';
 import { closesCycle, type TaskLinks, type TaskTree } from '../document/schedule-cycles.js';
 import { ASSIGNMENT_REFS, DEPENDENCY_ENDS, ROOT, STORES, TRANSPORT_FIELDS, isPhantom, keyOf, parentKeyOfValue, refOf, type Rec, type View } from './view.js';
 
@@ -108,7 +109,7 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
   for (const [key, dep] of view.store('dependencies')) {
     for (const names of DEPENDENCY_ENDS) {
       const ref = refOf(dep, names);
-      if (ref && ref.value !== null && ref.value !== '' && !tasks.has(keyOf(ref.value))) add(`dependency ${key}: ${ref.name} ${keyOf(ref.value)} does not exist`);
+      if (ref && pointsNowhere(ref.value, tasks)) add(`dependency ${key}: ${ref.name} ${nowhere(ref.value)}`);
     }
   }
   const { tree, links, keys } = scheduleOf(view);
@@ -116,7 +117,7 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
   for (const [key, assignment] of view.store('assignments')) {
     for (const [names, store] of ASSIGNMENT_REFS) {
       const ref = refOf(assignment, names);
-      if (ref && ref.value !== null && ref.value !== '' && !view.store(store).has(keyOf(ref.value))) add(`assignment ${key}: ${ref.name} ${keyOf(ref.value)} does not exist`);
+      if (ref && pointsNowhere(ref.value, view.store(store))) add(`assignment ${key}: ${ref.name} ${nowhere(ref.value)}`);
     }
   }
   const madeIn = new Map<string, string[]>();
@@ -131,13 +132,21 @@ export function validate(replica: string, view: View, initialIds?: Set<string>):
   return problems;
 }
 
+/** A reference (not empty) that names no record of `target`: one that is not an id names none. */
+function pointsNowhere(value: unknown, target: Map<string, unknown>): boolean {
+  return value !== null && value !== '' && (!isRecordId(value) || !target.has(keyOf(value)));
+}
+
+const nowhere = (value: unknown): string => (isRecordId(value) ? `${keyOf(value)} does not exist` : `${JSON.stringify(value)} is not an id`);
+
 /** The live dependencies of a view and its task tree, for the scheduling-loop search. */
 function scheduleOf(view: View): { tree: TaskTree; links: TaskLinks; keys: string[] } {
   const ends = new Map<string, { from: string; to: string }>();
   const targets = new Map<string, string[]>();
   for (const [key, dep] of view.store('dependencies')) {
     const [from, to] = DEPENDENCY_ENDS.map((names) => refOf(dep, names)?.value);
-    if (dep.active === false || from === undefined || from === null || to === undefined || to === null) continue;
+    // Only ids name tasks: an end like `[402]` is reported above as naming none.
+    if (dep.active === false || !isRecordId(from) || !isRecordId(to)) continue;
     ends.set(key, { from: keyOf(from), to: keyOf(to) });
     const list = targets.get(keyOf(from));
     if (list) list.push(keyOf(to));
