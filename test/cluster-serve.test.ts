@@ -540,6 +540,11 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     late.send({ command: 'dataset', project: 'shared' });
     const refused = await late.next(10_000);
     expect(JSON.stringify(refused)).toMatch(/error|Authorization|not/i);
+    // One b never opened, deleted on a: b finds it gone when asked to open it, like one never made.
+    await a.server.manage.projects.import({ id: 'unseen', name: 'Unseen' }, data);
+    await a.server.manage.projects.delete('unseen');
+    await expect(b.server.projects.open('unseen')).resolves.toBeUndefined();
+    await expect(b.server.projects.open('never-made')).resolves.toBeUndefined();
     // Created again on b: a new project, nothing of the deleted one comes back.
     await b.server.manage.projects.create({ id: 'shared', name: 'Again' });
     const again = await classicOn(a, 'shared');

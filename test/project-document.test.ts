@@ -1,8 +1,9 @@
-/** ProjectDocument built from stored states: deleted content is not kept. */
+/** ProjectDocument built from stored states: deleted content is not kept; how a record's fields are read. */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { ProjectDocument } from '../src/document/project-document.js';
 import { parseSeed, writeSeed } from '../src/document/seed.js';
+import { newRecord, readField } from '../src/document/layout.js';
 
 /** A stored state (written without garbage collection) holding a 1 MB value that was since overwritten. */
 function stateWithOverwrittenValue(): Uint8Array {
@@ -22,5 +23,22 @@ describe('a project document built from a stored state', () => {
       expect(Y.encodeStateAsUpdateV2(document.doc).byteLength).toBeLessThan(1000);
       document.destroy();
     }
+  });
+});
+
+describe("a record's field", () => {
+  it('is read from its own key once written after the record was made, else from the record as made', () => {
+    const doc = new Y.Doc();
+    const record = newRecord({ name: 'as made', note: 'kept' });
+    doc.getMap('tasks').set('1', record);
+    expect(readField(record, 'name')).toBe('as made');
+    record.set('name', 'renamed');
+    expect(readField(record, 'name')).toBe('renamed');
+    expect(readField(record, 'note')).toBe('kept');
+    // A peer may write `undefined`: the field then has no value, not the one it was made with.
+    record.set('note', undefined);
+    expect(readField(record, 'note')).toBeUndefined();
+    record.delete('name');
+    expect(readField(record, 'name')).toBe('as made');
   });
 });

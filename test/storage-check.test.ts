@@ -209,6 +209,24 @@ describe('a damaged project at load', () => {
     expect(JSON.stringify(reloaded.dataset.tasksData)).toContain('Still writable');
   });
 
+  it('failing to load while the server shuts down does not keep the shutdown from finishing', async () => {
+    await storedProjects();
+    await withDb(async (level) => {
+      const chunks = await keysOf(level, 'p:n1:snap:');
+      await level.put(chunks[0], (await level.get(chunks[0]))!.slice(0, 3));
+    });
+    const lines: string[] = [];
+    s = await startServer({}, s!.dataDir, (line) => lines.push(line));
+    // Opening starts the load at once; the shutdown meets it under way.
+    const opening = s.server.projects.open(1).then(
+      () => 'loaded',
+      (e: Error) => e.message,
+    );
+    await expect(s.stop()).resolves.toBeUndefined();
+    expect(await opening).toMatch(/^Project 1 cannot be loaded: its stored data is damaged/);
+    expect(lines.filter((line) => /unload failed|"level":50/.test(line))).toEqual([]);
+  });
+
   it('with a lost update-log entry is refused by name, not loaded without it', async () => {
     await storedProjects();
     await appendUpdates(3);
