@@ -4,7 +4,7 @@
  * clients receive them like any other change. Read from Yjs's own record of the transaction
  * (`tr.changed`), so it works for any writer.
  */
-import type * as Y from 'yjs';
+import * as Y from 'yjs';
 import { recordJson } from './dataset.js';
 import {
   BASE_FIELD,
@@ -53,10 +53,24 @@ function removedId(map: Y.Map<FieldMap>, key: string): RecordId {
   return typeof id === 'number' || typeof id === 'string' ? id : key;
 }
 
-export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex): Record<string, unknown> | null {
+/**
+ * Top-level types an update made that nothing has read yet (a store new to the document), by name.
+ * Yjs holds such a type as a bare placeholder until it is first read as a map, and then replaces
+ * it with a new object: the transaction's record of changes still knows it by the placeholder.
+ * Taken right after applying an update, before anything reads the new stores.
+ */
+export function unreadRoots(doc: Y.Doc): Map<unknown, string> {
+  const out = new Map<unknown, string>();
+  for (const [name, type] of doc.share) if (type.constructor === Y.AbstractType) out.set(type, name);
+  return out;
+}
+
+/** `unreadRoots`: the document's new stores as the transaction knows them (see there). */
+export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadRootsOf: Map<unknown, string> = new Map()): Record<string, unknown> | null {
   const doc = tr.doc;
   const out: Record<string, unknown> = {};
   const stores = new Map(allStoreNames(doc).map((name) => [storeMap(doc, name) as unknown, name]));
+  for (const [type, name] of unreadRootsOf) if (allStoreNames(doc).includes(name)) stores.set(type, name);
   const entries = new Map<string, Entry>();
   const entry = (store: string) => {
     let e = entries.get(store);
@@ -80,7 +94,7 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex): Record
   for (const [type, subs] of tr.changed) {
     const store = stores.get(type);
     if (store !== undefined) {
-      const map = type as unknown as Y.Map<FieldMap>;
+      const map = storeMap(doc, store) as Y.Map<FieldMap>;
       for (const key of subs) {
         if (key === null) continue;
         const record = map.get(key);

@@ -5,7 +5,7 @@
  */
 import * as Y from 'yjs';
 import { applyChange, type AppliedChange, type ChangeContext } from './adapter.js';
-import { changesOfTransaction } from './doc-changes.js';
+import { changesOfTransaction, unreadRoots } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { DatasetCache, datasetObject, type DatasetTexts } from './dataset.js';
 import { allStoreNames, BASE_FIELD, DEPENDENCIES, EXTRA_STORES_MAP, extraStoreNames, projectMap, readField, recordIdProblem, recordKey, storeMap, TASKS, type RecordId, type StoreMap } from './layout.js';
@@ -191,13 +191,14 @@ export class ProjectDocument {
     this.doc.transact((tr) => {
       if (v2) Y.applyUpdateV2(this.doc, update, origin);
       else Y.applyUpdate(this.doc, update, origin);
+      const newStores = unreadRoots(this.doc);
       refuseNonRecords(tr);
       // Applying an update marks the transaction remote; the repairs below are this replica's own
       // writes, and Yjs would otherwise take them for another client using our client id.
       tr.local = true;
       syncTree(tr, this.tree);
       repair(this, scopeOf(tr));
-      changes = changesOfTransaction(tr, this.tree);
+      changes = changesOfTransaction(tr, this.tree, newStores);
     }, origin);
     return changes;
   }
