@@ -58,5 +58,7 @@ describe('a deleted project', () => {
     await ending;
     await expect(reset).rejects.toBeInstanceOf(ProjectClosed);
     await expect(reset).rejects.toThrow(/deleted/);
+    // Which project: the server answers it as that project's error, whichever command met it.
+    await expect(reset).rejects.toMatchObject({ project: 78 });
   });
 });

@@ -28,6 +28,15 @@ describe('keyBetween', () => {
     expect(typeof keyBetween(null, null)).toBe('string');
   });
 
+  it('takes the next whole key between keys of different integer parts when it fits, else a fraction above the lower', () => {
+    // Short keys where there is room: between a0 and a5, a1.
+    expect(keyBetween('a0', 'a5')).toBe('a1');
+    // No room for a whole key (a1 is the upper bound itself): a fraction of a0, still below a1.
+    const between = keyBetween('a0', 'a1');
+    expect(between > 'a0' && between < 'a1').toBe(true);
+    expect(between.startsWith('a0')).toBe(true);
+  });
+
   it('always returns a key strictly between its bounds, wherever siblings are inserted', () => {
     fc.assert(
       fc.property(fc.array(position, { minLength: 1, maxLength: 300 }), (positions) => {

@@ -91,6 +91,18 @@ describe('a change resolving phantom ids', () => {
     expect(t.record('tasks', 11)!.note).toEqual({ owner: id });
   });
 
+  it("puts a resource's calendar to the calendar with that phantom id, also when a task of the change has it too", async () => {
+    const t = await seededProject('saas', 'number');
+    const applied = t.apply({
+      tasks: { added: [{ $PhantomId: 'x', name: 'T' }] },
+      calendars: { added: [{ $PhantomId: 'x', name: 'Night shift' }] },
+      resources: { added: [{ $PhantomId: 'r', name: 'R', calendar: 'x' }] },
+    });
+    const calendar = applied.newPhantoms.get('x', 'calendars');
+    expect(calendar).not.toBe(applied.newPhantoms.get('x', 'tasks'));
+    expect(t.record('resources', applied.newPhantoms.get('r', 'resources')!)!.calendar).toBe(calendar);
+  });
+
   it('resolves an updated or removed row\'s id in its own store only', async () => {
     const t = await seededProject('saas', 'number');
     const task = t.apply({ tasks: { added: [{ $PhantomId: 'x', name: 'T' }] } }).newPhantoms.get('x', 'tasks');

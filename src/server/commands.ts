@@ -26,7 +26,6 @@ import { announceToAll, type Connection } from './connection.js';
 import type { ProjectRegistry } from './projects.js';
 import type { Room } from './projects.js';
 import type { LoginGuard } from './login-guard.js';
-import { ProjectClosed } from './project-closed.js';
 import type { UsersAnnouncer } from './users-announcer.js';
 import type { Config } from '../config/schema.js';
 
@@ -225,14 +224,8 @@ const presence: Command = {
 
 const reset: Command = {
   ...needs(true, true, true, true),
-  async run({ connection, project, room }) {
-    try {
-      await room!.reset(connection.user!.name, true);
-    } catch (e) {
-      // The project was deleted while the reset waited in its queue.
-      if (!(e instanceof ProjectClosed)) throw e;
-      connection.send({ command: 'error', project, message: e.message });
-    }
+  async run({ connection, room }) {
+    await room!.reset(connection.user!.name, true);
   },
 };
 

@@ -812,7 +812,7 @@ export class ProjectRoom {
   /** Bring back the seed as a new state of the document; ids and revision numbers keep counting. */
   reset(userName: string, announceProject: boolean): Promise<void> {
     return this.queue.run(async () => {
-      if (this.closed) throw new ProjectClosed(this.closedReason);
+      if (this.closed) throw new ProjectClosed(this.id, this.closedReason);
       await this.takeVersion('before-reset', `Before reset by ${userName}`);
       const seed = await this.options.loadSeed();
       // Stored content of the versions the reset removes goes with them.
@@ -979,7 +979,7 @@ export class ProjectRoom {
    */
   restore(n: number, userName: string): Promise<{ restored: VersionMeta; before: VersionMeta; revision: string | null }> {
     return this.queue.run(async () => {
-      if (this.closed) throw new ProjectClosed(this.closedReason);
+      if (this.closed) throw new ProjectClosed(this.id, this.closedReason);
       const { version: restored, state } = await this.history.get(n);
       const before = await this.takeVersion('before-restore', `Before restore of version ${n}`);
       if (!before) throw new Error('project is closing');

@@ -24,6 +24,7 @@ import { AutoSaveGrants } from './autosave.js';
 import { announceUsers, dispatch, openProject, type ServerContext } from './commands.js';
 import { Connection, announceToAll, type SentCount } from './connection.js';
 import { ProjectRegistry } from './projects.js';
+import { ProjectClosed } from './project-closed.js';
 import { ProjectCatalog } from '../projects/catalog.js';
 import { resolveProjectId } from '../history/project-id.js';
 import { ProjectsService, type ProjectsApi } from '../projects/service.js';
@@ -390,6 +391,8 @@ export class WeftServer {
     try {
       await dispatch(this.context, connection, decoded.frame);
     } catch (e) {
+      // The project was deleted or unloaded while the command waited in its queue: its error.
+      if (e instanceof ProjectClosed) return connection.send({ command: 'error', project: e.project, message: e.message });
       this.context.failed('internal');
       this.log(`${connection.id}: ${decoded.frame.command} failed: ${(e as Error).stack ?? e}`, { level: 'error', connection: connection.id, user: connection.user?.name, project: connection.room?.id });
       connection.send({ command: 'error', message: `${decoded.frame.command} failed: ${(e as Error).message}` });
