@@ -103,6 +103,15 @@ describe('a change resolving phantom ids', () => {
     expect(t.record('resources', applied.newPhantoms.get('r', 'resources')!)!.calendar).toBe(calendar);
   });
 
+  it("puts a resource's calendar to the calendar with that phantom id when a task of an earlier change has it too", async () => {
+    const t = await seededProject('saas', 'number');
+    const task = t.apply({ tasks: { added: [{ $PhantomId: 'y', name: 'T' }] } }).newPhantoms.get('y', 'tasks');
+    const calendar = t.apply({ calendars: { added: [{ $PhantomId: 'y', name: 'Night shift' }] } }).newPhantoms.get('y', 'calendars');
+    const resource = t.apply({ resources: { added: [{ $PhantomId: 'r', name: 'R', calendar: 'y' }] } }).newPhantoms.get('r', 'resources');
+    expect(calendar).not.toBe(task);
+    expect(t.record('resources', resource!)!.calendar).toBe(calendar);
+  });
+
   it('resolves an updated or removed row\'s id in its own store only', async () => {
     const t = await seededProject('saas', 'number');
     const task = t.apply({ tasks: { added: [{ $PhantomId: 'x', name: 'T' }] } }).newPhantoms.get('x', 'tasks');
