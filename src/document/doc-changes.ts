@@ -69,8 +69,9 @@ export function unreadRoots(doc: Y.Doc): Map<unknown, string> {
 export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadRootsOf: Map<unknown, string> = new Map()): Record<string, unknown> | null {
   const doc = tr.doc;
   const out: Record<string, unknown> = {};
-  const stores = new Map(allStoreNames(doc).map((name) => [storeMap(doc, name) as unknown, name]));
-  for (const [type, name] of unreadRootsOf) if (allStoreNames(doc).includes(name)) stores.set(type, name);
+  const names = allStoreNames(doc);
+  const stores = new Map(names.map((name) => [storeMap(doc, name) as unknown, name]));
+  for (const [type, name] of unreadRootsOf) if (names.includes(name)) stores.set(type, name);
   const entries = new Map<string, Entry>();
   const entry = (store: string) => {
     let e = entries.get(store);
