@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hashPassword, isHashed, verifyPassword } from '../src/server/passwords.js';
+import { TestClient } from './support/client.js';
+import { startServer } from './support/server.js';
 
 describe('configured passwords', () => {
   it('are checked against a scrypt hash, which never holds the password itself', () => {
@@ -29,8 +31,6 @@ describe('configured passwords', () => {
 
 describe('a server whose config holds a hashed password', () => {
   it('logs that user in with the password, over WebSocket and the admin API, and not with the hash', async () => {
-    const { startServer } = await import('./support/server.js');
-    const { TestClient } = await import('./support/client.js');
     const hash = hashPassword('pa55word');
     const s = await startServer({ users: { admin: { password: hash, group: 'admin' } } });
     try {

@@ -99,8 +99,9 @@ export function keyBetween(a: string | null, b: string | null): string {
   if (b === null) return stepInteger(ia, 1) ?? ia + midpoint(fa, null);
   const ib = integerPart(b);
   if (ia === ib) return ia + midpoint(fa, b.slice(ib.length));
-  const next = stepInteger(ia, 1);
-  return next !== null && next < b ? next : ia + midpoint(fa, null);
+  // a < b and their integer parts differ, so ia < ib: ia is not the largest integer, and has a next.
+  const next = stepInteger(ia, 1)!;
+  return next < b ? next : ia + midpoint(fa, null);
 }
 
 /** `n` increasing keys strictly between a and b. */
