@@ -586,6 +586,28 @@ describe('sibling order', () => {
     expect(t.children(1)).toEqual([11, 12, 13, 14]);
   });
 
+  it('places a task listed twice in one change where its last placement puts it, untouched by the parent it passed through', async () => {
+    const t = await seededProject();
+    t.apply({
+      tasks: {
+        updated: [
+          { id: 22, parentIndex: 0 },
+          { id: 15, parentId: 1, parentIndex: 0 },
+          { id: 15, parentId: 2, parentIndex: 2 },
+        ],
+      },
+    });
+    expect(t.children(2)).toEqual([22, 21, 15, 23, 24, 25]);
+    expect(t.children(1)).toEqual([11, 12, 13, 14]);
+  });
+
+  it('places nothing for a task added and removed in the same change', async () => {
+    const t = await seededProject();
+    const { newPhantoms } = t.apply({ tasks: { added: [add('x', { parentIndex: 0 }), add('y', { parentIndex: 2 })], removed: [{ id: P('x') }] } });
+    expect(newPhantoms.get(P('x'))).toBeDefined();
+    expect(t.children(1)).toEqual([11, 12, newPhantoms.get(P('y')), 13, 14, 15]);
+  });
+
   it('keeps the order through encoding the document and loading it into a new one', async () => {
     const t = await seededProject();
     const { newPhantoms } = t.apply({

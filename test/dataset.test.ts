@@ -280,6 +280,18 @@ describe('seed files', () => {
     expect(tasks.every((t, i) => t.parentId === (i === 0 ? null : i))).toBe(true);
   });
 
+  it('leaves out rows that are not records, at any depth of the task tree and in other stores', () => {
+    const seed = parseSeed({
+      tasks: { rows: [null, 5, 'ab', [1], { id: 1, children: [null, { id: 2 }, 'x', [3]] }] },
+      resources: { rows: [null, { id: 1, name: 'R' }, 7, 'cd', []] },
+    });
+    expect(seed.stores.get('tasks')).toEqual([
+      { id: 1, parentId: null },
+      { id: 2, parentId: 1 },
+    ]);
+    expect(seed.stores.get('resources')).toEqual([{ id: 1, name: 'R' }]);
+  });
+
   it('cuts a seed into parts as they are asked for, each at most a batch, every row once and in order', () => {
     const seed = parseSeed(bigSeed(5_000));
     const parts = seedParts(seed, 1_000);

@@ -81,13 +81,16 @@ describe('malformed requests at the edge', () => {
 });
 
 describe('logins announced to everyone', () => {
-  it('refuses a login name longer than the limit and announces nothing', async () => {
+  it('refuses a login name longer than the limit and announces nothing, and takes one exactly as long as the limit', async () => {
     const s = await serve();
     const observer = track(await classicLogin(s.port, 'observer'));
     const c = track(await TestClient.connect(s.port));
-    c.send({ command: 'login', login: 'n'.repeat(200) });
+    c.send({ command: 'login', login: 'n'.repeat(129) });
     expect((await c.next()).error).toMatch(/at most 128 characters/);
     expect(await observer.drain(300)).toEqual([]);
+    c.send({ command: 'login', login: 'm'.repeat(128) });
+    expect(await c.next()).toEqual({ command: 'login' });
+    expect(await observer.nextOf('login')).toEqual({ command: 'login', userName: 'm'.repeat(128) });
     await honestIsAnswered(s.port);
   });
 

@@ -138,6 +138,14 @@ describe('checkStorage over hand-made keys', () => {
     expect(damage).toEqual([{ project: 1, key: keys.update(1), problem: expect.stringMatching(/^update-log entry does not decode \(3 bytes: /) }]);
   });
 
+  it('passes over keys named like a numbered section alone, which a load does not read, whatever they hold', async () => {
+    const keys = await storeProject(1);
+    const junk = new Uint8Array([0xff, 0x00, 0x13, 0x37]);
+    for (const section of ['snap', 'u', 'vs']) await db.put(`${keys.prefix}${section}`, junk);
+    const report = await checkStorage(db);
+    expect(report).toEqual({ projects: 1, keys: 8, damage: [] });
+  });
+
   it('names a state that does not load as a project', async () => {
     const keys = new ProjectKeys(1);
     const doc = new Y.Doc();

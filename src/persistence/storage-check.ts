@@ -59,7 +59,6 @@ class ProjectCheck {
     const rest = key.slice(this.prefix.length);
     const colon = rest.indexOf(':');
     const section = colon === -1 ? rest : rest.slice(0, colon);
-    const name = colon === -1 ? '' : rest.slice(colon + 1);
     let json: unknown;
     if (JSON_SECTIONS.has(section)) {
       try {
@@ -68,12 +67,18 @@ class ProjectCheck {
         return this.report(key, `not valid JSON (${(e as Error).message})`);
       }
     }
-    if (section === 'meta') this.checkMeta(key, json);
-    else if (section === 'snap') this.checkChunk(key, Number(name), value);
-    else if (section === 'snapseq') {
+    if (section === 'meta') return this.checkMeta(key, json);
+    if (section === 'snapseq') {
       if (!Number.isSafeInteger(json) || (json as number) < 0) this.report(key, `snapshot sequence is not a whole number: ${JSON.stringify(json)}`);
       else this.snapshotSeq = this.lastSeq = json as number;
-    } else if (section === 'u') this.checkUpdate(key, Number(name), value);
+      return;
+    }
+    // The sections below are numbered: a load reads only keys with a number after the colon
+    // (ProjectKeys.range), so a key named like the section alone is no part of the project.
+    if (colon === -1) return;
+    const name = rest.slice(colon + 1);
+    if (section === 'snap') this.checkChunk(key, Number(name), value);
+    else if (section === 'u') this.checkUpdate(key, Number(name), value);
     else if (section === 'rv') {
       const next = this.meta?.nextRevision;
       if (typeof next === 'number' && Number(name) >= next) this.report(key, `revision ${Number(name)} is at or above the counter's next revision ${next}`);

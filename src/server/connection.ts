@@ -81,7 +81,7 @@ export class Connection {
   send(message: Message | Text): void {
     if (!this.open) return;
     // Announcements held were sent before this message.
-    if (this.announcements) this.flushAnnouncements();
+    this.flushAnnouncements();
     const text = textOf(message);
     const length = typeof text === 'string' ? text.length : text.byteLength;
     if (this.sent) {
@@ -121,7 +121,7 @@ export class Connection {
     return this.open ? corkSocket(this.socket) : null;
   }
 
-  /** Send the announcements held, in one write. */
+  /** Send the announcements held, if any, in one write. */
   flushAnnouncements(): void {
     const held = this.announcements;
     if (!held) return;
@@ -140,7 +140,7 @@ export class Connection {
    */
   sendPieces(pieces: string[]): void {
     if (!this.open) return;
-    if (this.announcements) this.flushAnnouncements();
+    this.flushAnnouncements();
     const chars = pieces.reduce((n, p) => n + p.length, 0);
     if (this.sent) {
       this.sent.messages++;
