@@ -141,7 +141,7 @@ describe('an embedded server', () => {
     expect(await weft.manage.projects.list()).toEqual([]);
   });
 
-  it('tells onCommit of each change as clients receive it and who made it, and onLoad / onUnload of projects', async () => {
+  it('tells onCommit of each change as clients receive it and who made it (no user for the server\'s own), and onLoad / onUnload of projects', async () => {
     dir = await tempDir();
     const commits: CommittedChange[] = [];
     const events: string[] = [];
@@ -166,6 +166,12 @@ describe('an embedded server', () => {
     expect(commits).toHaveLength(1);
     expect(commits[0]).toMatchObject({ project: 1, revision: 'server-1', client: expect.stringMatching(/^client-/), user: 'ann' });
     expect((commits[0].changes as any).tasks.added).toEqual(echo.changes.tasks.added);
+    // A version the server takes is told to clients as the server's change: made by no user.
+    await weft.manage.history.create('1', 'Hooked version');
+    await client.nextOf('projectChange');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(commits).toHaveLength(2);
+    expect(commits[1]).toMatchObject({ project: 1, revision: 'server-2', client: 'weft-server', user: null });
     await client.close();
     await weft.close();
     weft = null;

@@ -259,7 +259,7 @@ describe('projects on demand', () => {
     expect((await call('/api/projects', admin)).body.map((p: any) => p.id)).toEqual([1, 2, 3]);
   });
 
-  it('when on, create a project a token names on its first open, empty, and not for a "*" token', async () => {
+  it('when on, create a project a token names on its first open, empty, and not for a "*" token nor a user without a token', async () => {
     s = await startServer({ ...tokens, onDemandProjects: true });
     const c = await classicLogin(s.port, 'ann', await signed({ sub: 'ann', projects: ['fresh', 77] }));
     c.send({ command: 'dataset', project: 'fresh' });
@@ -273,6 +273,13 @@ describe('projects on demand', () => {
     all.send({ command: 'dataset', project: 'typo' });
     expect((await all.nextOf('dataset')).error).toBe('Authorization required');
     await all.close();
+    // A user logged in with a password holds no token: it opens projects as before and makes none.
+    const configured = await classicLogin(s.port, 'admin');
+    configured.send({ command: 'dataset', project: 1 });
+    expect((await configured.nextOf('dataset')).dataset.tasksData.length).toBeGreaterThan(0);
+    configured.send({ command: 'dataset', project: 'made-up' });
+    expect((await configured.nextOf('dataset')).error).toBe('Authorization required');
+    await configured.close();
     expect((await call('/api/projects', admin)).body.map((p: any) => p.id)).toEqual([1, 2, 3, 'fresh', 77]);
   });
 });

@@ -4,7 +4,7 @@
  * fails here rather than somewhere behind the server.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENCODE_SLICE, DATASET_TEXT_FORMAT, Storage, updatesOf, utf8InSlices, type ProjectMeta } from '../src/persistence/storage.js';
@@ -224,8 +224,11 @@ describe('storage of a project', () => {
     expect([...(await storage.db.get('d:a'))!]).toEqual([7]);
   });
 
-  it('names the data directory when it cannot be opened', async () => {
-    await expect(Storage.open(join(dir, 'db'))).rejects.toThrow(`cannot open data directory ${join(dir, 'db')}: `);
+  it('names the data directory and why when it cannot be opened', async () => {
+    await expect(Storage.open(join(dir, 'db'))).rejects.toThrow(new RegExp(`^cannot open data directory ${join(dir, 'db')}: .*LOCK: already held`));
+    await writeFile(join(dir, 'a-file'), 'x');
+    const under = join(dir, 'a-file', 'db');
+    await expect(Storage.open(under)).rejects.toThrow(new RegExp(`^cannot open data directory ${under}: ENOTDIR`));
   });
 });
 

@@ -163,7 +163,7 @@ export class DatasetCache {
  * are large, so they are passed on as they are rather than copied into one string.
  */
 export function storesPieces(texts: DatasetTexts, keys: DatasetKeys = 'legacy'): string[] {
-  const names = keys === 'plain' ? PLAIN_KEYS : DATASET_KEYS;
+  const names = keys === 'legacy' ? DATASET_KEYS : PLAIN_KEYS;
   const pieces: string[] = [];
   KNOWN_STORES.forEach((s, i) => pieces.push(`${i === 0 ? '{' : ','}"${names[s]}":`, texts.stores.get(s)!));
   pieces.push('}');

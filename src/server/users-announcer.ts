@@ -58,7 +58,7 @@ export class UsersAnnouncer {
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
+    clearTimeout(this.timer ?? undefined);
     this.timer = null;
     this.deferred.clear();
   }
