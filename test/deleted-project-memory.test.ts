@@ -62,3 +62,16 @@ describe('a deleted project', () => {
     await expect(reset).rejects.toMatchObject({ project: 78 });
   });
 });
+
+describe('an unloaded project', () => {
+  it('refuses a reset that waited behind its unload as the project\'s error, to be opened again', async () => {
+    await s.server.manage.projects.create({ id: 79, name: 'Unloaded' });
+    const room = (await s.server.projects.open(79)) as ProjectRoom;
+    const closing = room.close();
+    const reset = room.reset('admin', true);
+    await closing;
+    await expect(reset).rejects.toBeInstanceOf(ProjectClosed);
+    await expect(reset).rejects.toThrow('Project was unloaded: open it again');
+    await expect(reset).rejects.toMatchObject({ project: 79 });
+  });
+});

@@ -138,6 +138,17 @@ describe('checkStorage over hand-made keys', () => {
     expect(damage).toEqual([{ project: 1, key: keys.update(1), problem: expect.stringMatching(/^update-log entry does not decode \(3 bytes: /) }]);
   });
 
+  it('reports a gap and a part after it that does not decode, not also the state they leave incomplete', async () => {
+    const keys = await storeProject(1);
+    await db.del(keys.update(1));
+    await db.put(keys.update(3), new Uint8Array([0, 0, 0]));
+    const { damage } = await checkStorage(db);
+    expect(damage).toEqual([
+      { project: 1, key: keys.update(2), problem: 'update-log entry 1 is missing' },
+      { project: 1, key: keys.update(3), problem: expect.stringMatching(/^update-log entry does not decode \(3 bytes: /) },
+    ]);
+  });
+
   it('passes over keys named like a numbered section alone, which a load does not read, whatever they hold', async () => {
     const keys = await storeProject(1);
     const junk = new Uint8Array([0xff, 0x00, 0x13, 0x37]);

@@ -10,6 +10,7 @@ import { runStorage } from '../src/cli/storage.js';
 import { Storage } from '../src/persistence/storage.js';
 import { UpdateLog } from '../src/persistence/update-log.js';
 import { checkStorage } from '../src/persistence/storage-check.js';
+import { KNOWN_STORES } from '../src/document/layout.js';
 import { UsageError } from '../src/cli/command.js';
 import { classicLogin, revisionsLogin, type TestClient } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
@@ -207,6 +208,33 @@ describe('a damaged project at load', () => {
     other.send({ command: 'dataset', project: 2 });
     const reloaded = await other.nextOf('dataset', 10_000);
     expect(JSON.stringify(reloaded.dataset.tasksData)).toContain('Still writable');
+  });
+
+  it('served from its stored dataset texts while it loads tells that subscriber by name when the load fails, and ends the subscription', async () => {
+    await storedProjects();
+    const storage = await Storage.open(db());
+    try {
+      const project = storage.project(1);
+      const stored = (await project.load())!;
+      const stores = new Map(KNOWN_STORES.map((name) => [name, name === 'tasks' ? '[{"id":1,"name":"Early"}]' : '[]'] as [string, string]));
+      await project.storeDatasetTexts(stored.lastSeq, { stores, project: '{}' });
+    } finally {
+      await storage.close();
+    }
+    await withDb(async (level) => {
+      const chunks = await keysOf(level, 'p:n1:snap:');
+      await level.put(chunks[0], (await level.get(chunks[0]))!.slice(0, 3));
+    });
+    s = await startServer({}, s!.dataDir);
+    const c = await classicLogin(s.port, 'admin');
+    clients.push(c);
+    c.send({ command: 'dataset', project: 1 });
+    expect((await c.nextOf('dataset', 10_000)).dataset.tasksData).toEqual([{ id: 1, name: 'Early' }]);
+    const told = await c.nextOf('error', 10_000);
+    expect(told).toEqual({ command: 'error', project: 1, message: 'Project 1 cannot be loaded: open it again' });
+    // No longer subscribed: its change is refused, and the connection keeps working.
+    c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 1, name: 'Lost' }] } } });
+    expect((await c.next(10_000)).error).toBeDefined();
   });
 
   it('failing to load while the server shuts down does not keep the shutdown from finishing', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { Storage, type ProjectMeta, type ProjectStorage } from '../src/persistence/storage.js';
-import { UpdateLog } from '../src/persistence/update-log.js';
+import { CHUNK_BYTES, UpdateLog } from '../src/persistence/update-log.js';
 import { mergeUpdates, stopMerger, warmUpMerger } from '../src/persistence/merger.js';
 
 vi.mock('yjs', async (importOriginal) => {
@@ -126,6 +126,34 @@ describe('the update log', () => {
     for (const u of [updates[0], updates[1], big[0], updates[2]]) Y.applyUpdateV2(expected, u);
     expect(await stateOf(again)).toEqual(expected.getMap('tasks').toJSON());
     void doc;
+  });
+
+  it('starts a new chunk after a last chunk of exactly the chunk size, and writes that full chunk again never', async () => {
+    // The text whose update is exactly CHUNK_BYTES long (a fixed client id: its length is part of the size).
+    let full: { doc: Y.Doc; update: Uint8Array } | null = null;
+    for (let length = CHUNK_BYTES - 100; length < CHUNK_BYTES && !full; length++) {
+      const doc = new Y.Doc();
+      doc.clientID = 1;
+      let update = new Uint8Array();
+      doc.on('updateV2', (u: Uint8Array) => (update = u));
+      doc.getMap('tasks').set('big', 'x'.repeat(length));
+      if (update.byteLength === CHUNK_BYTES) full = { doc, update };
+    }
+    expect(full).not.toBeNull();
+    const log = new UpdateLog(project);
+    log.reset(null);
+    await log.write({ update: full!.update, meta });
+    await log.fold();
+    expect(await chunkSizes()).toEqual([CHUNK_BYTES]);
+    const next: Uint8Array[] = [];
+    full!.doc.on('updateV2', (u: Uint8Array) => next.push(u));
+    full!.doc.getMap('tasks').set('small', 'y');
+    await log.write({ update: next[0], meta });
+    const compact = vi.spyOn(project, 'compact');
+    await log.fold();
+    expect(compact.mock.calls.map(([chunks]) => chunks.map((c) => c.index))).toEqual([[1]]);
+    expect(await chunkSizes()).toEqual([CHUNK_BYTES, next[0].byteLength]);
+    expect(await stateOf(log)).toEqual(full!.doc.getMap('tasks').toJSON());
   });
 
   it('runs one fold at a time, keeps what is written during it for the next, and does nothing with nothing to fold', async () => {

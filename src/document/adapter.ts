@@ -544,13 +544,20 @@ function storedValue(value: unknown, existing: unknown): unknown {
     rows = rows.filter((r) => !gone.has(idOf(r)));
   }
   if (Array.isArray(value.updated)) {
-    for (const update of value.updated as Rec[]) {
-      const i = rows.findIndex((r) => idOf(r) !== undefined && idOf(r) === update.id);
-      if (i !== -1) rows[i] = { ...rows[i], ...update };
+    // By id: one pass over the rows however many updates there are (rows that are not records are passed over).
+    const updates = new Map<unknown, Rec>();
+    for (const update of value.updated) {
+      const id = idOf(update);
+      if (id !== undefined) updates.set(id, { ...updates.get(id), ...(update as Rec) });
     }
+    rows = rows.map((row) => {
+      const update = updates.get(idOf(row));
+      return update ? { ...row, ...update } : row;
+    });
   }
   if (Array.isArray(value.added)) {
-    for (const added of value.added as Rec[]) {
+    for (const added of value.added) {
+      if (!isObject(added)) continue;
       const { $PhantomId: _p, ...fields } = added;
       rows.push(fields);
     }

@@ -8,7 +8,7 @@ import { updatesOf, type Commit, type ProjectStorage, type StoredChunk, type Sto
 import { mergeUpdates } from './merger.js';
 
 /** Snapshot chunks are folded up to about this size, so loading applies them in small steps. */
-const CHUNK_BYTES = 64 * 1024;
+export const CHUNK_BYTES = 64 * 1024;
 
 export class UpdateLog {
   private seq = 0;
