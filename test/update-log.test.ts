@@ -134,7 +134,7 @@ describe('the update log', () => {
     for (let length = CHUNK_BYTES - 100; length < CHUNK_BYTES && !full; length++) {
       const doc = new Y.Doc();
       doc.clientID = 1;
-      let update = new Uint8Array();
+      let update: Uint8Array = new Uint8Array();
       doc.on('updateV2', (u: Uint8Array) => (update = u));
       doc.getMap('tasks').set('big', 'x'.repeat(length));
       if (update.byteLength === CHUNK_BYTES) full = { doc, update };
