@@ -742,15 +742,16 @@ describe('nested change sets', () => {
   it('updates the rows a nested change set names wherever they stand, and passes over entries that are not records', async () => {
     const t = await seededProject();
     const { outgoing } = t.apply({
-      calendars: { added: [{ $PhantomId: '_generatedCalendarModel_2', name: 'Rota', intervals: { added: [{ id: 'i1' }, { id: 'i2' }, { id: 'i3' }] } }] },
+      calendars: { added: [{ $PhantomId: '_generatedCalendarModel_2', name: 'Rota', intervals: { added: [{ id: 'i1' }, { id: 'i2' }, { id: 'i3' }, { note: 'no id' }] } }] },
     });
     const cal = (outgoing.calendars as Rec).added[0];
     t.apply({
       calendars: {
-        updated: [{ id: cal.id, intervals: { updated: [{ id: 'i3', n: 3 }, null, 7, { id: 'i2', n: 2 }, { id: 'missing', n: 0 }, { id: 'i3', m: 3 }], added: [null, 'x', { id: 'i4' }] } }],
+        updated: [{ id: cal.id, intervals: { updated: [{ id: 'i3', n: 3 }, null, 7, { id: 'i2', n: 2 }, { id: 'missing', n: 0 }, { id: 'i3', m: 3 }, { n: 'no id' }], added: [null, 'x', { id: 'i4' }] } }],
       },
     });
-    expect(t.record('calendars', cal.id)?.intervals).toEqual([{ id: 'i1' }, { id: 'i2', n: 2 }, { id: 'i3', n: 3, m: 3 }, { id: 'i4' }]);
+    // An update without an id names no row, not even one without an id.
+    expect(t.record('calendars', cal.id)?.intervals).toEqual([{ id: 'i1' }, { id: 'i2', n: 2 }, { id: 'i3', n: 3, m: 3 }, { note: 'no id' }, { id: 'i4' }]);
   });
 
   it('leaves plain objects that only look a little like change sets alone', async () => {

@@ -88,6 +88,11 @@ describe('keyBetween', () => {
     expect(() => keyBetween(b, a)).toThrow(RangeError);
     expect(() => keyBetween(a, a)).toThrow(RangeError);
   });
+
+  it('refuses a bound that is not an order key, naming what is wrong with it', () => {
+    expect(() => keyBetween('!x', null)).toThrow(new RangeError('invalid order key head: !'));
+    expect(() => keyBetween(null, 'c1')).toThrow(new RangeError('invalid order key: c1'));
+  });
 });
 
 describe('isOrderKey', () => {

@@ -123,6 +123,22 @@ describe('compaction', () => {
   let s: TestServer;
   afterEach(async () => s?.dispose());
 
+  it('folds the log once enough changes were logged and the project is quiet, saying so before and after in debug lines naming the project', async () => {
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const log = (msg: string, fields?: unknown) => void lines.push({ msg, fields });
+    s = await startServer({ logLevel: 'debug' as const, storage: { compactAfterUpdates: 1, quietMs: 50, quietMaxMs: 200 } }, undefined, log);
+    const { client } = await loadClassic(s.port, 1);
+    await added(client, 1, newTask('_generatedQuiet', 'Quiet', 2, 0));
+    const folds = () => lines.filter(({ msg }) => /folding the log|log folded/.test(msg));
+    for (let i = 0; i < 200 && folds().length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    // The crash test of `npm run reliability` reads these lines to tell what a kill interrupted.
+    expect(folds().slice(0, 2)).toEqual([
+      { msg: 'project 1: folding the log', fields: { level: 'debug', project: 1 } },
+      { msg: 'project 1: log folded', fields: { level: 'debug', project: 1 } },
+    ]);
+    expect((await s.server.storage.project(1).load())!.updates).toEqual([]);
+  });
+
   it('folds the update log into a snapshot after compactAfterUpdates updates and still serves every change after a restart', async () => {
     const overrides = { logLevel: 'debug' as const, storage: { compactAfterUpdates: 5, unloadAfterSeconds: 60, sync: false } };
     // The server's lines about folding, shown when the fold is not seen.

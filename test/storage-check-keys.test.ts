@@ -134,6 +134,7 @@ describe('checkStorage over hand-made keys', () => {
   it('stops applying a project\'s log after the first part that does not decode, and reports only that part', async () => {
     const keys = await storeProject(1);
     await db.put(keys.update(1), new Uint8Array([0, 0, 0]));
+    await db.put(keys.update(2), new Uint8Array([1, 1]));
     const { damage } = await checkStorage(db);
     expect(damage).toEqual([{ project: 1, key: keys.update(1), problem: expect.stringMatching(/^update-log entry does not decode \(3 bytes: /) }]);
   });
