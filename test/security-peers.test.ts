@@ -42,13 +42,13 @@ const emptySyncStep1 = () => {
   return encoding.toUint8Array(e);
 };
 
-function fakeAwareness(from: number, count: number): Uint8Array {
+function fakeAwareness(from: number, count: number, name = 'fake'): Uint8Array {
   const e = encoding.createEncoder();
   encoding.writeVarUint(e, count);
   for (let i = 0; i < count; i++) {
     encoding.writeVarUint(e, from + i);
     encoding.writeVarUint(e, 1);
-    encoding.writeVarString(e, JSON.stringify({ user: { name: `fake ${i}` } }));
+    encoding.writeVarString(e, JSON.stringify({ user: { name: `${name} ${i}` } }));
   }
   return awarenessFrame(encoding.toUint8Array(e));
 }
@@ -107,6 +107,23 @@ describe('Yjs peers are bounded', () => {
     expect(relayed.reduce((n, f) => n + f.byteLength, 0)).toBeLessThan(10_000);
     expect(relayed.length).toBeGreaterThan(0);
     hostile.ws.close();
+    watcher.ws.close();
+  });
+
+  it('an awareness frame over 64 KB with one state is not relayed, and a small one after it is', async () => {
+    const watcher = await rawPeer('3', 'admin');
+    const sender = await rawPeer('3', 'viewer');
+    await sleep(200);
+    watcher.frames.length = 0;
+    sender.ws.send(fakeAwareness(501, 1, 'w'.repeat(70_000)));
+    sender.ws.send(fakeAwareness(502, 1, 'small'));
+    await honestDatasetWithin(3, 1000);
+    await sleep(500);
+    const relayed = watcher.frames.filter((f) => f[0] === 1);
+    expect(relayed.length).toBeGreaterThan(0);
+    expect(relayed.reduce((n, f) => n + f.byteLength, 0)).toBeLessThan(10_000);
+    expect(sender.ws.readyState).toBe(WebSocket.OPEN);
+    sender.ws.close();
     watcher.ws.close();
   });
 });
