@@ -11,16 +11,24 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const args = process.argv.slice(2);
+const usage = 'usage: node scripts/mutation-sample.mjs [--lines N] [--seed S] FOLDER...';
+if (args.includes('--help') || args.includes('-h')) {
+  console.log(usage);
+  process.exit(0);
+}
 let lines = 20;
 let seed = 1;
 const folders = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--lines') lines = Number(args[++i]);
   else if (args[i] === '--seed') seed = Number(args[++i]);
-  else folders.push(args[i]);
+  else if (args[i].startsWith('-')) {
+    console.error(`unknown option ${args[i]}\n${usage}`);
+    process.exit(2);
+  } else folders.push(args[i]);
 }
 if (!folders.length || !Number.isInteger(lines) || lines < 1 || !Number.isInteger(seed)) {
-  console.error('usage: node scripts/mutation-sample.mjs [--lines N] [--seed S] FOLDER...');
+  console.error(usage);
   process.exit(2);
 }
 
