@@ -15,7 +15,7 @@ import { RefusedChange } from '../document/refused.js';
 import type { ProjectDocument } from '../document/project-document.js';
 import type { VersionMeta } from '../history/versions.js';
 import type { ProjectMeta } from '../persistence/storage.js';
-import { encoderFor, type OutgoingRevision } from '../protocol/codec.js';
+import { encoderFor, errorMessage, type OutgoingRevision } from '../protocol/codec.js';
 import type { ProjectId } from '../protocol/schemas.js';
 import type { Connection } from '../server/connection.js';
 import { Fanout, type Delivery } from '../server/delivery.js';
@@ -194,7 +194,7 @@ export class FollowerRoom {
 
   subscribe(connection: Connection, reply: (texts: DatasetTexts, revision: string | null) => string[]): Promise<void> {
     return this.queue.run(async () => {
-      if (this.closed) return void connection.send({ command: 'error', project: this.id, message: this.closedReason });
+      if (this.closed) return void connection.send(errorMessage(this.closedReason, this.id));
       const texts = await this.datasetTexts();
       connection.subscribeTo(this);
       this.subscribers.add(connection);
@@ -374,7 +374,7 @@ export class FollowerRoom {
   end(reason: string): Promise<void> {
     this.closedReason = reason;
     for (const connection of [...this.subscribers]) {
-      connection.send({ command: 'error', project: this.id, message: reason });
+      connection.send(errorMessage(reason, this.id));
       connection.unsubscribe();
     }
     return this.shut();

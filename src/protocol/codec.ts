@@ -97,6 +97,13 @@ export interface Encoder {
   presence(project: ProjectId, users: string[]): Message;
 }
 
+/**
+ * The protocol's error message (PROTOCOL.md case 1), the same in both generations; `project`
+ * names the project when the failure is that project's (it cannot be loaded, or was closed).
+ */
+export const errorMessage = (message: string, project?: ProjectId): Message =>
+  project === undefined ? { command: 'error', message } : { command: 'error', project, message };
+
 /** A classic `projectChange` message. */
 export function classicChange(project: ProjectId, changes: Changes): string {
   return JSON.stringify({ command: 'projectChange', project, changes });

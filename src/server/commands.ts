@@ -18,7 +18,7 @@ import {
   describeIssues,
   type ProjectId,
 } from '../protocol/schemas.js';
-import { classicDatasetReply, revisionsDatasetReply, versionContentReply, type Frame, type Generation } from '../protocol/codec.js';
+import { classicDatasetReply, errorMessage, revisionsDatasetReply, versionContentReply, type Frame, type Generation } from '../protocol/codec.js';
 import { datasetPieces, type DatasetKeys } from '../document/dataset.js';
 import type { AccessPolicy, User } from './access.js';
 import type { AutoSaveGrants } from './autosave.js';
@@ -185,7 +185,7 @@ const projectChange: Command = {
       done.catch((e: Error) => {
         server.failed('internal');
         server.log(`${connection.id}: ${frame.command} failed: ${e.stack ?? e}`, { level: 'error', connection: connection.id, user: connection.user?.name, project });
-        connection.send({ command: 'error', message: `${frame.command} failed: ${e.message}` });
+        connection.send(errorMessage(`${frame.command} failed: ${e.message}`));
       }),
     );
   },
@@ -307,7 +307,7 @@ function invalid(connection: Connection, frame: Frame, project: ProjectId, error
 /** Answer a refused change; false when the connection was closed for refusing too often. */
 function refused(server: ServerContext, connection: Connection, frame: Frame, message: string): boolean {
   server.failed('refused_change');
-  connection.send({ command: 'error', message: `${frame.command} refused: ${message}` });
+  connection.send(errorMessage(`${frame.command} refused: ${message}`));
   // Each refusal costs a check (or a reload) of the project: a sender of nothing else is let go.
   if (!tooManyRefusals(connection, server.limits.maxRefusalsPerMinute)) return false;
   connection.close(1008, 'too many refused changes');

@@ -29,7 +29,7 @@ import type { VersionMeta, VersionReason } from '../history/versions.js';
 import { updatesOf, type Commit, type ProjectMeta, type ProjectStorage } from '../persistence/storage.js';
 import { UpdateLog } from '../persistence/update-log.js';
 import { isEngineCorrection, together, withInput, withoutFields } from '../protocol/changes.js';
-import { amending, encoderFor, withChanges, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
+import { amending, encoderFor, errorMessage, withChanges, revisionText, type Generation, type OutgoingRevision } from '../protocol/codec.js';
 import type { Changes, ProjectId } from '../protocol/schemas.js';
 import type { Connection } from './connection.js';
 import { RoomPresence, type PresenceLink } from './room-presence.js';
@@ -327,7 +327,7 @@ export class ProjectRoom {
       return Promise.resolve();
     }
     return this.queue.run(async () => {
-      if (this.closed) return void connection.send({ command: 'error', project: this.id, message: this.closedReason });
+      if (this.closed) return void connection.send(errorMessage(this.closedReason, this.id));
       this.join(connection, reply, await this.document.datasetTexts(true), this.lastRevision);
       this.presence.publishSoon();
     });
@@ -353,7 +353,7 @@ export class ProjectRoom {
     this.history?.stop();
     this.presence.destroy();
     for (const connection of [...this.subscribers]) {
-      connection.send({ command: 'error', project: this.id, message });
+      connection.send(errorMessage(message, this.id));
       connection.unsubscribe();
     }
   }
@@ -1047,7 +1047,7 @@ export class ProjectRoom {
       // Its automatic-version timer would hold the whole room (document and all) until it fires.
       this.history.stop();
       for (const connection of [...this.subscribers]) {
-        connection.send({ command: 'error', project: this.id, message: reason });
+        connection.send(errorMessage(reason, this.id));
         connection.unsubscribe();
       }
       this.presence.closePeers(4404, 'project deleted');

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Config } from '../config/schema.js';
 import { packageVersion } from '../config/version.js';
-import { decodeFrame } from '../protocol/codec.js';
+import { decodeFrame, errorMessage } from '../protocol/codec.js';
 import { Storage } from '../persistence/storage.js';
 import { warmUpMerger } from '../persistence/merger.js';
 import { AccessPolicy, type User } from './access.js';
@@ -361,7 +361,7 @@ export class WeftServer {
   private overRate(connection: Connection): void {
     const { maxMessagesPerSecond, maxRefusalsPerMinute } = this.config.limits;
     this.context.failed('over_rate');
-    connection.send({ command: 'error', message: `Too many messages: at most ${maxMessagesPerSecond} per second (limits.maxMessagesPerSecond); this one was dropped` });
+    connection.send(errorMessage(`Too many messages: at most ${maxMessagesPerSecond} per second (limits.maxMessagesPerSecond); this one was dropped`));
     if (tooManyRefusals(connection, maxRefusalsPerMinute)) connection.close(1008, 'too many messages');
   }
 
@@ -377,25 +377,25 @@ export class WeftServer {
     const limit = this.config.limits.maxMessageBytes;
     if (bytes > limit) {
       this.context.failed('protocol');
-      return connection.send({ command: 'error', message: `Message too large: ${bytes} bytes (limit ${limit})` });
+      return connection.send(errorMessage(`Message too large: ${bytes} bytes (limit ${limit})`));
     }
     if (isBinary) {
       this.context.failed('protocol');
-      return connection.send({ command: 'error', message: 'Binary frames are not supported: send JSON text' });
+      return connection.send(errorMessage('Binary frames are not supported: send JSON text'));
     }
     const decoded = decodeFrame(Array.isArray(data) ? Buffer.concat(data).toString('utf8') : data.toString('utf8'));
     if (!decoded.ok) {
       this.context.failed('protocol');
-      return connection.send({ command: 'error', message: decoded.message });
+      return connection.send(errorMessage(decoded.message));
     }
     try {
       await dispatch(this.context, connection, decoded.frame);
     } catch (e) {
       // The project was deleted or unloaded while the command waited in its queue: its error.
-      if (e instanceof ProjectClosed) return connection.send({ command: 'error', project: e.project, message: e.message });
+      if (e instanceof ProjectClosed) return connection.send(errorMessage(e.message, e.project));
       this.context.failed('internal');
       this.log(`${connection.id}: ${decoded.frame.command} failed: ${(e as Error).stack ?? e}`, { level: 'error', connection: connection.id, user: connection.user?.name, project: connection.room?.id });
-      connection.send({ command: 'error', message: `${decoded.frame.command} failed: ${(e as Error).message}` });
+      connection.send(errorMessage(`${decoded.frame.command} failed: ${(e as Error).message}`));
     }
   }
 
