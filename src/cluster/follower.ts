@@ -16,6 +16,7 @@
  * - All work of one follower runs one step at a time (reader deliveries are queued, never applied
  *   inside the reader's loop), so a rebuild never interleaves with applying an entry.
  */
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import * as Y from 'yjs';
 import { ProjectDocument } from '../document/project-document.js';
 import { syncTree } from '../document/integrity.js';
@@ -85,8 +86,6 @@ interface Built {
   failure: Error | null;
 }
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 
 /** Applies an owner's committed update as it is: no repair, no refusal; the tree index follows. */

@@ -1,6 +1,7 @@
 /**
  * One client socket: its identity, protocol generation, login and subscription.
  */
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import { encoderFor, type Encoder, type Generation, type Message } from '../protocol/codec.js';
 import type { User } from './access.js';
@@ -17,8 +18,6 @@ const FRAGMENT = 512 * 1024;
 /** A streamed reply waits while the socket has more than this buffered (the client reads slowly). */
 const STREAM_BUFFER = 4 * 1024 * 1024;
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A message's JSON text, or its UTF-8 bytes (one copy sent to many connections). */
 export type Text = string | Buffer;

@@ -1,9 +1,9 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+
 /**
  * Runs jobs one at a time, in arrival order. Each project has one: it is the sequencer that gives
  * the project its total order of changes, and keeps "dataset + subscribe" atomic with respect to them.
  */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
@@ -12,7 +12,7 @@ export class SerialQueue {
     this.pending++;
     // A turn of the event loop between jobs: a long backlog of one project (say, many sync
     // requests) must not keep other projects' sockets and timers from running.
-    const result = this.tail.then(nextTurn).then(job);
+    const result = this.tail.then(() => nextTurn()).then(job);
     this.tail = result.then(
       () => this.pending--,
       () => this.pending--,
