@@ -147,6 +147,9 @@ describe('endpoints', () => {
     expect((await call('/api/projects/1/diff', admin)).status).toBe(400);
     expect((await call('/api/projects/1/versions/1/restore', admin)).status).toBe(405);
     expect((await call('/api/nothing', admin)).status).toBe(404);
+    // Only the paths themselves: nothing below /api/storage or /api/cluster.
+    expect((await call('/api/storage/more', admin)).status).toBe(404);
+    expect((await call('/api/cluster/more', admin)).status).toBe(404);
     const badBody = await call('/api/projects/1/versions', await token(), { method: 'POST', body: JSON.stringify({ label: 5 }) });
     expect(badBody.status).toBe(400);
     expect((await call('/api/projects/1/versions/current/restore', await token(), { method: 'POST' })).status).toBe(400);

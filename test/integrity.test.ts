@@ -372,6 +372,20 @@ describe('integrity rules', () => {
     expect(keyBetween(keys[0], keys[1]) > keys[0]).toBe(true);
   });
 
+  it("a Yjs peer's edit of a task's other fields leaves its siblings' order as worked out; an order key makes it be worked out again", async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    const kids = t.children(1);
+    const before = t.project.tree.childrenOf('1');
+    tasksOf(replica).get(String(kids[1]))!.set('name', 'renamed by a peer');
+    push(replica, t.project);
+    // The very list: renaming must not make a parent's children be sorted again.
+    expect(t.project.tree.childrenOf('1')).toBe(before);
+    tasksOf(replica).get(String(kids[1]))!.set(ORDER_FIELD, readField(tasksOf(replica).get(String(kids[0]))!, ORDER_FIELD) as string);
+    push(replica, t.project);
+    expect(t.project.tree.childrenOf('1')).not.toBe(before);
+  });
+
   it('rule 2: new tasks that name each other (or themselves) as parent are broken out of the cycle and can be removed', async () => {
     const t = await seededProject('saas', 'number');
     const a = '_generatedTaskModel_a';

@@ -100,6 +100,7 @@ describe('logins announced to everyone', () => {
     const c = track(await TestClient.connect(s.port));
     for (let i = 0; i < 10; i++) c.send({ command: 'login', login: `again-${i}` });
     expect(await closedWith(c)).toBe(1008);
+    expect(c.closeReason).toBe('too many logins');
     const joined = (await observer.drain(300)).filter((m) => m.command === 'login');
     expect(joined.map((m) => m.userName)).toEqual(['again-0', 'again-1', 'again-2']);
     await honestIsAnswered(s.port);

@@ -105,6 +105,23 @@ describe('storage of a project', () => {
     expect((await list(p.chunks(1))).map((c) => [...c])).toEqual([[10]]);
   });
 
+  it('replaces a folded state by a new one stored from update 1: no old chunk, update, phantom, revision or dataset text is read back', async () => {
+    const p = storage.project(1);
+    await p.commit({ seq: 1, update: [bytes(1), bytes(2), bytes(3)], meta: meta(), phantoms: [phantom('ann', 'a', 4)], revisions: [{ n: 1, text: '{}' }] });
+    await p.compact([{ index: 0, bytes: bytes(10) }], 2);
+    await p.storeDatasetTexts(3, { stores: new Map([['tasks', '[]']]), project: '{}' });
+    await p.replaceState({ update: [bytes(7), bytes(8)], meta: { ...meta(), nextId: 99 } });
+    const loaded = await p.load();
+    expect(loaded?.meta.nextId).toBe(99);
+    expect(loaded?.lastChunk).toBeNull();
+    expect(loaded?.snapshotSeq).toBe(0);
+    expect(loaded?.updates.map((u) => [...u])).toEqual([[7], [8]]);
+    expect(loaded?.lastSeq).toBe(2);
+    expect(loaded?.phantoms).toEqual([]);
+    expect(await p.revisions(1)).toEqual([]);
+    expect(await p.hasDatasetTexts(3)).toBe(false);
+  });
+
   it('ignores updates at or below the snapshot sequence left by an interrupted fold', async () => {
     const p = storage.project(1);
     await p.commit({ seq: 1, update: [bytes(1), bytes(2), bytes(3)], meta: meta() });

@@ -31,6 +31,15 @@ describe('tokens issued by the host application', () => {
     expect(grantWrites(all, 'anything')).toBe(true);
   });
 
+  it('grant no writes to a project they do not grant, whatever write says', async () => {
+    const v = await verifier({ secret: SECRET });
+    const writesAll = await v.verify(await hs({ sub: 'ann', projects: [1], write: true, exp: now() + 60 }));
+    expect(grantWrites(writesAll, 1)).toBe(true);
+    expect(grantWrites(writesAll, 2)).toBe(false);
+    const writesOther = await v.verify(await hs({ sub: 'ann', projects: [1], write: [1, 2], exp: now() + 60 }));
+    expect(grantWrites(writesOther, 2)).toBe(false);
+  });
+
   it('are refused when expired, signed with another key, missing exp or claims, or for another audience', async () => {
     const v = await verifier({ secret: SECRET, audience: 'weft' });
     await expect(v.verify(await hs({ sub: 'ann', projects: '*', aud: 'weft', exp: now() - 10 }))).rejects.toThrow('token expired');

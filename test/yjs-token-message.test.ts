@@ -259,3 +259,23 @@ describe('the URL ways for Yjs peers', () => {
     }
   });
 });
+
+describe('a Yjs peer logged in with its token frame', () => {
+  it('has a later socket error logged as its own, no longer as a socket before login', async () => {
+    const lines: string[] = [];
+    const logged = await startServer({ tokens: { secret: SECRET, requireExpiry: true } }, undefined, (line) => lines.push(line));
+    try {
+      const peer = await rawPeer(logged.port, '/yjs/1');
+      peer.ws.send(encodeAuthToken(await sign({ sub: 'tess', projects: [1] })));
+      await until(() => peer.frames.some((f) => authenticatedScope(f) === 'read-write'));
+      // A text frame that is not UTF-8: the server's socket fails with an error and closes 1007.
+      peer.ws.send(Buffer.from([0xc3, 0x28]), { binary: false });
+      expect((await peer.closed).code).toBe(1007);
+      await until(() => lines.some((l) => l.includes('socket error')));
+      expect(lines.filter((l) => l.includes('socket error'))).toHaveLength(1);
+      expect(lines.some((l) => l.includes('before login'))).toBe(false);
+    } finally {
+      await logged.dispose();
+    }
+  });
+});

@@ -35,6 +35,7 @@ export async function removeSidecar(dataDir: string): Promise<void> {
 /** The sidecar of a data directory, or undefined when there is none (or it is unreadable). */
 export async function readSidecar(dataDir: string): Promise<Sidecar | undefined> {
   try {
+    // Stryker disable next-line StringLiteral: without an encoding readFile gives a Buffer, which JSON.parse reads as the same UTF-8 text
     const parsed = SidecarSchema.safeParse(JSON.parse(await readFile(sidecarPath(dataDir), 'utf8')));
     return parsed.success ? parsed.data : undefined;
   } catch {

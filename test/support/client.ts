@@ -11,6 +11,7 @@ export class TestClient {
   private waiters: ((m: Msg) => void)[] = [];
   closed = false;
   closeCode: number | null = null;
+  closeReason = '';
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
@@ -19,9 +20,10 @@ export class TestClient {
       if (waiter) waiter(msg);
       else this.inbox.push(msg);
     });
-    ws.on('close', (code) => {
+    ws.on('close', (code, reason) => {
       this.closed = true;
       this.closeCode = code;
+      this.closeReason = reason.toString();
     });
   }
 
