@@ -1,5 +1,6 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import base from './vitest.config.js';
+import HookFailuresReporter from './test/support/hook-failures-reporter.js';
 
 /**
  * The suite as `npm run mutation` runs it. Left out: files that drive the built executable (dist/,
@@ -20,6 +21,7 @@ export default defineConfig({
       'test/simulate.test.ts',
       'test/storage-full-disk.test.ts',
     ],
-    reporters: ['default'],
+    // Tests of a file whose setup failed count as failed (see the reporter).
+    reporters: ['default', new HookFailuresReporter()],
   },
 });

@@ -10,10 +10,12 @@ export default class SummaryReporter implements Reporter {
     let failed = 0;
     let skipped = 0;
     for (const module of testModules) {
+      // A file whose own setup (a top-level hook) failed skipped its tests: they did not pass.
+      const setupFailed = module.errors().length > 0;
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === 'passed') passed++;
-        else if (state === 'failed') failed++;
+        else if (state === 'failed' || (setupFailed && test.options.mode !== 'todo')) failed++;
         else skipped++;
       }
       // A file that failed to load has no tests to count: count it as a failure.
