@@ -137,6 +137,24 @@ describe('the dataset object', () => {
     for (const v of versions) expect(v).not.toHaveProperty('content');
   });
 
+  it('lets timers run while it serializes a large project by default, and none when told to run straight through', async () => {
+    const rows = Array.from({ length: 30_000 }, (_, i) => ({ id: i + 1, name: `task ${i}`, note: 'n'.repeat(40) }));
+    const ticksDuring = async (work: () => Promise<unknown>) => {
+      let ticks = 0;
+      const timer = setInterval(() => ticks++, 1);
+      try {
+        await work();
+      } finally {
+        clearInterval(timer);
+      }
+      return ticks;
+    };
+    const paced = projectOf({ tasks: { rows } }).project;
+    expect(await ticksDuring(() => paced.datasetTexts())).toBeGreaterThan(0);
+    const straight = projectOf({ tasks: { rows } }).project;
+    expect(await ticksDuring(() => straight.datasetTexts(false))).toBe(0);
+  });
+
   it('gives the same JSON text whether or not serialization yields to the event loop', async () => {
     const rows = Array.from({ length: 4500 }, (_, i) => ({ id: i + 1, name: `t${i}`, ...(i % 3 ? { parentId: i - (i % 3) + 1 } : {}) }));
     const data = { tasks: { rows }, resources: { rows: rows.map((r) => ({ id: `r${r.id}`, name: r.name })) }, project: { a: 1 } };

@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { classicLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
-import { closeCodeAfter as closeCodeAfterOn, syncFrame } from './support/yjs-raw.js';
+import { closeAfter, closeCodeAfter as closeCodeAfterOn, syncFrame } from './support/yjs-raw.js';
 
 let s: TestServer;
 beforeAll(async () => {
@@ -86,6 +86,11 @@ describe('a Yjs peer sending what the fuzz found', () => {
     } finally {
       await own.dispose();
     }
+  });
+
+  it('is disconnected (1007) for a frame of an unknown message or sync type, told which in the close reason', async () => {
+    expect(await closeAfter(s.port, new Uint8Array([9]))).toEqual({ code: 1007, reason: 'invalid frame: unknown message type 9' });
+    expect(await closeAfter(s.port, new Uint8Array([0, 7, 0]))).toEqual({ code: 1007, reason: 'invalid frame: unknown sync message type 7' });
   });
 
   it('is disconnected (1007) for an awareness state that is not JSON, and the server reports no uncaught exception', async () => {

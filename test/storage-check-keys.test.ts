@@ -189,6 +189,13 @@ describe('checkStorage over hand-made keys', () => {
     expect(projects).toBe(1);
   });
 
+  it('reads only project keys: keys sorting before or after them are neither counted nor named', async () => {
+    await storeProject(1);
+    await db.put('a:other', text(1));
+    await db.put('q:other', text(1));
+    expect(await checkStorage(db)).toEqual({ projects: 1, keys: 5, damage: [] });
+  });
+
   it('lists at most 20 findings per project and says more were left out', async () => {
     const keys = await storeProject(1);
     for (let n = 10; n < 40; n++) await db.put(keys.revision(n), text({}));

@@ -3,8 +3,8 @@
  * what each write leaves, so that a wrong key bound, a lost update or a phantom of the wrong epoch
  * fails here rather than somewhere behind the server.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ENCODE_SLICE, DATASET_TEXT_FORMAT, Storage, updatesOf, utf8InSlices, type ProjectMeta } from '../src/persistence/storage.js';
@@ -58,6 +58,18 @@ describe('project keys', () => {
     expect(inRange(one.meta(), one.all())).toBe(true);
     expect(inRange(new ProjectKeys(10).meta(), one.all())).toBe(false);
     expect(inRange(new ProjectKeys('1').meta(), one.all())).toBe(false);
+  });
+});
+
+describe('opening a data directory', () => {
+  it('creates one whose parents do not exist, readable by its owner only', async () => {
+    const nested = join(dir, 'not', 'there', 'db');
+    const opened = await Storage.open(nested);
+    try {
+      expect((await stat(nested)).mode & 0o777).toBe(0o700);
+    } finally {
+      await opened.close();
+    }
   });
 });
 
@@ -194,6 +206,19 @@ describe('storage of a project', () => {
     expect(await p.datasetTexts(6, ['tasks'])).toBeNull();
     expect(await p.hasDatasetTexts(5)).toBe(false);
     expect((await p.sizeOf('dt')).keys).toBe(0);
+  });
+
+  it('answers no dataset texts for a project that never stored any, without writing (a cold open must read on a full disk)', async () => {
+    const p = storage.project(1);
+    await p.commit({ seq: 1, update: bytes(1), meta: meta() });
+    const db = (storage as unknown as { db: Record<'del' | 'clear' | 'batch', (...args: unknown[]) => unknown> }).db;
+    const writes = [vi.spyOn(db, 'del'), vi.spyOn(db, 'clear'), vi.spyOn(db, 'batch')];
+    try {
+      expect(await p.datasetTexts(1, ['tasks'])).toBeNull();
+      expect(writes.map((w) => w.mock.calls.length)).toEqual([0, 0, 0]);
+    } finally {
+      writes.forEach((w) => w.mockRestore());
+    }
   });
 
   it('drops dataset texts written in another format', async () => {

@@ -130,7 +130,7 @@ export class FollowerRoom {
 
   /** The project as clients load it: the document's stores and the server-side versions. */
   private async datasetTexts(): Promise<DatasetTexts> {
-    const texts = await this.document.datasetTexts(true);
+    const texts = await this.document.datasetTexts();
     return withServerVersions(texts, this.follower?.serverVersions ?? []);
   }
 

@@ -11,7 +11,7 @@ export async function datasetOfState(state: Uint8Array[]): Promise<Record<string
 export async function datasetTextOfState(state: Uint8Array[]): Promise<string[]> {
   const document = await ProjectDocument.load(state);
   try {
-    return datasetPieces(await document.datasetTexts(true));
+    return datasetPieces(await document.datasetTexts());
   } finally {
     document.destroy();
   }

@@ -39,13 +39,11 @@ import { WhenQuiet } from './when-quiet.js';
 import type { YjsPeer } from './yjs-peer.js';
 
 /** Ids of records a change added, so the id counter stays above ids chosen elsewhere. */
-function addedIds(changes: Changes | null): RecordId[] {
-  const ids: RecordId[] = [];
+function* addedIds(changes: Changes | null): Generator<RecordId> {
   for (const entry of Object.values(changes ?? {})) {
     const added = (entry as { added?: { id?: unknown }[] })?.added;
-    for (const rec of added ?? []) if (typeof rec.id === 'number' || typeof rec.id === 'string') ids.push(rec.id);
+    for (const rec of added ?? []) if (typeof rec.id === 'number' || typeof rec.id === 'string') yield rec.id;
   }
-  return ids;
 }
 
 export interface ChangeRequest {
@@ -328,7 +326,7 @@ export class ProjectRoom {
     }
     return this.queue.run(async () => {
       if (this.closed) return void connection.send(errorMessage(this.closedReason, this.id));
-      this.join(connection, reply, await this.document.datasetTexts(true), this.lastRevision);
+      this.join(connection, reply, await this.document.datasetTexts(), this.lastRevision);
       this.presence.publishSoon();
     });
   }
@@ -796,7 +794,7 @@ export class ProjectRoom {
       if (!targets.length) return;
       this.loops.clear();
       this.disputes.clear();
-      const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
+      const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts()), this.options.config.datasetKeys);
       const classic = targets.filter((c) => c.generation === 'classic').length;
       this.options.log(`project ${JSON.stringify(this.id)}: clients' engines fell out of step; sent ${classic} classic and ${targets.length - classic} revisions clients a fresh dataset`, { project: this.id });
       const now = Date.now();
@@ -851,7 +849,7 @@ export class ProjectRoom {
       // Awaited: a store closed right after a reset must not meet these clears half done.
       await this.options.storage.dropPhantomsExcept(meta.phantomEpoch);
       await this.options.storage.pruneRevisions(meta.firstLoggedRevision);
-      const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts(true)), this.options.config.datasetKeys);
+      const dataset = datasetPieces(this.history.withVersions(await this.document.datasetTexts()), this.options.config.datasetKeys);
       for (const connection of this.subscribers) {
         const encoder = encoderFor(connection.generation);
         connection.sendPieces(encoder.resetDataset(this.id, dataset));
@@ -1028,7 +1026,7 @@ export class ProjectRoom {
     if (this.document.tree.size < EARLY_TEXT_TASKS) return;
     try {
       if (await this.options.storage.hasDatasetTexts(this.log.lastSeq)) return;
-      await this.options.storage.storeDatasetTexts(this.log.lastSeq, await this.document.datasetTexts(true));
+      await this.options.storage.storeDatasetTexts(this.log.lastSeq, await this.document.datasetTexts());
     } catch (e) {
       this.options.log(`project ${JSON.stringify(this.id)}: cannot store its dataset texts: ${(e as Error).message}`, { level: 'warn', project: this.id });
     }
