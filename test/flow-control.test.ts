@@ -30,11 +30,36 @@ describe('incoming flow control', () => {
     expect(inbound.pauses).toBe(1);
   });
 
+  it('keeps reading with exactly the limit waiting, and pauses once more waits', () => {
+    const socket = recorder();
+    const inbound = new Inbound(socket, 2 * 2_512);
+    inbound.admit(2_000);
+    inbound.admit(2_000);
+    expect(inbound.waitingBytes).toBe(2 * 2_512);
+    expect(socket.calls).toEqual([]);
+    inbound.admit(0);
+    expect(socket.calls).toEqual(['pause']);
+  });
+
   it('counts floods of tiny frames, not only their bytes', () => {
     const socket = recorder();
     const inbound = new Inbound(socket, 10_000);
     for (let i = 0; i < 20; i++) inbound.admit(1);
     expect(socket.calls).toEqual(['pause']);
+  });
+
+  it('sends to a socket holding exactly its output limit, and closes one holding more with 1013 without sending', () => {
+    const sent: string[] = [];
+    const closes: [number, string][] = [];
+    const socket = { OPEN: 1, readyState: 1, bufferedAmount: 1_000, send: (text: unknown) => sent.push(String(text)), close: (code: number, reason: string) => closes.push([code, reason]) };
+    // No output budget shared with other connections: only this one's limit applies.
+    const connection = new Connection('c', socket as unknown as WebSocket, 1_000);
+    connection.send({ command: 'first' });
+    expect(sent).toEqual(['{"command":"first"}']);
+    socket.bufferedAmount = 1_001;
+    connection.send({ command: 'second' });
+    expect(sent).toHaveLength(1);
+    expect(closes).toEqual([[1013, 'client too slow: reconnect and reload']]);
   });
 
   describe('on a server', () => {

@@ -172,9 +172,10 @@ export class ProjectRegistry {
     this.log(`project ${JSON.stringify(id)}: sequenced by this node (epoch ${claim.epoch}, stream at ${ownership.seq})`, { project: id });
     const room = ProjectRoom.start({ project: entry, config: this.config, storage, loadSeed: () => this.seedOf(entry), log: this.log, observer: this.observer, replica: ownership, presenceLink: cluster.presence });
     this.owned.set(id, { room, ownership });
-    // A project that cannot be loaded is not held either.
+    // A project that cannot be loaded is not held either. Its opening is still in `rooms` when
+    // this runs (it is dropped a few microtasks later), so no other room of it can be here yet.
     room.loaded.catch(() => {
-      if (this.owned.get(id)?.room === room) this.owned.delete(id);
+      this.owned.delete(id);
       void ownership.release();
     });
     return room;
