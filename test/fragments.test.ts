@@ -31,4 +31,10 @@ describe('fragments', () => {
     expect([...fragments(['abcdefghij'], 4)]).toEqual(['abcd', 'efgh', 'ij']);
     expect([...fragments([], 4)]).toEqual([]);
   });
+
+  it('keeps the pairs at both ends of the high surrogate range whole', () => {
+    // U+10000 starts with 0xD800, U+10FFFF with 0xDBFF.
+    expect([...fragments(['a\u{10000}'], 2)]).toEqual(['a', '\u{10000}']);
+    expect([...fragments(['a\u{10FFFF}'], 2)]).toEqual(['a', '\u{10FFFF}']);
+  });
 });

@@ -147,6 +147,7 @@ describe('endpoints', () => {
     expect((await call('/api/projects/1/diff', admin)).status).toBe(400);
     expect((await call('/api/projects/1/versions/1/restore', admin)).status).toBe(405);
     expect((await call('/api/nothing', admin)).status).toBe(404);
+    expect(await call('/api/projects/%E0%A4%A', admin)).toMatchObject({ status: 400, body: { error: 'malformed path segment "%E0%A4%A"' } });
     // Only the paths themselves: nothing below /api/storage or /api/cluster.
     expect((await call('/api/storage/more', admin)).status).toBe(404);
     expect((await call('/api/cluster/more', admin)).status).toBe(404);

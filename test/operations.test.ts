@@ -19,6 +19,13 @@ describe('the operations endpoints', () => {
     expect(await ready.json()).toEqual({ status: 'ready' });
   });
 
+  it('answer a plain HTTP request anywhere else with 426 and how to connect', async () => {
+    const res = await get('/');
+    expect(res.status).toBe(426);
+    expect(res.headers.get('content-type')).toBe('text/plain');
+    expect(await res.text()).toBe('Weft speaks WebSocket here: connect with a Bryntum ProjectModel (wsAddress).\n');
+  });
+
   it('count connections, users, loaded projects and stored changes in /metrics, in Prometheus format', async () => {
     const before = await (await get('/metrics')).text();
     const changes = metric(before, /^weft_changes_committed_total /);
