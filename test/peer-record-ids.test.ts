@@ -1,0 +1,55 @@
+/**
+ * After a Yjs peer's update is applied, a record's id must still be what its key says; maps nested
+ * in a record's fields are values, not records, and hold what they like.
+ */
+import { describe, expect, it } from 'vitest';
+import * as Y from 'yjs';
+import { RefusedChange } from '../src/document/refused.js';
+import { projectOf } from './support/document.js';
+
+const LONG = `r${'x'.repeat(100)}`;
+
+function peerOf(doc: Y.Doc): { peer: Y.Doc; resource: (key: string) => Y.Map<unknown>; since: () => Uint8Array } {
+  const peer = new Y.Doc();
+  Y.applyUpdate(peer, Y.encodeStateAsUpdate(doc));
+  let vector = Y.encodeStateVector(peer);
+  return {
+    peer,
+    resource: (key) => peer.getMap<Y.Map<unknown>>('resources').get(key)!,
+    since: () => {
+      const update = Y.encodeStateAsUpdate(peer, vector);
+      vector = Y.encodeStateVector(peer);
+      return update;
+    },
+  };
+}
+
+describe("a Yjs peer and records' ids", () => {
+  it("is refused for changing an existing record's id, by store and the first 80 characters of the key", () => {
+    const { project } = projectOf({ resources: { rows: [{ id: LONG, name: 'long' }] } });
+    const { resource, since } = peerOf(project.doc);
+    resource(LONG).set('id', 'another');
+    let refusal: unknown;
+    try {
+      project.applyUpdate(since(), 'peer');
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toBeInstanceOf(RefusedChange);
+    expect((refusal as Error).message).toBe(`resources ${JSON.stringify(LONG.slice(0, 80))}: a record's key must be its id as text`);
+  });
+
+  it('may nest a map holding any id in a field of a record', () => {
+    const { project } = projectOf({ resources: { rows: [{ id: 'r1', name: 'a' }] } });
+    const { resource, since } = peerOf(project.doc);
+    const nested = new Y.Map<unknown>();
+    resource('r1').set('meta', nested);
+    nested.set('id', 'other');
+    // As clients are sent it (the nested map as JSON).
+    expect(JSON.parse(JSON.stringify(project.applyUpdate(since(), 'peer')))).toEqual({ resources: { updated: [{ id: 'r1', meta: { id: 'other' } }] } });
+    // Changed once it exists: only then is the nested map itself among what the update changed.
+    nested.set('id', 'changed');
+    expect(() => project.applyUpdate(since(), 'peer')).not.toThrow();
+    expect(project.doc.getMap<Y.Map<Y.Map<unknown>>>('resources').get('r1')!.get('meta')!.get('id')).toBe('changed');
+  });
+});
