@@ -48,6 +48,16 @@ describe('settings', () => {
     await c.close();
   });
 
+  it('generation: the login fixes it, so a revisions client sending a classic-looking frame later is answered in the revisions shape', async () => {
+    s = await startServer();
+    const c = await revisionsLogin(s.port);
+    c.send({ command: 'projects' });
+    const reply = await c.nextOf('projects', 5000);
+    expect(reply.data?.projects).toEqual(expect.any(Array));
+    expect(reply.projects).toBeUndefined();
+    await c.close();
+  });
+
   it('heartbeatSeconds: pings every interval, and none at 0', async () => {
     for (const heartbeatSeconds of [1, 0]) {
       s = await startServer({ heartbeatSeconds } as never);
