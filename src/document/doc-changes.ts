@@ -65,6 +65,30 @@ export function unreadRoots(doc: Y.Doc): Map<unknown, string> {
   return out;
 }
 
+const MAX_NESTING = 256;
+
+/**
+ * The record and top-level field holding `type` when it is nested (at any depth) in a record's
+ * field value; null otherwise. The walk is as deep as the nesting, which the input checks bound.
+ */
+function nestedField(type: Y.AbstractType<any>, stores: Map<unknown, string>): { store: string; key: string; record: FieldMap; field: string } | null {
+  let child: Y.AbstractType<any> = type;
+  let at = type._item?.parent as Y.AbstractType<any> | null | undefined;
+  // Bounded whatever a peer nested (the input checks refuse values deeper than limits.maxValueDepth, 64 by default).
+  for (let depth = 0; at && depth < MAX_NESTING; depth++) {
+    const holder = at._item;
+    if (!holder) return null;
+    const store = stores.get(holder.parent);
+    if (store !== undefined) {
+      const field = child._item?.parentSub;
+      return holder.parentSub && field ? { store, key: holder.parentSub, record: at as unknown as FieldMap, field } : null;
+    }
+    child = at;
+    at = holder.parent as Y.AbstractType<any> | null;
+  }
+  return null;
+}
+
 /** `unreadRoots`: the document's new stores as the transaction knows them (see there). */
 export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadRootsOf: Map<unknown, string> = new Map()): Record<string, unknown> | null {
   const doc = tr.doc;
@@ -139,6 +163,15 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
         if (!('parentId' in rec)) rec.parentId = readField(record, PARENT_FIELD) ?? null;
         position(key, rec);
       }
+      continue;
+    }
+    // A change inside a type a peer nested in a record's field: that field, whole, as it is now.
+    const nested = nestedField(type, stores);
+    if (nested) {
+      const map = storeMap(doc, nested.store) as Y.Map<FieldMap>;
+      if (map.get(nested.key) !== nested.record || createdIn(tr, nested.record)) continue;
+      const value = nested.record.get(nested.field);
+      update(nested.store, nested.key, idOf(nested.record, nested.key))[nested.field] = value instanceof Y.AbstractType ? value.toJSON() : value ?? null;
       continue;
     }
     if ((type as unknown) === projectMap(doc)) {
