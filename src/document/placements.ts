@@ -85,7 +85,7 @@ export function lostByMoves(outgoing: Changes, repairs: Changes | null, document
     if (!repaired.has(key) || lost.has(key)) continue;
     for (let i = keys.push(key) - 1; i < keys.length; i++) {
       lost.add(keys[i]);
-      keys.push(...tree.childrenOf(keys[i]));
+      for (const child of tree.childrenOf(keys[i])) keys.push(child);
     }
   }
   if (keys.length === 0) return null;
