@@ -14,6 +14,7 @@
  * - Entries folded into a snapshot are gone from the stream: a subscriber that is behind the
  *   snapshot sees a jump in seq (entries carry their seq) and loads the snapshot.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type { ProjectId } from '../protocol/schemas.js';
 import { checkSeq, parseEntries, type StreamEntry } from './project-stream.js';
@@ -46,7 +47,6 @@ interface Subscription {
   listener: EntriesListener;
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class StreamReader {
   private readonly prefix: string;

@@ -3,10 +3,10 @@
  * over what the bucket holds waits (its frames are delayed, never dropped), so one connection
  * sending big changes back to back cannot keep a project's queue, and the event loop, busy.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Connection } from './connection.js';
 
 const buckets = new WeakMap<Connection, { tokens: number; at: number }>();
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Records in a change set: rows of `added`, `updated` and `removed` in every store. */
 export function countRecords(changes: unknown): number {
