@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readField } from '../src/document/layout.js';
 import { AUTH_AUTHENTICATED, MESSAGE_AUTH, MESSAGE_SYNC, decodeAuthToken, encodeAuthToken, encodeAuthenticated, syncStep1Frame } from '../src/protocol/yjs-wire.js';
 import { classicLogin } from './support/client.js';
+import { closeAfter as closeAfterOn } from './support/yjs-raw.js';
 import { startServer, type TestServer } from './support/server.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';
@@ -71,12 +72,8 @@ function rawPeer(port: number, path: string): Promise<RawPeer> {
   });
 }
 
-/** How the server closes a socket that sends `first` as its first frame (never more than 3 s). */
-async function closeAfter(port: number, path: string, first: Uint8Array | string): Promise<{ code: number; reason: string }> {
-  const peer = await rawPeer(port, path);
-  peer.ws.send(first);
-  return Promise.race([peer.closed, sleep(3000).then(() => ({ code: 0, reason: 'still open' }))]);
-}
+/** How the server closes a socket on `path` that sends `first` as its first frame (never more than 3 s). */
+const closeAfter = (port: number, path: string, first: Uint8Array | string) => closeAfterOn(port, first, { path, waitMs: 3000 });
 
 /** The HTTP status an upgrade to `path` is answered with (101 when accepted). */
 function upgradeStatus(port: number, path: string): Promise<number> {
