@@ -21,7 +21,9 @@ export default defineConfig({
       'test/simulate.test.ts',
       'test/storage-full-disk.test.ts',
     ],
-    // Tests of a file whose setup failed count as failed (see the reporter).
+    // A mutant reached by a file's hooks is tested against that file's tests (see the file).
+    setupFiles: [...(base.test?.setupFiles ?? []), './test/support/hook-coverage.ts'],
+    // Tests of a file whose setup or teardown failed count as failed (see the reporter).
     reporters: ['default', new HookFailuresReporter()],
   },
 });

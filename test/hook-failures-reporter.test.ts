@@ -24,6 +24,15 @@ describe('the hook failures reporter', () => {
     for (const t of [nested, top]) expect(t).toMatchObject({ mode: 'run', result: { state: 'fail', errors: [error] } });
   });
 
+  it('marks the passed tests of a file whose teardown failed as failed, leaving its failed ones', () => {
+    const error = { message: 'afterAll broke' };
+    const passed = test('run', 'pass');
+    const failed: Task = { type: 'test', mode: 'run', result: { state: 'fail', errors: [{ message: 'own' }] } };
+    report([{ type: 'suite', mode: 'run', result: { state: 'fail', errors: [error] }, tasks: [passed, failed] }]);
+    expect(passed).toMatchObject({ mode: 'run', result: { state: 'fail', errors: [error] } });
+    expect(failed.result?.errors).toEqual([{ message: 'own' }]);
+  });
+
   it('leaves files whose tests failed or passed as they are', () => {
     const skipped = test('skip', 'skip');
     const passed = test('run', 'pass');

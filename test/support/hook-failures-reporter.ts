@@ -2,9 +2,11 @@
  * For `npm run mutation` only. When a test file's top-level `beforeAll` fails, Vitest fails the
  * file and marks each of its tests skipped. Stryker's Vitest runner reads a skipped test as one
  * that did not fail: it looks for a failed suite above the test, and tests at the top of a file
- * have none. So a mutant that breaks a file's setup would survive although `npm test` fails. Here
- * the skipped tests of a file that failed with an error of its own (a hook's, not a test's) are
- * marked failed with that error, before Stryker reads the results.
+ * have none. When its `afterAll` fails (a server that no longer closes), the tests have passed.
+ * Either way a mutant that breaks a file's setup or teardown would survive although `npm test`
+ * fails. Here the tests of a file that failed with an error of its own (a hook's, not a test's)
+ * that did not fail themselves are marked failed with that error, before Stryker reads the
+ * results.
  */
 import type { Reporter, Vitest } from 'vitest/node';
 
@@ -28,7 +30,7 @@ export default class HookFailuresReporter implements Reporter {
       if (file.result?.state !== 'fail' || !errors?.length) continue;
       const mark = (task: RawTask): void => {
         // Vitest marks them skipped in mode as well, which Stryker reads first.
-        if (task.type === 'test' && task.result?.state === 'skip') {
+        if (task.type === 'test' && (task.result?.state === 'skip' || task.result?.state === 'pass')) {
           task.mode = 'run';
           task.result = { ...task.result, state: 'fail', errors };
         }
