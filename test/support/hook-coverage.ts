@@ -26,7 +26,8 @@ beforeAll(() => {
   if (dryRun) before = { ...ns()?.mutantCoverage?.static };
 });
 
-afterAll((_context, suite) => {
+// Vitest reads the first parameter's pattern: it must destructure.
+afterAll(({}, suite) => {
   const coverage = ns()?.mutantCoverage;
   if (dryRun && coverage) moveHookHits(coverage, before, suite as unknown as TaskLike);
 });
