@@ -119,6 +119,22 @@ describe('an embedded server', () => {
     expect(hostSockets).toEqual(['/weftish']);
   });
 
+  it('says not ready on /readyz once closed, while the host still passes requests on to it', async () => {
+    const { server, port } = await hostApp();
+    dir = await tempDir();
+    weft = await startWeft({ config: { dataDir: join(dir, 'db') }, server, log: () => {} });
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
+    const closed = weft;
+    await closed.close();
+    try {
+      const after = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect([after.status, await after.json()]).toEqual([503, { status: 'not ready' }]);
+    } finally {
+      weft = null;
+    }
+  });
+
   it('starts from no projects, users or anonymous logins, and refuses an invalid configuration readably', async () => {
     dir = await tempDir();
     await expect(startWeft({ config: { port: 0 } as never, log: () => {} })).rejects.toThrow(/dataDir/);

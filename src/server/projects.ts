@@ -189,6 +189,7 @@ export class ProjectRegistry {
     const local = this.catalog.get(id);
     const shared = await cluster.catalog.lookup(id);
     if (shared && 'deleted' in shared) {
+      // Stryker disable next-line ConditionalExpression: removing an entry not on the list throws, and is caught
       if (local) await this.catalog.remove(id, false).catch(() => undefined);
       await this.endHere(id, `Project ${JSON.stringify(id)} was deleted`);
       return undefined;
