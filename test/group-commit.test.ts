@@ -4,6 +4,7 @@
  * happens in order, is stored before anyone is told, and is refused or lost one change at a time.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
 import { ProjectStorage } from '../src/persistence/storage.js';
 import { Outbox, HOLD_MS } from '../src/server/outbox.js';
 import type { Connection } from '../src/server/connection.js';
@@ -120,6 +121,23 @@ describe('bursts of changes', () => {
     fresh.send({ command: 'dataset', project: 1 });
     const ds = await fresh.nextOf('dataset', 5000);
     expect(ds.dataset.tasksData[0].name).toBe('burst kept');
+  });
+});
+
+describe('a batch that was not stored', () => {
+  it('closes the project\'s Yjs peers with 1011 so they sync again with the rebuilt document', async () => {
+    s = await startServer();
+    const { client: writer, taskId } = await subscribed('admin');
+    const peer = new WebSocket(`ws://127.0.0.1:${s.port}/yjs/1?login=admin&password=admin`);
+    peer.on('error', () => undefined);
+    const closed = new Promise<[number, string]>((resolve) => peer.once('close', (code, reason) => resolve([code, reason.toString()])));
+    await new Promise((resolve) => peer.once('message', resolve));
+    vi.spyOn(ProjectStorage.prototype, 'commit').mockRejectedValueOnce(new Error('disk full (injected)'));
+    writer.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: taskId, name: 'burst lost' }] } } });
+    expect((await writer.nextOf('error', 5000)).message).toContain('disk full (injected)');
+    const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 3000))]);
+    peer.terminate();
+    expect(outcome).toEqual([1011, 'project reloaded: sync again']);
   });
 });
 

@@ -74,6 +74,14 @@ describe('authentication', () => {
     expect((await call('/api/storage', basic('ben', 'ben'))).status).toBe(403);
   });
 
+  it('refuses a wrong bearer token with 401 and says the token is invalid', async () => {
+    s = await startServer();
+    const wrong = await call('/api/projects/1/versions', 'Bearer not-the-token');
+    expect(wrong.status).toBe(401);
+    expect(wrong.body).toEqual({ error: 'invalid token' });
+    expect(wrong.headers.get('www-authenticate')).toContain('Basic');
+  });
+
   it('answers /api/cluster on a server running alone with 404 and says why', async () => {
     s = await startServer();
     const reply = await call('/api/cluster', admin);
@@ -168,6 +176,31 @@ describe('endpoints', () => {
     }
     // Other paths still answer as before.
     expect((await fetch(`http://127.0.0.1:${s.port}/health`)).status).toBe(200);
+  });
+
+  it('restore only at versions/<n>/restore: other paths below a project answer 404 and leave its history alone', async () => {
+    s = await startServer();
+    const bearer = await token();
+    const v1 = (await call('/api/projects/1/versions', bearer, { method: 'POST', body: '{}' })).body;
+    expect(v1).toMatchObject({ n: 1 });
+    const post = { method: 'POST', body: '{}' };
+    for (const path of [
+      '/api/projects/1/versions/1/restore/extra',
+      '/api/projects/1/versions/1/other',
+      '/api/projects/1/something/1/restore',
+      '/api/projects/1/something/1/other',
+      '/api/projects/1/diff/1',
+    ]) {
+      const reply = await call(path, bearer, post);
+      expect([path, reply.status, reply.body]).toEqual([path, 404, { error: 'not found' }]);
+    }
+    const diffBelow = await call('/api/projects/1/diff/extra?from=1', admin);
+    expect([diffBelow.status, diffBelow.body]).toEqual([404, { error: 'not found' }]);
+    // Nothing was restored: no version was taken before a restore.
+    expect(await call('/api/projects/1/versions', admin)).toMatchObject({ status: 200, body: [v1] });
+    // The one restore path still restores.
+    const restored = await call('/api/projects/1/versions/1/restore', bearer, post);
+    expect(restored).toMatchObject({ status: 200, body: { restored: { n: 1 } } });
   });
 });
 

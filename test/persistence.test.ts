@@ -3,7 +3,7 @@
  * a reset — with the id counter, the phantom map, the revision log and version content — and
  * storage problems are reported, not hidden. (The real executable killed with SIGKILL: executable.test.ts.)
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { join } from 'node:path';
 import * as Y from 'yjs';
 import { Storage } from '../src/persistence/storage.js';
@@ -121,7 +121,10 @@ describe('persistence across a restart', () => {
 
 describe('compaction', () => {
   let s: TestServer;
-  afterEach(async () => s?.dispose());
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await s?.dispose();
+  });
 
   it('folds the log once enough changes were logged and the project is quiet, saying so before and after in debug lines naming the project', async () => {
     const lines: { msg: string; fields?: unknown }[] = [];
@@ -137,6 +140,19 @@ describe('compaction', () => {
       { msg: 'project 1: log folded', fields: { level: 'debug', project: 1 } },
     ]);
     expect((await s.server.storage.project(1).load())!.updates).toEqual([]);
+  });
+
+  it('logs a fold that failed as an error naming the project, and keeps the changes in the log', async () => {
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const log = (msg: string, fields?: unknown) => void lines.push({ msg, fields });
+    s = await startServer({ storage: { compactAfterUpdates: 1, quietMs: 50, quietMaxMs: 200 } }, undefined, log);
+    vi.spyOn(UpdateLog.prototype, 'fold').mockRejectedValue(new Error('no space left (injected)'));
+    const { client } = await loadClassic(s.port, 1);
+    await added(client, 1, newTask('_generatedUnfolded', 'Unfolded', 2, 0));
+    const failed = () => lines.filter(({ msg }) => /compaction failed/.test(msg));
+    for (let i = 0; i < 200 && failed().length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(failed()[0]).toEqual({ msg: 'project 1: compaction failed: no space left (injected)', fields: { level: 'error', project: 1 } });
+    expect((await s.server.storage.project(1).load())!.updates.length).toBeGreaterThan(0);
   });
 
   it('folds the update log into a snapshot after compactAfterUpdates updates and still serves every change after a restart', async () => {

@@ -180,4 +180,33 @@ describe('revision log pruning', () => {
     expect(recent.data.reload).toBeUndefined();
     expect(recent.data.revisions.map((r: { revision: string }) => r.revision)).toEqual([n - 2, n - 1, n].map((k) => `server-${k}`));
   });
+
+  it('prunes only once more than keep + max(100, keep / 10) revisions are logged, back to the last keep', async () => {
+    // keep 20: the step is 100 (keep / 10 is 2, keep * 10 would be 200).
+    s = await startServer({ revisionLog: { keep: 20 } } as never);
+    const writer = await revisionsLogin(s.port, 'admin');
+    writer.send({ command: 'dataset', data: { project: 1 } });
+    const taskId = (await writer.nextOf('dataset', 5000)).data.dataset.tasksData[0].id;
+    const change = async (i: number): Promise<string> => {
+      writer.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: `local-${i}`, changes: { tasks: { updated: [{ id: taskId, name: `step ${i}` }] } } }] } });
+      return (await writer.nextOf('project_change', 5000)).data.revisions[0].revision;
+    };
+    const reader = await revisionsLogin(s.port, 'alex');
+    const catchUp = async (since: string) => {
+      reader.send({ command: 'catch_up', data: { project: 1, since } });
+      return (await reader.nextOf('catch_up', 5000)).data;
+    };
+    expect(await change(1)).toBe('server-1');
+    for (let i = 2; i <= 120; i++) await change(i);
+    // 120 logged: every one is still there.
+    const all = await catchUp('server-1');
+    expect(all.reload).toBeUndefined();
+    expect(all.revisions).toHaveLength(119);
+    expect(await change(121)).toBe('server-121');
+    // 121 logged: pruned back to the last 20 (server-102 on).
+    expect((await catchUp('server-100')).reload).toBe(true);
+    const kept = await catchUp('server-101');
+    expect(kept.reload).toBeUndefined();
+    expect(kept.revisions.map((r: { revision: string }) => r.revision)).toEqual(Array.from({ length: 20 }, (_, k) => `server-${102 + k}`));
+  });
 });
