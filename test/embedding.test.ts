@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -117,6 +118,32 @@ describe('an embedded server', () => {
     const status = await new Promise((resolve) => other.once('unexpected-response', (_req, res) => resolve(res.statusCode)));
     expect(status).toBe(418);
     expect(hostSockets).toEqual(['/weftish']);
+  });
+
+  it('leaves a WebSocket outside its path to the host, even one the host answers later, and refuses a malformed target itself', async () => {
+    const { server, port } = await hostApp();
+    server.on('upgrade', (req, socket) => {
+      if (req.url === '/weftish') setTimeout(() => socket.end('HTTP/1.1 418 Teapot\r\nConnection: close\r\n\r\n'), 100);
+    });
+    dir = await tempDir();
+    weft = await startWeft({ config: { dataDir: join(dir, 'db') }, server, path: '/weft', log: () => {} });
+    /** The status line answering a WebSocket upgrade of `target`. */
+    const statusLine = (target: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`),
+        );
+        let text = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk) => {
+          text += chunk;
+          if (text.includes('\r\n')) socket.destroy();
+        });
+        socket.on('close', () => resolve(text.split('\r\n')[0]!));
+        socket.on('error', reject);
+      });
+    expect(await statusLine('/weftish')).toBe('HTTP/1.1 418 Teapot');
+    expect(await statusLine('//[')).toBe('HTTP/1.1 400 Bad Request');
   });
 
   it('says not ready on /readyz once closed, while the host still passes requests on to it', async () => {

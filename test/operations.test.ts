@@ -47,6 +47,17 @@ describe('the operations endpoints', () => {
     await c.close();
   });
 
+  it('count a connection that has sent nothing yet as classic, the first generation', async () => {
+    const classic = async () => metric(await (await get('/metrics')).text(), /^weft_connections\{generation="classic",kind="bryntum"\} /) || 0;
+    const before = await classic();
+    const c = await TestClient.connect(s.port);
+    try {
+      expect(await classic()).toBe(before + 1);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('count messages sent, commit latency, errors by kind and the longest project queue', async () => {
     const before = await (await get('/metrics')).text();
     const sent = metric(before, /^weft_messages_sent_total /);

@@ -347,7 +347,8 @@ export class WeftServer {
     const rate = new MessageRate(limits.maxMessagesPerSecond, limits.messageBurst);
     socket.on('message', (data, isBinary) => {
       this.lastFrameAt = Date.now();
-      const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).byteLength;
+      // A Buffer: these sockets keep ws' default binaryType ('nodebuffer').
+      const bytes = (data as Buffer).byteLength;
       if (!rate.take()) return this.overRate(connection);
       const handled = inbound.admit(bytes);
       // A frame counts as queued until its work is done, also work it left under way (pipelined changes).
