@@ -41,6 +41,20 @@ describe('incoming flow control', () => {
     expect(socket.calls).toEqual(['pause']);
   });
 
+  it('resumes reading once exactly half the limit waits, not before', () => {
+    const socket = recorder();
+    // Three frames of 2,000 bytes weigh 2,512 each: 7,536 waiting, over a limit of 5,024.
+    const inbound = new Inbound(socket, 2 * 2_512);
+    const done = [inbound.admit(2_000), inbound.admit(2_000), inbound.admit(2_000)];
+    expect(socket.calls).toEqual(['pause']);
+    done[0]!();
+    expect(socket.calls).toEqual(['pause']);
+    // 2,512 waiting: exactly half.
+    done[1]!();
+    expect(inbound.waitingBytes).toBe(2_512);
+    expect(socket.calls).toEqual(['pause', 'resume']);
+  });
+
   it('counts floods of tiny frames, not only their bytes', () => {
     const socket = recorder();
     const inbound = new Inbound(socket, 10_000);

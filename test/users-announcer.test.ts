@@ -37,6 +37,20 @@ describe('the users list announcer', () => {
     expect(ann.lists[8]).toEqual({ command: 'users', users: ['ann'] });
   });
 
+  it('sends the list owed at the end of the interval only to connections still open and logged in', () => {
+    vi.useFakeTimers();
+    const ann = connection('ann');
+    const gone = connection('gone');
+    const out = connection('out');
+    // Who is logged in, as the server tells it: those with a user.
+    const announcer = new UsersAnnouncer(1000, () => [ann.connection, gone.connection, out.connection].filter((c) => c.user), () => 0);
+    for (let i = 0; i < 9; i++) announcer.changed();
+    (gone.connection as { open: boolean }).open = false;
+    (out.connection as { user: unknown }).user = null;
+    vi.advanceTimersByTime(1000);
+    expect([ann.lists.length, gone.lists.length, out.lists.length]).toEqual([9, 8, 8]);
+  });
+
   it('stops its timer when closed, so the lists owed then are never sent', () => {
     vi.useFakeTimers();
     const ann = connection('ann');
