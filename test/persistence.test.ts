@@ -142,6 +142,24 @@ describe('compaction', () => {
     expect((await s.server.storage.project(1).load())!.updates).toEqual([]);
   });
 
+  it('folds once exactly compactAfterUpdates changes are in the log, not before', async () => {
+    s = await startServer({ storage: { compactAfterUpdates: 3, quietMs: 50, quietMaxMs: 200 } });
+    const server = s;
+    const { client } = await loadClassic(s.port, 1);
+    const logged = async () => (await server.server.storage.project(1).load())!.updates.length;
+    // Past quietMaxMs, a fold that was asked for has run.
+    const settled = async () => (await new Promise((r) => setTimeout(r, 400)), logged());
+    // What loading left in the log (the open itself may log an update).
+    const start = await settled();
+    expect(start).toBeLessThan(2);
+    for (let i = start; i < 2; i++) await added(client, 1, newTask(`_generatedFold${i}`, `Fold ${i}`, 2, 0));
+    expect(await settled()).toBe(2);
+    await added(client, 1, newTask('_generatedFold3', 'Fold 3', 2, 0));
+    let left = await settled();
+    for (let i = 0; i < 50 && left > 0; i++) left = await settled();
+    expect(left).toBe(0);
+  });
+
   it('logs a fold that failed as an error naming the project, and keeps the changes in the log', async () => {
     const lines: { msg: string; fields?: unknown }[] = [];
     const log = (msg: string, fields?: unknown) => void lines.push({ msg, fields });
