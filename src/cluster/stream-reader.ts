@@ -47,7 +47,6 @@ interface Subscription {
   listener: EntriesListener;
 }
 
-
 export class StreamReader {
   private readonly prefix: string;
   private readonly blockMs: number;

@@ -16,6 +16,7 @@ import {
   VERSIONS,
   allStoreNames,
   idOf,
+  plainValue,
   projectMap,
   readField,
   storeMap,
@@ -110,6 +111,8 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     if (!rec) byKey.set(key, (rec = { id }));
     return rec;
   };
+  // An edit inside a record counts only when the record is still there and older than this transaction.
+  const edited = (map: Y.Map<FieldMap>, key: string, record: FieldMap) => map.get(key) === record && !createdIn(tr, record);
   const position = (key: string, rec: Rec) => {
     const index = tree.childrenOf(tree.parentKey(key) ?? ROOT).indexOf(key);
     rec.parentIndex = index;
@@ -146,7 +149,7 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
       const key = type._item.parentSub;
       const record = type as unknown as FieldMap;
       const map = parent as Y.Map<FieldMap>;
-      if (map.get(key) !== record || createdIn(tr, record)) continue;
+      if (!edited(map, key, record)) continue;
       const rec = update(parentStore, key, idOf(record, key));
       const hidden = parentStore === TASKS ? HIDDEN_TASK_FIELDS : undefined;
       // A new base (a peer rewrote the record) may change any field.
@@ -168,10 +171,9 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     // A change inside a type a peer nested in a record's field: that field, whole, as it is now.
     const nested = nestedField(type, stores);
     if (nested) {
-      const map = storeMap(doc, nested.store) as Y.Map<FieldMap>;
-      if (map.get(nested.key) !== nested.record || createdIn(tr, nested.record)) continue;
-      const value = nested.record.get(nested.field);
-      update(nested.store, nested.key, idOf(nested.record, nested.key))[nested.field] = value instanceof Y.AbstractType ? value.toJSON() : value ?? null;
+      const { store, key, record, field } = nested;
+      // The store as read now: a store new in this transaction is not yet the map it becomes.
+      if (edited(storeMap(doc, store) as Y.Map<FieldMap>, key, record)) update(store, key, idOf(record, key))[field] = plainValue(record.get(field)) ?? null;
       continue;
     }
     if ((type as unknown) === projectMap(doc)) {

@@ -156,6 +156,9 @@ export function hasField(record: FieldMap, field: string): boolean {
   return record.has(field) || (baseOf(record) !== undefined && field in baseOf(record)!);
 }
 
+/** A field's value as plain JSON (a Yjs type a peer nested there, as its JSON). */
+export const plainValue = (value: unknown): unknown => (value instanceof Y.AbstractType ? value.toJSON() : value);
+
 /** Every field of a record as plain values, own keys over `$base`; `hidden` fields left out. */
 export function recordFields(record: FieldMap, hidden?: Set<string>): Fields {
   const out: Fields = {};
@@ -164,7 +167,7 @@ export function recordFields(record: FieldMap, hidden?: Set<string>): Fields {
   if (base) for (const field in base) if (!hidden?.has(field)) out[field] = base[field];
   for (const [field, value] of record.entries()) {
     if (field === BASE_FIELD || hidden?.has(field)) continue;
-    out[field] = value instanceof Y.AbstractType ? value.toJSON() : value;
+    out[field] = plainValue(value);
   }
   return out;
 }

@@ -8,7 +8,7 @@
 import * as Y from 'yjs';
 import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
-import { TASKS, VERSIONS, allStoreNames, projectMap, recordKey, registerStore, storeMap, type FieldMap, type RecordId } from './layout.js';
+import { TASKS, VERSIONS, allStoreNames, plainValue, projectMap, recordKey, registerStore, storeMap, type FieldMap, type RecordId } from './layout.js';
 import type { ProjectDocument } from './project-document.js';
 import { ROOT, type TreeIndex } from './tree.js';
 import { sameJson } from './json.js';
@@ -20,12 +20,10 @@ export const RESTORE_ORIGIN = Symbol('weft.restore');
 
 type Changes = Record<string, unknown>;
 
-const plain = (v: unknown): unknown => (v instanceof Y.AbstractType ? v.toJSON() : v);
-
 /** Make `live` hold the fields of `target`: changed ones set, missing ones deleted. */
 function writeFields(live: Y.Map<unknown>, target: Y.Map<unknown>): void {
   for (const [field, value] of target.entries()) {
-    if (!live.has(field) || !sameJson(plain(live.get(field)), plain(value))) live.set(field, plain(value));
+    if (!live.has(field) || !sameJson(plainValue(live.get(field)), plainValue(value))) live.set(field, plainValue(value));
   }
   for (const field of [...live.keys()]) if (!target.has(field)) live.delete(field);
 }
@@ -43,7 +41,7 @@ function writeDifference(live: Y.Doc, target: Y.Doc): void {
       if (current) writeFields(current, record);
       else {
         const copy = new Y.Map<unknown>();
-        for (const [field, value] of record.entries()) copy.set(field, plain(value));
+        for (const [field, value] of record.entries()) copy.set(field, plainValue(value));
         from.set(key, copy as FieldMap);
       }
     }
