@@ -204,7 +204,7 @@ describe('logins with app-issued tokens', () => {
     await c.nextOf('dataset');
     const started = Date.now();
     while (!c.closed && Date.now() - started < 4000) await new Promise((r) => setTimeout(r, 50));
-    expect(c.closeCode).toBe(4401);
+    expect([c.closeCode, c.closeReason]).toEqual([4401, 'token expired']);
 
     // A new login with a fresh token replaces the old expiry.
     const again = await TestClient.connect(s.port);

@@ -593,6 +593,23 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect(lost).toHaveLength(1);
   });
 
+  it('closes the clients of a project whose lease another node took with 1012, and logs why as a warning naming the project', async () => {
+    fresh();
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    servers.push(a);
+    const owner = await classicOn(a);
+    // Another node takes the lease (as after an expiry): a's next commit, or renewal, finds it gone.
+    await client.del(projectRedisKeys(1, prefix).lease);
+    expect((await new ProjectLease(client, { nodeId: 'y', leaseMs: 60_000, prefix }).acquire(1)).owned).toBe(true);
+    owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: owner.dataset.dataset.tasksData[0].id, name: 'fenced' }] } } });
+    await waitFor(() => owner.c.closed, 10_000, 'the owner client closed');
+    expect([owner.c.closeCode, owner.c.closeReason]).toEqual([1012, 'project moving to another node: reconnect']);
+    const warned = lines.filter(({ msg }) => msg.startsWith('project 1 is no longer sequenced by this node'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0].fields).toMatchObject({ level: 'warn', project: 1 });
+  });
+
   it('writes a version to Redis only under the lease it names', async () => {
     fresh();
     const lease = new ProjectLease(client, { nodeId: 'a', leaseMs: 5000, prefix });
@@ -626,6 +643,21 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect(epoch).toBe(first.epoch + 1);
     expect(await heir.owner('t')).toEqual({ node: 'heir', epoch });
     expect(await stream.append('t', first.epoch, 1, { m: '{}' })).toBe('fenced');
+  });
+
+  it('takes a project over at once from a holder that no longer listens, rather than when its lease expires', async () => {
+    fresh();
+    // A node that took the lease and died (kill -9): its lease runs for another minute.
+    expect((await new ProjectLease(client, { nodeId: 'ghost', leaseMs: 60_000, prefix }).acquire(1)).owned).toBe(true);
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    servers.push(b);
+    const { c } = await classicOn(b);
+    expect(lines.some(({ msg }) => msg === 'project 1: taken over from node ghost, which no longer listens')).toBe(true);
+    // b sequences it: a change is stored and answered.
+    c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_t1', name: 'after the take-over' }] } } });
+    expect((await c.nextOf('projectChange', 10_000)).changes.tasks.added[0].id).toEqual(expect.any(Number));
+    expect((await new ProjectLease(client, { nodeId: 'ghost', leaseMs: 60_000, prefix }).owner(1))?.node).toBe('b');
   });
 
   it('a node sees whether another node listens for requests', async () => {

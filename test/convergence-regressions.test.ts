@@ -221,6 +221,16 @@ describe('on the wire', () => {
     expect(await changesOf(a)).toEqual([{ tasks: { updated: [{ id: 7, name: 'from b' }] } }]);
   });
 
+  it('tells a classic sender the final value of a project field another writer set moments before, without an id', async () => {
+    const project = s.freshProject();
+    const r = await revisions(project);
+    const c = await classic(project);
+    await revise(r, project, { project: { hoursPerDay: 7 } });
+    // c writes before r's change reaches it, so it holds 7 once that arrives unless told the final.
+    c.send({ command: 'projectChange', project, changes: { project: { hoursPerDay: 6 } } });
+    expect(await changesOf(c)).toEqual([{ project: { hoursPerDay: 7 } }, { project: { hoursPerDay: 6 } }]);
+  });
+
   it("tells a classic sender the final value of a field a Yjs peer wrote moments before", async () => {
     const project = s.freshProject();
     const r = await revisions(project);

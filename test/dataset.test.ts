@@ -96,6 +96,25 @@ describe('served tasks', () => {
     expect(idTree(await tasksOf(t))).toEqual([[1, [2]], 5, [3, [4]]]);
   });
 
+  it('serves the tasks of missing parents in the order of those parents\' ids, whatever order they were added in', async () => {
+    const orphans = [
+      { id: 3, parentId: 99 },
+      { id: 4, parentId: 97 },
+      { id: 5, parentId: 98 },
+      { id: 6, parentId: 97 },
+    ];
+    for (const rows of [orphans, [...orphans].reverse()]) {
+      const t = projectOf({ tasks: { rows: [{ id: 1, name: 'root' }, ...rows] } });
+      const served = idTree(await tasksOf(t));
+      expect(served.slice(0, 1)).toEqual([1]);
+      // 97's two tasks, then 98's, then 99's.
+      expect(served.slice(1, 3).sort()).toEqual([4, 6]);
+      expect(served.slice(3)).toEqual([5, 3]);
+      // The root is no missing parent, however empty.
+      expect(t.project.tree.missingParents().sort()).toEqual(['97', '98', '99']);
+    }
+  });
+
   it('serves a chain of tasks nested 20,000 levels deep, each holding the next as its only child', async () => {
     const depth = 20_000;
     const rows = Array.from({ length: depth }, (_, i) => (i === 0 ? { id: 1, name: 'task 1' } : { id: i + 1, name: `task ${i + 1}`, parentId: i }));

@@ -5,6 +5,10 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import * as Y from 'yjs';
+import { WebsocketProvider } from 'y-websocket';
+import { TASKS } from '../src/document/layout.js';
+import type { ProjectRoom } from '../src/server/room.js';
 import { ProjectStorage } from '../src/persistence/storage.js';
 import { Outbox, HOLD_MS } from '../src/server/outbox.js';
 import type { Connection } from '../src/server/connection.js';
@@ -138,6 +142,77 @@ describe('a batch that was not stored', () => {
     const outcome = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 3000))]);
     peer.terminate();
     expect(outcome).toEqual([1011, 'project reloaded: sync again']);
+  });
+});
+
+/** A raw Yjs peer of project 1, synced; `outcome` is how it is closed within 3 s ("still open" if not). */
+async function watchingPeer(): Promise<{ outcome: () => Promise<unknown> }> {
+  const peer = new WebSocket(`ws://127.0.0.1:${s!.port}/yjs/1?login=admin&password=admin`);
+  peer.on('error', () => undefined);
+  const closed = new Promise<[number, string]>((resolve) => peer.once('close', (code, reason) => resolve([code, reason.toString()])));
+  await new Promise((resolve) => peer.once('message', resolve));
+  return {
+    outcome: async () => {
+      const result = await Promise.race([closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 3000))]);
+      peer.terminate();
+      return result;
+    },
+  };
+}
+
+/** The first commit that carries a Yjs update fails once, as on a full disk. */
+function failNextUpdateCommit(): void {
+  const real = ProjectStorage.prototype.commit;
+  let failed = false;
+  vi.spyOn(ProjectStorage.prototype, 'commit').mockImplementation(function (this: ProjectStorage, c) {
+    if (c.update && !failed) {
+      failed = true;
+      return Promise.reject(new Error('disk full (injected)'));
+    }
+    return real.call(this, c);
+  });
+}
+
+describe('a direct write that was not stored', () => {
+  it('closes only the Yjs peer that wrote it, which sends its edit again once reconnected', async () => {
+    s = await startServer();
+    const other = await watchingPeer();
+    const doc = new Y.Doc();
+    const writer = new WebsocketProvider(`ws://127.0.0.1:${s.port}/yjs`, '1', doc, { WebSocketPolyfill: WebSocket as never, params: { login: 'admin', password: 'admin' }, disableBc: true });
+    const writerClosed = new Promise<number>((resolve) => writer.once('connection-close', (event: { code: number } | null) => resolve(event?.code ?? 0)));
+    try {
+      await new Promise<void>((resolve) => writer.once('sync', () => resolve()));
+      failNextUpdateCommit();
+      const [key] = [...(doc.getMap(TASKS) as Y.Map<Y.Map<unknown>>).keys()];
+      (doc.getMap(TASKS) as Y.Map<Y.Map<unknown>>).get(key)!.set('name', 'sent again');
+      expect(await writerClosed).toBe(1007);
+      expect(await other.outcome()).toBe('still open');
+    } finally {
+      writer.destroy();
+      writer.awareness.destroy();
+      doc.destroy();
+    }
+    const fresh = await classicLogin(s.port, 'ben');
+    fresh.send({ command: 'dataset', project: 1 });
+    const names = (await fresh.nextOf('dataset', 5000)).dataset.tasksData.flatMap(function names(t: Msg): string[] {
+      return [t.name, ...(t.children ?? []).flatMap(names)];
+    });
+    // Refused once, not lost: the provider synced again and the second try was stored.
+    expect(names).toContain('sent again');
+  });
+
+  it("closes the project's Yjs peers with 1011 after a restore that was not stored", async () => {
+    s = await startServer();
+    const { client: writer, taskId } = await subscribed('admin');
+    const room = (await s.server.projects.open(1)) as ProjectRoom;
+    const version = await room.createVersion('before the rename');
+    const { client: observer } = await subscribed('alex');
+    writer.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: taskId, name: 'renamed' }] } } });
+    await observer.nextOf('projectChange', 5000);
+    const peer = await watchingPeer();
+    failNextUpdateCommit();
+    await expect(room.restore(version.n, 'admin')).rejects.toThrow('disk full (injected)');
+    expect(await peer.outcome()).toEqual([1011, 'project reloaded: sync again']);
   });
 });
 

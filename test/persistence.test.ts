@@ -326,6 +326,10 @@ describe('unloading', () => {
     expect(s.server.projects.loaded()).not.toContain(1);
     // A project someone is subscribed to stays.
     expect(s.server.projects.loaded()).toContain(2);
+    // Once done, an unload leaves nothing behind (a server unloading many projects over time would grow).
+    const closing = (s.server.projects as unknown as { closing: Map<unknown, unknown> }).closing;
+    while (closing.size > 0 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 50));
+    expect(closing.size).toBe(0);
 
     const { client: b, ds } = await loadClassic(s.port, 1);
     expect(ds.dataset).toEqual(before);

@@ -28,6 +28,17 @@ describe('the phantom map', () => {
     expect(map.of('ann', 'c2', now).get('tasks', '_generatedTaskModel_0d6c2f5e-aaaa-4bbb-8ccc-0123456789ab')).toEqual({ id: 8, resent: true });
   });
 
+  it('keeps nothing of a phantom or a user once prune took all their mappings', () => {
+    const map = new PhantomMap(DAY);
+    const now = Date.now();
+    map.set({ user: 'ann', store: 'tasks', phantom: 'p', id: 1, connection: 'c', at: now - 2 * DAY });
+    map.set({ user: 'ann', store: 'resources', phantom: 'p', id: 2, connection: 'c', at: now - 2 * DAY });
+    map.set({ user: 'ben', store: 'tasks', phantom: 'q', id: 3, connection: 'c', at: now - 2 * DAY });
+    expect(map.prune(now)).toHaveLength(3);
+    // Held per user: a server whose users come and go would otherwise grow without end.
+    expect((map as unknown as { users: Map<string, unknown> }).users.size).toBe(0);
+  });
+
   it('forgets mappings older than its retention, and prune hands them over for storage', () => {
     const map = new PhantomMap(DAY);
     const now = Date.now();

@@ -1,6 +1,7 @@
 /** RecentWrites: which writes count as concurrent, and how many are remembered. */
 import { describe, expect, it } from 'vitest';
-import { MAX_RECENT_WRITES, RecentWrites } from '../src/server/recent-writes.js';
+import { touchKey } from '../src/document/adapter.js';
+import { finalFields, MAX_RECENT_WRITES, RecentWrites } from '../src/server/recent-writes.js';
 
 describe('RecentWrites', () => {
   it('counts another writer\'s write of the same key within the window as concurrent, not one\'s own nor an older one', () => {
@@ -28,5 +29,16 @@ describe('RecentWrites', () => {
     for (let i = 0; i < keys.length; i += 1000) w.note('ann', keys.slice(i, i + 1000), 0);
     expect(w.size).toBe(MAX_RECENT_WRITES);
     expect(w.concurrent('ben', ['k0', `k${keys.length - 1}`], 1)).toEqual([`k${keys.length - 1}`]);
+  });
+});
+
+describe('finalFields', () => {
+  it('gathers the fields of one record into one entry, in the order they came, apart from other records', () => {
+    const keys = [touchKey('tasks', '7', 'name'), touchKey('tasks', '8', 'name'), touchKey('tasks', '7', 'duration'), touchKey('project', '', 'hoursPerDay')];
+    expect([...finalFields(keys).values()]).toEqual([
+      { store: 'tasks', record: '7', fields: ['name', 'duration'] },
+      { store: 'tasks', record: '8', fields: ['name'] },
+      { store: 'project', record: '', fields: ['hoursPerDay'] },
+    ]);
   });
 });

@@ -3,7 +3,8 @@
  * would, checks that the limit acts, and that an honest client on another connection is still
  * answered promptly.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AccessPolicy } from '../src/server/access.js';
 import { connect } from 'node:net';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ const clients: TestClient[] = [];
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
+  vi.restoreAllMocks();
   await Promise.all(servers.splice(0).map((s) => s.dispose()));
 });
 
@@ -103,6 +105,18 @@ describe('logins announced to everyone', () => {
     expect(c.closeReason).toBe('too many logins');
     const joined = (await observer.drain(300)).filter((m) => m.command === 'login');
     expect(joined.map((m) => m.userName)).toEqual(['again-0', 'again-1', 'again-2']);
+    await honestIsAnswered(s.port);
+  });
+
+  it('checks no password for logins still queued when their connection closed', async () => {
+    const s = await serve();
+    const logIn = vi.spyOn(AccessPolicy.prototype, 'logIn');
+    const c = await TestClient.connect(s.port);
+    // Each check costs a password hash: a client must not leave the server hashing after it left.
+    for (let i = 0; i < 4; i++) await new Promise((sent) => c.ws.send(JSON.stringify({ command: 'login', login: 'admin', password: `wrong-${i}` }), sent));
+    c.ws.close();
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(logIn.mock.calls.length).toBeLessThanOrEqual(1);
     await honestIsAnswered(s.port);
   });
 

@@ -72,11 +72,11 @@ describe('settings', () => {
     }
   });
 
-  it('storage.sync: every write of a change, a fold and the project list asks LevelDB to sync', async () => {
+  it('storage.sync: every write of a change, a fold and the project list asks LevelDB to sync, and none does when it is not set', async () => {
     const dir = await tempDir();
     try {
-      for (const sync of [true, false]) {
-        const storage = await Storage.open(join(dir, `db-${sync}`), { sync });
+      for (const sync of [true, false, undefined]) {
+        const storage = await Storage.open(join(dir, `db-${sync}`), sync === undefined ? {} : { sync });
         const batch = vi.spyOn(storage.db, 'batch');
         const project = storage.project(1);
         await project.commit({ seq: 1, update: new Uint8Array([0, 0]), meta: { nextId: 1, nextRevision: 2, phantomEpoch: 0, firstLoggedRevision: 1, createdAt: new Date(0).toISOString() } });
@@ -84,7 +84,7 @@ describe('settings', () => {
         await storage.write([{ key: 'c:test', value: { x: 1 } }]);
         const options = batch.mock.calls.map((call) => (call as unknown[])[1] as { sync?: boolean });
         expect(options).toHaveLength(3);
-        for (const o of options) expect(o.sync).toBe(sync);
+        for (const o of options) expect(o.sync).toBe(sync ?? false);
         batch.mockRestore();
         await storage.close();
       }

@@ -247,11 +247,17 @@ describe('a damaged project at load', () => {
     s = await startServer({}, s!.dataDir, (line) => lines.push(line));
     // Opening starts the load at once; the shutdown meets it under way.
     const opening = s.server.projects.open(1).then(
-      () => 'loaded',
-      (e: Error) => e.message,
+      () => null,
+      (e: Error) => e,
     );
     await expect(s.stop()).resolves.toBeUndefined();
-    expect(await opening).toMatch(/^Project 1 cannot be loaded: its stored data is damaged/);
+    const error = await opening;
+    expect(error?.message).toMatch(/^Project 1 cannot be loaded: its stored data is damaged/);
+    // What Yjs said stays reachable as the cause, for a host that logs the error it was given.
+    const damaged = error!.cause as Error;
+    expect(damaged.message).toMatch(/^its stored data is damaged \(.+\)$/);
+    expect(damaged.cause).toBeInstanceOf(Error);
+    expect(`its stored data is damaged (${(damaged.cause as Error).message})`).toBe(damaged.message);
     expect(lines.filter((line) => /unload failed|"level":50/.test(line))).toEqual([]);
   });
 

@@ -69,7 +69,7 @@ async function flatStoreJson(doc: Y.Doc, store: string, slicer: Slicer): Promise
  */
 async function taskTreeJson(doc: Y.Doc, tree: TreeIndex, slicer: Slicer): Promise<string> {
   const tasks = storeMap(doc, TASKS);
-  const top = [ROOT, ...tree.topLevelParents().filter((p) => p !== ROOT).sort()];
+  const top = [ROOT, ...tree.missingParents().sort()];
   const pieces: string[] = ['['];
   // Each task once, whatever the stored parent links: a cycle stored before the integrity rules
   // repaired it must not make the walk endless.

@@ -163,8 +163,8 @@ export class TreeIndex {
     }
   }
 
-  /** Parents whose key is not a task (the root, and parents that do not exist). */
-  topLevelParents(): string[] {
-    return [...this.children.keys()].filter((p) => p === ROOT || !this.tasks.has(p));
+  /** Parents that do not exist (their children are served at the top level, after the root's). */
+  missingParents(): string[] {
+    return [...this.children.keys()].filter((p) => p !== ROOT && !this.tasks.has(p));
   }
 }

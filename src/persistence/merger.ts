@@ -60,8 +60,10 @@ class MergeWorker {
       this.pending.delete(id);
       // Held only while merges are pending: an idle worker must not keep the process alive.
       if (this.pending.size === 0) worker.unref();
+      // Stryker disable OptionalChaining: the worker answers each id it was sent once, and none after a failure cleared them
       if (error !== undefined) p?.reject(new Error(error));
       else p?.resolve(merged!);
+      // Stryker restore OptionalChaining
     });
     worker.on('error', (e) => this.fail(e));
     worker.on('exit', () => this.fail(new Error('merge worker exited')));

@@ -924,6 +924,7 @@ export class ProjectRoom {
   /** An automatic version, unless one was taken meanwhile. */
   private async autoVersion(): Promise<void> {
     if (this.autoVersioning) return;
+    // Stryker disable next-line BooleanLiteral: a second automatic version queued behind the first is taken only if due by then (takeVersion asks due()), as the next change's trigger would take it; the flag saves queued no-ops
     this.autoVersioning = true;
     try {
       await this.queue.run(async () => {
