@@ -157,6 +157,19 @@ describe('weft storage check', () => {
     expect(out.stdout).toContain('project 1: p:n1:meta: counters missing or not numbers: nextRevision, phantomEpoch, firstLoggedRevision');
   });
 
+  it('reports counters stored as null, or as a number too large to be one', async () => {
+    await storedProjects();
+    await withDb(async (level) => {
+      await level.put('p:n2:meta', new TextEncoder().encode('null'));
+      // Valid JSON that parses to Infinity.
+      await level.put('p:n1:meta', new TextEncoder().encode('{"nextId": 1e999, "nextRevision": 3, "phantomEpoch": 0, "firstLoggedRevision": 1}'));
+    });
+    const out = await check();
+    expect(out.code).toBe(1);
+    expect(out.stdout).toContain('project 2: p:n2:meta: counters missing or not numbers: nextId, nextRevision, phantomEpoch, firstLoggedRevision');
+    expect(out.stdout).toContain('project 1: p:n1:meta: counters missing or not numbers: nextId\n');
+  });
+
   it('reports progress as it goes', async () => {
     await storedProjects();
     const progress: number[] = [];

@@ -128,32 +128,49 @@ describe('the update log', () => {
     void doc;
   });
 
-  it('starts a new chunk after a last chunk of exactly the chunk size, and writes that full chunk again never', async () => {
-    // The text whose update is exactly CHUNK_BYTES long (a fixed client id: its length is part of the size).
-    let full: { doc: Y.Doc; update: Uint8Array } | null = null;
-    for (let length = CHUNK_BYTES - 100; length < CHUNK_BYTES && !full; length++) {
+  /** A document whose one update is exactly CHUNK_BYTES long (a fixed client id: its length is part of the size). */
+  function fullUpdate(): { doc: Y.Doc; update: Uint8Array } {
+    for (let length = CHUNK_BYTES - 100; length < CHUNK_BYTES; length++) {
       const doc = new Y.Doc();
       doc.clientID = 1;
       let update: Uint8Array = new Uint8Array();
       doc.on('updateV2', (u: Uint8Array) => (update = u));
       doc.getMap('tasks').set('big', 'x'.repeat(length));
-      if (update.byteLength === CHUNK_BYTES) full = { doc, update };
+      if (update.byteLength === CHUNK_BYTES) return { doc, update };
     }
-    expect(full).not.toBeNull();
+    throw new Error('no text length gives an update of exactly CHUNK_BYTES');
+  }
+
+  it('starts a new chunk after a last chunk of exactly the chunk size, and writes that full chunk again never', async () => {
+    const full = fullUpdate();
     const log = new UpdateLog(project);
     log.reset(null);
-    await log.write({ update: full!.update, meta });
+    await log.write({ update: full.update, meta });
     await log.fold();
     expect(await chunkSizes()).toEqual([CHUNK_BYTES]);
     const next: Uint8Array[] = [];
-    full!.doc.on('updateV2', (u: Uint8Array) => next.push(u));
-    full!.doc.getMap('tasks').set('small', 'y');
+    full.doc.on('updateV2', (u: Uint8Array) => next.push(u));
+    full.doc.getMap('tasks').set('small', 'y');
     await log.write({ update: next[0], meta });
     const compact = vi.spyOn(project, 'compact');
     await log.fold();
     expect(compact.mock.calls.map(([chunks]) => chunks.map((c) => c.index))).toEqual([[1]]);
     expect(await chunkSizes()).toEqual([CHUNK_BYTES, next[0].byteLength]);
-    expect(await stateOf(log)).toEqual(full!.doc.getMap('tasks').toJSON());
+    expect(await stateOf(log)).toEqual(full.doc.getMap('tasks').toJSON());
+  });
+
+  it('closes a chunk within one fold once its updates reach exactly the chunk size', async () => {
+    const full = fullUpdate();
+    const next: Uint8Array[] = [];
+    full.doc.on('updateV2', (u: Uint8Array) => next.push(u));
+    full.doc.getMap('tasks').set('small', 'y');
+    const log = new UpdateLog(project);
+    log.reset(null);
+    await log.write({ update: full.update, meta });
+    await log.write({ update: next[0], meta });
+    await log.fold();
+    expect(await chunkSizes()).toEqual([CHUNK_BYTES, next[0].byteLength]);
+    expect(await stateOf(log)).toEqual(full.doc.getMap('tasks').toJSON());
   });
 
   it('runs one fold at a time, keeps what is written during it for the next, and does nothing with nothing to fold', async () => {

@@ -1,6 +1,7 @@
 /** A new Yjs peer is sent the whole state as encoded once, plus the updates made since. */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
+import * as encoding from 'lib0/encoding';
 import { readSeedFile } from '../src/document/seed.js';
 import { projectFrom, seedPath } from './support/document.js';
 
@@ -43,6 +44,17 @@ describe('the state sent to a new peer', () => {
     other.getMap('x').set('a', 1);
     const whole = t.project.missingFrom(EMPTY);
     expect(t.project.missingFrom(Y.encodeStateVector(other))[0]).toBe(whole[0]);
+  });
+
+  it('treats a state vector that names the document\'s own clients at clock 0 as empty', async () => {
+    const t = projectFrom(await readSeedFile(seedPath('saas')));
+    const whole = t.project.missingFrom(EMPTY);
+    // Yjs never writes a clock of 0, but a peer may send one: it holds nothing of those clients.
+    const e = encoding.createEncoder();
+    const clients = [...t.project.doc.store.clients.keys()];
+    encoding.writeVarUint(e, clients.length);
+    for (const client of clients) (encoding.writeVarUint(e, client), encoding.writeVarUint(e, 0));
+    expect(t.project.missingFrom(encoding.toUint8Array(e))[0]).toBe(whole[0]);
   });
 
   it('is encoded again once the updates since would weigh more than half of it', async () => {
