@@ -660,6 +660,22 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect((await new ProjectLease(client, { nodeId: 'ghost', leaseMs: 60_000, prefix }).owner(1))?.node).toBe('b');
   });
 
+  it('gives a project up when it unloads: no longer sequenced there, and its lease released', async () => {
+    fresh();
+    const a = await node('a', 3000, { storage: { unloadAfterSeconds: 0 } } as Partial<ConfigInput>);
+    const { c } = await classicOn(a);
+    expect(a.server.projects.ownedIds()).toEqual([1]);
+    await c.close();
+    clients.splice(clients.indexOf(c), 1);
+    await waitFor(() => !a.server.projects.loaded().includes(1), 10_000, 'project 1 unloaded');
+    const lease = new ProjectLease(client, { nodeId: 'x', leaseMs: 60_000, prefix });
+    for (let i = 0; i < 100 && (await lease.owner(1)) !== null; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await lease.owner(1)).toBeNull();
+    expect(a.server.projects.ownedIds()).toEqual([]);
+    // Nor is its closed room (and document) held any longer.
+    expect((a.server.projects as unknown as { owned: Map<unknown, unknown> }).owned.size).toBe(0);
+  });
+
   it('a node sees whether another node listens for requests', async () => {
     fresh();
     const a = await node('a');

@@ -108,6 +108,26 @@ describe('cold open of a large project', () => {
     expect(seen.data.revisions[0].changes.tasks.updated[0]).toMatchObject({ id: 8, name: 'After the restart' });
   });
 
+  it('does not write the texts again at an unload when those of the same state are stored', async () => {
+    const { dir, overrides } = await setUp();
+    const first = await start(overrides, dir);
+    await load(first.port, 1);
+    await first.stop();
+    const stored = await storedTextsSeq(dir, 1);
+    expect(stored).toBeGreaterThan(0);
+    // Opened and unloaded again without a change: serializing the project again would be wasted.
+    const second = await start(overrides, dir);
+    await load(second.port, 1);
+    const write = vi.spyOn(ProjectStorage.prototype, 'storeDatasetTexts');
+    try {
+      await second.stop();
+      expect(write).not.toHaveBeenCalled();
+    } finally {
+      write.mockRestore();
+    }
+    expect(await storedTextsSeq(dir, 1)).toBe(stored);
+  });
+
   it('does not serve texts older than the log: a change stored after them is in the first dataset', async () => {
     const { dir, overrides } = await setUp();
     const first = await start(overrides, dir);

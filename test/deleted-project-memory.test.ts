@@ -5,9 +5,9 @@
  */
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ProjectClosed } from '../src/server/project-closed.js';
-import type { ProjectRoom } from '../src/server/room.js';
+import { ProjectRoom } from '../src/server/room.js';
 import { classicLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 
@@ -60,6 +60,25 @@ describe('a deleted project', () => {
     await expect(reset).rejects.toThrow(/deleted/);
     // Which project: the server answers it as that project's error, whichever command met it.
     await expect(reset).rejects.toMatchObject({ project: 78 });
+  });
+});
+
+describe('a reset of every project', () => {
+  it('passes over a project deleted before its turn, and resets the others', async () => {
+    const own = await startServer();
+    try {
+      const ids = own.server.projects.catalog.list().map((p) => p.id);
+      expect(ids.length).toBeGreaterThan(1);
+      const open = own.server.projects.open.bind(own.server.projects);
+      // As when the project is deleted after the list was read: it no longer opens.
+      vi.spyOn(own.server.projects, 'open').mockImplementation(((id: never, ...rest: never[]) => (id === ids[0] ? Promise.resolve(undefined) : open(id, ...rest))) as never);
+      const reset = vi.spyOn(ProjectRoom.prototype, 'reset');
+      await expect(own.server.resetAll('Server')).resolves.toBeUndefined();
+      expect(reset).toHaveBeenCalledTimes(ids.length - 1);
+    } finally {
+      vi.restoreAllMocks();
+      await own.dispose();
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import type { Socket } from 'node:net';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { classicLogin } from './support/client.js';
@@ -83,6 +84,30 @@ describe('a Yjs peer sending what the fuzz found', () => {
       await c.close();
       expect(reply.error).toBeUndefined();
       expect(reply.dataset.changelogsData).toEqual([]);
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  it('logs a peer whose socket breaks the WebSocket framing as a warning naming the project, and keeps serving', async () => {
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const own = await startServer({}, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${own.port}/yjs/1?login=admin&password=admin`);
+      ws.on('error', () => undefined);
+      await new Promise((resolve) => ws.once('message', resolve));
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      // A masked, empty frame of opcode 3, which no WebSocket frame has.
+      (ws as unknown as { _socket: Socket })._socket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0]));
+      await closed;
+      const logged = () => lines.filter(({ msg }) => msg.includes(': socket error: '));
+      for (let i = 0; i < 100 && logged().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(logged()).toHaveLength(1);
+      expect(logged()[0].fields).toMatchObject({ level: 'warn', project: 1, user: 'admin' });
+      const c = await classicLogin(own.port);
+      c.send({ command: 'dataset', project: 1 });
+      expect((await c.nextOf('dataset', 5000)).error).toBeUndefined();
+      await c.close();
     } finally {
       await own.dispose();
     }

@@ -93,6 +93,8 @@ describe('checking a peer update before applying it', () => {
       ['a forbidden name', () => existing().set('constructor', 1), /"constructor" may not be used as a field name/],
       ['a key of Object.prototype inside a value', () => existing().set('notes', JSON.parse('{"__proto__": {"x": 1}}')), /values must be plain JSON|may not be used/],
       ['a value nested too deep', () => existing().set('deep', deep), /nested at most/],
+      // The second write names the first, in the same update, as its neighbour: its place is found through it.
+      ['a field written twice in one update, too deep the second time', () => peer.transact(() => (existing().set('twice', 'fine'), existing().set('twice', deep))), /nested at most/],
       ['a Yjs map as a project field', () => peer.getMap('project').set('nested', new Y.Map()), /values must be plain JSON/],
       ['bytes as a record field', () => existing().set('bytes', new Uint8Array([1, 2])), /values must be plain JSON/],
       ['a project field holding a key of Object.prototype', () => peer.getMap('project').set('notes', JSON.parse('{"a": {"__proto__": []}}')), /values must be plain JSON|may not be used/],

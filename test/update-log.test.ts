@@ -64,6 +64,10 @@ describe('the update log', () => {
   it('hands out one sequence number per update, none for a commit without one', async () => {
     const { updates } = edits(3, 10);
     const log = new UpdateLog(project);
+    // Before anything is read into it, a log holds nothing.
+    const parts: Uint8Array[] = [];
+    for await (const part of log.read()) parts.push(part);
+    expect([parts.length, log.unfoldedCount]).toEqual([0, 0]);
     log.reset(null);
     await log.write({ update: updates[0], meta });
     await log.write({ update: null, meta });

@@ -162,6 +162,7 @@ export class WeftServer {
     }, nodeId === undefined ? undefined : {
       nodeId,
       projects: () => ({ sequenced: projects.ownedIds().length, followed: projects.followed().length }),
+      // Stryker disable next-line OptionalChaining: only a cluster node has these metrics, and they are read through the HTTP server, which listens after the cluster node started
       nodes: () => 1 + (cluster?.presence.nodes().length ?? 0),
       forwarded: () => projects.forwardedCount,
     });
