@@ -42,7 +42,7 @@ export class Fanout {
         if (hold) this.outbox.hold(connection);
         const generation: Generation = connection.generation;
         const list = generation === 'classic' ? (delivery.classic ?? revisions) : revisions;
-        // Stryker disable next-line ConditionalExpression: noEcho names a classic sender only (the room's resultDelivery); the check keeps that rule here too
+        // Stryker disable next-line ConditionalExpression: noEcho names only a connection that sent as classic (the room's resultDelivery); only a login in another generation between its change and this delivery could tell the two apart
         if (generation === 'classic' && connection.id === noEcho) {
           echoless ??= encoderFor(generation).changes(this.project, list.filter((r) => r.client !== noEcho));
           for (const frame of echoless) connection.send(frame);
