@@ -891,6 +891,20 @@ describe('tree index and Yjs peers', () => {
     expect(served[0].id).toBe(1000);
   });
 
+  it('gives an inserted task an order key between its neighbours and leaves the siblings\' keys as they were', async () => {
+    const t = await seededProject();
+    const tasks = storeMap(t.project.doc, TASKS);
+    const orderOf = (key: string) => readField(tasks.get(key)!, '$order') as string;
+    const siblings = ['11', '12', '13', '14', '15'];
+    const before = siblings.map(orderOf);
+    const { newPhantoms } = t.apply({ tasks: { added: [{ $PhantomId: P('k'), parentId: 1, parentIndex: 2 }] } });
+    const id = newPhantoms.get(P('k'))!;
+    expect(t.children(1)).toEqual([11, 12, id, 13, 14, 15]);
+    expect(siblings.map(orderOf)).toEqual(before);
+    const own = orderOf(String(id));
+    expect(own > orderOf('12') && own < orderOf('13')).toBe(true);
+  });
+
   it('places inserts among siblings whose order keys a peer wrote in another format', async () => {
     const t = await seededProject();
     const { peer, send } = peerOf(t.project);

@@ -170,4 +170,17 @@ describe('restoreState', () => {
     expect(changes.versions).toBeUndefined();
     expect((await project.project.dataset()).versionsData).toEqual(versionsBefore);
   });
+
+  it('sends a parent created after its child before that child, and a grandchild after both', async () => {
+    const project = await seededProject('saas');
+    // A new task, then an older one moved under it, then a newer one under that: stored in that
+    // order, the child comes before its parent.
+    const parent = project.apply({ tasks: { added: [{ $PhantomId: '_generatedP1', name: 'new parent', parentId: 1 }] } }).newPhantoms.get('_generatedP1')!;
+    project.apply({ tasks: { updated: [{ id: 12, parentId: parent, parentIndex: 0 }] } });
+    const grandchild = project.apply({ tasks: { added: [{ $PhantomId: '_generatedP2', name: 'grandchild', parentId: 12 }] } }).newPhantoms.get('_generatedP2')!;
+    const state = project.project.encodeState();
+    project.apply({ tasks: { removed: [{ id: parent }] } });
+    const changes = restoreState(project.project, state) as Rec;
+    expect(changes.tasks.added.map((t: Rec) => t.id)).toEqual([parent, 12, grandchild]);
+  });
 });

@@ -10,7 +10,7 @@ import { changesOfTransaction } from './doc-changes.js';
 import { repair, scopeOf, syncTree } from './integrity.js';
 import { TASKS, VERSIONS, allStoreNames, plainValue, projectMap, recordKey, registerStore, storeMap, type FieldMap, type RecordId } from './layout.js';
 import type { ProjectDocument } from './project-document.js';
-import { ROOT, type TreeIndex } from './tree.js';
+import type { TreeIndex } from './tree.js';
 import { sameJson } from './json.js';
 
 /** Bryntum's own version history is about the project, not part of it: a restore leaves it alone. */
@@ -55,7 +55,7 @@ function parentsFirst(changes: Changes, tree: TreeIndex): void {
   if (!added || added.length < 2) return;
   const depth = (key: string) => {
     let d = 0;
-    for (let k: string | undefined = tree.parentKey(key); k !== undefined && k !== ROOT && d < 10_000; k = tree.parentKey(k)) d++;
+    for (let k: string | undefined = tree.parentKey(key); k !== undefined && d < 10_000; k = tree.parentKey(k)) d++;
     return d;
   };
   const depths = new Map(added.map((r) => [r, depth(recordKey(r.id))]));
