@@ -105,6 +105,24 @@ describe('bursts of changes', () => {
     expect(seen.slice(5)).toEqual([5, 6, 7, 8, 9].map((i) => `_generated_r${i}`));
   });
 
+  it('sends the error of a change refused by the checks before its handler only after the earlier changes of its connection', async () => {
+    s = await startServer();
+    const { client: writer } = await subscribed('admin');
+    // The first change's batch is slow; the second names a project the writer did not load.
+    const real = ProjectStorage.prototype.commit;
+    vi.spyOn(ProjectStorage.prototype, 'commit').mockImplementation(async function (this: ProjectStorage, c) {
+      await new Promise((r) => setTimeout(r, 300));
+      return real.call(this, c);
+    });
+    writer.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_first', name: 'first' }] } } });
+    writer.send({ command: 'projectChange', project: 2, changes: { tasks: { updated: [{ id: 1, name: 'x' }] } } });
+    const first = await writer.next(10_000);
+    expect(first.command).toBe('projectChange');
+    expect(first.changes.tasks.added[0].$PhantomId).toBe('_generated_first');
+    const second = await writer.next(10_000);
+    expect(second).toEqual({ command: 'projectChange', project: 2, error: 'Subscription to project is required. Load project first' });
+  });
+
   it('tells nobody of a burst whose batch was not stored, and keeps working once storage does', async () => {
     s = await startServer();
     const { client: writer, taskId } = await subscribed('admin');

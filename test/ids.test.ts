@@ -18,6 +18,11 @@ describe('counterAbove', () => {
     expect(counterAbove([])).toBe(1);
   });
 
+  it('is not moved by numbers that are not safe positive integers, whose text would read as one', () => {
+    // '-5' and '1e-7' end in digits after a dash, like a prefixed id.
+    expect(counterAbove([-5, 1e-7, 2.5, Number.NaN, 1e21])).toBe(1);
+  });
+
   it('is not moved by a number at or above CLAIMABLE_BELOW, only by one below it', () => {
     expect(counterAbove([CLAIMABLE_BELOW])).toBe(1);
     expect(counterAbove([`tasks-${CLAIMABLE_BELOW}`])).toBe(1);

@@ -7,7 +7,7 @@ describe('counting the records of a change', () => {
   it('counts the rows added, updated and removed in every store, and nothing else', () => {
     expect(countRecords({ tasks: { added: [{}, {}], updated: [{}], removed: [{}, {}, {}] }, resources: { updated: [{}] } })).toBe(7);
     expect(countRecords({ tasks: { added: 'not rows', other: [{}] }, project: 5 })).toBe(0);
-    expect(countRecords(null)).toBe(0);
+    expect([countRecords(null), countRecords(undefined), countRecords('added'), countRecords(7)]).toEqual([0, 0, 0, 0]);
   });
 });
 

@@ -258,11 +258,12 @@ describe('connections not logged in', () => {
     await honestIsAnswered(s.port);
   });
 
-  it('closes a connection that does not log in before the deadline, and only that one', async () => {
+  it('closes a connection that does not log in before the deadline (1008, "login timeout"), and only that one', async () => {
     const s = await serve({ limits: { loginTimeoutSeconds: 0.5 } });
     const idle = track(await TestClient.connect(s.port));
     const member = track(await classicLogin(s.port, 'alex'));
     expect(await closedWith(idle, 2000)).toBe(1008);
+    expect(idle.closeReason).toBe('login timeout');
     member.send({ command: 'version' });
     expect((await member.nextOf('version', 1000)).command).toBe('version');
   });

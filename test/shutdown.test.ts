@@ -1,7 +1,8 @@
-import type { Socket } from 'node:net';
+import { rm } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startServer, type TestServer } from './support/server.js';
+import { startServer, tempDir, type TestServer } from './support/server.js';
 
 /** Status of the HTTP answer to a WebSocket upgrade, or 101 when it was accepted. */
 function upgradeStatus(port: number): Promise<number> {
@@ -36,5 +37,24 @@ describe('shutting down', () => {
     (lingering as unknown as { _socket: Socket })._socket.resume();
     expect(await closed).toBe(1012);
     await closing;
+  });
+});
+
+describe('starting on a port already taken', () => {
+  it('fails saying it cannot listen there, and leaves its data directory free for the next start', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as AddressInfo).port;
+    const dir = await tempDir();
+    try {
+      await expect(startServer({ port }, dir)).rejects.toThrow(new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+      // LevelDB's lock was released: the same directory opens at once on another port.
+      const next = await startServer({}, dir);
+      expect(await upgradeStatus(next.port)).toBe(101);
+      await next.stop();
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -225,6 +225,24 @@ describe('a Yjs peer sending its token as its first message', () => {
       await guarded.dispose();
     }
   });
+
+  it('closes with 4429 a peer whose address was blocked while it had not yet sent its token, even for a good token', async () => {
+    const guarded = await startServer({ tokens: { secret: SECRET }, limits: { maxFailedLoginsPerAddress: 2 } as never });
+    try {
+      // Accepted while the address is still clear; its token comes after two refused ones.
+      const waiting = await rawPeer(guarded.port, '/yjs/1');
+      const forged = encodeAuthToken(await sign({ sub: 'eve', projects: '*' }, 'some-other-secret-of-32-characters-or-more'));
+      expect((await closeAfter(guarded.port, '/yjs/1', forged)).code).toBe(4401);
+      expect((await closeAfter(guarded.port, '/yjs/1', forged)).code).toBe(4401);
+      waiting.ws.send(encodeAuthToken(await sign({ sub: 'tess', projects: [1] })));
+      const closed = await waiting.closed;
+      expect(closed.code).toBe(4429);
+      expect(closed.reason).toMatch(/^too many failed logins, try again in \d+ s$/);
+      expect(waiting.frames).toEqual([]);
+    } finally {
+      await guarded.dispose();
+    }
+  });
 });
 
 describe('the URL ways for Yjs peers', () => {

@@ -55,6 +55,7 @@ function parentsFirst(changes: Changes, tree: TreeIndex): void {
   if (!added || added.length < 2) return;
   const depth = (key: string) => {
     let d = 0;
+    // Stryker disable next-line EqualityOperator,ConditionalExpression: the bound is only reached through a cycle, and repair() above has broken every cycle
     for (let k: string | undefined = tree.parentKey(key); k !== undefined && d < 10_000; k = tree.parentKey(k)) d++;
     return d;
   };

@@ -46,9 +46,7 @@ export class CorrectionLoops {
 
   /** Fields not to pass on now. */
   isMuted(key: string, now = Date.now()): boolean {
-    const until = this.muted.get(key);
-    if (until === undefined) return false;
-    if (now <= until) return true;
+    if (now <= (this.muted.get(key) ?? -Infinity)) return true;
     this.muted.delete(key);
     return false;
   }

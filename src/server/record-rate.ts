@@ -11,8 +11,8 @@ const buckets = new WeakMap<Connection, { tokens: number; at: number }>();
 /** Records in a change set: rows of `added`, `updated` and `removed` in every store. */
 export function countRecords(changes: unknown): number {
   let n = 0;
-  if (typeof changes !== 'object' || changes === null) return 0;
-  for (const entry of Object.values(changes)) {
+  // Any value but null and undefined has (possibly no) own values; none of a string's is a store.
+  for (const entry of Object.values((changes ?? {}) as object)) {
     if (typeof entry !== 'object' || entry === null) continue;
     for (const kind of ['added', 'updated', 'removed']) {
       const rows = (entry as Record<string, unknown>)[kind];

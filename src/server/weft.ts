@@ -153,11 +153,13 @@ export class WeftServer {
     warmUpMerger();
     let server: WeftServer | undefined;
     const metrics = new Metrics({
+      // Stryker disable OptionalChaining: read only through the HTTP server, whose requests reach these after `server` is set (it is set in the same tick as listening ends)
       connections: () => server?.connectionCounts() ?? [],
       loggedInUsers: () => new Set([...(server?.context.loggedIn() ?? [])].map((c) => c.user!.name)).size,
       projectsLoaded: () => projects.loaded().length,
       bufferedBytes: () => [...(server?.connections ?? [])].reduce((n, c) => n + c.held, 0),
       sent: () => server?.sent ?? { messages: 0, chars: 0 },
+      // Stryker restore OptionalChaining
       longestQueue: () => projects.longestQueue(),
     }, nodeId === undefined ? undefined : {
       nodeId,
