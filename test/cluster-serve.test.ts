@@ -287,9 +287,16 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     const lines: { message: string; fields: Rec }[] = [];
     const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, ((message: string, fields: Rec = {}) => lines.push({ message, fields })) as (line: string) => void);
     servers.push(a);
-    const b = await node('b');
+    const bLines: { message: string; fields: Rec }[] = [];
+    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, ((message: string, fields: Rec = {}) => bLines.push({ message, fields })) as (line: string) => void);
+    servers.push(b);
     const owner = await classicOn(a);
     await classicOn(b);
+    // Each node says which role it took for the project, naming it and the node.
+    expect(lines.filter((l) => /^project 1: sequenced by this node \(epoch \d+, stream at \d+\)$/.test(l.message)).map((l) => l.fields)).toEqual([{ project: 1, node: 'a' }]);
+    expect(bLines.filter((l) => l.message.startsWith('project 1: following it'))).toEqual([
+      { message: 'project 1: following it (sequenced by node a)', fields: { project: 1, node: 'b' } },
+    ]);
     owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_m1', name: 'counted' }] } } });
     await owner.c.nextOf('projectChange', 10_000);
     const bClient = await classicOn(b);

@@ -128,6 +128,28 @@ describe('cold open of a large project', () => {
     expect(await storedTextsSeq(dir, 1)).toBe(stored);
   });
 
+  it('warns naming the project when its texts cannot be stored, still unloads it, and loads it from its log next time', async () => {
+    const { dir, overrides } = await setUp();
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const first = await startServer(overrides, dir, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    servers.push(first);
+    const { client: writer } = await load(first.port, 1);
+    writer.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'local-1', changes: { tasks: { updated: [{ id: 7, name: 'Kept in the log' }] } } }] } });
+    await writer.nextOf('project_change', 5000);
+    const write = vi.spyOn(ProjectStorage.prototype, 'storeDatasetTexts').mockRejectedValue(new Error('no space left (injected)'));
+    try {
+      await first.stop();
+    } finally {
+      write.mockRestore();
+    }
+    expect(lines.filter(({ msg }) => msg.includes('dataset texts'))).toEqual([
+      { msg: 'project 1: cannot store its dataset texts: no space left (injected)', fields: { level: 'warn', project: 1 } },
+    ]);
+    expect(await storedTextsSeq(dir, 1)).toBeUndefined();
+    const second = await start(overrides, dir);
+    expect(taskName((await load(second.port, 1)).data.dataset, 7)).toBe('Kept in the log');
+  });
+
   it('does not serve texts older than the log: a change stored after them is in the first dataset', async () => {
     const { dir, overrides } = await setUp();
     const first = await start(overrides, dir);

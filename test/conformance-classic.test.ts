@@ -880,6 +880,7 @@ describe('reset and logout', () => {
     bar.send({ command: 'logout' });
     expect(await bar.next()).toEqual({ command: 'logout' });
     await waitClosed(bar);
+    expect([bar.closeCode, bar.closeReason]).toEqual([1000, 'logged out']);
     expect(await bar.drain(1)).toEqual([]);
     expect(await other.next()).toEqual({ command: 'logout', userName: 'bar' });
     const users = await other.next();

@@ -349,6 +349,29 @@ describe('seed files', () => {
   });
 });
 
+describe('the task tree index', () => {
+  it('lists the tasks below one of a cycle (left by a merge, before repair) once each, and never the task itself', () => {
+    const doc = new Y.Doc();
+    const tasks = storeMap(doc, TASKS);
+    const task = (id: number, parentId: number | null) => {
+      const m = new Y.Map<unknown>();
+      m.set('id', id);
+      m.set('parentId', parentId);
+      tasks.set(String(id), m as never);
+    };
+    // 1 -> 2 -> 3 -> 1, and 4 under 2.
+    doc.transact(() => {
+      task(1, 3);
+      task(2, 1);
+      task(3, 2);
+      task(4, 2);
+    });
+    const tree = new TreeIndex(tasks);
+    expect(tree.descendants('1').sort()).toEqual(['2', '3', '4']);
+    expect(tree.descendants('4')).toEqual([]);
+  });
+});
+
 describe('loading a project', () => {
   it('indexes the task tree in steps, letting timers run meanwhile, into the index built at once', async () => {
     const project = new ProjectDocument();

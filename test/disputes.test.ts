@@ -48,8 +48,9 @@ function correction(c: TestClient & { clientId: string }, local: string, id: num
 
 describe('clients whose engines disagree on a field', () => {
   let s: TestServer;
+  const logged: { msg: string; fields?: unknown }[] = [];
   beforeAll(async () => {
-    s = await startServer();
+    s = await startServer({}, undefined, ((msg: string, fields?: unknown) => void logged.push({ msg, fields })) as never);
   });
   afterAll(async () => s.dispose());
 
@@ -75,6 +76,9 @@ describe('clients whose engines disagree on a field', () => {
       expect(Object.keys(pushed.data)).toEqual(['project', 'dataset']);
       expect(findTask(pushed.data.dataset.tasksData, leaf.id)?.duration).toBe(5);
     }
+    expect(logged.filter(({ msg }) => msg.includes('fell out of step'))).toEqual([
+      { msg: "project 1: clients' engines fell out of step; sent 0 classic and 3 revisions clients a fresh dataset", fields: { project: 1 } },
+    ]);
 
     // A change sent while the dataset was on its way was dropped by the load: its sender gets another.
     correction(a, 'local-2', leaf.id, 6);

@@ -224,9 +224,13 @@ describe('an embedded server', () => {
   it('keeps serving when a hook throws: the login is refused, a commit stands', async () => {
     dir = await tempDir();
     const logged: string[] = [];
+    const errors: string[] = [];
     weft = await startWeft({
       config: { dataDir: join(dir, 'db'), port: 0, host: '127.0.0.1', projects: [{ id: 1, name: 'One' }] },
-      log: (line) => void logged.push(line),
+      log: (line, fields) => {
+        logged.push(line);
+        if (fields?.level === 'error') errors.push(line);
+      },
       hooks: {
         authenticate: async (request) => {
           if (request.login === 'boom') throw new Error('directory down');
@@ -246,8 +250,10 @@ describe('an embedded server', () => {
     client.send({ command: 'dataset', project: 1 });
     expect((await client.nextOf('dataset')).dataset.tasksData.map((t: any) => t.name)).toEqual(['Stands']);
     await client.close();
-    expect(logged.some((l) => l.includes('authenticate hook failed') && l.includes('directory down'))).toBe(true);
-    expect(logged.some((l) => l.includes('onCommit hook failed') && l.includes('audit down'))).toBe(true);
+    // Each failure is an error line naming the hook, with the host's own error and its stack.
+    expect(errors.filter((l) => l.startsWith('authenticate hook failed: Error: directory down\n    at '))).toHaveLength(1);
+    expect(errors.filter((l) => l.startsWith('onCommit hook failed: Error: audit down\n    at '))).toHaveLength(1);
+    expect(logged.filter((l) => l.includes('hook failed'))).toHaveLength(2);
   });
 
   it('authenticates a Yjs peer whose first message carries a token through the hook', async () => {

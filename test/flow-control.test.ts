@@ -3,6 +3,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { once } from 'node:events';
 import { Inbound } from '../src/server/inbound.js';
 import { Connection } from '../src/server/connection.js';
+import { YjsPeer } from '../src/server/yjs-peer.js';
 import { classicLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 
@@ -74,6 +75,20 @@ describe('incoming flow control', () => {
     connection.send({ command: 'second' });
     expect(sent).toHaveLength(1);
     expect(closes).toEqual([[1013, 'client too slow: reconnect and reload']]);
+  });
+
+  it('sends a Yjs peer holding exactly its output limit a frame, and closes one holding more with 1013 without sending', () => {
+    const sent: Uint8Array[] = [];
+    const closes: [number, string][] = [];
+    const socket = { OPEN: 1, readyState: 1, bufferedAmount: 1_000, send: (frame: Uint8Array) => sent.push(frame), close: (code: number, reason: string) => closes.push([code, reason]) };
+    const limits = { maxBufferedBytes: 1_000, maxAwarenessStatesPerPeer: 8, maxAwarenessFrameBytes: 1024 };
+    const peer = new YjsPeer('p', socket as never, { name: 'ann' } as never, false, {} as never, {} as never, () => {}, limits);
+    peer.send(new Uint8Array([1]));
+    expect(sent).toEqual([new Uint8Array([1])]);
+    socket.bufferedAmount = 1_001;
+    peer.send(new Uint8Array([2]));
+    expect(sent).toHaveLength(1);
+    expect(closes).toEqual([[1013, 'peer too slow: reconnect']]);
   });
 
   describe('on a server', () => {

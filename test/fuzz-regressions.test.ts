@@ -89,6 +89,28 @@ describe('a Yjs peer sending what the fuzz found', () => {
     }
   });
 
+  it('logs a Yjs socket that breaks the WebSocket framing before its token as a warning naming its address', async () => {
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const tokens = { secret: 'a-shared-secret-of-at-least-32-characters!' };
+    const own = await startServer({ tokens }, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    try {
+      // No credentials in the URL: the server waits for a token in the first frame.
+      const ws = new WebSocket(`ws://127.0.0.1:${own.port}/yjs/1`);
+      ws.on('error', () => undefined);
+      await new Promise((resolve) => ws.once('open', resolve));
+      const closed = new Promise((resolve) => ws.once('close', resolve));
+      (ws as unknown as { _socket: Socket })._socket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0]));
+      await closed;
+      const logged = () => lines.filter(({ msg }) => msg.includes('socket error'));
+      for (let i = 0; i < 100 && logged().length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(logged()).toHaveLength(1);
+      expect(logged()[0].msg).toMatch(/^Yjs peer at \S*127\.0\.0\.1 before login: socket error: .+/);
+      expect(logged()[0].fields).toEqual({ level: 'warn' });
+    } finally {
+      await own.dispose();
+    }
+  });
+
   it('logs a peer whose socket breaks the WebSocket framing as a warning naming the project, and keeps serving', async () => {
     const lines: { msg: string; fields?: unknown }[] = [];
     const own = await startServer({}, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
@@ -116,6 +138,8 @@ describe('a Yjs peer sending what the fuzz found', () => {
   it('is disconnected (1007) for a frame of an unknown message or sync type, told which in the close reason', async () => {
     expect(await closeAfter(s.port, new Uint8Array([9]))).toEqual({ code: 1007, reason: 'invalid frame: unknown message type 9' });
     expect(await closeAfter(s.port, new Uint8Array([0, 7, 0]))).toEqual({ code: 1007, reason: 'invalid frame: unknown sync message type 7' });
+    // A text frame is not a y-websocket frame at all.
+    expect(await closeAfter(s.port, '[0,0,1,0]')).toEqual({ code: 1003, reason: 'Yjs peers speak binary y-websocket frames' });
   });
 
   it('is disconnected (1007) for an awareness state that is not JSON, and the server reports no uncaught exception', async () => {
@@ -131,8 +155,7 @@ describe('a Yjs peer sending what the fuzz found', () => {
       const e = encoding.createEncoder();
       encoding.writeVarUint(e, 1);
       encoding.writeVarUint8Array(e, encoding.toUint8Array(inner));
-      const code = await closeCodeAfter(encoding.toUint8Array(e));
-      expect(code).toBe(1007);
+      expect(await closeAfter(s.port, encoding.toUint8Array(e))).toEqual({ code: 1007, reason: 'invalid awareness update' });
       expect(uncaught).toEqual([]);
     } finally {
       process.off('uncaughtException', onUncaught);

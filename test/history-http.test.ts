@@ -178,6 +178,38 @@ describe('endpoints', () => {
     expect((await fetch(`http://127.0.0.1:${s.port}/health`)).status).toBe(200);
   });
 
+  it('say in each error what is wrong, as JSON that is never cached', async () => {
+    s = await startServer({ limits: { maxFailedLoginsPerAddress: 3 } as never });
+    const challenge = 'Basic realm="weft", charset="UTF-8"';
+    const none = await call('/api/projects/1/versions');
+    expect([none.status, none.body, none.headers.get('www-authenticate')]).toEqual([401, { error: 'authentication required' }, challenge]);
+    expect([none.headers.get('content-type'), none.headers.get('cache-control')]).toEqual(['application/json', 'no-store']);
+    const alex = await call('/api/projects/1/versions', basic('alex', 'alex'));
+    expect(alex.body).toEqual({ error: 'user "alex" is not in an admin group' });
+    expect(await call('/api/nothing', admin)).toMatchObject({ status: 404, body: { error: 'not found' } });
+    const project = await call('/api/projects/1', admin);
+    expect([project.status, project.body, project.headers.get('allow')]).toEqual([405, { error: 'use PATCH (rename) or DELETE' }, 'PATCH, DELETE']);
+    expect(await call('/api/projects/1/versions', admin, { method: 'POST', body: '{}' })).toMatchObject({ status: 403, body: { error: 'creating and restoring versions is for the weft CLI' } });
+    const bearer = await token();
+    expect(await call('/api/projects/1/versions', bearer, { method: 'POST', body: '{ label' })).toMatchObject({ status: 400, body: { error: 'request body is not JSON' } });
+    expect((await call('/api/projects/1/versions', bearer, { method: 'POST', body: JSON.stringify({ label: 5 }) })).body.error).toMatch(/^invalid request body: .*label/);
+    expect((await call('/api/projects/1/diff', admin)).body.error).toMatch(/^invalid query: .*from/);
+    expect((await call('/api/projects/1/export?version=', admin)).body.error).toMatch(/^invalid query: .*version/);
+    const huge = await call('/api/projects/1/versions/1/restore', bearer, { method: 'POST', body: JSON.stringify({ pad: 'x'.repeat(100 * 1024) }) });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error).toMatch(/^request body over \d+ bytes$/);
+    // Wrong passwords, up to the address's limit: then 429 with when to try again, and the connection closed.
+    const wrong = await call('/api/projects/1/versions', basic('admin', 'wrong'));
+    expect([wrong.status, wrong.body, wrong.headers.get('www-authenticate')]).toEqual([401, { error: 'wrong user name or password' }, challenge]);
+    await call('/api/projects/1/versions', basic('admin', 'wrong'));
+    await call('/api/projects/1/versions', basic('nobody', 'x'));
+    const blocked = await call('/api/projects/1/versions', admin);
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error).toMatch(/^too many failed logins: try again in \d+ s$/);
+    expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(blocked.headers.get('connection')).toBe('close');
+  });
+
   it('restore only at versions/<n>/restore: other paths below a project answer 404 and leave its history alone', async () => {
     s = await startServer();
     const bearer = await token();

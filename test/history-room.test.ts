@@ -31,8 +31,11 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The running server's log lines, with their fields. */
+let logged: { msg: string; fields?: unknown }[] = [];
 async function start(overrides: Partial<ConfigInput> = {}): Promise<TestServer> {
-  s = await startServer(overrides);
+  logged = [];
+  s = await startServer(overrides, undefined, ((msg: string, fields?: unknown) => void logged.push({ msg, fields })) as never);
   return s;
 }
 
@@ -174,6 +177,12 @@ describe('automatic versions', () => {
     expect(revision.changes).toEqual({ versions: { added: [{ id: 'weft-1', name: 'Autosave 1', savedAt: expect.any(String), isAutosave: true }], $input: expect.any(Object) } });
     const [version] = await service().list('1');
     expect(version).toMatchObject({ n: 1, reason: 'auto', changes: 3, authors: ['ben', 'alex', 'admin'], label: 'Autosave 1' });
+    // Around the work, debug lines a crash test reads to tell what a kill interrupted.
+    for (let i = 0; i < 100 && !logged.some(({ msg }) => msg.endsWith('automatic version taken')); i++) await sleep(20);
+    expect(logged.filter(({ msg }) => msg.includes('automatic version'))).toEqual([
+      { msg: 'project 1: taking an automatic version', fields: { level: 'debug', project: 1 } },
+      { msg: 'project 1: automatic version taken', fields: { level: 'debug', project: 1 } },
+    ]);
     // The version holds every change it counted.
     const dataset = await datasetAt('1');
     const setup = dataset.tasksData[0].children[0].children;
@@ -183,6 +192,11 @@ describe('automatic versions', () => {
     await change(r, { tasks: { updated: [{ id: 11, name: 'again' }] } });
     await change(r, { tasks: { updated: [{ id: 11, name: 'and again' }] } });
     expect(await service().list('1')).toHaveLength(1);
+    // The third takes the next one: one automatic version does not end the next.
+    await change(r, { tasks: { updated: [{ id: 11, name: 'third' }] } });
+    const next = await r.nextOf('project_change', 5000);
+    expect(next.data.revisions[0].changes.versions.added[0]).toMatchObject({ id: 'weft-2', name: 'Autosave 2', isAutosave: true });
+    expect(await service().list('1')).toMatchObject([{ n: 1 }, { n: 2, reason: 'auto', changes: 3 }]);
   });
 
   it('are taken M minutes after the first change not in a version, and not without changes', async () => {

@@ -45,6 +45,7 @@ describe('a connection sending faster than maxMessagesPerSecond', () => {
     const started = Date.now();
     while (!fast.closed && Date.now() - started < 2000) await new Promise((r) => setTimeout(r, 20));
     expect(fast.closeCode).toBe(1008);
+    expect(fast.closeReason).toBe('too many messages');
     other.send({ command: 'dataset', project: 1 });
     expect((await other.nextOf('dataset')).dataset).toBeDefined();
     await other.close();

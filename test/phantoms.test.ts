@@ -2,9 +2,12 @@
  * Phantom ids as the project remembers them (src/document/phantoms.ts): per user, per store, for a
  * while; and what a change resolves through them.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { NewPhantoms, PhantomMap } from '../src/document/phantoms.js';
+import { ProjectStorage } from '../src/persistence/storage.js';
 import { seededProject } from './support/document.js';
+import { classicLogin, type TestClient } from './support/client.js';
+import { startServer, type TestServer } from './support/server.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -133,5 +136,58 @@ describe('a change resolving phantom ids', () => {
     t.apply({ resources: { removed: [{ id: 'x' }] } });
     expect(t.record('resources', resource!)).toBeUndefined();
     expect(t.record('tasks', task!)).toBeDefined();
+  });
+});
+
+describe('a project forgetting phantom ids past their retention', () => {
+  let s: TestServer | null = null;
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await s?.dispose();
+    s = null;
+  });
+
+  /** A server keeping phantom ids for 0.4 s, folding (and pruning) after each change once quiet for 50 ms. */
+  async function serve(lines: { msg: string; fields?: unknown }[] = []): Promise<TestClient> {
+    const storage = { compactAfterUpdates: 1, unloadAfterSeconds: 60, sync: false, quietMs: 50, quietMaxMs: 200, phantomDays: 0.4 / 86_400 };
+    s = await startServer({ storage } as never, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    const c = await classicLogin(s.port);
+    c.send({ command: 'dataset', project: 1 });
+    await c.nextOf('dataset', 5000);
+    return c;
+  }
+  const add = async (c: TestClient, phantom: string) => {
+    c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: phantom, name: phantom }] } } });
+    await c.nextOf('projectChange', 5000);
+  };
+  const storedPhantoms = async () => (await s!.server.storage.project(1).sizeOf('pn')).keys;
+  const until = async (check: () => Promise<boolean> | boolean, ms = 5000) => {
+    const end = Date.now() + ms;
+    while (!(await check()) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+  };
+
+  it('removes them from storage at the next fold, keeping the newer ones', async () => {
+    const c = await serve();
+    await add(c, '_generated_old');
+    expect(await storedPhantoms()).toBe(1);
+    await new Promise((r) => setTimeout(r, 600));
+    await add(c, '_generated_new');
+    await until(async () => (await storedPhantoms()) === 1);
+    expect(await storedPhantoms()).toBe(1);
+    await c.close();
+  });
+
+  it('logs a failure to forget them as an error naming the project, and keeps serving', async () => {
+    const lines: { msg: string; fields?: unknown }[] = [];
+    const c = await serve(lines);
+    vi.spyOn(ProjectStorage.prototype, 'forgetPhantoms').mockRejectedValue(new Error('disk gone (injected)'));
+    await add(c, '_generated_old');
+    await new Promise((r) => setTimeout(r, 600));
+    await add(c, '_generated_new');
+    const failed = () => lines.filter(({ msg }) => msg.includes('phantom'));
+    await until(() => failed().length > 0);
+    expect(failed()).toEqual([{ msg: 'project 1: cannot forget phantom ids: disk gone (injected)', fields: { level: 'error', project: 1 } }]);
+    await add(c, '_generated_after');
+    await c.close();
   });
 });

@@ -250,6 +250,15 @@ describe('connections not logged in', () => {
     await honestIsAnswered(s.port);
   });
 
+  it('answers a binary frame with an error saying to send JSON text, and keeps the connection', async () => {
+    const s = await serve();
+    const c = track(await classicLogin(s.port, 'alex'));
+    c.ws.send(Buffer.from(JSON.stringify({ command: 'version' })), { binary: true });
+    expect(await c.nextOf('error', 2000)).toEqual({ command: 'error', message: 'Binary frames are not supported: send JSON text' });
+    c.send({ command: 'version' });
+    expect((await c.nextOf('version', 2000)).command).toBe('version');
+  });
+
   it('closes a connection sending large junk before login', async () => {
     const s = await serve();
     const c = track(await TestClient.connect(s.port));

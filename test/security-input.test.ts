@@ -143,6 +143,7 @@ describe('a connection sending refused changes over and over', () => {
     const end = Date.now() + 2000;
     while (!bad.closed && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     expect(bad.closeCode).toBe(1008);
+    expect(bad.closeReason).toBe('too many refused changes');
     expect(peerClosed).toBeNull();
     await honestEdit(s.port, 'after-refusals');
     peer.close();

@@ -9,6 +9,8 @@ import { classicLogin, revisionsLogin } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
 
 let s: TestServer;
+/** The server's log lines, with their fields. */
+const logged: { msg: string; fields?: Record<string, unknown> }[] = [];
 beforeAll(async () => {
   s = await startServer({
     users: {
@@ -18,7 +20,7 @@ beforeAll(async () => {
     groups: { admin: [1, 2, 3], viewers: [1, 2, 3] },
     readOnlyGroups: ['viewers'],
     limits: { maxCatchUpChars: 300_000 } as never,
-  });
+  }, undefined, ((msg: string, fields?: Record<string, unknown>) => void logged.push({ msg, fields })) as never);
 });
 afterAll(async () => s.dispose());
 
@@ -106,6 +108,11 @@ describe('Yjs peers are bounded', () => {
     const relayed = watcher.frames.filter((f) => f[0] === 1);
     expect(relayed.reduce((n, f) => n + f.byteLength, 0)).toBeLessThan(10_000);
     expect(relayed.length).toBeGreaterThan(0);
+    // Each dropped frame is logged as a warning naming the project and the sender.
+    const drops = logged.filter(({ msg }) => msg.includes('client states dropped'));
+    expect(drops).toHaveLength(5);
+    expect(drops[0].msg).toMatch(/^yjs-\S+: awareness frame for 2000 client states dropped$/);
+    expect(drops[0].fields).toMatchObject({ level: 'warn', project: 2, user: 'viewer' });
     hostile.ws.close();
     watcher.ws.close();
   });
@@ -123,6 +130,9 @@ describe('Yjs peers are bounded', () => {
     expect(relayed.length).toBeGreaterThan(0);
     expect(relayed.reduce((n, f) => n + f.byteLength, 0)).toBeLessThan(10_000);
     expect(sender.ws.readyState).toBe(WebSocket.OPEN);
+    const drops = logged.filter(({ msg }) => / awareness frame of \d+ bytes dropped$/.test(msg));
+    expect(drops).toHaveLength(1);
+    expect(drops[0].fields).toMatchObject({ level: 'warn', project: 3, user: 'viewer' });
     sender.ws.close();
     watcher.ws.close();
   });
@@ -137,11 +147,14 @@ describe('catch_up is bounded', () => {
     if (!far.data) throw new Error(JSON.stringify(far).slice(0, 300));
     expect(far.data.reload).toBe(true);
     expect(far.data.revisions).toBeUndefined();
-    const latest = Number(String(far.data.revision).slice('server-'.length));
+    // Told to reload, it is not subscribed: the next change reaches it only once it caught up.
+    await addTasks(3, 1, 'while reloading');
+    expect((await c.drain(300)).filter((m) => m.command === 'project_change')).toEqual([]);
+    const latest = Number(String(far.data.revision).slice('server-'.length)) + 1;
     c.send({ command: 'catch_up', data: { project: 3, since: `server-${latest - 1}` } });
     const near = await c.nextOf('catch_up', 3000);
     expect(near.data.revisions).toHaveLength(1);
-    expect(near.data.revision).toBe(far.data.revision);
+    expect(near.data.revision).toBe(`server-${latest}`);
     await c.close();
     expect(await honestDatasetWithin(3, 1000)).toContain('batch 5');
     s = await s.restart();

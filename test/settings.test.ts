@@ -48,6 +48,16 @@ describe('settings', () => {
     await c.close();
   });
 
+  it('generation: a forced generation also shapes the answers before login, whatever a frame looks like', async () => {
+    s = await startServer({ generation: 'classic' } as never);
+    const c = await TestClient.connect(s.port);
+    // `version` looks like the revisions generation (PROTOCOL.md §2.4); forced classic answers it in classic shape.
+    c.send({ command: 'version' });
+    const reply = await c.nextOf('version', 5000);
+    expect(Object.keys(reply).sort()).toEqual(['command', 'version']);
+    await c.close();
+  });
+
   it('generation: the login fixes it, so a revisions client sending a classic-looking frame later is answered in the revisions shape', async () => {
     s = await startServer();
     const c = await revisionsLogin(s.port);

@@ -27,7 +27,7 @@ describe('shutting down', () => {
     // A client that does not answer the close keeps the server closing (and its port listening).
     const lingering = new WebSocket(`ws://127.0.0.1:${port}`);
     await new Promise((resolve, reject) => (lingering.once('open', resolve), lingering.once('error', reject)));
-    const closed = new Promise<number>((resolve) => lingering.once('close', (code) => resolve(code)));
+    const closed = new Promise<[number, string]>((resolve) => lingering.once('close', (code, reason) => resolve([code, reason.toString()])));
     (lingering as unknown as { _socket: Socket })._socket.pause();
 
     const closing = server.stop();
@@ -35,7 +35,7 @@ describe('shutting down', () => {
     expect(await upgradeStatus(port)).toBe(503);
 
     (lingering as unknown as { _socket: Socket })._socket.resume();
-    expect(await closed).toBe(1012);
+    expect(await closed).toEqual([1012, 'service restart']);
     await closing;
   });
 });
