@@ -247,6 +247,39 @@ describe('a Yjs peer sending its token as its first message', () => {
 });
 
 describe('the URL ways for Yjs peers', () => {
+  /** The status line's text and the body of a refused upgrade to `path`. */
+  function refusal(port: number, path: string): Promise<{ status: number; text: string; body: string }> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`);
+      ws.on('error', () => undefined);
+      ws.on('open', () => reject(new Error('upgrade accepted')));
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: res.statusMessage ?? '', body }));
+      });
+    });
+  }
+
+  it('say why an upgrade is refused, in the status line and the body', async () => {
+    expect(await refusal(s.port, `/yjs/2?token=${await sign({ sub: 'otto', projects: [1] })}`)).toEqual({ status: 403, text: 'Forbidden', body: 'Forbidden\n' });
+    // Without tokens configured, a peer with no credentials is refused at once.
+    const guarded = await startServer({ limits: { maxFailedLoginsPerAddress: 2 } as never });
+    try {
+      const how = 'pass ?login=<name>&password=<password> or ?token=<token>';
+      expect(await refusal(guarded.port, '/yjs/1')).toEqual({ status: 401, text: `Unauthorized: ${how}`, body: `Unauthorized: ${how}\n` });
+      const wrong = await refusal(guarded.port, '/yjs/1?login=admin&password=wrong');
+      expect(wrong.status).toBe(401);
+      expect(wrong.text).toMatch(/^Unauthorized: .+; pass \?login=<name>&password=<password> or \?token=<token>$/);
+      await refusal(guarded.port, '/yjs/1?login=admin&password=wrong');
+      const blocked = await refusal(guarded.port, '/yjs/1?login=admin&password=admin');
+      expect(blocked.status).toBe(429);
+      expect(blocked.text).toMatch(/^Too Many Requests: too many failed logins, try again in \d+ s$/);
+    } finally {
+      await guarded.dispose();
+    }
+  });
+
   it('still log in with ?token= or ?login=&password=, and refuse bad credentials before the handshake', async () => {
     expect(await upgradeStatus(s.port, `/yjs/1?token=${await sign({ sub: 'tess', projects: [1] })}`)).toBe(101);
     expect(await upgradeStatus(s.port, `/yjs/2?token=${await sign({ sub: 'tess', projects: [1] })}`)).toBe(403);
