@@ -62,13 +62,16 @@ describe('the operations endpoints', () => {
     const before = await (await get('/metrics')).text();
     const sent = metric(before, /^weft_messages_sent_total /);
     const protocol = metric(before, /^weft_errors_total\{kind="protocol"\} /) || 0;
+    const refusedChanges = metric(before, /^weft_errors_total\{kind="refused_change"\} /) || 0;
     const commits = metric(before, /^weft_commit_seconds_count /);
     const c = await classicLogin(s.port, 'alex');
     c.send({ command: 'dataset', project: 1 });
     await c.nextOf('dataset');
     c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: 12, name: 'timed' }] } } });
     c.send('{ not json');
-    await c.drain(200);
+    c.ws.send(Buffer.from('{}'), { binary: true });
+    c.send({ command: 'projectChange', project: 1, changes: { 'no such store!': { updated: [{ id: 1 }] } } });
+    await c.drain(300);
     const failed = await TestClient.connect(s.port);
     failed.send({ command: 'login', login: 'admin', password: 'wrong' });
     await failed.nextOf('login');
@@ -77,7 +80,9 @@ describe('the operations endpoints', () => {
     expect(metric(text, /^weft_messages_sent_total /)).toBeGreaterThanOrEqual(sent + 4);
     expect(metric(text, /^weft_sent_characters_total /)).toBeGreaterThan(1000);
     expect(metric(text, /^weft_commit_seconds_count /)).toBe(commits + 1);
-    expect(metric(text, /^weft_errors_total\{kind="protocol"\} /)).toBe(protocol + 1);
+    // The text that is not JSON and the binary frame; the refused change is counted apart.
+    expect(metric(text, /^weft_errors_total\{kind="protocol"\} /)).toBe(protocol + 2);
+    expect(metric(text, /^weft_errors_total\{kind="refused_change"\} /)).toBe(refusedChanges + 1);
     expect(metric(text, /^weft_errors_total\{kind="login_failed"\} /)).toBeGreaterThanOrEqual(1);
     expect(metric(text, /^weft_project_queue_longest /)).toBe(0);
     for (const x of [c, failed]) await x.close();
