@@ -23,7 +23,8 @@ type Changes = Record<string, unknown>;
 /** Make `live` hold the fields of `target`: changed ones set, missing ones deleted. */
 function writeFields(live: Y.Map<unknown>, target: Y.Map<unknown>): void {
   for (const [field, value] of target.entries()) {
-    if (!live.has(field) || !sameJson(plainValue(live.get(field)), plainValue(value))) live.set(field, plainValue(value));
+    const wanted = plainValue(value);
+    if (!live.has(field) || !sameJson(plainValue(live.get(field)), wanted)) live.set(field, wanted);
   }
   for (const field of [...live.keys()]) if (!target.has(field)) live.delete(field);
 }
