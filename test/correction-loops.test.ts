@@ -15,6 +15,14 @@ describe('CorrectionLoops', () => {
     expect(loops.isMuted('tasks/1/duration', 1010 + 3001)).toBe(false);
   });
 
+  it('judges only the last five writes of a field: an older one of another writer is out of it', () => {
+    const loops = new CorrectionLoops(3000);
+    expect(loops.note('a', [['tasks/1/name', 'x']], 1000)).toBe(false);
+    // b types on: five writes, the last back to the value a wrote. Alone among the last five, b is no loop.
+    for (const [i, value] of ['xy', 'xyz', 'xyzw', 'xyzwv', 'x'].entries()) expect(loops.note('b', [['tasks/1/name', value]], 1001 + i)).toBe(false);
+    expect(loops.isMuted('tasks/1/name', 1010)).toBe(false);
+  });
+
   it('does not call one writer typing the same field over and over a loop', () => {
     const loops = new CorrectionLoops(3000);
     for (let i = 0; i < 20; i++) expect(loops.note('a', [['tasks/1/name', i % 2 ? 'x' : 'xy']], 1000 + i)).toBe(false);

@@ -94,8 +94,9 @@ describe('incoming flow control', () => {
   describe('on a server', () => {
     let s: TestServer;
     const log: string[] = [];
+    const fields: unknown[] = [];
     beforeAll(async () => {
-      s = await startServer({ limits: { maxQueuedBytes: 64 * 1024 } }, undefined, (line) => log.push(line));
+      s = await startServer({ limits: { maxQueuedBytes: 64 * 1024 } }, undefined, ((line: string, f?: unknown) => (log.push(line), fields.push(f))) as never);
     });
     afterAll(async () => s.dispose());
 
@@ -120,7 +121,10 @@ describe('incoming flow control', () => {
       const names: string[] = [];
       for (let i = 0; i < ROUNDS * PER_ROUND; i++) names.push((await watcher.nextOf('projectChange', 30_000)).changes.tasks.updated[0].name.split(' ')[0]);
       expect(names).toEqual(Array.from({ length: ROUNDS * PER_ROUND }, (_, k) => `${Math.floor(k / PER_ROUND)}-${k % PER_ROUND}`));
-      expect(log.filter((l) => l.includes('reading paused'))).toHaveLength(1);
+      const paused = log.flatMap((l, i) => (l.includes('reading paused') ? [[l, fields[i]]] : []));
+      expect(paused).toHaveLength(1);
+      expect(paused[0][0]).toMatch(/^(client-\S+): sends faster than its frames are handled: reading paused while more than 65536 bytes wait \(\d+ now\)$/);
+      expect(paused[0][1]).toEqual({ level: 'warn', connection: /^(client-\S+):/.exec(paused[0][0] as string)![1] });
       expect(flooder.closed).toBe(false);
       await Promise.all([flooder.close(), watcher.close()]);
     });

@@ -2,7 +2,8 @@
  * The admin HTTP API for project history on the server's port, its authentication (HTTP Basic
  * for admin-group users, the sidecar's bearer token for the CLI) and the sidecar file itself.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HistoryService } from '../src/history/service.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { rm, writeFile } from 'node:fs/promises';
@@ -176,6 +177,18 @@ describe('endpoints', () => {
     }
     // Other paths still answer as before.
     expect((await fetch(`http://127.0.0.1:${s.port}/health`)).status).toBe(200);
+  });
+
+  it('answer a failure of the server itself with 500 and its message, as JSON', async () => {
+    s = await startServer();
+    const list = vi.spyOn(HistoryService.prototype, 'list').mockRejectedValue(new Error('disk gone (injected)'));
+    try {
+      const failed = await call('/api/projects/1/versions', admin);
+      expect([failed.status, failed.body, failed.headers.get('content-type')]).toEqual([500, { error: 'disk gone (injected)' }, 'application/json']);
+    } finally {
+      list.mockRestore();
+    }
+    expect((await call('/api/projects/1/versions', admin)).status).toBe(200);
   });
 
   it('say in each error what is wrong, as JSON that is never cached', async () => {

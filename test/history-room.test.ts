@@ -199,6 +199,19 @@ describe('automatic versions', () => {
     expect(await service().list('1')).toMatchObject([{ n: 1 }, { n: 2, reason: 'auto', changes: 3 }]);
   });
 
+  it('do not count the announcement of a version as a change after it, also across a restart', async () => {
+    await start({ history: { autoEveryChanges: 2, autoEveryMinutes: 0 } });
+    await service().create('1', 'By hand');
+    s = await s.restart();
+    const { client: r } = await revisionsSubscriber('ben');
+    await change(r, { tasks: { updated: [{ id: 11, name: 'one change' }] } });
+    await sleep(1500);
+    expect((await service().list('1')).map((v) => v.reason)).toEqual(['manual']);
+    await change(r, { tasks: { updated: [{ id: 11, name: 'two changes' }] } });
+    expect((await r.nextOf('project_change', 5000)).data.revisions[0].changes.versions.added[0]).toMatchObject({ isAutosave: true });
+    expect((await service().list('1')).map((v) => v.reason)).toEqual(['manual', 'auto']);
+  });
+
   it('are taken M minutes after the first change not in a version, and not without changes', async () => {
     await start({ history: { autoEveryChanges: 0, autoEveryMinutes: 0.005 } });
     const { client: r } = await revisionsSubscriber('ben');

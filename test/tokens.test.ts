@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SignJWT, exportJWK, exportSPKI, generateKeyPair } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVerifier, grantAllows, grantWrites, looksLikeToken } from '../src/server/tokens.js';
+import { atTime } from '../src/server/expiry.js';
 import { TokensConfigSchema } from '../src/config/schema.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';
@@ -76,5 +77,34 @@ describe('tokens issued by the host application', () => {
     await expect(TokenVerifier.fromConfig(TokensConfigSchema.parse({ secret: SECRET, jwksFile: 'x' }))).rejects.toThrow('one of');
     expect(looksLikeToken(await hs({ sub: 'a', projects: '*' }))).toBe(true);
     expect(looksLikeToken('admin')).toBe(false);
+  });
+});
+
+describe('the expiry timer', () => {
+  it('runs at once for a time past, later for one to come, and never once cancelled', async () => {
+    const fired: string[] = [];
+    atTime(Date.now() - 1000, () => fired.push('past'));
+    expect(fired).toEqual(['past']);
+    atTime(Date.now() + 30, () => fired.push('soon'));
+    const cancel = atTime(Date.now() + 30, () => fired.push('cancelled'));
+    cancel();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(fired).toEqual(['past', 'soon']);
+  });
+
+  it('waits for an expiry further than a Node timer can in steps, with no timer overflow', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    let fired = false;
+    const cancel = atTime(Date.now() + 30 * 24 * 3600 * 1000, () => (fired = true));
+    try {
+      await new Promise((r) => setTimeout(r, 60));
+    } finally {
+      cancel();
+      process.off('warning', onWarning);
+    }
+    expect(fired).toBe(false);
+    expect(warnings).not.toContain('TimeoutOverflowWarning');
   });
 });

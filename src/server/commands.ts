@@ -204,9 +204,9 @@ const revisionsChange: Command = {
     }));
     await takeRecords(connection, requests.reduce((n, r) => n + countRecords(r.changes), 0), server.limits.maxRecordsPerSecond);
     // The refusal is sent in order with what the room sends (before later changes' revisions).
-    let closed = false;
-    const failure = await room!.submit({ connection, generation: connection.generation }, requests, (message) => (closed = refused(server, connection, frame, message)));
-    if (!failure || closed) return;
+    const failure = await room!.submit({ connection, generation: connection.generation }, requests, (message) => refused(server, connection, frame, message));
+    // Closed for refusing too often: nothing more to send.
+    if (!failure || !connection.open) return;
     // A revisions client never re-sends a refused revision: bring it back in step (§12.2).
     if (connection.generation === 'revisions') {
       await room!.subscribe(connection, (texts, revision) => revisionsDatasetReply({ project }, datasetPieces(texts, server.datasetKeys), revision));
@@ -304,14 +304,12 @@ function invalid(connection: Connection, frame: Frame, project: ProjectId, error
   connection.send(connection.encoder.commandError(frame.command, `Invalid ${frame.command}: ${describeIssues(error)}`, project));
 }
 
-/** Answer a refused change; false when the connection was closed for refusing too often. */
-function refused(server: ServerContext, connection: Connection, frame: Frame, message: string): boolean {
+/** Answer a refused change; the connection is closed when it refused too often. */
+function refused(server: ServerContext, connection: Connection, frame: Frame, message: string): void {
   server.failed('refused_change');
   connection.send(errorMessage(`${frame.command} refused: ${message}`));
   // Each refusal costs a check (or a reload) of the project: a sender of nothing else is let go.
-  if (!tooManyRefusals(connection, server.limits.maxRefusalsPerMinute)) return false;
-  connection.close(1008, 'too many refused changes');
-  return true;
+  if (tooManyRefusals(connection, server.limits.maxRefusalsPerMinute)) connection.close(1008, 'too many refused changes');
 }
 
 /**
