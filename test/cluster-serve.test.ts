@@ -21,7 +21,7 @@ import { Storage, type ProjectMeta } from '../src/persistence/storage.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { classicLogin, revisionsLogin, TestClient, type Msg } from './support/client.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
-import { startServer, tempDir, type TestServer } from './support/server.js';
+import { recordingLog, startServer, tempDir, type LoggedLine, type TestServer } from './support/server.js';
 import { waitFor } from './support/wait.js';
 
 type Rec = Record<string, any>;
@@ -284,18 +284,18 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
 
   it('names its node in every metric and log line, counts projects by role, and says through the admin API who sequences what', async () => {
     fresh();
-    const lines: { message: string; fields: Rec }[] = [];
-    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, ((message: string, fields: Rec = {}) => lines.push({ message, fields })) as (line: string) => void);
+    const lines: LoggedLine[] = [];
+    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, recordingLog(lines).log);
     servers.push(a);
-    const bLines: { message: string; fields: Rec }[] = [];
-    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, ((message: string, fields: Rec = {}) => bLines.push({ message, fields })) as (line: string) => void);
+    const bLines: LoggedLine[] = [];
+    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, recordingLog(bLines).log);
     servers.push(b);
     const owner = await classicOn(a);
     await classicOn(b);
     // Each node says which role it took for the project, naming it and the node.
-    expect(lines.filter((l) => /^project 1: sequenced by this node \(epoch \d+, stream at \d+\)$/.test(l.message)).map((l) => l.fields)).toEqual([{ project: 1, node: 'a' }]);
-    expect(bLines.filter((l) => l.message.startsWith('project 1: following it'))).toEqual([
-      { message: 'project 1: following it (sequenced by node a)', fields: { project: 1, node: 'b' } },
+    expect(lines.filter((l) => /^project 1: sequenced by this node \(epoch \d+, stream at \d+\)$/.test(l.msg)).map((l) => l.fields)).toEqual([{ project: 1, node: 'a' }]);
+    expect(bLines.filter((l) => l.msg.startsWith('project 1: following it'))).toEqual([
+      { msg: 'project 1: following it (sequenced by node a)', fields: { project: 1, node: 'b' } },
     ]);
     owner.c.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generated_m1', name: 'counted' }] } } });
     await owner.c.nextOf('projectChange', 10_000);
@@ -312,7 +312,7 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     expect(onB).toMatch(/^weft_cluster_projects\{role="followed",node="b"\} 1$/m);
     expect(onB).toMatch(/^weft_cluster_nodes\{node="b"\} 2$/m);
     expect(lines.length).toBeGreaterThan(0);
-    expect(lines.filter((l) => l.fields.node !== 'a')).toEqual([]);
+    expect(lines.filter((l) => l.fields?.node !== 'a')).toEqual([]);
 
     const status = await (await fetch(`http://127.0.0.1:${b.port}/api/cluster`, { headers: { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` } })).json();
     expect(status).toMatchObject({ node: 'b', sequenced: [], followed: [{ project: 1, owner: 'a' }] });
@@ -602,8 +602,8 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
 
   it('closes the clients of a project whose lease another node took with 1012, and logs why as a warning naming the project', async () => {
     fresh();
-    const lines: { msg: string; fields?: unknown }[] = [];
-    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    const lines: LoggedLine[] = [];
+    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, recordingLog(lines).log);
     servers.push(a);
     const owner = await classicOn(a);
     // Another node takes the lease (as after an expiry): a's next commit, or renewal, finds it gone.
@@ -656,8 +656,8 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     fresh();
     // A node that took the lease and died (kill -9): its lease runs for another minute.
     expect((await new ProjectLease(client, { nodeId: 'ghost', leaseMs: 60_000, prefix }).acquire(1)).owned).toBe(true);
-    const lines: { msg: string; fields?: unknown }[] = [];
-    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    const lines: LoggedLine[] = [];
+    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, recordingLog(lines).log);
     servers.push(b);
     const { c } = await classicOn(b);
     expect(lines.some(({ msg }) => msg === 'project 1: taken over from node ghost, which no longer listens')).toBe(true);

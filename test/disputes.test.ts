@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Disputes } from '../src/server/disputes.js';
 import { classicLogin, revisionsLogin, type Msg, type TestClient } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { recordingLog, startServer, type LoggedLine, type TestServer } from './support/server.js';
 
 describe('Disputes', () => {
   it('calls a field two writers gave different values within the window disputed', () => {
@@ -48,9 +48,9 @@ function correction(c: TestClient & { clientId: string }, local: string, id: num
 
 describe('clients whose engines disagree on a field', () => {
   let s: TestServer;
-  const logged: { msg: string; fields?: unknown }[] = [];
+  const logged: LoggedLine[] = [];
   beforeAll(async () => {
-    s = await startServer({}, undefined, ((msg: string, fields?: unknown) => void logged.push({ msg, fields })) as never);
+    s = await startServer({}, undefined, recordingLog(logged).log);
   });
   afterAll(async () => s.dispose());
 

@@ -96,7 +96,7 @@ describe('incoming flow control', () => {
     const log: string[] = [];
     const fields: unknown[] = [];
     beforeAll(async () => {
-      s = await startServer({ limits: { maxQueuedBytes: 64 * 1024 } }, undefined, ((line: string, f?: unknown) => (log.push(line), fields.push(f))) as never);
+      s = await startServer({ limits: { maxQueuedBytes: 64 * 1024 } }, undefined, (line, f) => void (log.push(line), fields.push(f)));
     });
     afterAll(async () => s.dispose());
 

@@ -14,7 +14,7 @@ import { HistoryService } from '../src/history/service.js';
 import { VersionStore } from '../src/history/versions.js';
 import type { ProjectRoom } from '../src/server/room.js';
 import { classicLogin, revisionsLogin, type Msg, type TestClient } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { recordingLog, startServer, type LoggedLine, type TestServer } from './support/server.js';
 
 type RevClient = TestClient & { clientId: string };
 type Rec = Record<string, any>;
@@ -32,10 +32,10 @@ afterEach(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The running server's log lines, with their fields. */
-let logged: { msg: string; fields?: unknown }[] = [];
+let logged: LoggedLine[] = [];
 async function start(overrides: Partial<ConfigInput> = {}): Promise<TestServer> {
   logged = [];
-  s = await startServer(overrides, undefined, ((msg: string, fields?: unknown) => void logged.push({ msg, fields })) as never);
+  s = await startServer(overrides, undefined, recordingLog(logged).log);
   return s;
 }
 

@@ -9,9 +9,8 @@ import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import { encodeAuthToken } from '../src/protocol/yjs-wire.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { LogFields } from '../src/server/log.js';
 import { TestClient, classicLogin } from './support/client.js';
-import { startServer, tempDir, type TestServer } from './support/server.js';
+import { recordingLog, startServer, tempDir, type TestServer } from './support/server.js';
 
 const SECRET = 'a-shared-secret-of-at-least-32-characters!';
 
@@ -21,10 +20,9 @@ afterEach(async () => {
   s = null;
 });
 
-/** A log function for startServer that keeps every line with its fields. */
+/** A log function for startServer that keeps every line with its fields, and looks them up. */
 function recording() {
-  const lines: { msg: string; fields?: LogFields }[] = [];
-  const log = ((msg: string, fields?: LogFields) => void lines.push({ msg, fields })) as never as (line: string) => void;
+  const { lines, log } = recordingLog();
   const find = (pattern: RegExp) => lines.filter(({ msg }) => pattern.test(msg));
   const waitFor = async (pattern: RegExp, ms = 5000) => {
     const end = Date.now() + ms;

@@ -9,7 +9,7 @@ import * as Y from 'yjs';
 import { Storage } from '../src/persistence/storage.js';
 import { UpdateLog } from '../src/persistence/update-log.js';
 import { revisionsLogin, type Msg } from './support/client.js';
-import { startServer, tempDir, type TestServer } from './support/server.js';
+import { recordingLog, startServer, tempDir, type TestServer } from './support/server.js';
 import { added, changeSeenBy, datasetOf, loadClassic, meta, newTask, taskIndex } from './support/persistence.js';
 
 describe('persistence across a restart', () => {
@@ -127,8 +127,7 @@ describe('compaction', () => {
   });
 
   it('folds the log once enough changes were logged and the project is quiet, saying so before and after in debug lines naming the project', async () => {
-    const lines: { msg: string; fields?: unknown }[] = [];
-    const log = (msg: string, fields?: unknown) => void lines.push({ msg, fields });
+    const { lines, log } = recordingLog();
     s = await startServer({ logLevel: 'debug' as const, storage: { compactAfterUpdates: 1, quietMs: 50, quietMaxMs: 200 } }, undefined, log);
     const { client } = await loadClassic(s.port, 1);
     await added(client, 1, newTask('_generatedQuiet', 'Quiet', 2, 0));
@@ -161,8 +160,7 @@ describe('compaction', () => {
   });
 
   it('logs a fold that failed as an error naming the project, and keeps the changes in the log', async () => {
-    const lines: { msg: string; fields?: unknown }[] = [];
-    const log = (msg: string, fields?: unknown) => void lines.push({ msg, fields });
+    const { lines, log } = recordingLog();
     s = await startServer({ storage: { compactAfterUpdates: 1, quietMs: 50, quietMaxMs: 200 } }, undefined, log);
     vi.spyOn(UpdateLog.prototype, 'fold').mockRejectedValue(new Error('no space left (injected)'));
     const { client } = await loadClassic(s.port, 1);

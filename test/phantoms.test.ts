@@ -7,7 +7,7 @@ import { NewPhantoms, PhantomMap } from '../src/document/phantoms.js';
 import { ProjectStorage } from '../src/persistence/storage.js';
 import { seededProject } from './support/document.js';
 import { classicLogin, type TestClient } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { recordingLog, startServer, type LoggedLine, type TestServer } from './support/server.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -148,9 +148,9 @@ describe('a project forgetting phantom ids past their retention', () => {
   });
 
   /** A server keeping phantom ids for 0.4 s, folding (and pruning) after each change once quiet for 50 ms. */
-  async function serve(lines: { msg: string; fields?: unknown }[] = []): Promise<TestClient> {
+  async function serve(lines: LoggedLine[] = []): Promise<TestClient> {
     const storage = { compactAfterUpdates: 1, unloadAfterSeconds: 60, sync: false, quietMs: 50, quietMaxMs: 200, phantomDays: 0.4 / 86_400 };
-    s = await startServer({ storage } as never, undefined, ((msg: string, fields?: unknown) => void lines.push({ msg, fields })) as never);
+    s = await startServer({ storage } as never, undefined, recordingLog(lines).log);
     const c = await classicLogin(s.port);
     c.send({ command: 'dataset', project: 1 });
     await c.nextOf('dataset', 5000);
@@ -178,7 +178,7 @@ describe('a project forgetting phantom ids past their retention', () => {
   });
 
   it('logs a failure to forget them as an error naming the project, and keeps serving', async () => {
-    const lines: { msg: string; fields?: unknown }[] = [];
+    const lines: LoggedLine[] = [];
     const c = await serve(lines);
     vi.spyOn(ProjectStorage.prototype, 'forgetPhantoms').mockRejectedValue(new Error('disk gone (injected)'));
     await add(c, '_generated_old');

@@ -6,11 +6,11 @@ import * as encoding from 'lib0/encoding';
 import WebSocket from 'ws';
 import { awarenessFrame, decodeYjsFrame, MESSAGE_SYNC } from '../src/protocol/yjs-wire.js';
 import { classicLogin, revisionsLogin } from './support/client.js';
-import { startServer, type TestServer } from './support/server.js';
+import { recordingLog, startServer, type LoggedLine, type TestServer } from './support/server.js';
 
 let s: TestServer;
 /** The server's log lines, with their fields. */
-const logged: { msg: string; fields?: Record<string, unknown> }[] = [];
+const logged: LoggedLine[] = [];
 beforeAll(async () => {
   s = await startServer({
     users: {
@@ -20,7 +20,7 @@ beforeAll(async () => {
     groups: { admin: [1, 2, 3], viewers: [1, 2, 3] },
     readOnlyGroups: ['viewers'],
     limits: { maxCatchUpChars: 300_000 } as never,
-  }, undefined, ((msg: string, fields?: Record<string, unknown>) => void logged.push({ msg, fields })) as never);
+  }, undefined, recordingLog(logged).log);
 });
 afterAll(async () => s.dispose());
 

@@ -9,6 +9,7 @@ import { ConfigSchema, type ConfigInput } from '../../src/config/schema.js';
 import { WeftServer } from '../../src/server/weft.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './redis.js';
 import { FollowerRoom } from '../../src/cluster/follower-room.js';
+import type { Log, LogFields } from '../../src/server/log.js';
 
 export interface TestServer {
   server: WeftServer;
@@ -22,6 +23,17 @@ export interface TestServer {
   dispose(): Promise<void>;
 }
 
+/** A server log line as a test keeps it. */
+export interface LoggedLine {
+  msg: string;
+  fields?: LogFields;
+}
+
+/** A log function for startServer that keeps every line with its fields in `lines`. */
+export function recordingLog(lines: LoggedLine[] = []): { lines: LoggedLine[]; log: Log } {
+  return { lines, log: (msg, fields) => void lines.push({ msg, fields }) };
+}
+
 export async function tempDir(prefix = 'weft-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
@@ -33,7 +45,7 @@ export async function tempDir(prefix = 'weft-test-'): Promise<string> {
  * configured projects: another node, started beside it on the same Redis (one redis-server per test
  * process), opened them first. Suites run that way show a following node behaves as one server.
  */
-export async function startServer(overrides: Partial<ConfigInput> = {}, dataDir?: string, log: (line: string) => void = () => {}): Promise<TestServer> {
+export async function startServer(overrides: Partial<ConfigInput> = {}, dataDir?: string, log: Log = () => {}): Promise<TestServer> {
   if (process.env.WEFT_TEST_FOLLOWER === '1' && !overrides.cluster) {
     if (hasRedisServer()) return startFollower(overrides, dataDir, log);
     noticeIfRedisMissing();
@@ -44,7 +56,7 @@ export async function startServer(overrides: Partial<ConfigInput> = {}, dataDir?
 let sharedRedis: Promise<TestRedis> | null = null;
 let clusters = 0;
 
-async function startFollower(overrides: Partial<ConfigInput>, dataDir: string | undefined, log: (line: string) => void): Promise<TestServer> {
+async function startFollower(overrides: Partial<ConfigInput>, dataDir: string | undefined, log: Log): Promise<TestServer> {
   sharedRedis ??= startRedis();
   const redis = await sharedRedis;
   const dir = dataDir ?? (await tempDir());
@@ -75,7 +87,7 @@ async function startFollower(overrides: Partial<ConfigInput>, dataDir: string | 
   };
 }
 
-async function startOne(overrides: Partial<ConfigInput> = {}, dataDir?: string, log: (line: string) => void = () => {}): Promise<TestServer> {
+async function startOne(overrides: Partial<ConfigInput> = {}, dataDir?: string, log: Log = () => {}): Promise<TestServer> {
   const dir = dataDir ?? (await tempDir());
   const base = await loadConfig({ flags: { port: 0, host: '127.0.0.1', dataDir: join(dir, 'db') }, env: {} });
   // Overrides go through the schema, so their own defaults apply.
