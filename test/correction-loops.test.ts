@@ -131,4 +131,30 @@ describe('classic clients correcting each other on a field', () => {
     expect((await replayer.drain(100)).filter((m) => m.command === 'dataset')).toEqual([]);
     for (const c of [a, b, watcher, replayer]) await c.close();
   });
+
+  it('are not taken for correcting each other when they edit different fields of one task in turns, moving it too', async () => {
+    const [a, b, watcher] = [await classicLogin(s.port), await classicLogin(s.port, 'alex'), await classicLogin(s.port, 'ben')];
+    for (const c of [a, b, watcher]) c.send({ command: 'dataset', project: 1 });
+    const ds = await watcher.nextOf('dataset');
+    await a.nextOf('dataset');
+    await b.nextOf('dataset');
+    const [first] = ds.dataset.tasksData as Msg[];
+    const task = first.children?.[0] ?? first;
+    // Each write is new: a name typed on one side, a percentage on the other, and the task moved
+    // back and forth among its siblings. Only the id, and the place, repeat.
+    const writes = 8;
+    for (let i = 0; i < writes; i++) {
+      const [c, fields] = i % 2 ? [b, { percentDone: 10 + i }] : [a, { name: `typed ${i}`, parentIndex: (i / 2) % 2 }];
+      c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: task.id, ...fields }] } } });
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seen = await watcher.drain(RESYNC_QUIET_MS * 3);
+    const told = seen.filter((m) => m.command === 'projectChange').map((m) => m.changes.tasks?.updated?.find((r: Msg) => r.id === task.id)).filter(Boolean);
+    expect(told.map((r) => r.name ?? r.percentDone)).toEqual(Array.from({ length: writes }, (_, i) => (i % 2 ? 10 + i : `typed ${i}`)));
+    expect(seen.filter((m) => m.command === 'dataset')).toEqual([]);
+    for (const c of [a, b, watcher]) await c.close();
+  });
 });
+
+/** How long the project must be quiet before clients caught correcting each other get a dataset (room.ts). */
+const RESYNC_QUIET_MS = 500;

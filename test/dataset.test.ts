@@ -46,6 +46,15 @@ describe('served tasks', () => {
     expect(idTree(await tasksOf(t))).toEqual(seedTree(raw.tasks.rows));
   });
 
+  it('serves a flat seed\'s tasks in its order, a parent named by its number or its text, written at once or in parts', async () => {
+    const rows = [{ id: 3 }, { id: 1, parentId: null }, { id: 2 }, { id: 5 }, { id: 9, parentId: 5 }, { id: 6, parentId: '5' }, { id: 8, parentId: 5 }, { id: 7, parentId: '5' }, { id: 4 }];
+    const tree = [3, 1, 2, [5, [9, 6, 8, 7]], 4];
+    expect(idTree(await tasksOf(projectOf({ tasks: { rows } })))).toEqual(tree);
+    const t = await seededProject();
+    for (const _ of t.project.replaceInParts(parseSeed({ tasks: { rows } }), 2)) void _;
+    expect(idTree(await tasksOf(t))).toEqual(tree);
+  });
+
   it('serves tasks in the order changes gave them', async () => {
     const t = await seededProject();
     const { newPhantoms } = t.apply({

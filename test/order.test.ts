@@ -82,6 +82,16 @@ describe('keyBetween', () => {
     expect(between > low && between < high).toBe(true);
   });
 
+  it('steps the integer part across a change of its length, up and down, on both sides of the middle', () => {
+    // Lowercase heads grow longer upwards, uppercase ones shorter: 'az' + 1 is 'b00', 'Yzz' + 1 is 'Z0'.
+    const steps: [string, string][] = [['az', 'b00'], ['Yzz', 'Z0'], ['Zz', 'a0']];
+    for (const [below, above] of steps) {
+      expect(keyBetween(below, null)).toBe(above);
+      expect(keyBetween(null, above)).toBe(below);
+      expect(isOrderKey(above)).toBe(true);
+    }
+  });
+
   it('refuses bounds that are out of order', () => {
     const a = keyBetween(null, null);
     const b = keyBetween(a, null);

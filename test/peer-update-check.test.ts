@@ -87,6 +87,8 @@ describe('checking a peer update before applying it', () => {
     const { server, peer, since } = await syncedPeer();
     const [key] = peer.getMap<Y.Map<unknown>>('resources').keys();
     const existing = () => peer.getMap<Y.Map<unknown>>('resources').get(key)!;
+    const [projectField] = peer.getMap('project').keys();
+    expect(projectField).toBeDefined();
     let deep: unknown = 'bottom';
     for (let i = 0; i < 70; i++) deep = { d: deep };
     const cases: [string, () => void, RegExp][] = [
@@ -98,6 +100,8 @@ describe('checking a peer update before applying it', () => {
       ['a Yjs map as a project field', () => peer.getMap('project').set('nested', new Y.Map()), /values must be plain JSON/],
       ['bytes as a record field', () => existing().set('bytes', new Uint8Array([1, 2])), /values must be plain JSON/],
       ['a project field holding a key of Object.prototype', () => peer.getMap('project').set('notes', JSON.parse('{"a": {"__proto__": []}}')), /values must be plain JSON|may not be used/],
+      // Written over a field the project has: the update names the old item, not the project map.
+      ['a project field it has, written over with a value nested too deep', () => peer.getMap('project').set(projectField, deep), /nested at most/],
     ];
     for (const [what, write, error] of cases) {
       const before = Y.encodeStateVector(peer);

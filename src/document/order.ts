@@ -71,6 +71,7 @@ function stepInteger(x: string, delta: 1 | -1): string | null {
     if (head === 'Z') return 'a0';
     if (head === 'z') return null;
     const next = String.fromCharCode(head.charCodeAt(0) + 1);
+    // Stryker disable next-line EqualityOperator: next is never 'a' ('Z' returned above), so `>=` is the same
     if (next > 'a') digits.push('0');
     else digits.pop();
     return next + digits.join('');

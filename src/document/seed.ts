@@ -118,7 +118,9 @@ export function writeSeed(doc: Y.Doc, seed: SeedData): void {
 function siblingKeys(rows: Record<string, unknown>[]): Map<Record<string, unknown>, string> {
   const byParent = new Map<string, Record<string, unknown>[]>();
   for (const row of rows) {
-    const parent = row[PARENT_FIELD] === null || row[PARENT_FIELD] === undefined ? '' : recordKey(row[PARENT_FIELD] as RecordId);
+    // Only siblings need keys in order, and a group holding more rows keeps each one's order: the
+    // top-level rows (parent null) may share "null" with the children of a task of that id.
+    const parent = recordKey(row[PARENT_FIELD] as RecordId);
     let list = byParent.get(parent);
     if (!list) byParent.set(parent, (list = []));
     list.push(row);
