@@ -112,6 +112,17 @@ describe('ids of added records', () => {
   });
 });
 
+describe('added tasks as Yjs peers read them', () => {
+  it('hold parentId null at the top level and their parent\'s id below it, like seeded tasks (README: layout)', async () => {
+    const t = await seededProject();
+    const { newPhantoms } = t.apply({ tasks: { added: [{ $PhantomId: P('top'), name: 'top' }, { $PhantomId: P('below'), name: 'below', parentId: 1 }] } });
+    const tasks = storeMap(t.project.doc, TASKS);
+    const parentOf = (phantom: string) => readField(tasks.get(String(newPhantoms.get(phantom)))!, 'parentId');
+    expect(parentOf(P('top'))).toBeNull();
+    expect(parentOf(P('below'))).toBe(1);
+  });
+});
+
 describe('phantom references', () => {
   it('resolves references to records added in the same change whatever the key order', async () => {
     const t = await seededProject();

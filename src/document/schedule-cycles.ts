@@ -157,8 +157,8 @@ export function closesCycle(key: string, links: TaskLinks, tree: TaskTree): bool
  * exactly when its two ends have different nearest moved ancestors (each counting as its own).
  */
 export function cycleCandidates(links: DependencyIndex, tree: TreeIndex, dependencies: Iterable<string>, tasks: Iterable<string>): string[] {
-  const out = new Set<string>();
-  for (const key of dependencies) if (links.endsOf(key)) out.add(key);
+  // Those that link nothing (removed, switched off) close no cycle: closesCycle passes over them.
+  const out = new Set<string>(dependencies);
   const moved = new Set<string>();
   for (const task of tasks) if (tree.parentKey(task) !== undefined) moved.add(task);
   // Every task in a moved task's subtree, each visited once.
