@@ -121,6 +121,13 @@ describe('added tasks as Yjs peers read them', () => {
     expect(parentOf(P('top'))).toBeNull();
     expect(parentOf(P('below'))).toBe(1);
   });
+
+  it('are placed among the top-level tasks when added without a parent, where their index says', async () => {
+    const t = await seededProject();
+    const before = t.children(null);
+    const { newPhantoms } = t.apply({ tasks: { added: [{ $PhantomId: P('first'), name: 'first', parentIndex: 0 }] } });
+    expect(t.children(null)).toEqual([newPhantoms.get(P('first')), ...before]);
+  });
 });
 
 describe('phantom references', () => {

@@ -81,7 +81,8 @@ function nestedField(type: Y.AbstractType<any>, stores: Map<unknown, string>): {
     if (!holder) return null;
     const store = stores.get(holder.parent);
     if (store !== undefined) {
-      const field = child._item?.parentSub;
+      // `child` is held by an item: it is `type` (whose item has a parent) or an earlier `at` (which had a holder).
+      const field = child._item!.parentSub;
       return holder.parentSub && field ? { store, key: holder.parentSub, record: at as unknown as FieldMap, field } : null;
     }
     child = at;
