@@ -21,7 +21,7 @@ import { Storage, type ProjectMeta } from '../src/persistence/storage.js';
 import type { ConfigInput } from '../src/config/schema.js';
 import { classicLogin, revisionsLogin, TestClient, type Msg } from './support/client.js';
 import { hasRedisServer, noticeIfRedisMissing, startRedis, type TestRedis } from './support/redis.js';
-import { recordingLog, startServer, tempDir, type LoggedLine, type TestServer } from './support/server.js';
+import { recordingLog, startServer, tempDir, type TestServer } from './support/server.js';
 import { waitFor } from './support/wait.js';
 
 type Rec = Record<string, any>;
@@ -284,11 +284,11 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
 
   it('names its node in every metric and log line, counts projects by role, and says through the admin API who sequences what', async () => {
     fresh();
-    const lines: LoggedLine[] = [];
-    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, recordingLog(lines).log);
+    const { lines, log } = recordingLog();
+    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, log);
     servers.push(a);
-    const bLines: LoggedLine[] = [];
-    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, recordingLog(bLines).log);
+    const { lines: bLines, log: bLog } = recordingLog();
+    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, bLog);
     servers.push(b);
     const owner = await classicOn(a);
     await classicOn(b);
@@ -602,8 +602,8 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
 
   it('closes the clients of a project whose lease another node took with 1012, and logs why as a warning naming the project', async () => {
     fresh();
-    const lines: LoggedLine[] = [];
-    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, recordingLog(lines).log);
+    const { lines, log } = recordingLog();
+    const a = await startServer({ cluster: { redis: redis.url, nodeId: 'a', leaseMs: 3000, prefix } }, undefined, log);
     servers.push(a);
     const owner = await classicOn(a);
     // Another node takes the lease (as after an expiry): a's next commit, or renewal, finds it gone.
@@ -656,8 +656,8 @@ describe.skipIf(!hasRedisServer())('Cluster mode on a real redis-server', () => 
     fresh();
     // A node that took the lease and died (kill -9): its lease runs for another minute.
     expect((await new ProjectLease(client, { nodeId: 'ghost', leaseMs: 60_000, prefix }).acquire(1)).owned).toBe(true);
-    const lines: LoggedLine[] = [];
-    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, recordingLog(lines).log);
+    const { lines, log } = recordingLog();
+    const b = await startServer({ cluster: { redis: redis.url, nodeId: 'b', leaseMs: 3000, prefix } }, undefined, log);
     servers.push(b);
     const { c } = await classicOn(b);
     expect(lines.some(({ msg }) => msg === 'project 1: taken over from node ghost, which no longer listens')).toBe(true);

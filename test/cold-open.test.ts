@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DATASET_TEXT_FORMAT, ENCODE_SLICE, ProjectStorage, Storage, utf8InSlices } from '../src/persistence/storage.js';
 import { storageReport } from '../src/history/storage-report.js';
 import { revisionsLogin, type Msg } from './support/client.js';
-import { recordingLog, startServer, tempDir, type LoggedLine, type TestServer } from './support/server.js';
+import { recordingLog, startServer, tempDir, type TestServer } from './support/server.js';
 
 /** Above the record count from which a project keeps its dataset texts when unloaded (5,000). */
 const TASKS = 5200;
@@ -130,8 +130,8 @@ describe('cold open of a large project', () => {
 
   it('warns naming the project when its texts cannot be stored, still unloads it, and loads it from its log next time', async () => {
     const { dir, overrides } = await setUp();
-    const lines: LoggedLine[] = [];
-    const first = await startServer(overrides, dir, recordingLog(lines).log);
+    const { lines, log } = recordingLog();
+    const first = await startServer(overrides, dir, log);
     servers.push(first);
     const { client: writer } = await load(first.port, 1);
     writer.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'local-1', changes: { tasks: { updated: [{ id: 7, name: 'Kept in the log' }] } } }] } });

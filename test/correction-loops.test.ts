@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorrectionLoops } from '../src/server/correction-loops.js';
+import { RESYNC } from '../src/server/room.js';
 import { withoutFields } from '../src/protocol/changes.js';
 import { classicLogin, revisionsLogin, type Msg } from './support/client.js';
 import { startServer, type TestServer } from './support/server.js';
@@ -148,13 +149,10 @@ describe('classic clients correcting each other on a field', () => {
       c.send({ command: 'projectChange', project: 1, changes: { tasks: { updated: [{ id: task.id, ...fields }] } } });
       await new Promise((r) => setTimeout(r, 20));
     }
-    const seen = await watcher.drain(RESYNC_QUIET_MS * 3);
+    const seen = await watcher.drain(RESYNC.quietMs * 3);
     const told = seen.filter((m) => m.command === 'projectChange').map((m) => m.changes.tasks?.updated?.find((r: Msg) => r.id === task.id)).filter(Boolean);
     expect(told.map((r) => r.name ?? r.percentDone)).toEqual(Array.from({ length: writes }, (_, i) => (i % 2 ? 10 + i : `typed ${i}`)));
     expect(seen.filter((m) => m.command === 'dataset')).toEqual([]);
     for (const c of [a, b, watcher]) await c.close();
   });
 });
-
-/** How long the project must be quiet before clients caught correcting each other get a dataset (room.ts). */
-const RESYNC_QUIET_MS = 500;

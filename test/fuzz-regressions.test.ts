@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { classicLogin } from './support/client.js';
-import { recordingLog, startServer, type LoggedLine, type TestServer } from './support/server.js';
+import { recordingLog, startServer, type TestServer } from './support/server.js';
 import { closeAfter, closeCodeAfter as closeCodeAfterOn, syncFrame } from './support/yjs-raw.js';
 
 let s: TestServer;
@@ -90,9 +90,9 @@ describe('a Yjs peer sending what the fuzz found', () => {
   });
 
   it('logs a Yjs socket that breaks the WebSocket framing before its token as a warning naming its address', async () => {
-    const lines: LoggedLine[] = [];
+    const { lines, log } = recordingLog();
     const tokens = { secret: 'a-shared-secret-of-at-least-32-characters!' };
-    const own = await startServer({ tokens }, undefined, recordingLog(lines).log);
+    const own = await startServer({ tokens }, undefined, log);
     try {
       // No credentials in the URL: the server waits for a token in the first frame.
       const ws = new WebSocket(`ws://127.0.0.1:${own.port}/yjs/1`);
@@ -112,8 +112,8 @@ describe('a Yjs peer sending what the fuzz found', () => {
   });
 
   it('logs a peer whose socket breaks the WebSocket framing as a warning naming the project, and keeps serving', async () => {
-    const lines: LoggedLine[] = [];
-    const own = await startServer({}, undefined, recordingLog(lines).log);
+    const { lines, log } = recordingLog();
+    const own = await startServer({}, undefined, log);
     try {
       const ws = new WebSocket(`ws://127.0.0.1:${own.port}/yjs/1?login=admin&password=admin`);
       ws.on('error', () => undefined);

@@ -1075,7 +1075,7 @@ export class ProjectRoom {
  * without a change (at most `maxDelayMs` for a loop, `settleMaxDelayMs` for a dispute), and a
  * client's change within `crossingMs` of its fresh dataset may have crossed it on the wire.
  */
-const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000, settleMaxDelayMs: 30_000, crossingMs: 1000 };
+export const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000, settleMaxDelayMs: 30_000, crossingMs: 1000 };
 
 /** Projects with at least this many tasks keep their dataset texts when unloaded (see `storeDatasetTexts`). */
 const EARLY_TEXT_TASKS = 5000;
