@@ -453,6 +453,34 @@ describe('records re-added under their own id', () => {
     expect(corrections).toEqual({ tasks: { removed: [{ id: 12 }] } });
   });
 
+  it("gives each record's $input.added row the id its record got, matched by the numeric $PhantomId whatever the rows' order", async () => {
+    const t = await seededProject('saas', 'number');
+    const input = [{ $PhantomId: 13, name: 'Thirteen again' }, { $PhantomId: 12, name: 'Twelve again' }];
+    const added = [{ $PhantomId: 12, name: 'Twelve again', parentId: 1 }, { $PhantomId: 13, name: 'Thirteen again', parentId: 1 }];
+    const { outgoing } = t.apply({ tasks: { added, $input: { added: input } } }, 'to-updated');
+    expect((outgoing.tasks as Rec).$input.updated).toEqual([
+      { id: 13, name: 'Thirteen again' },
+      { id: 12, name: 'Twelve again' },
+    ]);
+  });
+
+  it('leaves an $input.added row whose numeric $PhantomId names no added record as it was sent', async () => {
+    const t = await seededProject('saas', 'number');
+    const { outgoing } = t.apply({ tasks: { added: [{ $PhantomId: 12, name: 'Twelve again', parentId: 1 }], $input: { added: [{ $PhantomId: 99, name: 'Nowhere' }] } } }, 'keep-added');
+    expect((outgoing.tasks as Rec).$input.added).toEqual([{ $PhantomId: 99, name: 'Nowhere' }]);
+  });
+
+  it('gives each $input.added row of a record added with an id of its own the id that record got, a fresh one where its own was taken', async () => {
+    const t = await seededProject('saas', 'number');
+    const rows = [{ id: 9000, name: 'Nine' }, { id: 1, name: 'Taken' }, { id: 9500, name: 'Ninety-five' }];
+    const { outgoing } = t.apply({ resources: { added: structuredClone(rows), $input: { added: structuredClone(rows) } } });
+    const ids = (outgoing.resources as Rec).added.map((r: Rec) => r.id);
+    expect(ids[0]).toBe(9000);
+    expect(ids[1]).not.toBe(1);
+    expect(ids[2]).toBe(9500);
+    expect((outgoing.resources as Rec).$input.added.map((r: Rec) => r.id)).toEqual(ids);
+  });
+
   it('gives a fresh id to an added record whose numeric $PhantomId the project never handed out', async () => {
     const t = await seededProject('saas', 'number');
     const { outgoing } = t.apply({ tasks: { added: [{ $PhantomId: -1, name: 'temp id from a custom client', parentId: 1 }] } });
@@ -897,6 +925,19 @@ describe('tree index and Yjs peers', () => {
     // The adapter works on the tree the peer left.
     const { newPhantoms } = t.apply({ tasks: { added: [{ $PhantomId: P('x'), parentId: 1, parentIndex: 1 }] } });
     expect(t.children(1)).toEqual(['peer-1', newPhantoms.get(P('x')), 12, 14, 15, 11]);
+  });
+
+  it('tells clients only of the removal of a record one peer edited while another removed it, merged into one update', async () => {
+    const t = await seededProject();
+    const [ann, ben] = [new Y.Doc(), new Y.Doc()];
+    for (const peer of [ann, ben]) Y.applyUpdateV2(peer, t.project.encodeState());
+    const known = Y.encodeStateVector(t.project.doc);
+    const resources = (peer: Y.Doc) => peer.getMap('resources') as Y.Map<Y.Map<unknown>>;
+    resources(ann).get('1')!.set('name', 'renamed');
+    resources(ben).delete('1');
+    const told = t.project.applyUpdate(Y.mergeUpdatesV2([Y.encodeStateAsUpdateV2(ann, known), Y.encodeStateAsUpdateV2(ben, known)]), 'peer', true) as Rec;
+    expect(told.resources).toEqual({ removed: [{ id: 1 }] });
+    expect(t.record('resources', 1)).toBeUndefined();
   });
 
   it('serves tasks whose parent a peer removed at the top level', async () => {

@@ -35,4 +35,19 @@ describe('lostByMoves', () => {
     expect(lostByMoves(outgoing, repairs, t.project)).toBeNull();
     expect(lostByMoves(outgoing, null, t.project)).toBeNull();
   });
+
+  it('sends nothing for a repaired task the sender wrote without moving it (its client kept it)', () => {
+    const t = projectOf(data);
+    // Task 5 put at the top by a rule (a parent cycle broken at it, say) while the sender renamed it.
+    const outgoing = { tasks: { updated: [{ id: 5, name: 'Renamed' }] } };
+    const repairs = { tasks: { updated: [{ id: 5, parentId: null }] } };
+    expect(lostByMoves(outgoing, repairs, t.project)).toBeNull();
+  });
+
+  it('sends nothing when the sender changed no task at all', () => {
+    const t = projectOf(data);
+    const repairs = { tasks: { updated: [{ id: 5, parentId: null }] } };
+    expect(lostByMoves({ resources: { updated: [{ id: 40, name: 'S' }] } }, repairs, t.project)).toBeNull();
+    expect(lostByMoves({ tasks: { removed: [{ id: 1 }] } }, repairs, t.project)).toBeNull();
+  });
 });

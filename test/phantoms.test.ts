@@ -105,6 +105,14 @@ describe('a change resolving phantom ids', () => {
     expect(t.record('tasks', 11)!.note).toEqual({ owner: id });
   });
 
+  it('puts a phantom id named in a nested value to the record an earlier change of the sender added with it', async () => {
+    const t = await seededProject('saas', 'number');
+    const id = t.apply({ resources: { added: [{ $PhantomId: 'r', name: 'R' }] } }).newPhantoms.get('r', 'resources');
+    t.apply({ tasks: { updated: [{ id: 11, note: { owner: 'r' } }] } });
+    expect(id).toBeDefined();
+    expect(t.record('tasks', 11)!.note).toEqual({ owner: id });
+  });
+
   it("puts a resource's calendar to the calendar with that phantom id, also when a task of the change has it too", async () => {
     const t = await seededProject('saas', 'number');
     const applied = t.apply({

@@ -18,6 +18,7 @@ import {
   TRANSPORT_FIELDS,
   VERSIONS,
   allStoreNames,
+  isRecordId,
   projectMap,
   newRecord,
   readField,
@@ -138,6 +139,8 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
 
   // 1. Ids for every added record, across all stores, before any reference is read.
   let hasAdded = false;
+  /** Ids given to records added without a phantom id, by store and the id they were sent with. */
+  const ownIds = new Map<string, RecordId>();
   for (const store of stores) {
     const entry = change[store] as StoreEntry;
     for (const rec of entry.added ?? []) {
@@ -167,6 +170,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
         id = ctx.ids.next(store, taken);
       }
       usedIds.add(recordKey(id));
+      if (phantom === undefined && isRecordId(rec.id)) ownIds.set(`${store}\u0000${recordKey(rec.id)}`, id);
       rec.id = id;
       if (phantom !== undefined) newPhantoms.set(store, phantom, id);
     }
@@ -188,8 +192,13 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
       if (typeof rec.$PhantomId === 'string') {
         const id = lookup(rec.$PhantomId, store);
         if (id !== undefined) rec.id = id;
-      } else {
+      } else if (rec.$PhantomId !== undefined) {
+        // A phantom id that is not text (a record re-added under its own id): the record added with it.
         const id = (entry.added ?? []).find((r) => r.$PhantomId === rec.$PhantomId)?.id;
+        if (id !== undefined) rec.id = id;
+      } else if (isRecordId(rec.id)) {
+        // Added with an id of its own: the id that record was given (another one if its own was taken).
+        const id = ownIds.get(`${store}\u0000${recordKey(rec.id)}`);
         if (id !== undefined) rec.id = id;
       }
     }

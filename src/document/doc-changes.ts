@@ -112,8 +112,9 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     if (!rec) byKey.set(key, (rec = { id }));
     return rec;
   };
-  // An edit inside a record counts only when the record is still there and older than this transaction.
-  const edited = (map: Y.Map<FieldMap>, key: string, record: FieldMap) => map.get(key) === record && !createdIn(tr, record);
+  // An edit inside a record counts only when the record is older than this transaction (a new one
+  // is sent whole). A record removed or replaced is not among its changes: Yjs drops deleted types.
+  const edited = (record: FieldMap) => !createdIn(tr, record);
   const position = (key: string, rec: Rec) => {
     const index = tree.childrenOf(tree.parentKey(key) ?? ROOT).indexOf(key);
     rec.parentIndex = index;
@@ -149,8 +150,7 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     if (parentStore !== undefined && type._item?.parentSub) {
       const key = type._item.parentSub;
       const record = type as unknown as FieldMap;
-      const map = parent as Y.Map<FieldMap>;
-      if (!edited(map, key, record)) continue;
+      if (!edited(record)) continue;
       const rec = update(parentStore, key, idOf(record, key));
       const hidden = parentStore === TASKS ? HIDDEN_TASK_FIELDS : undefined;
       // A new base (a peer rewrote the record) may change any field.
@@ -173,8 +173,7 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     const nested = nestedField(type, stores);
     if (nested) {
       const { store, key, record, field } = nested;
-      // The store as read now: a store new in this transaction is not yet the map it becomes.
-      if (edited(storeMap(doc, store) as Y.Map<FieldMap>, key, record)) update(store, key, idOf(record, key))[field] = plainValue(record.get(field)) ?? null;
+      if (edited(record)) update(store, key, idOf(record, key))[field] = plainValue(record.get(field)) ?? null;
       continue;
     }
     if ((type as unknown) === projectMap(doc)) {

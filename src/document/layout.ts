@@ -152,10 +152,6 @@ export function firstField(record: FieldMap, names: readonly string[]): unknown 
   return undefined;
 }
 
-export function hasField(record: FieldMap, field: string): boolean {
-  return record.has(field) || (baseOf(record) !== undefined && field in baseOf(record)!);
-}
-
 /** A field's value as plain JSON (a Yjs type a peer nested there, as its JSON). */
 export const plainValue = (value: unknown): unknown => (value instanceof Y.AbstractType ? value.toJSON() : value);
 

@@ -65,7 +65,8 @@ export function completeInput(store: string, entry: InputEntry, stored: StoredRe
     // (a re-sent phantom, a rebase): only complete counterparts that exist.
     const replayed = rec.id === undefined ? undefined : replayedAdds.get(rec.id);
     if (!replayed) continue;
-    for (const field of userFields(rec)) if (!sameJson(replayed[field], rec[field])) replayed[field] = rec[field];
+    // Every user field as the record holds it (one already there is equal or outdated).
+    for (const field of userFields(rec)) replayed[field] = rec[field];
   }
 
   const replayedUpdates = byId(input.updated);
