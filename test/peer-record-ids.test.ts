@@ -39,6 +39,17 @@ describe("a Yjs peer and records' ids", () => {
     expect((refusal as Error).message).toBe(`resources ${JSON.stringify(LONG.slice(0, 80))}: a record's key must be its id as text`);
   });
 
+  it('may register a store with any value, a map holding an id other than the store name too', () => {
+    const { project } = projectOf({ resources: { rows: [{ id: 'r1', name: 'a' }] } });
+    const { peer, since } = peerOf(project.doc);
+    const flag = new Y.Map<unknown>();
+    peer.getMap('$stores').set('notes', flag);
+    project.applyUpdate(since(), 'peer');
+    flag.set('id', 'other');
+    expect(() => project.applyUpdate(since(), 'peer')).not.toThrow();
+    expect(project.doc.getMap('$stores').has('notes')).toBe(true);
+  });
+
   it('may nest a map holding any id in a field of a record, and a change inside it is told as that field', () => {
     const { project } = projectOf({ resources: { rows: [{ id: 'r1', name: 'a' }] } });
     const { resource, since } = peerOf(project.doc);
