@@ -39,6 +39,19 @@ describe("a Yjs peer and records' ids", () => {
     expect((refusal as Error).message).toBe(`resources ${JSON.stringify(LONG.slice(0, 80))}: a record's key must be its id as text`);
   });
 
+  it("tells clients of a record removed in the update that also changed its id by the id they know it by", () => {
+    const { project } = projectOf({ resources: { rows: [{ id: 7, name: 'seven' }, { id: 'r1', name: 'a' }] } });
+    // One peer changes the ids while another removes the records; the server gets both at once.
+    const [ann, ben] = [peerOf(project.doc), peerOf(project.doc)];
+    const resources = (peer: Y.Doc) => peer.getMap<Y.Map<unknown>>('resources');
+    resources(ann.peer).get('7')!.set('id', 'other');
+    resources(ann.peer).get('r1')!.set('id', 8);
+    resources(ben.peer).delete('7');
+    resources(ben.peer).delete('r1');
+    const told = project.applyUpdate(Y.mergeUpdates([ann.since(), ben.since()]), 'peer') as { resources: { removed: { id: unknown }[] } };
+    expect(told.resources.removed).toEqual([{ id: 7 }, { id: 'r1' }]);
+  });
+
   it('may register a store with any value, a map holding an id other than the store name too', () => {
     const { project } = projectOf({ resources: { rows: [{ id: 'r1', name: 'a' }] } });
     const { peer, since } = peerOf(project.doc);

@@ -16,9 +16,11 @@ import {
   VERSIONS,
   allStoreNames,
   idOf,
+  isRecordId,
   plainValue,
   projectMap,
   readField,
+  recordKey,
   storeMap,
   type FieldMap,
   type RecordId,
@@ -41,17 +43,22 @@ function createdIn(tr: Y.Transaction, record: FieldMap): boolean {
 }
 
 /**
- * The id of a record removed in this transaction. Its map is deleted, but until the transaction
- * ends its items still hold their content.
+ * The id of a record removed in this transaction, as clients know it: a value of its `id` (or its
+ * base's) that its key names. Its map is deleted, but until the transaction ends its items still
+ * hold their content, the older values of a field among them: an id a peer changed in the same
+ * update (merged with the removal) is passed over for the one before it.
  */
 function removedId(map: Y.Map<FieldMap>, key: string): RecordId {
   const item = (map as unknown as { _map: Map<string, Y.Item> })._map.get(key);
   const record = item?.content.getContent()[0] as FieldMap | undefined;
   const fields = (record as unknown as { _map?: Map<string, Y.Item> } | undefined)?._map;
-  const own = fields?.get('id')?.content.getContent()[0];
+  const names = (id: unknown): id is RecordId => isRecordId(id) && recordKey(id) === key;
+  for (let at = fields?.get('id') ?? null; at !== null; at = at.left as Y.Item | null) {
+    const id = at.content.getContent()[0];
+    if (names(id)) return id;
+  }
   const base = fields?.get(BASE_FIELD)?.content.getContent()[0] as { id?: unknown } | undefined;
-  const id = own ?? base?.id;
-  return typeof id === 'number' || typeof id === 'string' ? id : key;
+  return names(base?.id) ? base.id : key;
 }
 
 /**
