@@ -4,6 +4,7 @@ import * as Y from 'yjs';
 import { ProjectDocument } from '../src/document/project-document.js';
 import { parseSeed, writeSeed } from '../src/document/seed.js';
 import { newRecord, readField } from '../src/document/layout.js';
+import { projectOf } from './support/document.js';
 
 /** A stored state (written without garbage collection) holding a 1 MB value that was since overwritten. */
 function stateWithOverwrittenValue(): Uint8Array {
@@ -23,6 +24,27 @@ describe('a project document built from a stored state', () => {
       expect(Y.encodeStateAsUpdateV2(document.doc).byteLength).toBeLessThan(1000);
       document.destroy();
     }
+  });
+});
+
+describe('a project document serving dataset texts stored with its state', () => {
+  it("serves a Yjs peer's first record in a store the stored state never had", async () => {
+    const { project } = projectOf({ tasks: [{ id: 1, name: 'One' }] });
+    const state = project.encodeState();
+    const loaded = ProjectDocument.fromUpdate(state);
+    loaded.primeDataset(await ProjectDocument.fromUpdate(state).datasetTexts(false));
+    const peer = new Y.Doc();
+    Y.applyUpdateV2(peer, state);
+    const calendar = new Y.Map<unknown>();
+    peer.transact(() => {
+      peer.getMap('calendars').set('c1', calendar);
+      calendar.set('id', 'c1');
+      calendar.set('name', 'Night shift');
+    });
+    expect(loaded.applyUpdate(Y.encodeStateAsUpdate(peer, Y.encodeStateVector(loaded.doc)), 'peer')).toEqual({ calendars: { added: [{ id: 'c1', name: 'Night shift' }] } });
+    const dataset = (await loaded.dataset()) as { calendarsData: unknown[]; tasksData: unknown[] };
+    expect(dataset.calendarsData).toEqual([{ id: 'c1', name: 'Night shift' }]);
+    expect(dataset.tasksData).toEqual([{ id: 1, name: 'One' }]);
   });
 });
 

@@ -130,6 +130,9 @@ export class DatasetCache {
         return;
       }
     }
+    // A root an update wrote before anything asked for it (a store the stored state never had) is
+    // swapped for a map when first read: its name is not known here any more, so all is read again.
+    this.clear();
   }
 
   clear(): void {
