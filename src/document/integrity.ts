@@ -113,9 +113,11 @@ export function repair(project: ProjectState, scope: Scope, notes?: RepairNotes)
   let last: string | null | undefined;
   const moveToTop = (key: string) => {
     const record = tasks.get(key)!;
+    // Stryker disable next-line ConditionalExpression: read again, the last well-formed key is the one kept (the task moved before)
     if (last === undefined) {
-      // Keys a peer wrote in another format cannot be bounds; the last well-formed one can.
-      const keys = tree.childrenOf(ROOT).filter((k) => k !== key).map((k) => tree.orderOf(k)).filter(isOrderKey);
+      // Keys a peer wrote in another format cannot be bounds; the last well-formed one can. The
+      // task moving is not among them: it is still under its missing parent or a cycle member.
+      const keys = tree.childrenOf(ROOT).map((k) => tree.orderOf(k)).filter(isOrderKey);
       last = keys.length ? keys[keys.length - 1] : null;
     }
     last = keyBetween(last, null);
