@@ -57,16 +57,17 @@ export function checkInput(change: Record<string, unknown>, limits: InputLimits)
 
 /** Refuse values that are not plain JSON, hold forbidden keys or nest deeper than `maxDepth`. */
 export function checkValues(root: unknown, maxDepth: number): void {
-  const stack: unknown[] = [root];
+  // Only objects go on the stack: values that are no object hold nothing to check.
+  const isObject = (value: unknown): value is object => typeof value === 'object' && value !== null;
+  if (!isObject(root)) return;
+  const stack: object[] = [root];
   const depths: number[] = [0];
   while (stack.length) {
-    const value = stack.pop();
+    const value = stack.pop()!;
     const depth = depths.pop()!;
-    if (typeof value !== 'object' || value === null) continue;
     if (depth > maxDepth) throw new RefusedChange(`values may be nested at most ${maxDepth} levels deep`);
     if (Array.isArray(value)) {
-      // Stryker disable next-line ConditionalExpression,LogicalOperator: the loop's head passes over what is no object; this keeps it off the stack
-      for (const item of value) if (typeof item === 'object' && item !== null) (stack.push(item), depths.push(depth + 1));
+      for (const item of value) if (isObject(item)) (stack.push(item), depths.push(depth + 1));
       continue;
     }
     const proto = Object.getPrototypeOf(value);
@@ -74,8 +75,7 @@ export function checkValues(root: unknown, maxDepth: number): void {
     for (const key of Object.keys(value)) {
       if (isForbiddenKey(key)) throw new RefusedChange(`${JSON.stringify(key)} may not be used as a field name`);
       const item = (value as Record<string, unknown>)[key];
-      // Stryker disable next-line ConditionalExpression,LogicalOperator: the loop's head passes over what is no object; this keeps it off the stack
-      if (typeof item === 'object' && item !== null) (stack.push(item), depths.push(depth + 1));
+      if (isObject(item)) (stack.push(item), depths.push(depth + 1));
     }
   }
 }
