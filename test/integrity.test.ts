@@ -93,6 +93,21 @@ describe('integrity rules', () => {
     expect(validity(t.project)).toEqual([]);
   });
 
+  it("rule 1: repairs after a peer's update are the server's own writes, under the client id it had", async () => {
+    const t = await seededProject('saas', 'number');
+    const replica = replicaOf(t.project);
+    const child = new Y.Map<unknown>();
+    child.set('id', 9001);
+    child.set('parentId', 11);
+    tasksOf(replica).set('9001', child);
+    t.apply({ tasks: { removed: [{ id: 11 }] } });
+    const before = t.project.doc.clientID;
+    push(replica, t.project);
+    expect(t.record('tasks', 9001)).toMatchObject({ parentId: null });
+    // Taken for a remote client's writes under our id, Yjs would pick a new one.
+    expect(t.project.doc.clientID).toBe(before);
+  });
+
   it('rule 1: a Bryntum client adding a task under a parent that no longer exists gets it at the top level', async () => {
     const t = await seededProject('saas', 'number');
     t.apply({ tasks: { removed: [{ id: 2 }] } });

@@ -27,6 +27,17 @@ describe('a project document built from a stored state', () => {
   });
 });
 
+describe('a project document replaced with a seed', () => {
+  it("keeps none of the project fields it had, only the seed's", async () => {
+    const t = projectOf({ project: { calendar: 'general' }, tasks: [{ id: 1, name: 'One' }] });
+    t.apply({ project: { hoursPerDay: 6 } });
+    t.project.replaceWith(parseSeed({ project: { daysPerWeek: 4 }, tasks: [{ id: 2, name: 'Two' }] }, 'seed'));
+    const dataset = (await t.project.dataset()) as { project: unknown; tasksData: unknown };
+    expect(dataset.project).toEqual({ daysPerWeek: 4 });
+    expect(dataset.tasksData).toEqual([{ id: 2, name: 'Two' }]);
+  });
+});
+
 describe('a project document serving dataset texts stored with its state', () => {
   it("serves a Yjs peer's first record in a store the stored state never had", async () => {
     const { project } = projectOf({ tasks: [{ id: 1, name: 'One' }] });

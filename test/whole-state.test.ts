@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import * as encoding from 'lib0/encoding';
 import { readSeedFile } from '../src/document/seed.js';
-import { projectFrom, seedPath } from './support/document.js';
+import { projectFrom, projectOf, seedPath } from './support/document.js';
 
 const EMPTY = Y.encodeStateVector(new Y.Doc());
 
@@ -55,6 +55,20 @@ describe('the state sent to a new peer', () => {
     encoding.writeVarUint(e, clients.length);
     for (const client of clients) (encoding.writeVarUint(e, client), encoding.writeVarUint(e, 0));
     expect(t.project.missingFrom(encoding.toUint8Array(e))[0]).toBe(whole[0]);
+  });
+
+  it('is kept with up to 256 updates after it, however small, and encoded again at the next', () => {
+    const t = projectOf({ resources: Array.from({ length: 2000 }, (_, i) => ({ id: i + 1, name: `Resource ${i + 1}` })) });
+    const first = t.project.missingFrom(EMPTY);
+    for (let i = 0; i < 256; i++) t.apply({ resources: { updated: [{ id: 1, name: `n${i}` }] } });
+    const kept = t.project.missingFrom(EMPTY);
+    expect(kept).toHaveLength(257);
+    expect(kept[0]).toBe(first[0]);
+    t.apply({ resources: { updated: [{ id: 1, name: 'the next one' }] } });
+    const again = t.project.missingFrom(EMPTY);
+    expect(again).toHaveLength(1);
+    expect(again[0]).not.toBe(first[0]);
+    expect(peerFrom(again).getMap('resources').toJSON()['1']).toMatchObject({ name: 'the next one' });
   });
 
   it('is encoded again once the updates since would weigh more than half of it', async () => {
