@@ -1066,14 +1066,10 @@ export class ProjectRoom {
 }
 
 /**
- * Correction loops: a field written this often within `windowMs` by several clients, going back to
- * a value it had, stops being passed on; once the project had no change for `quietMs` (at most
- * `maxDelayMs` after), everyone gets a fresh dataset.
- */
-/**
- * Drift (see watchForDrift): writes within `windowMs` count, the fresh dataset waits for `quietMs`
- * without a change (at most `maxDelayMs` for a loop, `settleMaxDelayMs` for a dispute), and a
- * client's change within `crossingMs` of its fresh dataset may have crossed it on the wire.
+ * Drift (see watchForDrift): writes within `windowMs` count (a field several clients keep writing
+ * back to a value it had, a correction loop, stops being passed on); the fresh dataset waits for
+ * `quietMs` without a change (at most `maxDelayMs` for a loop, `settleMaxDelayMs` for a dispute),
+ * and a client's change within `crossingMs` of its fresh dataset may have crossed it on the wire.
  */
 export const RESYNC = { windowMs: 3000, quietMs: 500, maxDelayMs: 3000, settleMaxDelayMs: 30_000, crossingMs: 1000 };
 
