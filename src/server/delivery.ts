@@ -15,7 +15,7 @@ export interface Delivery {
   revisions: OutgoingRevision[];
   /** As classic clients get them (fields muted by CorrectionLoops left out); absent: the same. */
   classic?: OutgoingRevision[];
-  /** A classic sender, by connection id, that is not echoed its own revisions (classic rule). */
+  /** The sender of a change that added no record, by connection id: if classic, it is not echoed its own revisions (classic rule). */
   noEcho?: string;
   /** Final values of what a classic sender wrote concurrently with others, for that sender only. */
   finals?: { connection: string; changes: Changes };
@@ -42,7 +42,7 @@ export class Fanout {
         if (hold) this.outbox.hold(connection);
         const generation: Generation = connection.generation;
         const list = generation === 'classic' ? (delivery.classic ?? revisions) : revisions;
-        // Stryker disable next-line ConditionalExpression: noEcho names only a connection that sent as classic (the room's resultDelivery); only a login in another generation between its change and this delivery could tell the two apart
+        // Only classic clients go without the echo of their change (revisions clients await it).
         if (generation === 'classic' && connection.id === noEcho) {
           echoless ??= encoderFor(generation).changes(this.project, list.filter((r) => r.client !== noEcho));
           for (const frame of echoless) connection.send(frame);

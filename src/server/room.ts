@@ -574,7 +574,7 @@ export class ProjectRoom {
   private resultDelivery({ submission: { sender }, outgoing, added, finals }: SubmissionResult): Delivery {
     const client = sender.connection.id;
     return this.deliveryOf(outgoing, {
-      ...(sender.generation === 'classic' && !added ? { noEcho: client } : {}),
+      ...(!added ? { noEcho: client } : {}),
       ...(finals && outgoing.length ? { finals: { connection: client, changes: finals } } : {}),
     });
   }
