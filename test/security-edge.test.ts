@@ -221,6 +221,25 @@ describe('a login replacing another on the same connection', () => {
     reader.send({ command: 'dataset', project: 2 });
     expect(JSON.stringify(await reader.nextOf('dataset'))).toContain('after-relogin');
   });
+
+  it('keeps the subscription when the new user may open the project', async () => {
+    const s = await serve();
+    const c = track(await classicLogin(s.port, 'alex'));
+    c.send({ command: 'dataset', project: 1 });
+    await c.nextOf('dataset');
+    c.send({ command: 'login', login: 'sam' });
+    expect(await c.next()).toEqual({ command: 'login' });
+    await c.drain(100);
+
+    const other = track(await classicLogin(s.port, 'kim'));
+    other.send({ command: 'dataset', project: 1 });
+    await other.nextOf('dataset');
+    other.send({ command: 'projectChange', project: 1, changes: { tasks: { added: [{ $PhantomId: '_generatedT_kept', name: 'seen-after-relogin' }] } } });
+    await other.nextOf('projectChange');
+    expect(JSON.stringify(await c.nextOf('projectChange'))).toContain('seen-after-relogin');
+    c.send({ command: 'presence', project: 1 });
+    expect(await c.drain(200)).not.toContainEqual(expect.objectContaining({ error: expect.stringMatching(/Subscription to project is required/) }));
+  });
 });
 
 describe('autosave grants', () => {
