@@ -16,7 +16,7 @@ export default defineConfig({
       'test/bryntum/**',
       'test/cli.test.ts',
       'test/executable.test.ts',
-      'test/history-cli.test.ts',
+      'test/history-cli-executable.test.ts',
       'test/history-page.test.ts',
       'test/simulate.test.ts',
       'test/storage-full-disk.test.ts',

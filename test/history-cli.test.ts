@@ -1,11 +1,9 @@
 /**
  * `weft versions` and `weft storage`: directly on a data directory nobody holds, and through the
- * running server that holds it (found through its sidecar file). Mostly through the command
- * functions; a few runs of the built executable (`npm run build` first) check the wiring.
+ * running server that holds it (found through its sidecar file), through the command functions.
+ * Runs of the built executable: history-cli-executable.test.ts.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../src/cli/command.js';
@@ -14,9 +12,9 @@ import { runVersions } from '../src/cli/versions.js';
 import type { ProjectId } from '../src/protocol/schemas.js';
 import { resolveProjectId } from '../src/history/project-id.js';
 import { revisionsLogin, type TestClient } from './support/client.js';
+import { stoppedServerWithAChange } from './support/history.js';
 import { startServer, tempDir, type TestServer } from './support/server.js';
-
-import { BIN, ROOT, capture, cleanEnv, runWeft as run, type Captured } from './support/cli.js';
+import { capture, type Captured } from './support/cli.js';
 
 type Rec = Record<string, any>;
 
@@ -37,18 +35,6 @@ async function cli(...args: string[]): Promise<Captured> {
   return io;
 }
 
-/** A server whose project 1 had one change from alex, stopped so the data directory is free. */
-async function stoppedServerWithAChange(): Promise<void> {
-  s = await startServer();
-  const c = await revisionsLogin(s.port, 'alex');
-  c.send({ command: 'dataset', data: { project: 1 } });
-  await c.nextOf('dataset');
-  c.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: 'l1', clientId: c.clientId, changes: { tasks: { updated: [{ id: 11, name: 'Edited' }] } } }] } });
-  await c.nextOf('project_change');
-  await c.close();
-  await s.stop();
-}
-
 async function subscriber(name: string): Promise<TestClient & { clientId: string }> {
   const c = await revisionsLogin(s!.port, name);
   clients.push(c);
@@ -59,7 +45,7 @@ async function subscriber(name: string): Promise<TestClient & { clientId: string
 
 describe('directly on a data directory', () => {
   it('creates, lists, shows, diffs and restores versions, saying where it works', async () => {
-    await stoppedServerWithAChange();
+    s = await stoppedServerWithAChange();
 
     const created = await cli('versions', 'create', '1', '--label', 'First');
     expect(created.stderr).toBe(`directly on ${db()}\n`);
@@ -110,7 +96,7 @@ describe('directly on a data directory', () => {
   });
 
   it('prints the storage each project and its history use', async () => {
-    await stoppedServerWithAChange();
+    s = await stoppedServerWithAChange();
     await cli('versions', 'create', '1');
     const text = (await cli('storage')).stdout;
     expect(text).toContain('project 1\n');
@@ -122,7 +108,7 @@ describe('directly on a data directory', () => {
   });
 
   it('reports bad usage and unknown projects or versions', async () => {
-    await stoppedServerWithAChange();
+    s = await stoppedServerWithAChange();
     await expect(runVersions(['list'], capture())).rejects.toBeInstanceOf(UsageError);
     await expect(runVersions(['frobnicate', '1'], capture())).rejects.toThrow("unknown subcommand 'frobnicate'");
     await expect(runVersions([], capture())).rejects.toThrow('missing subcommand');
@@ -160,77 +146,6 @@ describe('through the running server', () => {
     expect(change.data.revisions[0].changes.tasks.updated).toEqual([{ id: 12, name: 'Configure firewall' }]);
     await expect(runVersions(['show', '1', '9', '--data-dir', db()], capture())).rejects.toThrow('no version 9');
   });
-});
-
-describe('the weft executable', () => {
-  beforeAll(() => {
-    if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  });
-
-
-  it('lists the new commands in its help and runs them on a free directory and through a server', async () => {
-    const help = await run(['--help']);
-    expect(help.stdout).toMatch(/versions\s+list, show, diff, create and restore project versions/);
-    expect(help.stdout).toMatch(/storage\s+show the storage/);
-    expect((await run(['versions', '--help'])).stdout).toContain('restore <project> <version>');
-
-    await stoppedServerWithAChange();
-    const direct = await run(['versions', 'create', '1', '--data-dir', db(), '--json']);
-    expect(direct.code).toBe(0);
-    expect(direct.stderr).toBe(`directly on ${db()}\n`);
-    expect(JSON.parse(direct.stdout)).toMatchObject({ n: 1, authors: ['alex'] });
-
-    s = await s!.restart();
-    const remote = await run(['versions', 'list', '1', '--data-dir', db(), '--json']);
-    expect(remote.code).toBe(0);
-    expect(remote.stderr).toBe(`via server at http://127.0.0.1:${s.port}\n`);
-    expect(JSON.parse(remote.stdout)).toHaveLength(1);
-
-    const usage = await run(['versions', 'show', '1']);
-    expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain("weft versions --help");
-    const missing = await run(['versions', 'show', '1', '5', '--data-dir', db()]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('weft: project 1 has no version 5');
-  });
-});
-
-describe('after a crash', () => {
-  it('counts the changes since the newest version from the revision numbers, and ignores the stale sidecar', async () => {
-    const dir = await tempDir();
-    const dataDir = join(dir, 'db');
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env: cleanEnv() });
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try {
-      const port = await new Promise<number>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          out += chunk.toString();
-          const match = /listening on ws:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-          if (match) resolve(Number(match[1]));
-        });
-        child.once('exit', () => reject(new Error('server exited')));
-      });
-      const c = await revisionsLogin(port, 'alex');
-      c.send({ command: 'dataset', data: { project: 1 } });
-      await c.nextOf('dataset');
-      for (const name of ['one', 'two']) {
-        c.send({ command: 'project_change', data: { project: 1, revisions: [{ revision: name, clientId: c.clientId, changes: { tasks: { updated: [{ id: 11, name }] } } }] } });
-        await c.nextOf('project_change');
-      }
-      await c.close();
-    } finally {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    expect(existsSync(join(dataDir, 'weft-server.json'))).toBe(true);
-    const io = capture();
-    expect(await runVersions(['create', '1', '--data-dir', dataDir, '--json'], io)).toBe(0);
-    expect(io.stderr).toBe(`directly on ${dataDir}\n`);
-    // The authors were in memory only; the count comes back from the revision numbers.
-    expect(JSON.parse(io.stdout)).toMatchObject({ n: 1, changes: 2, authors: [] });
-    await rm(dir, { recursive: true, force: true });
-  }, 30_000);
 });
 
 describe('project ids on the command line', () => {
