@@ -127,6 +127,7 @@ export function closesCycle(key: string, links: TaskLinks, tree: TaskTree): bool
   // Starts and ends in turns, and `from` recognised as soon as it is reached: walking every start
   // below `to` first made a dependency from a task to its child (a loop through the parent's end,
   // two steps away) cost the child's whole subtree, and many of them the square of a chain's length.
+  // Stryker disable next-line ConditionalExpression: the first start taken is `to`, found to be `from` there
   if (to === from) return true;
   while (startStack.length || endStack.length) {
     const start = startStack.pop();
@@ -179,11 +180,13 @@ export function cycleCandidates(links: DependencyIndex, tree: TreeIndex, depende
   // along each walk so every task is walked once.
   const nearest = new Map<string, string | null>();
   const nearestMoved = (task: string): string | null => {
+    // Stryker disable next-line ConditionalExpression: the walk below stops at once outside and returns null too
     if (!inside.has(task)) return null;
     const path = new Set<string>();
     let found: string | null = null;
     for (let k: string | undefined = task; k !== undefined && k !== ROOT; k = tree.parentKey(k)) {
       const known = nearest.get(k);
+      // Stryker disable next-line ConditionalExpression,BlockStatement: without the remembered answer the walk finds the same one
       if (known !== undefined) {
         found = known;
         break;
