@@ -718,18 +718,6 @@ describe('removing records', () => {
   });
 });
 
-describe('store names', () => {
-  it('refuses a change naming a store that could be an internal map, before writing anything', async () => {
-    const t = await seededProject();
-    const stores = [...t.project.doc.getMap('$stores').keys()];
-    for (const store of ['$stores', 'a b', '']) {
-      expect(() => t.apply({ tasks: { updated: [{ id: 12, name: 'not written' }] }, [store]: { added: [{ id: 1 }] } })).toThrow(`${JSON.stringify(store)} is not a valid store name`);
-    }
-    expect(t.record('tasks', 12)?.name).not.toBe('not written');
-    expect([...t.project.doc.getMap('$stores').keys()]).toEqual(stores);
-  });
-});
-
 describe('project fields', () => {
   it('stores project fields except $input and the client project id', async () => {
     const t = await seededProject();

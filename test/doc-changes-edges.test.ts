@@ -1,8 +1,8 @@
 /**
  * What Bryntum clients are told of writes that did not come as a Bryntum change: a Yjs peer
  * rewriting a record's base or moving a task (told with its new position), a restore (told only
- * the differences, change logs left alone, parents before their children), and the document
- * state such writes leave (the server's Yjs client id, the project fields after a reset).
+ * the differences, change logs left alone, parents before their children), and what a new
+ * peer is sent of the document.
  */
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';

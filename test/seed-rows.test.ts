@@ -55,14 +55,14 @@ describe('seed files', () => {
     expect(seed.stores.get('resources')).toEqual([{ id: 'r1', content: 'a note' }]);
   });
 
-  it('write no record for rows without an id, under a reserved key, or with a server version id, and store no wire-only fields', () => {
+  it('write no record for rows without an id, under a reserved key, or with a server version id, and store no wire-only fields nor an order key outside tasks', () => {
     const seed = parseSeed({
       tasks: [{ id: 1 }, { id: '\u0000root' }, { name: 'no id' }],
       resources: {
         rows: [
           { name: 'no id' },
           { id: null, name: 'null id' },
-          { id: 'weft-3', content: 'kept', parentIndex: 2, orderedParentIndex: 2, $PhantomId: 'p', $PhantomParentId: 'q', $base: { id: 'x' }, children: [] },
+          { id: 'weft-3', content: 'kept', parentIndex: 2, orderedParentIndex: 2, $PhantomId: 'p', $PhantomParentId: 'q', $base: { id: 'x' }, children: [], $order: 'zz' },
         ],
       },
       versions: { rows: [{ id: 'weft-1', name: 'server' }, { id: 'v2', name: 'kept' }] },

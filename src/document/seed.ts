@@ -108,8 +108,9 @@ export function writeSeed(doc: Y.Doc, seed: SeedData): void {
       if (isReservedKey(recordKey(row.id as RecordId)) || (name === VERSIONS && isServerVersionId(row.id))) continue;
       const fields: Record<string, unknown> = {};
       for (const [field, value] of Object.entries(row)) if (!TRANSPORT_FIELDS.has(field)) fields[field] = value;
-      if (orderKeys) fields[ORDER_FIELD] = orderKeys.get(row)!;
-      else if (seed.ordered && typeof row[ORDER_FIELD] === 'string') fields[ORDER_FIELD] = row[ORDER_FIELD];
+      // Order keys are the server's, for tasks only: worked out here, or by seedParts for an ordered seed.
+      const order = orderKeys ? orderKeys.get(row) : row[ORDER_FIELD];
+      if (name === TASKS && typeof order === 'string') fields[ORDER_FIELD] = order;
       map.set(recordKey(row.id as RecordId), newRecord(fields));
     }
   }
