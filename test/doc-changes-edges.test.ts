@@ -10,19 +10,9 @@ import { BASE_FIELD, ORDER_FIELD, newRecord, readField, storeMap } from '../src/
 import { keyBetween } from '../src/document/order.js';
 import { ProjectDocument } from '../src/document/project-document.js';
 import { restoreState } from '../src/document/restore.js';
-import { projectOf } from './support/document.js';
+import { projectOf, pushReplica as push, replicaOf } from './support/document.js';
 
 type Rec = Record<string, any>;
-
-function replicaOf(project: ProjectDocument): Y.Doc {
-  const doc = new Y.Doc();
-  Y.applyUpdateV2(doc, project.encodeState());
-  return doc;
-}
-
-function push(replica: Y.Doc, project: ProjectDocument): Rec | null {
-  return project.applyUpdate(Y.encodeStateAsUpdate(replica, Y.encodeStateVector(project.doc)), 'peer') as Rec | null;
-}
 
 const TREE = {
   tasks: [

@@ -8,22 +8,10 @@ import { ORDER_FIELD, readField, storeMap, type FieldMap, type RecordId } from '
 import { keyBetween } from '../src/document/order.js';
 import { NO_PHANTOMS } from '../src/document/phantoms.js';
 import { ProjectDocument } from '../src/document/project-document.js';
-import { projectOf, seededProject, type TestProject } from './support/document.js';
+import { projectOf, pushReplica as push, replicaOf, seededProject, type TestProject } from './support/document.js';
 import { TINY_SEED } from './support/simulation.js';
 
 type Rec = Record<string, any>;
-
-/** A Yjs replica of the server's document, as a peer that went its own way for a while. */
-function replicaOf(project: ProjectDocument): Y.Doc {
-  const doc = new Y.Doc();
-  Y.applyUpdateV2(doc, project.encodeState());
-  return doc;
-}
-
-/** What the replica has that the server lacks, applied on the server; returns what clients are told. */
-function push(replica: Y.Doc, project: ProjectDocument): Rec | null {
-  return project.applyUpdate(Y.encodeStateAsUpdate(replica, Y.encodeStateVector(project.doc)), 'peer') as Rec | null;
-}
 
 const tasksOf = (doc: Y.Doc) => storeMap(doc, 'tasks');
 
@@ -262,6 +250,15 @@ describe('integrity rules', () => {
     expect(applied.repairs.dependencies.updated.map((r: Rec) => r.id).sort()).toEqual([...ids].sort());
     expect(t.count('dependencies')).toBe(24);
     for (const id of ids) expect(t.record('dependencies', id)!.active).toBe(false);
+  });
+
+  it("rule 8: a move that closes a loop switches off a dependency of a task inside the moved subtree", () => {
+    // P > C, and X; C waits for X. Moving P under X puts C below the task it waits for.
+    const t = projectOf({ tasks: [{ id: 1, name: 'P', children: [{ id: 2, name: 'C' }] }, { id: 3, name: 'X' }], dependencies: [{ id: 9, fromTask: 3, toTask: 2 }] }, 'number');
+    const applied = t.apply({ tasks: { updated: [{ id: 1, parentId: 3, parentIndex: 0 }] } }) as Rec;
+    expect(t.children(3)).toEqual([1]);
+    expect(applied.repairs.dependencies).toEqual({ updated: [{ id: 9, active: false }] });
+    expect(t.record('dependencies', 9)).toMatchObject({ active: false });
   });
 
   it('rule 8: a move that closes a loop through the task tree switches off the moved task\'s dependency that closes it', async () => {

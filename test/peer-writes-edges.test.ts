@@ -10,17 +10,11 @@ import { checkPeerUpdate } from '../src/document/peer-update-check.js';
 import { newRecord, storeMap } from '../src/document/layout.js';
 import { ProjectDocument } from '../src/document/project-document.js';
 import { RefusedChange } from '../src/document/refused.js';
-import { projectOf } from './support/document.js';
+import { projectOf, replicaOf } from './support/document.js';
 
 type Rec = Record<string, any>;
 const LIMITS = { maxDepth: 64 };
 const LONG = `k${'x'.repeat(100)}`;
-
-function replicaOf(project: ProjectDocument): Y.Doc {
-  const doc = new Y.Doc();
-  Y.applyUpdateV2(doc, project.encodeState());
-  return doc;
-}
 
 /** What the replica has that the server lacks. */
 const missing = (replica: Y.Doc, project: ProjectDocument) => Y.encodeStateAsUpdate(replica, Y.encodeStateVector(project.doc));

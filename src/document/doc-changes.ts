@@ -119,9 +119,6 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     if (!rec) byKey.set(key, (rec = { id }));
     return rec;
   };
-  // An edit inside a record counts only when the record is older than this transaction (a new one
-  // is sent whole). A record removed or replaced is not among its changes: Yjs drops deleted types.
-  const edited = (record: FieldMap) => !createdIn(tr, record);
   const position = (key: string, rec: Rec) => {
     const index = tree.childrenOf(tree.parentKey(key) ?? ROOT).indexOf(key);
     rec.parentIndex = index;
@@ -156,8 +153,9 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     const parentStore = parent ? stores.get(parent) : undefined;
     if (parentStore !== undefined && type._item?.parentSub) {
       const key = type._item.parentSub;
+      // Older than this transaction and still there: Yjs leaves types it made out of its changes
+      // (a new record is sent whole, as added) and drops deleted ones (a removal is told as such).
       const record = type as unknown as FieldMap;
-      if (!edited(record)) continue;
       const rec = update(parentStore, key, idOf(record, key));
       const hidden = parentStore === TASKS ? HIDDEN_TASK_FIELDS : undefined;
       // A new base (a peer rewrote the record) may change any field.
@@ -180,7 +178,7 @@ export function changesOfTransaction(tr: Y.Transaction, tree: TreeIndex, unreadR
     const nested = nestedField(type, stores);
     if (nested) {
       const { store, key, record, field } = nested;
-      if (edited(record)) update(store, key, idOf(record, key))[field] = plainValue(record.get(field)) ?? null;
+      update(store, key, idOf(record, key))[field] = plainValue(record.get(field)) ?? null;
       continue;
     }
     if ((type as unknown) === projectMap(doc)) {

@@ -3,6 +3,7 @@
  * a CounterIds id source and a Map of known phantoms, as a project room wires them.
  */
 import { fileURLToPath } from 'node:url';
+import * as Y from 'yjs';
 import type { AppliedChange, ChangeContext } from '../../src/document/adapter.js';
 import { recordJson } from '../../src/document/dataset.js';
 import { CounterIds, counterAbove, type IdStyle } from '../../src/document/ids.js';
@@ -84,4 +85,16 @@ export function* walkTasks(tasks: ServedTask[]): Generator<ServedTask> {
     yield t;
     if (t.children) yield* walkTasks(t.children);
   }
+}
+
+/** A Yjs replica of the server's document, as a peer that went its own way for a while. */
+export function replicaOf(project: ProjectDocument): Y.Doc {
+  const doc = new Y.Doc();
+  Y.applyUpdateV2(doc, project.encodeState());
+  return doc;
+}
+
+/** What the replica has that the server lacks, applied on the server; returns what clients are told. */
+export function pushReplica(replica: Y.Doc, project: ProjectDocument): Record<string, any> | null {
+  return project.applyUpdate(Y.encodeStateAsUpdate(replica, Y.encodeStateVector(project.doc)), 'peer') as Record<string, any> | null;
 }
