@@ -102,7 +102,9 @@ describe('integrity rules', () => {
     const applied = t.apply({ tasks: { added: [{ $PhantomId: '_generatedTaskModel_x', name: 'late', parentId: 2 }] } }, 'keep-added');
     const id = (applied.outgoing.tasks as Rec).added[0].id;
     expect(t.record('tasks', id)).toMatchObject({ parentId: null });
-    expect((applied as Rec).repairs.tasks.updated).toEqual([expect.objectContaining({ id, parentId: null })]);
+    const index = t.children(null).indexOf(id);
+    expect(index).toBeGreaterThan(0);
+    expect((applied as Rec).repairs.tasks.updated).toEqual([{ id, parentId: null, parentIndex: index, orderedParentIndex: index }]);
   });
 
   it('rule 2: concurrent moves that form a cycle end in the same tree whichever merges first', async () => {

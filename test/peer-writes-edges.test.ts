@@ -39,7 +39,9 @@ describe("a Yjs peer's writes outside the records", () => {
   it('list content in a store or the project root, and maps in roots that are no store, change no record and are told as nothing', () => {
     const t = projectOf({ tasks: [{ id: 1 }], resources: [{ id: 'r1' }] }, 'number');
     const evil = new Y.Doc();
-    evil.getArray('tasks').insert(0, [1, new Y.Map()]);
+    const listed = new Y.Map<unknown>();
+    evil.getArray('tasks').insert(0, [1, listed]);
+    listed.set('meta', new Y.Map<unknown>());
     evil.getArray('resources').insert(0, ['x']);
     evil.getArray('dependencies').insert(0, [new Y.Map()]);
     evil.getArray('project').insert(0, [new Y.Map()]);
@@ -51,9 +53,9 @@ describe("a Yjs peer's writes outside the records", () => {
     expect(Object.keys(told?.project ?? {})).toEqual([]);
 
     const since = Y.encodeStateVector(evil);
-    const listed = evil.getArray('tasks').get(1) as Y.Map<unknown>;
     listed.set('id', 5);
     listed.set('parentId', 1);
+    (listed.get('meta') as Y.Map<unknown>).set('note', 'inside a map that is no record');
     (evil.getArray('project').get(0) as Y.Map<unknown>).set('name', 'not a field');
     (evil.getMap('elsewhere').get('m') as Y.Map<unknown>).set('x', 1);
     const second = Y.encodeStateAsUpdate(evil, since);
