@@ -141,6 +141,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
   let hasAdded = false;
   /** Ids given to records added without a phantom id, by store and the id they were sent with. */
   const ownIds = new Map<string, RecordId>();
+  const ownKey = (store: string, sent: RecordId) => `${store}\u0000${recordKey(sent)}`;
   for (const store of stores) {
     const entry = change[store] as StoreEntry;
     for (const rec of entry.added ?? []) {
@@ -170,7 +171,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
         id = ctx.ids.next(store, taken);
       }
       usedIds.add(recordKey(id));
-      if (phantom === undefined && isRecordId(rec.id)) ownIds.set(`${store}\u0000${recordKey(rec.id)}`, id);
+      if (phantom === undefined && isRecordId(rec.id)) ownIds.set(ownKey(store, rec.id), id);
       rec.id = id;
       if (phantom !== undefined) newPhantoms.set(store, phantom, id);
     }
@@ -198,7 +199,7 @@ export function applyChange(project: ProjectView, incoming: Changes, ctx: Change
         if (id !== undefined) rec.id = id;
       } else if (isRecordId(rec.id)) {
         // Added with an id of its own: the id that record was given (another one if its own was taken).
-        const id = ownIds.get(`${store}\u0000${recordKey(rec.id)}`);
+        const id = ownIds.get(ownKey(store, rec.id));
         if (id !== undefined) rec.id = id;
       }
     }
